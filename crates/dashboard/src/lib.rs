@@ -1,0 +1,1 @@
+//! openqoe-dashboard: Dashboard v0: UI assets and routes

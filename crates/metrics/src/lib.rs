@@ -1,0 +1,1 @@
+//! openqoe-metrics: Per-view metrics (DESIGN §3) as pure functions of a view's events, and the metric catalogue

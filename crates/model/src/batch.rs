@@ -1,0 +1,294 @@
+//! Wire format v1 (DESIGN §4.1): one `POST /v1/events` body carries events of one view.
+use serde_json::{json, Map, Value};
+
+use crate::{
+    ClientTime, Event, EventKind, Heartbeat, Props, Rendition, Seq, ServerTime, ViewId,
+};
+
+/// The only wire version this server reads.
+pub const WIRE_VERSION: u64 = 1;
+
+/// Largest timestamp accepted: 2^53 ms, the integer range JavaScript numbers hold exactly.
+const MAX_EPOCH_MS: f64 = 9_007_199_254_740_992.0;
+
+/// A validated batch: one view's header and its events, times corrected for clock skew.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    /// The environment write key, when the body carries it.
+    pub key: Option<String>,
+    /// Device clock at send time, if the SDK sent it.
+    pub sent_at: Option<ClientTime>,
+    /// Server clock when the request arrived.
+    pub received_at: ServerTime,
+    /// The view the events belong to.
+    pub view: ViewHeader,
+    /// Events in body order (not necessarily `seq` order).
+    pub events: Vec<Event>,
+}
+
+/// The `view` envelope: identity and properties.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewHeader {
+    /// The view id chosen by the SDK.
+    pub id: ViewId,
+    /// Pseudonymous viewer id.
+    pub viewer_id: Option<String>,
+    /// Page or app session id.
+    pub session_id: Option<String>,
+    /// Dimension values sent with this batch; later batches override earlier values.
+    pub props: Props,
+}
+
+/// Why a batch was rejected: the JSON path of the offending field and what was wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{at}: {reason}")]
+pub struct BatchError {
+    /// JSON path of the offending field (`events[3].ts`); empty for the body as a whole.
+    pub at: String,
+    /// What was expected and what came.
+    pub reason: String,
+}
+
+fn reject(at: impl Into<String>, reason: impl Into<String>) -> BatchError {
+    BatchError { at: at.into(), reason: reason.into() }
+}
+
+/// A short rendering of a JSON value for error messages.
+fn shown(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 40 {
+        format!("{}…", text.chars().take(40).collect::<String>())
+    } else {
+        text
+    }
+}
+
+impl Batch {
+    /// Parses and validates a decoded request body received at `received_at`.
+    ///
+    /// # Errors
+    /// A [`BatchError`] naming the first offending field; nothing of the batch is usable then.
+    pub fn parse(body: &[u8], received_at: ServerTime) -> Result<Batch, BatchError> {
+        let root: Value = serde_json::from_slice(body)
+            .map_err(|e| reject("", format!("expected a JSON object: {e}")))?;
+        let root = root.as_object().ok_or_else(|| reject("", "expected a JSON object"))?;
+
+        match root.get("v") {
+            Some(v) if v.as_u64() == Some(WIRE_VERSION) => {}
+            Some(v) => return Err(reject("v", format!("expected 1, got {}", shown(v)))),
+            None => return Err(reject("v", "missing; expected 1")),
+        }
+        let key = optional_string(root, "key", "key")?;
+        let sent_at = match root.get("sent_at") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(ClientTime(epoch_ms(v, "sent_at")?)),
+        };
+        let view = root.get("view").ok_or_else(|| reject("view", "missing"))?;
+        let view = parse_view_header(view)?;
+        // The skew of this device's clock against ours, from the moment the batch was sent.
+        let offset_ms = sent_at.map_or(0, |sent| received_at.0 - sent.0);
+
+        let events = match root.get("events") {
+            None => return Err(reject("events", "missing; expected an array")),
+            Some(Value::Array(items)) => items,
+            Some(other) => {
+                return Err(reject("events", format!("expected an array, got {}", shown(other))))
+            }
+        };
+        let events = events
+            .iter()
+            .enumerate()
+            .map(|(i, item)| parse_event(item, &format!("events[{i}]"), offset_ms))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Batch { key, sent_at, received_at, view, events })
+    }
+
+    /// Encodes the batch back to a wire v1 body that [`Batch::parse`] reads to the same batch
+    /// (given the same `received_at`); the write-ahead log stores this form.
+    pub fn to_wire_json(&self) -> Value {
+        let mut view = Map::new();
+        view.insert("id".into(), Value::String(self.view.id.as_str().to_owned()));
+        if let Some(viewer) = &self.view.viewer_id {
+            view.insert("viewer_id".into(), Value::String(viewer.clone()));
+        }
+        if let Some(session) = &self.view.session_id {
+            view.insert("session_id".into(), Value::String(session.clone()));
+        }
+        view.insert("props".into(), Value::Object(self.view.props.clone()));
+        let events: Vec<Value> = self.events.iter().map(|e| Value::Object(e.fields.clone())).collect();
+        let mut body = json!({ "v": WIRE_VERSION, "view": view, "events": events });
+        if let Some(sent) = self.sent_at {
+            body["sent_at"] = json!(sent.0);
+        }
+        body
+    }
+}
+
+fn parse_view_header(view: &Value) -> Result<ViewHeader, BatchError> {
+    let view = view
+        .as_object()
+        .ok_or_else(|| reject("view", format!("expected an object, got {}", shown(view))))?;
+    let id = match view.get("id") {
+        Some(Value::String(id)) => ViewId::new(id).map_err(|e| reject("view.id", e.to_string()))?,
+        Some(other) => return Err(reject("view.id", format!("expected a string, got {}", shown(other)))),
+        None => return Err(reject("view.id", "missing")),
+    };
+    let viewer_id = optional_string(view, "viewer_id", "view.viewer_id")?;
+    let session_id = optional_string(view, "session_id", "view.session_id")?;
+    let mut props = Props::new();
+    match view.get("props") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(map)) => {
+            for (name, value) in map {
+                match value {
+                    Value::String(_) | Value::Number(_) | Value::Bool(_) => {
+                        props.insert(name.clone(), value.clone());
+                    }
+                    other => {
+                        return Err(reject(
+                            format!("view.props.{name}"),
+                            format!("expected a string, number or boolean, got {}", shown(other)),
+                        ))
+                    }
+                }
+            }
+        }
+        Some(other) => {
+            return Err(reject("view.props", format!("expected an object, got {}", shown(other))))
+        }
+    }
+    Ok(ViewHeader { id, viewer_id, session_id, props })
+}
+
+fn optional_string(map: &Map<String, Value>, name: &str, at: &str) -> Result<Option<String>, BatchError> {
+    match map.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(reject(at, format!("expected a string, got {}", shown(other)))),
+    }
+}
+
+/// Epoch milliseconds: a non-negative number below 2^53; fractions are rounded.
+fn epoch_ms(value: &Value, at: &str) -> Result<i64, BatchError> {
+    match value.as_f64() {
+        Some(ms) if (0.0..MAX_EPOCH_MS).contains(&ms) => Ok(ms.round() as i64),
+        _ => Err(reject(at, format!("expected epoch milliseconds, got {}", shown(value)))),
+    }
+}
+
+/// A non-negative integer field; `None` when absent or null.
+fn optional_count(event: &Map<String, Value>, name: &str, at: &str) -> Result<Option<u64>, BatchError> {
+    match event.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => match value.as_f64() {
+            Some(n) if (0.0..MAX_EPOCH_MS).contains(&n) => Ok(Some(n.round() as u64)),
+            _ => Err(reject(
+                format!("{at}.{name}"),
+                format!("expected a non-negative number, got {}", shown(value)),
+            )),
+        },
+    }
+}
+
+fn required_count(event: &Map<String, Value>, name: &str, at: &str) -> Result<u64, BatchError> {
+    optional_count(event, name, at)?.ok_or_else(|| reject(format!("{at}.{name}"), "missing"))
+}
+
+fn parse_event(item: &Value, at: &str, offset_ms: i64) -> Result<Event, BatchError> {
+    let fields = item
+        .as_object()
+        .ok_or_else(|| reject(at, format!("expected an object, got {}", shown(item))))?;
+    let seq = match fields.get("seq") {
+        Some(v) => v.as_u64().ok_or_else(|| {
+            reject(format!("{at}.seq"), format!("expected a non-negative integer, got {}", shown(v)))
+        })?,
+        None => return Err(reject(format!("{at}.seq"), "missing")),
+    };
+    let ts = match fields.get("ts") {
+        Some(v) => epoch_ms(v, &format!("{at}.ts"))?,
+        None => return Err(reject(format!("{at}.ts"), "missing")),
+    };
+    let kind_name = match fields.get("type") {
+        Some(Value::String(name)) if !name.is_empty() => name.as_str(),
+        Some(other) => {
+            return Err(reject(format!("{at}.type"), format!("expected an event type, got {}", shown(other))))
+        }
+        None => return Err(reject(format!("{at}.type"), "missing")),
+    };
+    let kind = parse_kind(kind_name, fields, at)?;
+    Ok(Event {
+        seq: Seq(seq),
+        ts: ClientTime(ts),
+        at: ServerTime(ts.saturating_add(offset_ms)),
+        kind,
+        fields: fields.clone(),
+    })
+}
+
+fn parse_kind(name: &str, fields: &Map<String, Value>, at: &str) -> Result<EventKind, BatchError> {
+    Ok(match name {
+        "player_init" => EventKind::PlayerInit { page_load_ms: optional_count(fields, "page_load_ms", at)? },
+        "player_ready" => EventKind::PlayerReady,
+        "play_requested" => EventKind::PlayRequested,
+        "first_frame" => EventKind::FirstFrame,
+        "pause" => EventKind::Pause,
+        "play" => EventKind::Play,
+        "seek_start" => EventKind::SeekStart { from_ms: optional_count(fields, "from_ms", at)? },
+        "seek_end" => EventKind::SeekEnd { to_ms: optional_count(fields, "to_ms", at)? },
+        "stall_start" => EventKind::StallStart,
+        "stall_end" => EventKind::StallEnd,
+        "rendition_change" => {
+            let dimension = |name: &str| -> Result<u32, BatchError> {
+                u32::try_from(required_count(fields, name, at)?)
+                    .map_err(|_| reject(format!("{at}.{name}"), "expected at most 4294967295 pixels"))
+            };
+            let fps = match fields.get("fps") {
+                None | Some(Value::Null) => None,
+                Some(v) => match v.as_f64() {
+                    Some(fps) if fps >= 0.0 => Some(fps),
+                    _ => return Err(reject(format!("{at}.fps"), format!("expected a non-negative number, got {}", shown(v)))),
+                },
+            };
+            EventKind::RenditionChange(Rendition {
+                bitrate_bps: required_count(fields, "bitrate_bps", at)?,
+                width: dimension("width")?,
+                height: dimension("height")?,
+                fps,
+                codec: optional_string(fields, "codec", &format!("{at}.codec"))?,
+            })
+        }
+        "error" => {
+            let code = match fields.get("code") {
+                Some(Value::String(code)) => code.clone(),
+                Some(Value::Number(code)) => code.to_string(),
+                Some(other) => {
+                    return Err(reject(format!("{at}.code"), format!("expected a string or number, got {}", shown(other))))
+                }
+                None => return Err(reject(format!("{at}.code"), "missing")),
+            };
+            let fatal = match fields.get("fatal") {
+                Some(Value::Bool(fatal)) => *fatal,
+                Some(other) => {
+                    return Err(reject(format!("{at}.fatal"), format!("expected true or false, got {}", shown(other))))
+                }
+                None => return Err(reject(format!("{at}.fatal"), "missing")),
+            };
+            EventKind::Error { code, message: optional_string(fields, "message", &format!("{at}.message"))?, fatal }
+        }
+        "ad_break_start" => EventKind::AdBreakStart,
+        "ad_break_end" => EventKind::AdBreakEnd,
+        "heartbeat" => EventKind::Heartbeat(Heartbeat {
+            playhead_ms: optional_count(fields, "playhead_ms", at)?,
+            buffer_ms: optional_count(fields, "buffer_ms", at)?,
+            dropped_frames: optional_count(fields, "dropped_frames", at)?,
+            bandwidth_bps: optional_count(fields, "bandwidth_bps", at)?,
+            live_latency_ms: optional_count(fields, "live_latency_ms", at)?,
+        }),
+        "ended" => EventKind::Ended,
+        "view_end" => EventKind::ViewEnd { reason: optional_string(fields, "reason", &format!("{at}.reason"))? },
+        other => EventKind::Unknown(other.to_owned()),
+    })
+}
+
+#[cfg(test)]
+mod tests;

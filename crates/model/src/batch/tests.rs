@@ -1,0 +1,129 @@
+use serde_json::json;
+
+use super::*;
+
+const RECEIVED: ServerTime = ServerTime(1_764_028_875_000);
+
+fn design_example() -> serde_json::Value {
+    json!({
+      "v": 1, "key": "demo", "sent_at": 1764028870000i64,
+      "view": {"id": "7f9c2b1e-0d1a-4c47-9a55-3f1d2e8b6a10", "viewer_id": "u-5b3a", "session_id": "s-19c2",
+               "props": {"cdn": "cdn-a", "player_width": 1280, "custom_1": "premium"}},
+      "events": [
+        {"seq": 0, "ts": 1764028800000i64, "type": "player_init", "page_load_ms": 800},
+        {"seq": 1, "ts": 1764028800300i64, "type": "player_ready"},
+        {"seq": 2, "ts": 1764028801000i64, "type": "play_requested"},
+        {"seq": 3, "ts": 1764028801100i64, "type": "rendition_change",
+         "bitrate_bps": 1500000, "width": 640, "height": 360, "fps": 30, "codec": "avc1.64001e"},
+        {"seq": 4, "ts": 1764028802200i64, "type": "first_frame"}
+      ]
+    })
+}
+
+fn parse(value: &serde_json::Value) -> Result<Batch, BatchError> {
+    Batch::parse(value.to_string().as_bytes(), RECEIVED)
+}
+
+#[test]
+fn parses_the_design_example() {
+    let batch = parse(&design_example()).unwrap();
+    assert_eq!(batch.key.as_deref(), Some("demo"));
+    assert_eq!(batch.view.id.as_str(), "7f9c2b1e-0d1a-4c47-9a55-3f1d2e8b6a10");
+    assert_eq!(batch.events.len(), 5);
+    assert_eq!(batch.events[0].kind, EventKind::PlayerInit { page_load_ms: Some(800) });
+    assert_eq!(
+        batch.events[3].kind,
+        EventKind::RenditionChange(Rendition {
+            bitrate_bps: 1_500_000,
+            width: 640,
+            height: 360,
+            fps: Some(30.0),
+            codec: Some("avc1.64001e".into())
+        })
+    );
+}
+
+#[test]
+fn corrects_clock_skew_with_sent_at() {
+    // The device clock is 5 s behind the server: every event moves 5 s later, durations stay.
+    let batch = parse(&design_example()).unwrap();
+    assert_eq!(batch.events[0].at, ServerTime(1_764_028_805_000));
+    assert_eq!(batch.events[4].at.since(batch.events[2].at), 1200);
+    let mut without = design_example();
+    without.as_object_mut().unwrap().remove("sent_at");
+    assert_eq!(parse(&without).unwrap().events[0].at, ServerTime(1_764_028_800_000));
+}
+
+#[test]
+fn keeps_unknown_event_types_and_fields() {
+    let mut body = design_example();
+    body["events"] = json!([{"seq": 0, "ts": 1, "type": "quality_vote", "stars": 4}]);
+    let batch = parse(&body).unwrap();
+    assert_eq!(batch.events[0].kind, EventKind::Unknown("quality_vote".into()));
+    assert_eq!(batch.events[0].fields["stars"], json!(4));
+}
+
+#[test]
+fn rejects_malformed_input_naming_the_field() {
+    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+        ("wrong version", Box::new(|b| b["v"] = json!(2)), "v"),
+        ("missing version", Box::new(|b| { b.as_object_mut().unwrap().remove("v"); }), "v"),
+        ("bad sent_at", Box::new(|b| b["sent_at"] = json!("now")), "sent_at"),
+        ("missing view", Box::new(|b| { b.as_object_mut().unwrap().remove("view"); }), "view"),
+        ("bad view id", Box::new(|b| b["view"]["id"] = json!("a b")), "view.id"),
+        ("empty view id", Box::new(|b| b["view"]["id"] = json!("")), "view.id"),
+        ("long view id", Box::new(|b| b["view"]["id"] = json!("x".repeat(65))), "view.id"),
+        ("numeric view id", Box::new(|b| b["view"]["id"] = json!(7)), "view.id"),
+        ("nested prop", Box::new(|b| b["view"]["props"]["cdn"] = json!({"a": 1})), "view.props.cdn"),
+        ("events not array", Box::new(|b| b["events"] = json!({})), "events"),
+        ("event not object", Box::new(|b| b["events"][1] = json!(3)), "events[1]"),
+        ("negative seq", Box::new(|b| b["events"][2]["seq"] = json!(-1)), "events[2].seq"),
+        ("missing seq", Box::new(|b| { b["events"][2].as_object_mut().unwrap().remove("seq"); }), "events[2].seq"),
+        ("text ts", Box::new(|b| b["events"][3]["ts"] = json!("yesterday")), "events[3].ts"),
+        ("missing type", Box::new(|b| { b["events"][0].as_object_mut().unwrap().remove("type"); }), "events[0].type"),
+        ("rendition without bitrate", Box::new(|b| { b["events"][3].as_object_mut().unwrap().remove("bitrate_bps"); }), "events[3].bitrate_bps"),
+        ("rendition text width", Box::new(|b| b["events"][3]["width"] = json!("wide")), "events[3].width"),
+        ("error without fatal", Box::new(|b| b["events"][4] = json!({"seq": 4, "ts": 1, "type": "error", "code": 3})), "events[4].fatal"),
+        ("error without code", Box::new(|b| b["events"][4] = json!({"seq": 4, "ts": 1, "type": "error", "fatal": true})), "events[4].code"),
+        ("bad page load", Box::new(|b| b["events"][0]["page_load_ms"] = json!(-5)), "events[0].page_load_ms"),
+    ];
+    for (name, mutate, want_at) in cases {
+        let mut body = design_example();
+        mutate(&mut body);
+        let err = parse(&body).expect_err(name);
+        assert_eq!(err.at, want_at, "{name}: {err}");
+        assert!(!err.reason.is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn rejects_garbage_bodies_with_a_reason() {
+    for body in [&b""[..], b"null", b"[1,2]", b"{\"v\":1", b"\xff\xfe", b"42"] {
+        let err = Batch::parse(body, RECEIVED).unwrap_err();
+        assert_eq!(err.at, "");
+        assert!(err.reason.starts_with("expected a JSON object"), "{err}");
+    }
+}
+
+#[test]
+fn wire_json_roundtrips() {
+    let batch = parse(&design_example()).unwrap();
+    let again = Batch::parse(batch.to_wire_json().to_string().as_bytes(), RECEIVED).unwrap();
+    assert_eq!(again, Batch { key: None, ..batch });
+}
+
+proptest::proptest! {
+    #[test]
+    fn parse_never_panics(body in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+        let _ = Batch::parse(&body, RECEIVED);
+    }
+
+    #[test]
+    fn roundtrip_keeps_every_event(seqs in proptest::collection::vec(0u64..1000, 0..30), offset in -100_000i64..100_000) {
+        let events: Vec<_> = seqs.iter().map(|s| json!({"seq": s, "ts": 1_000_000 + *s as i64 * 10, "type": "heartbeat", "playhead_ms": s})).collect();
+        let body = json!({"v": 1, "sent_at": 2_000_000 + offset, "view": {"id": "v"}, "events": events});
+        let batch = parse(&body).unwrap();
+        let again = Batch::parse(batch.to_wire_json().to_string().as_bytes(), RECEIVED).unwrap();
+        proptest::prop_assert_eq!(again, batch);
+    }
+}

@@ -1,0 +1,18 @@
+//! The vocabulary every openqoe stage shares: the wire v1 [`Batch`], [`Event`]s and their
+//! [`EventKind`], the [`View`] they build, and the two clocks ([`ClientTime`], [`ServerTime`]).
+//!
+//! This crate owns parsing of the beacon wire format (DESIGN §4.1) because every stage that
+//! reads a batch — ingest, WAL replay, tests — must read it the same way. It does no I/O.
+//! Key decision: a batch is validated whole; one bad field rejects the batch with the JSON path
+//! of that field, so nothing of a malformed batch is ever stored.
+#![warn(missing_docs)]
+
+mod batch;
+mod event;
+mod time;
+mod view;
+
+pub use batch::{Batch, BatchError, ViewHeader, WIRE_VERSION};
+pub use event::{Event, EventKind, Heartbeat, Rendition};
+pub use time::{ClientTime, ServerTime};
+pub use view::{EndReason, Merged, Props, Seq, View, ViewEnd, ViewId, ViewIdError};

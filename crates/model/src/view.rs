@@ -1,0 +1,194 @@
+//! A view: all events of one play attempt, merged by `seq` whatever order batches arrive in.
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::{Batch, ClientTime, Event, ServerTime, ViewHeader};
+
+/// Per-view sequence number, from 0, strictly increasing as the SDK emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Seq(pub u64);
+
+/// Dimension values of a view (`cdn`, `country`, `custom_1`, …): strings, numbers or booleans.
+pub type Props = Map<String, Value>;
+
+/// A view id: 1–64 characters of `[A-Za-z0-9_.-]` (DESIGN §4.1).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ViewId(String);
+
+/// Why a string is not a view id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ViewIdError {
+    /// The id is empty or longer than 64 characters.
+    #[error("expected 1 to 64 characters, got {0}")]
+    Length(usize),
+    /// The id holds a character outside `[A-Za-z0-9_.-]`.
+    #[error("expected only A-Z a-z 0-9 _ . -, got {0:?}")]
+    Character(char),
+}
+
+impl ViewId {
+    /// Validates `id` as a view id.
+    ///
+    /// # Errors
+    /// [`ViewIdError`] when the length or a character is out of range.
+    pub fn new(id: &str) -> Result<ViewId, ViewIdError> {
+        if id.is_empty() || id.len() > 64 {
+            return Err(ViewIdError::Length(id.chars().count()));
+        }
+        if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))) {
+            return Err(ViewIdError::Character(bad));
+        }
+        Ok(ViewId(id.to_owned()))
+    }
+
+    /// The id as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ViewId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why a view ended (DESIGN §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// The SDK sent `view_end`.
+    ViewEnd,
+    /// No event arrived for the inactivity timeout.
+    Idle,
+    /// A stall lasted longer than the stall timeout.
+    StallTimeout,
+}
+
+impl EndReason {
+    /// The name used in the API (`view_end`, `idle`, `stall_timeout`).
+    pub fn name(self) -> &'static str {
+        match self {
+            EndReason::ViewEnd => "view_end",
+            EndReason::Idle => "idle",
+            EndReason::StallTimeout => "stall_timeout",
+        }
+    }
+}
+
+/// How and when a view ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViewEnd {
+    /// Which rule ended it.
+    pub reason: EndReason,
+    /// End on the device clock: metrics close open intervals (a stall, a seek) here.
+    pub ts: ClientTime,
+    /// End on the server clock.
+    pub at: ServerTime,
+    /// The last event that belongs to the view; later events are kept but not measured.
+    pub last_seq: Seq,
+}
+
+/// What a merge did with a batch's events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Merged {
+    /// Events new to the view.
+    pub fresh: usize,
+    /// Events whose `seq` the view already had.
+    pub duplicates: usize,
+}
+
+/// All events of one play attempt, ordered by `seq`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    /// The SDK's view id.
+    pub id: ViewId,
+    /// Pseudonymous viewer id, from the latest batch that carried one.
+    pub viewer_id: Option<String>,
+    /// Page or app session id, from the latest batch that carried one.
+    pub session_id: Option<String>,
+    /// Dimension values; later batches override earlier values.
+    pub props: Props,
+    /// Events by `seq`; the first copy of a `seq` wins.
+    pub events: BTreeMap<Seq, Event>,
+    /// Server clock of the latest batch received.
+    pub last_received_at: ServerTime,
+    /// Set once the view has ended.
+    pub end: Option<ViewEnd>,
+}
+
+impl View {
+    /// Starts an empty view from a batch's header.
+    pub fn new(header: &ViewHeader, received_at: ServerTime) -> View {
+        View {
+            id: header.id.clone(),
+            viewer_id: None,
+            session_id: None,
+            props: Props::new(),
+            events: BTreeMap::new(),
+            last_received_at: received_at,
+            end: None,
+        }
+    }
+
+    /// Merges a batch of this view: new `seq`s are added, known ones counted as duplicates.
+    pub fn merge(&mut self, batch: Batch) -> Merged {
+        debug_assert_eq!(batch.view.id, self.id, "batch merged into another view");
+        let ViewHeader { viewer_id, session_id, props, .. } = batch.view;
+        if viewer_id.is_some() {
+            self.viewer_id = viewer_id;
+        }
+        if session_id.is_some() {
+            self.session_id = session_id;
+        }
+        self.props.extend(props);
+        self.last_received_at = self.last_received_at.max(batch.received_at);
+        let mut merged = Merged::default();
+        for event in batch.events {
+            match self.events.entry(event.seq) {
+                std::collections::btree_map::Entry::Occupied(_) => merged.duplicates += 1,
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(event);
+                    merged.fresh += 1;
+                }
+            }
+        }
+        merged
+    }
+
+    /// Events that belong to the view: all of them, or up to the end's `last_seq` once ended.
+    pub fn measured_events(&self) -> impl Iterator<Item = &Event> + '_ {
+        let last = self.end.map_or(Seq(u64::MAX), |end| end.last_seq);
+        self.events.range(..=last).map(|(_, event)| event)
+    }
+
+    /// Server time of the first event, when the view has any.
+    pub fn started_at(&self) -> Option<ServerTime> {
+        self.events.values().next().map(|e| e.at)
+    }
+
+    /// The latest `seq` received.
+    pub fn last_seq(&self) -> Option<Seq> {
+        self.events.keys().next_back().copied()
+    }
+
+    /// Whether the view has ended.
+    pub fn is_ended(&self) -> bool {
+        self.end.is_some()
+    }
+
+    /// A dimension's value as text (`cdn` → `cdn-a`), for filters and group-by.
+    ///
+    /// `viewer_id` and `session_id` are dimensions too.
+    pub fn dimension(&self, name: &str) -> Option<String> {
+        match name {
+            "viewer_id" => self.viewer_id.clone(),
+            "session_id" => self.session_id.clone(),
+            _ => match self.props.get(name)? {
+                Value::String(s) => Some(s.clone()),
+                other => Some(other.to_string()),
+            },
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! openqoe-query: Query API v1: views, events, breakdowns, timeseries; Prometheus output

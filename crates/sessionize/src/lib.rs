@@ -1,0 +1,1 @@
+//! openqoe-sessionize: Sessionizer: live views and the rules that end them

@@ -1,0 +1,1 @@
+//! openqoe-sim: Simulated viewer population that speaks the wire format over HTTP

@@ -1,0 +1,1 @@
+//! openqoe-store: Embedded view store: ended views with their metrics
