@@ -1,0 +1,19 @@
+//! `[sessionize]` section of openqoe.toml.
+use serde::Deserialize;
+
+/// `[sessionize]` section of openqoe.toml: when views end.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionizeConfig {
+    /// A view with no event for this long ends (server clock), in milliseconds.
+    pub idle_timeout_ms: u64,
+    /// A stall longer than this ends its view, in milliseconds.
+    pub stall_timeout_ms: u64,
+}
+
+impl Default for SessionizeConfig {
+    fn default() -> Self {
+        // DESIGN §3: 60 minutes of inactivity, 5 minutes of sustained stall (as mux-embed).
+        SessionizeConfig { idle_timeout_ms: 60 * 60 * 1000, stall_timeout_ms: 5 * 60 * 1000 }
+    }
+}

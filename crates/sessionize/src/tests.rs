@@ -1,0 +1,164 @@
+//! State-machine tables for the end rules, and order-independence properties.
+use openqoe_model::{Batch, EndReason, Seq, ServerTime, View, ViewId};
+use serde_json::json;
+
+use crate::{SessionizeConfig, Sessionizer};
+
+const T0: i64 = 1_764_028_800_000;
+const MIN: i64 = 60_000;
+
+/// A batch of `view` holding `(seq, ms after T0, type)` events, received at T0 + `received_ms`.
+fn batch(view: &str, received_ms: i64, events: &[(u64, i64, &str)]) -> Batch {
+    let events: Vec<_> = events
+        .iter()
+        .map(|(seq, ms, kind)| json!({"seq": seq, "ts": T0 + ms, "type": kind}))
+        .collect();
+    let body = json!({"v": 1, "sent_at": T0 + received_ms, "view": {"id": view}, "events": events});
+    Batch::parse(body.to_string().as_bytes(), ServerTime(T0 + received_ms)).unwrap()
+}
+
+fn apply_all(batches: Vec<Batch>, now_ms: i64) -> (Sessionizer, Vec<View>) {
+    let mut sessionizer = Sessionizer::new(SessionizeConfig::default());
+    let mut ended = Vec::new();
+    for batch in batches {
+        sessionizer.apply(batch, &mut ended);
+    }
+    sessionizer.expire(ServerTime(T0 + now_ms), &mut ended);
+    (sessionizer, ended)
+}
+
+#[test]
+fn end_rules() {
+    type Case = (&'static str, Vec<Batch>, i64, Option<(EndReason, i64, u64)>);
+    let cases: Vec<Case> = vec![
+        ("live view stays live", vec![batch("a", 0, &[(0, 0, "play_requested"), (1, 900, "first_frame")])], MIN, None),
+        (
+            "view_end ends at its timestamp",
+            vec![batch("a", 5000, &[(0, 0, "play_requested"), (1, 900, "first_frame"), (2, 5000, "view_end")])],
+            5000,
+            Some((EndReason::ViewEnd, 5000, 2)),
+        ),
+        (
+            "idle for 60 minutes ends at the last event",
+            vec![batch("a", 1000, &[(0, 0, "play_requested"), (1, 900, "first_frame")])],
+            1000 + 60 * MIN,
+            Some((EndReason::Idle, 900, 1)),
+        ),
+        (
+            "59 minutes idle is still live",
+            vec![batch("a", 1000, &[(0, 0, "play_requested"), (1, 900, "first_frame")])],
+            1000 + 59 * MIN,
+            None,
+        ),
+        (
+            "stall open past 5 minutes on the server clock",
+            vec![batch("a", 2000, &[(0, 0, "play_requested"), (1, 900, "first_frame"), (2, 2000, "stall_start")])],
+            2000 + 5 * MIN + 1,
+            Some((EndReason::StallTimeout, 2000 + 5 * MIN, 2)),
+        ),
+        (
+            "stall of 6 minutes seen in the events",
+            vec![batch(
+                "a",
+                400_000,
+                &[(0, 0, "play_requested"), (1, 900, "first_frame"), (2, 2000, "stall_start"), (3, 2000 + 6 * MIN, "stall_end"), (4, 2000 + 7 * MIN, "pause")],
+            )],
+            400_000,
+            Some((EndReason::StallTimeout, 2000 + 5 * MIN, 2)),
+        ),
+        (
+            "stall of exactly 5 minutes does not end the view",
+            vec![batch("a", 400_000, &[(0, 0, "play_requested"), (1, 900, "first_frame"), (2, 2000, "stall_start"), (3, 2000 + 5 * MIN, "stall_end")])],
+            400_000,
+            None,
+        ),
+    ];
+    for (name, batches, now_ms, want) in cases {
+        let (sessionizer, ended) = apply_all(batches, now_ms);
+        match want {
+            None => {
+                assert!(ended.is_empty(), "{name}: ended {:?}", ended.first().map(|v| v.end));
+                assert_eq!(sessionizer.live_count(), 1, "{name}");
+            }
+            Some((reason, end_ms, last_seq)) => {
+                assert_eq!(ended.len(), 1, "{name}");
+                let end = ended[0].end.expect("ended view has an end");
+                assert_eq!((end.reason, end.ts.0 - T0, end.last_seq), (reason, end_ms, Seq(last_seq)), "{name}");
+                assert_eq!(sessionizer.live_count(), 0, "{name}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_late_batch_before_view_end_reaches_the_live_view_then_ends_it() {
+    // Out-of-order delivery: the batch with view_end is seq 3..4 but the view sees seq 0..2 first.
+    let (_, ended) = apply_all(
+        vec![
+            batch("a", 1000, &[(0, 0, "play_requested"), (1, 900, "first_frame")]),
+            batch("a", 3000, &[(2, 2000, "pause"), (3, 2500, "view_end")]),
+        ],
+        3000,
+    );
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].events.len(), 4);
+}
+
+#[test]
+fn view_end_arriving_before_earlier_events_keeps_them_all() {
+    let ended = apply_routed(vec![
+        batch("a", 9000, &[(3, 8000, "view_end")]),
+        batch("a", 9500, &[(0, 0, "play_requested"), (1, 900, "first_frame"), (2, 4000, "pause")]),
+    ]);
+    assert_eq!(ended.len(), 1);
+    let end = ended[0].end.unwrap();
+    assert_eq!((end.reason, end.ts.0 - T0, end.last_seq), (EndReason::ViewEnd, 8000, Seq(3)));
+    assert_eq!(ended[0].measured_events().count(), 4);
+}
+
+#[test]
+fn views_are_kept_apart_by_id() {
+    let (sessionizer, _) = apply_all(
+        vec![batch("a", 0, &[(0, 0, "play_requested")]), batch("b", 0, &[(0, 0, "play_requested")])],
+        0,
+    );
+    assert_eq!(sessionizer.live_count(), 2);
+    assert!(sessionizer.view(&ViewId::new("b").unwrap()).is_some());
+}
+
+/// Applies batches as the binary routes them: a batch of a view that already ended merges into it.
+fn apply_routed(batches: Vec<Batch>) -> Vec<View> {
+    let mut sessionizer = Sessionizer::new(SessionizeConfig::default());
+    let mut ended: Vec<View> = Vec::new();
+    for batch in batches {
+        match ended.iter_mut().find(|view| view.id == batch.view.id) {
+            Some(view) => {
+                view.merge(batch);
+            }
+            None => {
+                sessionizer.apply(batch, &mut ended);
+            }
+        }
+    }
+    ended
+}
+
+proptest::proptest! {
+    /// Whatever order batches arrive in, and however often each is repeated, the same view results.
+    #[test]
+    fn batch_order_and_duplicates_do_not_change_the_view(
+        order in proptest::strategy::Strategy::prop_shuffle(proptest::strategy::Just((0..6usize).collect::<Vec<_>>())),
+        repeats in proptest::collection::vec(0..6usize, 0..4),
+    ) {
+        let kinds = ["play_requested", "first_frame", "stall_start", "stall_end", "pause", "view_end"];
+        let all: Vec<Batch> = (0..6u64).map(|i| batch("p", 100 * i as i64, &[(i, 1000 * i as i64, kinds[i as usize])])).collect();
+        let mut shuffled: Vec<Batch> = order.iter().map(|&i| all[i].clone()).collect();
+        shuffled.extend(repeats.iter().map(|&i| all[i].clone()));
+        let ended_a = apply_routed(all.clone());
+        let ended_b = apply_routed(shuffled);
+        proptest::prop_assert_eq!(ended_a.len(), 1);
+        proptest::prop_assert_eq!(ended_b.len(), 1);
+        proptest::prop_assert_eq!(&ended_a[0].events, &ended_b[0].events);
+        proptest::prop_assert_eq!(ended_a[0].end, ended_b[0].end);
+    }
+}
