@@ -1,1 +1,21 @@
-//! openqoe-collect: HTTP ingest: POST /v1/events, body decoding, keys, de-duplication, durable acks
+//! The ingest stage: `POST /v1/events` (DESIGN §4.1) from request to durable acknowledgement.
+//!
+//! Owns body decoding (gzip, `text/plain`, size limits), write keys, admission control and
+//! (view id, seq) de-duplication. Does not own views: a durable batch is handed to a
+//! [`DurableBatches`] sink that the binary wires to the sessionizer.
+//! Key decision: a batch is acknowledged (`202`) only after the write-ahead log says it is
+//! durable; a failed append is answered `503` and the client retries, so an ack is a promise.
+#![warn(missing_docs)]
+
+mod config;
+mod decode;
+mod error;
+mod ingest;
+mod record;
+mod stats;
+
+pub use config::{CollectConfig, Environment};
+pub use error::IngestError;
+pub use ingest::{router, Accepted, DurableBatches, Ingest};
+pub use record::{decode_record, encode_record, RecordError};
+pub use stats::CollectStats;

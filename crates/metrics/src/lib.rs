@@ -1,1 +1,148 @@
-//! openqoe-metrics: Per-view metrics (DESIGN §3) as pure functions of a view's events, and the metric catalogue
+//! Per-view metrics (DESIGN §3) as pure functions of a view's ordered events, and the catalogue
+//! of metrics the API aggregates.
+//!
+//! Owns what each number means; does not own where views come from or how they are stored.
+//! Key decision: one walk over the events puts every instant of the view into exactly one
+//! bucket (startup, ad, paused, seek, rebuffer, playing, idle), so the time metrics add up by
+//! construction: watch time = startup + ad + seek + rebuffer + playing. Durations use the device
+//! clock only; clock skew never changes a duration.
+#![warn(missing_docs)]
+
+mod catalogue;
+mod timeline;
+
+pub use catalogue::{metric, Metric, MetricKind, MetricValue, METRICS};
+
+use openqoe_model::{EventKind, View};
+use serde::Serialize;
+
+use crate::timeline::walk;
+
+/// Every per-view metric; `None` where the view is outside the metric's population.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ViewMetrics {
+    /// `play_requested` → `first_frame`, minus ad and paused time inside it.
+    pub video_startup_time_ms: Option<u64>,
+    /// `player_init` → `player_ready`.
+    pub player_startup_time_ms: Option<u64>,
+    /// `page_load_ms` of the view's `player_init`.
+    pub page_load_time_ms: Option<u64>,
+    /// Page load + player startup + video startup, when all three are known.
+    pub aggregate_startup_time_ms: Option<u64>,
+    /// A fatal error before the first frame; `None` without a play attempt.
+    pub startup_failure: Option<bool>,
+    /// Ended after a play request with no first frame and no fatal error; `None` without a play attempt.
+    pub exit_before_video_start: Option<bool>,
+    /// Any fatal error.
+    pub playback_failure: bool,
+    /// Stalls after the first frame, outside seeks and ad breaks.
+    pub rebuffer_count: u64,
+    /// Time in those stalls.
+    pub rebuffer_duration_ms: u64,
+    /// Rebuffer ÷ (rebuffer + playing) × 100; `None` with neither.
+    pub rebuffer_percentage: Option<f64>,
+    /// Rebuffers per minute of watch time; `None` with no watch time.
+    pub rebuffer_frequency_per_min: Option<f64>,
+    /// From the play request to the view's end, without paused and idle time.
+    pub watch_time_ms: u64,
+    /// Time actually playing content.
+    pub playing_time_ms: u64,
+    /// Rendition bitrate weighted by playing time; `None` with no playing time at a known rendition.
+    pub avg_bitrate_bps: Option<f64>,
+    /// Upscaling, weighted by playing time; `None` without a player size or rendition.
+    pub upscale_percentage: Option<f64>,
+    /// Downscaling, weighted by playing time.
+    pub downscale_percentage: Option<f64>,
+    /// The largest upscaling of any rendition played.
+    pub max_upscale_percentage: Option<f64>,
+    /// The largest downscaling of any rendition played.
+    pub max_downscale_percentage: Option<f64>,
+    /// Seeks started.
+    pub seek_count: u64,
+    /// Mean `seek_start` → `seek_end`; `None` with no seek.
+    pub seek_latency_ms: Option<f64>,
+    /// Whether a first frame was shown (not a metric: a filterable fact).
+    pub started: bool,
+}
+
+/// Computes every per-view metric; total over any event order, never panics.
+pub fn compute(view: &View) -> ViewMetrics {
+    let walk = walk(view);
+    let mut events = view.measured_events();
+    let init = view.measured_events().find(|e| matches!(e.kind, EventKind::PlayerInit { .. }));
+    let ready = view.measured_events().find(|e| matches!(e.kind, EventKind::PlayerReady));
+    let player_startup_time_ms = match (init, ready) {
+        (Some(init), Some(ready)) if ready.seq > init.seq => Some(ready.ts.since(init.ts)),
+        _ => None,
+    };
+    let page_load_time_ms = events.find_map(|e| match e.kind {
+        EventKind::PlayerInit { page_load_ms } => page_load_ms,
+        _ => None,
+    });
+    let video_startup_time_ms = (walk.started && walk.requested_before_start).then_some(walk.startup_ms);
+    let aggregate_startup_time_ms = match (page_load_time_ms, player_startup_time_ms, video_startup_time_ms) {
+        (Some(page), Some(player), Some(video)) => Some(page + player + video),
+        _ => None,
+    };
+    let attempted = walk.play_requested;
+    let watch_ms = walk.watch_ms();
+    let measured_ms = walk.rebuffer_ms + walk.playing_ms;
+    let (upscale, downscale) = scaling(view, &walk.playing_by_rendition);
+    ViewMetrics {
+        video_startup_time_ms,
+        player_startup_time_ms,
+        page_load_time_ms,
+        aggregate_startup_time_ms,
+        startup_failure: attempted.then_some(walk.fatal_before_start),
+        exit_before_video_start: attempted.then_some(view.is_ended() && !walk.started && !walk.fatal),
+        playback_failure: walk.fatal,
+        rebuffer_count: walk.rebuffer_count,
+        rebuffer_duration_ms: walk.rebuffer_ms,
+        rebuffer_percentage: (measured_ms > 0).then(|| walk.rebuffer_ms as f64 * 100.0 / measured_ms as f64),
+        rebuffer_frequency_per_min: (watch_ms > 0).then(|| walk.rebuffer_count as f64 * 60_000.0 / watch_ms as f64),
+        watch_time_ms: watch_ms,
+        playing_time_ms: walk.playing_ms,
+        avg_bitrate_bps: weighted(&walk.playing_by_rendition, |r| Some(r.bitrate_bps as f64)),
+        upscale_percentage: upscale.as_ref().map(|s| s.mean),
+        downscale_percentage: downscale.as_ref().map(|s| s.mean),
+        max_upscale_percentage: upscale.map(|s| s.max),
+        max_downscale_percentage: downscale.map(|s| s.max),
+        seek_count: walk.seek_count,
+        seek_latency_ms: (walk.seek_count > 0).then(|| walk.seek_latency_total_ms as f64 / walk.seek_count as f64),
+        started: walk.started,
+    }
+}
+
+/// Σ(value × playing time) ÷ Σ playing time over renditions with a value.
+fn weighted(played: &[(openqoe_model::Rendition, u64)], value: impl Fn(&openqoe_model::Rendition) -> Option<f64>) -> Option<f64> {
+    let (sum, ms) = played
+        .iter()
+        .filter_map(|(r, ms)| value(r).map(|v| (v * *ms as f64, *ms)))
+        .fold((0.0, 0u64), |(sum, total), (v, ms)| (sum + v, total + ms));
+    (ms > 0).then(|| sum / ms as f64)
+}
+
+struct Scaling {
+    mean: f64,
+    max: f64,
+}
+
+/// Upscale and downscale percentages (Mux's definition): the factor that fits the rendition into
+/// the player on the dimension that fits first, as a percentage away from 1.
+fn scaling(view: &View, played: &[(openqoe_model::Rendition, u64)]) -> (Option<Scaling>, Option<Scaling>) {
+    let size = |name: &str| view.props.get(name).and_then(serde_json::Value::as_f64).filter(|v| *v > 0.0);
+    let (Some(player_w), Some(player_h)) = (size("player_width"), size("player_height")) else {
+        return (None, None);
+    };
+    let factor = |r: &openqoe_model::Rendition| {
+        (r.width > 0 && r.height > 0).then(|| (player_w / f64::from(r.width)).min(player_h / f64::from(r.height)))
+    };
+    let up = |r: &openqoe_model::Rendition| factor(r).map(|s| ((s - 1.0) * 100.0).max(0.0));
+    let down = |r: &openqoe_model::Rendition| factor(r).map(|s| ((1.0 - s) * 100.0).max(0.0));
+    let summary = |percent: &dyn Fn(&openqoe_model::Rendition) -> Option<f64>| {
+        let mean = weighted(played, percent)?;
+        let max = played.iter().filter(|(_, ms)| *ms > 0).filter_map(|(r, _)| percent(r)).fold(0.0, f64::max);
+        Some(Scaling { mean, max })
+    };
+    (summary(&up), summary(&down))
+}

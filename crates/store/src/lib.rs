@@ -1,1 +1,84 @@
-//! openqoe-store: Embedded view store: ended views with their metrics
+//! The embedded view store: ended views with their metrics, kept in memory.
+//!
+//! Owns ended views only; live views belong to the sessionizer. Durability is not this crate's
+//! job: the write-ahead log is the record, and the binary rebuilds this store by replaying it at
+//! start-up. Key decision (for now): everything stays in memory and queries scan; the columnar
+//! store (Parquet partitions, rollups) replaces the scan without changing this interface.
+#![warn(missing_docs)]
+
+use std::collections::HashMap;
+
+use openqoe_metrics::{compute, ViewMetrics};
+use openqoe_model::{Batch, Merged, Seq, View, ViewId};
+
+/// An ended view and its metrics, computed once when it ended (again if late events arrive).
+#[derive(Debug, Clone)]
+pub struct StoredView {
+    /// The view.
+    pub view: View,
+    /// Its metrics.
+    pub metrics: ViewMetrics,
+}
+
+/// Ended views by id.
+#[derive(Debug, Default)]
+pub struct ViewStore {
+    ended: HashMap<ViewId, StoredView>,
+}
+
+impl ViewStore {
+    /// Creates an empty store.
+    pub fn new() -> ViewStore {
+        ViewStore::default()
+    }
+
+    /// Stores a view that has just ended.
+    pub fn insert(&mut self, view: View) {
+        debug_assert!(view.is_ended(), "only ended views are stored");
+        let metrics = compute(&view);
+        self.ended.insert(view.id.clone(), StoredView { view, metrics });
+    }
+
+    /// Merges a late batch into its ended view and recomputes the view's metrics.
+    ///
+    /// Gives the batch back when no ended view has its id (it belongs to a live view).
+    /// Late events with a `seq` before the view's end are measured (out-of-order delivery);
+    /// later ones are kept but not measured.
+    pub fn merge_late(&mut self, batch: Batch) -> Result<Merged, Batch> {
+        match self.ended.get_mut(&batch.view.id) {
+            Some(stored) => {
+                let merged = stored.view.merge(batch);
+                if merged.fresh > 0 {
+                    stored.metrics = compute(&stored.view);
+                }
+                Ok(merged)
+            }
+            None => Err(batch),
+        }
+    }
+
+    /// Whether the ended view `id` already has an event with `seq`; `None` if no such view ended.
+    pub fn has_event(&self, id: &ViewId, seq: Seq) -> Option<bool> {
+        self.ended.get(id).map(|stored| stored.view.events.contains_key(&seq))
+    }
+
+    /// The ended view with this id.
+    pub fn get(&self, id: &ViewId) -> Option<&StoredView> {
+        self.ended.get(id)
+    }
+
+    /// Every ended view, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &StoredView> + '_ {
+        self.ended.values()
+    }
+
+    /// How many ended views are stored.
+    pub fn len(&self) -> usize {
+        self.ended.len()
+    }
+
+    /// Whether no view has ended yet.
+    pub fn is_empty(&self) -> bool {
+        self.ended.is_empty()
+    }
+}

@@ -1,1 +1,89 @@
-//! openqoe-wal: Write-ahead log of accepted batches: segment files, CRC per record, group commit, replay
+//! The write-ahead log behind durable acknowledgements: segment files of CRC-checked records,
+//! written by one thread with group commit, replayed in order at start-up.
+//!
+//! Owns durability of opaque records; knows nothing of events or views. Key decision: one
+//! writer thread drains every append already queued, writes them together and calls `fsync`
+//! once, so concurrent requests share a sync and an acknowledgement always follows a sync.
+#![warn(missing_docs)]
+
+mod log;
+mod segment;
+
+use std::future::Future;
+use std::path::Path;
+
+use serde::Deserialize;
+
+pub use log::{ReplayReport, SegmentLog, SyncObserver};
+pub use segment::{read_segment, SegmentDamage, SegmentRead, MAX_RECORD_BYTES};
+
+/// `[wal]` section of openqoe.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WalConfig {
+    /// Size in bytes at which a segment is closed and the next one started.
+    pub segment_bytes: u64,
+    /// Most bytes gathered into one group commit.
+    pub max_group_bytes: usize,
+}
+
+impl Default for WalConfig {
+    fn default() -> Self {
+        WalConfig { segment_bytes: 64 * 1024 * 1024, max_group_bytes: 8 * 1024 * 1024 }
+    }
+}
+
+/// Where a record landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogPosition {
+    /// Segment number.
+    pub segment: u64,
+    /// Byte offset of the record's header in the segment.
+    pub offset: u64,
+}
+
+/// An append-only log whose appends resolve once durable.
+pub trait EventLog: Send + Sync + 'static {
+    /// Appends one record and resolves once it is durable (written and fsync'd).
+    ///
+    /// # Errors
+    /// [`AppendError`] when the record could not be made durable; it must not be acknowledged.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: a dropped call may or may not have persisted, so its batch is never acked.
+    fn append(&self, record: Vec<u8>) -> impl Future<Output = Result<LogPosition, AppendError>> + Send;
+}
+
+/// Why an append was not made durable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AppendError {
+    /// Writing or syncing the segment failed.
+    #[error("write-ahead log i/o: {0}")]
+    Io(String),
+    /// An earlier write or sync failed, so nothing later can be called durable.
+    #[error("write-ahead log unusable after an earlier failure: {0}")]
+    Poisoned(String),
+    /// The record is empty or larger than `MAX_RECORD_BYTES`.
+    #[error("record of {0} bytes: expected 1 byte to 64 MiB")]
+    RecordSize(usize),
+    /// The writer thread is gone.
+    #[error("write-ahead log closed")]
+    Closed,
+}
+
+/// Why the log could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {source}")]
+pub struct WalError {
+    path: String,
+    source: std::io::Error,
+}
+
+impl WalError {
+    fn io(path: &Path, source: std::io::Error) -> WalError {
+        WalError { path: path.display().to_string(), source }
+    }
+}
+
+#[cfg(test)]
+mod tests;

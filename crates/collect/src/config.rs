@@ -1,0 +1,48 @@
+//! `[collect]` section of openqoe.toml.
+use serde::Deserialize;
+
+/// `[collect]` section of openqoe.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CollectConfig {
+    /// Largest decoded batch accepted, in bytes; a larger one gets `413`.
+    pub max_batch_bytes: usize,
+    /// Most decoded bytes of batches being processed at once; beyond it requests get `503`.
+    pub max_inflight_bytes: usize,
+    /// Environments and their public write keys. With none configured, the key `demo` is accepted.
+    pub environments: Vec<Environment>,
+    /// A trusted CDN or load-balancer header carrying the viewer's country (`CF-IPCountry`).
+    pub country_header: Option<String>,
+}
+
+/// One environment (`production`, `staging`) and the public write key its SDKs send.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// The environment's name; every view it sends carries it as the `environment` dimension.
+    pub name: String,
+    /// The public write key.
+    pub key: String,
+}
+
+impl Default for CollectConfig {
+    fn default() -> Self {
+        CollectConfig {
+            max_batch_bytes: 1024 * 1024,
+            max_inflight_bytes: 64 * 1024 * 1024,
+            environments: Vec::new(),
+            country_header: None,
+        }
+    }
+}
+
+impl CollectConfig {
+    /// The environments in force: the configured ones, or `demo` when none are configured.
+    pub fn effective_environments(&self) -> Vec<Environment> {
+        if self.environments.is_empty() {
+            vec![Environment { name: "demo".into(), key: "demo".into() }]
+        } else {
+            self.environments.clone()
+        }
+    }
+}

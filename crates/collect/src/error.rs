@@ -1,0 +1,75 @@
+//! Every way an ingest request is refused, and the one place they become HTTP answers.
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use openqoe_model::BatchError;
+use serde_json::json;
+
+/// Why a beacon was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The body is not a valid wire v1 batch; nothing of it was stored.
+    #[error("malformed batch: {0}")]
+    Malformed(#[from] BatchError),
+    /// No write key, or one no environment has.
+    #[error("unknown write key")]
+    UnknownKey,
+    /// The decoded body is larger than the limit.
+    #[error("batch larger than {limit} bytes")]
+    TooLarge {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The content type or encoding is not one we read.
+    #[error("unsupported {0}")]
+    Unsupported(String),
+    /// Too much is being ingested at once; the client should retry later.
+    #[error("overloaded")]
+    Overloaded,
+    /// The write-ahead log could not make the batch durable; the client should retry.
+    #[error("log unavailable: {0}")]
+    LogUnavailable(String),
+}
+
+impl IngestError {
+    /// The label this refusal is counted under in `/metrics`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            IngestError::Malformed(_) => "malformed",
+            IngestError::UnknownKey => "unknown_key",
+            IngestError::TooLarge { .. } => "too_large",
+            IngestError::Unsupported(_) => "unsupported",
+            IngestError::Overloaded => "overloaded",
+            IngestError::LogUnavailable(_) => "log_unavailable",
+        }
+    }
+}
+
+impl IntoResponse for IngestError {
+    fn into_response(self) -> Response {
+        let message = self.to_string();
+        match self {
+            IngestError::Malformed(e) => {
+                (StatusCode::BAD_REQUEST, Json(json!({"error": e.reason, "at": e.at}))).into_response()
+            }
+            IngestError::UnknownKey => (StatusCode::UNAUTHORIZED, Json(json!({"error": message}))).into_response(),
+            IngestError::TooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, Json(json!({"error": message}))).into_response()
+            }
+            IngestError::Unsupported(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, Json(json!({"error": message}))).into_response()
+            }
+            IngestError::Overloaded => {
+                (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "1")], Json(json!({"error": message})))
+                    .into_response()
+            }
+            // Logged once where it happened; the client only needs to know to retry.
+            IngestError::LogUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "1")],
+                Json(json!({"error": "temporarily unable to store events"})),
+            )
+                .into_response(),
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! `POST /v1/events`: one short walk from request to durable acknowledgement.
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use openqoe_model::{Batch, ServerTime};
+use openqoe_wal::EventLog;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use tower_http::cors::{Any, CorsLayer};
+
+use crate::decode::decode_body;
+use crate::record::encode_record;
+use crate::stats::RejectLabels;
+use crate::{CollectConfig, CollectStats, IngestError};
+
+/// Where durable batches go: the sessionizer, as the binary wires it.
+pub trait DurableBatches: Send + Sync + 'static {
+    /// Removes events whose (view id, seq) is already durable; returns how many it removed.
+    fn remove_durable(&self, batch: &mut Batch) -> usize;
+    /// Takes a batch that is now durable in the log.
+    fn deliver(&self, batch: Batch);
+}
+
+/// The answer to an accepted batch: `202 {"accepted", "duplicates"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accepted {
+    /// Events new to the server, now durable.
+    pub accepted: usize,
+    /// Events dropped because the server already had them.
+    pub duplicates: usize,
+}
+
+impl IntoResponse for Accepted {
+    fn into_response(self) -> Response {
+        (StatusCode::ACCEPTED, Json(self)).into_response()
+    }
+}
+
+/// Everything the ingest route needs, shared by all requests.
+pub struct Ingest<L, D> {
+    config: CollectConfig,
+    /// Write key → environment name.
+    keys: HashMap<String, String>,
+    /// In-flight decoded bytes, in KiB permits: the admission limit.
+    admission: Semaphore,
+    log: L,
+    sink: D,
+    stats: CollectStats,
+}
+
+impl<L: EventLog, D: DurableBatches> Ingest<L, D> {
+    /// Builds the ingest state over a log and a sink of durable batches.
+    pub fn new(config: CollectConfig, log: L, sink: D, stats: CollectStats) -> Ingest<L, D> {
+        let keys = config.effective_environments().into_iter().map(|env| (env.key, env.name)).collect();
+        let admission = Semaphore::new((config.max_inflight_bytes / 1024).max(1));
+        Ingest { config, keys, admission, log, sink, stats }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct KeyQuery {
+    key: Option<String>,
+}
+
+/// The `/v1/events` route, with CORS for browsers and the body limit applied.
+pub fn router<L: EventLog, D: DurableBatches>(ingest: Arc<Ingest<L, D>>) -> Router {
+    let max_body = ingest.config.max_batch_bytes;
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_headers([header::CONTENT_TYPE, header::CONTENT_ENCODING, HeaderName::from_static("x-openqoe-key")])
+        .max_age(std::time::Duration::from_secs(86_400));
+    Router::new()
+        .route("/v1/events", post(post_events::<L, D>))
+        // A raw body over the decoded limit can never decode under it.
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(cors)
+        .with_state(ingest)
+}
+
+async fn post_events<L: EventLog, D: DurableBatches>(
+    State(ingest): State<Arc<Ingest<L, D>>>,
+    Query(query): Query<KeyQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Accepted, IngestError> {
+    let outcome = accept(&ingest, query, &headers, body).await;
+    if let Err(refusal) = &outcome {
+        ingest.stats.rejects.get_or_create(&RejectLabels { reason: refusal.reason() }).inc();
+    }
+    outcome
+}
+
+async fn accept<L: EventLog, D: DurableBatches>(
+    ingest: &Ingest<L, D>,
+    query: KeyQuery,
+    headers: &HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Accepted, IngestError> {
+    let limit = ingest.config.max_batch_bytes;
+    let body = body.map_err(|_| IngestError::TooLarge { limit })?;
+    let permits = u32::try_from(body.len() / 1024 + 1).unwrap_or(u32::MAX);
+    let _permit = ingest.admission.try_acquire_many(permits).map_err(|_| IngestError::Overloaded)?; // 429 before any work
+    let decoded = decode_body(headers, &body, limit)?; // gzip, text/plain, 413
+    let mut batch = Batch::parse(&decoded, now())?; // wire v1; a 400 names `at`
+    let environment = resolve_key(ingest, &batch, &query, headers)?; // 401
+    stamp_server_dimensions(ingest, &mut batch, environment, headers);
+    let duplicates = ingest.sink.remove_durable(&mut batch); // (view id, seq) already durable
+    let accepted = batch.events.len();
+    if accepted > 0 || !batch.view.props.is_empty() {
+        let record = encode_record(&batch);
+        ingest.log.append(record).await.map_err(|e| {
+            tracing::error!(error = %e, "write-ahead log append failed; batch refused with 503");
+            IngestError::LogUnavailable(e.to_string())
+        })?; // durable: only now may we ack
+        ingest.sink.deliver(batch);
+    }
+    ingest.stats.batches.inc();
+    ingest.stats.events.inc_by(accepted as u64);
+    ingest.stats.duplicates.inc_by(duplicates as u64);
+    Ok(Accepted { accepted, duplicates })
+}
+
+/// The environment of the write key: from the body, else `X-OpenQoE-Key`, else `?key=`.
+fn resolve_key<L, D>(ingest: &Ingest<L, D>, batch: &Batch, query: &KeyQuery, headers: &HeaderMap) -> Result<String, IngestError> {
+    let key = batch
+        .key
+        .as_deref()
+        .or_else(|| headers.get("x-openqoe-key").and_then(|v| v.to_str().ok()))
+        .or(query.key.as_deref())
+        .ok_or(IngestError::UnknownKey)?;
+    ingest.keys.get(key).cloned().ok_or(IngestError::UnknownKey)
+}
+
+/// Adds the dimensions the server knows better than the client: environment and trusted country.
+fn stamp_server_dimensions<L, D>(ingest: &Ingest<L, D>, batch: &mut Batch, environment: String, headers: &HeaderMap) {
+    batch.view.props.insert("environment".into(), Value::String(environment));
+    let country = ingest
+        .config
+        .country_header
+        .as_deref()
+        .and_then(|name| headers.get(name))
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|c| c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic()));
+    if let Some(country) = country {
+        batch.view.props.insert("country".into(), Value::String(country.to_ascii_uppercase()));
+    }
+}
+
+fn now() -> ServerTime {
+    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    ServerTime(ms)
+}

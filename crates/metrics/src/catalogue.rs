@@ -1,0 +1,105 @@
+//! The metric catalogue: every metric the API aggregates, with its unit and kind.
+use serde::Serialize;
+
+use crate::ViewMetrics;
+
+/// How a metric aggregates over views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricKind {
+    /// Percentiles, mean and sum of per-view values.
+    Distribution,
+    /// Percent of views in the population where it happened.
+    Rate,
+}
+
+/// One entry of the metric catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Metric {
+    /// The name, equal to the `ViewMetrics` field.
+    pub name: &'static str,
+    /// `ms`, `bps`, `percent`, `count` or `per_min`.
+    pub unit: &'static str,
+    /// How it aggregates.
+    pub kind: MetricKind,
+    /// One plain sentence for an operator.
+    pub description: &'static str,
+}
+
+/// A view's value of one metric, as aggregation reads it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MetricValue {
+    /// A distribution metric's value.
+    Number(f64),
+    /// Whether a rate metric's event happened.
+    Flag(bool),
+}
+
+const fn distribution(name: &'static str, unit: &'static str, description: &'static str) -> Metric {
+    Metric { name, unit, kind: MetricKind::Distribution, description }
+}
+
+const fn rate(name: &'static str, description: &'static str) -> Metric {
+    Metric { name, unit: "percent", kind: MetricKind::Rate, description }
+}
+
+/// Every metric, in display order; `name` equals the `ViewMetrics` field name.
+pub const METRICS: &[Metric] = &[
+    distribution("video_startup_time_ms", "ms", "How long viewers wait from pressing play to the first frame (ads and pauses excluded)."),
+    distribution("player_startup_time_ms", "ms", "How long the player takes from being created to being ready to play."),
+    distribution("page_load_time_ms", "ms", "How long the page took to load before the player was created (first view of a page)."),
+    distribution("aggregate_startup_time_ms", "ms", "Page load plus player startup plus video startup: the whole wait on a page's first view."),
+    rate("startup_failure", "Share of play attempts that failed with an error before the first frame."),
+    rate("exit_before_video_start", "Share of play attempts abandoned before the first frame without an error."),
+    rate("playback_failure", "Share of views that ended in a fatal error, before or after the video started."),
+    distribution("rebuffer_count", "count", "How many times playback froze to buffer, per view (seeks and ads excluded)."),
+    distribution("rebuffer_duration_ms", "ms", "How long playback was frozen buffering, per view."),
+    distribution("rebuffer_percentage", "percent", "Share of viewing time spent frozen: rebuffering over rebuffering plus playing."),
+    distribution("rebuffer_frequency_per_min", "per_min", "Freezes per minute of watch time."),
+    distribution("watch_time_ms", "ms", "Time spent watching or trying to watch: startup, playing, rebuffering, seeking and ads."),
+    distribution("playing_time_ms", "ms", "Time the content was actually playing."),
+    distribution("avg_bitrate_bps", "bps", "Video bitrate viewers played, weighted by how long each quality played."),
+    distribution("upscale_percentage", "percent", "How much the picture was stretched to fill the player, averaged over playing time."),
+    distribution("downscale_percentage", "percent", "How much the picture was shrunk to fit the player, averaged over playing time."),
+    distribution("max_upscale_percentage", "percent", "The most the picture was stretched in any quality played."),
+    distribution("max_downscale_percentage", "percent", "The most the picture was shrunk in any quality played."),
+    distribution("seek_count", "count", "How many times viewers jumped to another point, per view."),
+    distribution("seek_latency_ms", "ms", "How long a jump took until the video could continue, averaged per view."),
+];
+
+/// Looks a metric up by name.
+pub fn metric(name: &str) -> Option<&'static Metric> {
+    METRICS.iter().find(|m| m.name == name)
+}
+
+impl ViewMetrics {
+    /// A view's value of one metric; `None` when the view is outside that metric's population.
+    pub fn value(&self, name: &str) -> Option<MetricValue> {
+        let number = |v: Option<f64>| v.map(MetricValue::Number);
+        let ms = |v: Option<u64>| v.map(|v| MetricValue::Number(v as f64));
+        let count = |v: u64| Some(MetricValue::Number(v as f64));
+        match name {
+            "video_startup_time_ms" => ms(self.video_startup_time_ms),
+            "player_startup_time_ms" => ms(self.player_startup_time_ms),
+            "page_load_time_ms" => ms(self.page_load_time_ms),
+            "aggregate_startup_time_ms" => ms(self.aggregate_startup_time_ms),
+            "startup_failure" => self.startup_failure.map(MetricValue::Flag),
+            "exit_before_video_start" => self.exit_before_video_start.map(MetricValue::Flag),
+            "playback_failure" => Some(MetricValue::Flag(self.playback_failure)),
+            "rebuffer_count" => count(self.rebuffer_count),
+            "rebuffer_duration_ms" => count(self.rebuffer_duration_ms),
+            "rebuffer_percentage" => number(self.rebuffer_percentage),
+            "rebuffer_frequency_per_min" => number(self.rebuffer_frequency_per_min),
+            "watch_time_ms" => count(self.watch_time_ms),
+            "playing_time_ms" => count(self.playing_time_ms),
+            "avg_bitrate_bps" => number(self.avg_bitrate_bps),
+            "upscale_percentage" => number(self.upscale_percentage),
+            "downscale_percentage" => number(self.downscale_percentage),
+            "max_upscale_percentage" => number(self.max_upscale_percentage),
+            "max_downscale_percentage" => number(self.max_downscale_percentage),
+            "seek_count" => count(self.seek_count),
+            "seek_latency_ms" => number(self.seek_latency_ms),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! One walk over a view's events that puts every instant into exactly one bucket.
+use openqoe_model::{ClientTime, EventKind, Rendition, View};
+
+/// Where an instant of a view went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bucket {
+    Startup,
+    Ad,
+    Paused,
+    Seek,
+    Rebuffer,
+    Playing,
+    /// Not watching: after the content ended or playback failed.
+    Idle,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StallKind {
+    /// Before the first frame: part of startup.
+    Startup,
+    /// Inside an ad break: ad time.
+    Ad,
+    /// Began inside a seek: seek latency, even after `seek_end`.
+    Seek,
+    /// Began while paused: not felt until playback resumes.
+    WhilePaused,
+    /// A rebuffer.
+    Rebuffer,
+}
+
+/// Totals of one walk, in milliseconds of the device clock.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Walk {
+    pub play_requested: bool,
+    /// A `play_requested` came before the first frame, so startup was measured.
+    pub requested_before_start: bool,
+    pub started: bool,
+    pub startup_ms: u64,
+    pub ad_ms: u64,
+    pub paused_ms: u64,
+    pub seek_ms: u64,
+    pub rebuffer_ms: u64,
+    pub playing_ms: u64,
+    pub rebuffer_count: u64,
+    pub seek_count: u64,
+    pub seek_latency_total_ms: u64,
+    pub fatal_before_start: bool,
+    pub fatal: bool,
+    /// Playing time per rendition, in order of first play.
+    pub playing_by_rendition: Vec<(Rendition, u64)>,
+}
+
+#[derive(Default)]
+struct State {
+    watching: bool,
+    started: bool,
+    in_ad: bool,
+    paused: bool,
+    seek_since: Option<ClientTime>,
+    stall: Option<StallKind>,
+    idle: bool,
+    rendition: Option<Rendition>,
+}
+
+impl State {
+    fn bucket(&self) -> Option<Bucket> {
+        if !self.watching {
+            return None;
+        }
+        Some(if self.idle {
+            Bucket::Idle
+        } else if !self.started {
+            if self.in_ad {
+                Bucket::Ad
+            } else if self.paused {
+                Bucket::Paused
+            } else {
+                Bucket::Startup
+            }
+        } else if self.in_ad {
+            Bucket::Ad
+        } else if self.paused {
+            Bucket::Paused
+        } else if self.seek_since.is_some() || self.stall == Some(StallKind::Seek) {
+            Bucket::Seek
+        } else if self.stall == Some(StallKind::Rebuffer) {
+            Bucket::Rebuffer
+        } else {
+            Bucket::Playing
+        })
+    }
+}
+
+/// Walks the measured events of `view` in `seq` order up to its end.
+pub fn walk(view: &View) -> Walk {
+    let mut totals = Walk::default();
+    let mut state = State::default();
+    let mut cursor: Option<ClientTime> = None;
+    let end = view.end.map(|end| end.ts);
+    for event in view.measured_events() {
+        // Time since the previous event belongs to the state before this one; a clock that went
+        // backwards adds nothing.
+        if let Some(from) = cursor {
+            let to = event.ts.max(from);
+            totals.add(state.bucket(), to.since(from), state.rendition.as_ref());
+            cursor = Some(to);
+        }
+        match &event.kind {
+            EventKind::PlayRequested => {
+                totals.play_requested = true;
+                totals.requested_before_start |= !state.started;
+                state.idle = false;
+                state.paused = false;
+                if !state.watching {
+                    state.watching = true;
+                    cursor = Some(event.ts);
+                }
+            }
+            EventKind::FirstFrame if !state.started => {
+                state.started = true;
+                totals.started = true;
+                if !state.watching {
+                    state.watching = true;
+                    cursor = Some(event.ts);
+                }
+                // A stall open before the first frame was startup; it ends with it.
+                state.stall = None;
+            }
+            EventKind::Pause => state.paused = true,
+            EventKind::Play => {
+                state.paused = false;
+                state.idle = false;
+                if state.stall == Some(StallKind::WhilePaused) {
+                    state.stall = Some(StallKind::Rebuffer);
+                    totals.rebuffer_count += 1;
+                }
+            }
+            EventKind::SeekStart { .. } => {
+                state.idle = false;
+                if state.seek_since.is_none() {
+                    state.seek_since = Some(event.ts);
+                    totals.seek_count += 1;
+                }
+            }
+            EventKind::SeekEnd { .. } => {
+                if let Some(since) = state.seek_since.take() {
+                    totals.seek_latency_total_ms += event.ts.since(since);
+                }
+            }
+            EventKind::StallStart if state.stall.is_none() => {
+                let kind = if !state.started {
+                    StallKind::Startup
+                } else if state.in_ad {
+                    StallKind::Ad
+                } else if state.seek_since.is_some() {
+                    StallKind::Seek
+                } else if state.paused {
+                    StallKind::WhilePaused
+                } else {
+                    totals.rebuffer_count += 1;
+                    StallKind::Rebuffer
+                };
+                state.stall = Some(kind);
+            }
+            EventKind::StallEnd => state.stall = None,
+            EventKind::RenditionChange(rendition) => state.rendition = Some(rendition.clone()),
+            EventKind::Error { fatal: true, .. } => {
+                totals.fatal = true;
+                if !state.started {
+                    totals.fatal_before_start = true;
+                }
+                // Playback stopped: nothing after a fatal error is watched.
+                state.idle = true;
+            }
+            EventKind::AdBreakStart => state.in_ad = true,
+            EventKind::AdBreakEnd => state.in_ad = false,
+            EventKind::Ended => state.idle = true,
+            _ => {}
+        }
+    }
+    // Open intervals (a stall, a seek, playing) close at the view's end.
+    if let (Some(from), Some(end)) = (cursor, end) {
+        let to = end.max(from);
+        totals.add(state.bucket(), to.since(from), state.rendition.as_ref());
+        cursor = Some(to);
+    }
+    if let (Some(since), Some(now)) = (state.seek_since, cursor) {
+        totals.seek_latency_total_ms += now.since(since);
+    }
+    totals
+}
+
+impl Walk {
+    fn add(&mut self, bucket: Option<Bucket>, ms: u64, rendition: Option<&Rendition>) {
+        if ms == 0 {
+            return;
+        }
+        match bucket {
+            None | Some(Bucket::Idle) => {}
+            Some(Bucket::Startup) => self.startup_ms += ms,
+            Some(Bucket::Ad) => self.ad_ms += ms,
+            Some(Bucket::Paused) => self.paused_ms += ms,
+            Some(Bucket::Seek) => self.seek_ms += ms,
+            Some(Bucket::Rebuffer) => self.rebuffer_ms += ms,
+            Some(Bucket::Playing) => {
+                self.playing_ms += ms;
+                if let Some(rendition) = rendition {
+                    match self.playing_by_rendition.iter_mut().find(|(r, _)| r == rendition) {
+                        Some((_, total)) => *total += ms,
+                        None => self.playing_by_rendition.push((rendition.clone(), ms)),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Watch time: everything from watch start to view end but paused and idle time.
+    pub fn watch_ms(&self) -> u64 {
+        self.startup_ms + self.ad_ms + self.seek_ms + self.rebuffer_ms + self.playing_ms
+    }
+}

@@ -1,0 +1,29 @@
+//! The query API's one error type and its HTTP answers.
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// Why a query was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A query parameter is malformed; the message names it.
+    #[error("{0}")]
+    BadParameter(String),
+    /// The metric name is not in the catalogue.
+    #[error("unknown metric {0:?}; see GET /v1/metrics")]
+    UnknownMetric(String),
+    /// No view has this id.
+    #[error("no view {0:?}")]
+    NoView(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            ApiError::BadParameter(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnknownMetric(_) | ApiError::NoView(_) => StatusCode::NOT_FOUND,
+        };
+        (status, Json(json!({"error": self.to_string()}))).into_response()
+    }
+}

@@ -1,0 +1,203 @@
+//! The HTTP surface: `/v1/...`, `/healthz`, `/metrics`.
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use openqoe_metrics::{metric, Metric, ViewMetrics, METRICS};
+use openqoe_model::{ServerTime, View, ViewId};
+use prometheus_client::registry::Registry;
+use serde_json::{json, Map, Value};
+
+use crate::{Aggregate, ApiError, Selection, ViewSource};
+
+struct Api<S> {
+    source: Arc<S>,
+    registry: Arc<Registry>,
+}
+
+type Pairs = Query<Vec<(String, String)>>;
+
+/// The query routes over a view source, with `/metrics` encoding `registry`.
+pub fn router<S: ViewSource>(source: Arc<S>, registry: Arc<Registry>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/metrics", get(prometheus::<S>))
+        .route("/v1/metrics", get(catalogue))
+        .route("/v1/dimensions", get(dimensions::<S>))
+        .route("/v1/metrics/{metric}/breakdown", get(breakdown::<S>))
+        .route("/v1/metrics/{metric}/timeseries", get(timeseries::<S>))
+        .route("/v1/views", get(view_list::<S>))
+        .route("/v1/views/{id}", get(view::<S>))
+        .route("/v1/views/{id}/events", get(view_events::<S>))
+        .with_state(Arc::new(Api { source, registry }))
+}
+
+async fn prometheus<S: ViewSource>(State(api): State<Arc<Api<S>>>) -> impl IntoResponse {
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &api.registry).expect("writing to a String cannot fail");
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
+}
+
+async fn catalogue() -> Json<Value> {
+    Json(json!({ "metrics": METRICS }))
+}
+
+async fn dimensions<S: ViewSource>(State(api): State<Arc<Api<S>>>) -> Json<Value> {
+    Json(json!({ "dimensions": api.source.dimensions() }))
+}
+
+fn find_metric(name: &str) -> Result<&'static Metric, ApiError> {
+    metric(name).ok_or_else(|| ApiError::UnknownMetric(name.to_owned()))
+}
+
+fn group_key(view: &View, group_by: &[String]) -> Vec<Option<String>> {
+    group_by.iter().map(|dim| view.dimension(dim)).collect()
+}
+
+fn group_json(group_by: &[String], key: &[Option<String>]) -> Value {
+    let map: Map<String, Value> = group_by.iter().cloned().zip(key.iter().map(|v| json!(v))).collect();
+    Value::Object(map)
+}
+
+fn metric_header(metric: &Metric) -> Map<String, Value> {
+    let mut header = Map::new();
+    header.insert("metric".into(), json!(metric.name));
+    header.insert("unit".into(), json!(metric.unit));
+    header.insert("kind".into(), json!(metric.kind));
+    header
+}
+
+async fn breakdown<S: ViewSource>(
+    State(api): State<Arc<Api<S>>>,
+    Path(name): Path<String>,
+    Query(pairs): Pairs,
+) -> Result<Json<Value>, ApiError> {
+    let metric = find_metric(&name)?;
+    let selection = Selection::from_query(&pairs, now())?;
+    let mut groups: BTreeMap<Vec<Option<String>>, Aggregate> = BTreeMap::new();
+    if selection.group_by.is_empty() {
+        groups.insert(Vec::new(), Aggregate::new(metric.kind));
+    }
+    api.source.visit_views(selection.from, selection.to, &mut |view, metrics| {
+        if selection.matches(view) {
+            let key = group_key(view, &selection.group_by);
+            groups.entry(key).or_insert_with(|| Aggregate::new(metric.kind)).add(metrics.value(metric.name));
+        }
+    });
+    let mut rows: Vec<(u64, Value)> = groups
+        .into_iter()
+        .map(|(key, aggregate)| {
+            let views = aggregate.views();
+            let mut row = Map::new();
+            row.insert("group".into(), group_json(&selection.group_by, &key));
+            row.extend(aggregate.into_fields());
+            (views, Value::Object(row))
+        })
+        .collect();
+    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut body = metric_header(metric);
+    body.insert("rows".into(), Value::Array(rows.into_iter().map(|(_, row)| row).collect()));
+    Ok(Json(Value::Object(body)))
+}
+
+async fn timeseries<S: ViewSource>(
+    State(api): State<Arc<Api<S>>>,
+    Path(name): Path<String>,
+    Query(pairs): Pairs,
+) -> Result<Json<Value>, ApiError> {
+    let metric = find_metric(&name)?;
+    let selection = Selection::from_query(&pairs, now())?;
+    selection.check_buckets()?;
+    let interval = selection.interval_ms;
+    let mut buckets: BTreeMap<(i64, Vec<Option<String>>), Aggregate> = BTreeMap::new();
+    api.source.visit_views(selection.from, selection.to, &mut |view, metrics| {
+        let Some(started_at) = view.started_at() else { return };
+        if selection.matches(view) {
+            let t = started_at.0.div_euclid(interval) * interval;
+            let key = (t, group_key(view, &selection.group_by));
+            buckets.entry(key).or_insert_with(|| Aggregate::new(metric.kind)).add(metrics.value(metric.name));
+        }
+    });
+    let points: Vec<Value> = buckets
+        .into_iter()
+        .map(|((t, key), aggregate)| {
+            let mut point = Map::new();
+            point.insert("t".into(), json!(t));
+            point.insert("group".into(), group_json(&selection.group_by, &key));
+            point.extend(aggregate.into_fields());
+            Value::Object(point)
+        })
+        .collect();
+    let mut body = metric_header(metric);
+    body.insert("interval_ms".into(), json!(interval));
+    body.insert("points".into(), Value::Array(points));
+    Ok(Json(Value::Object(body)))
+}
+
+/// The API form of a view: identity, status, times, props and every per-view metric.
+fn view_json(view: &View, metrics: &ViewMetrics) -> Value {
+    json!({
+        "id": view.id.as_str(),
+        "status": if view.is_ended() { "ended" } else { "active" },
+        "started_at": view.started_at().map(|t| t.0),
+        "ended_at": view.end.map(|end| end.at.0),
+        "end_reason": view.end.map(|end| end.reason.name()),
+        "viewer_id": view.viewer_id,
+        "session_id": view.session_id,
+        "props": view.props,
+        "metrics": metrics,
+        "event_count": view.events.len(),
+    })
+}
+
+async fn view_list<S: ViewSource>(
+    State(api): State<Arc<Api<S>>>,
+    Query(pairs): Pairs,
+) -> Result<Json<Value>, ApiError> {
+    let selection = Selection::from_query(&pairs, now())?;
+    let mut newest: Vec<(ServerTime, Value)> = Vec::new();
+    api.source.visit_views(selection.from, selection.to, &mut |view, metrics| {
+        if selection.matches(view) {
+            newest.push((view.started_at().unwrap_or(ServerTime(0)), view_json(view, metrics)));
+        }
+    });
+    newest.sort_by(|a, b| b.0.cmp(&a.0));
+    newest.truncate(selection.limit);
+    Ok(Json(json!({ "views": newest.into_iter().map(|(_, v)| v).collect::<Vec<_>>() })))
+}
+
+fn lookup<S: ViewSource>(api: &Api<S>, id: &str) -> Result<(View, ViewMetrics), ApiError> {
+    let view_id = ViewId::new(id).map_err(|_| ApiError::NoView(id.to_owned()))?;
+    api.source.view(&view_id).ok_or_else(|| ApiError::NoView(id.to_owned()))
+}
+
+async fn view<S: ViewSource>(State(api): State<Arc<Api<S>>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let (view, metrics) = lookup(&api, &id)?;
+    Ok(Json(view_json(&view, &metrics)))
+}
+
+async fn view_events<S: ViewSource>(
+    State(api): State<Arc<Api<S>>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (view, _) = lookup(&api, &id)?;
+    let events: Vec<Value> = view
+        .events
+        .values()
+        .map(|event| {
+            let mut fields = event.fields.clone();
+            fields.insert("at".into(), json!(event.at.0));
+            Value::Object(fields)
+        })
+        .collect();
+    Ok(Json(json!({ "view_id": view.id.as_str(), "events": events })))
+}
+
+fn now() -> ServerTime {
+    ServerTime(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64))
+}

@@ -1,0 +1,214 @@
+//! `SegmentLog`: appends from many tasks, one writer thread, one fsync per group.
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use crate::segment::{frame, read_segment, MAX_RECORD_BYTES};
+use crate::{AppendError, EventLog, LogPosition, WalConfig, WalError};
+
+/// Called after each group commit with its fsync duration, record count and bytes (for `/metrics`).
+pub type SyncObserver = Box<dyn Fn(Duration, usize, usize) + Send + Sync>;
+
+/// What replaying the log found at open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplayReport {
+    /// Segment files read.
+    pub segments: usize,
+    /// Intact records handed to the replay callback.
+    pub records: u64,
+    /// Their payload bytes.
+    pub bytes: u64,
+    /// Bytes cut from the end of the last segment: a write torn by a crash, never acknowledged.
+    pub truncated_tail_bytes: u64,
+    /// Damaged records inside earlier segments: acknowledged data that could not be read.
+    pub corrupt_records: u64,
+}
+
+struct Append {
+    record: Vec<u8>,
+    done: oneshot::Sender<Result<LogPosition, AppendError>>,
+}
+
+/// The write-ahead log in one directory; clones share one writer thread, which exits once the
+/// last clone is dropped and its queue is drained.
+#[derive(Clone)]
+pub struct SegmentLog {
+    appends: mpsc::Sender<Append>,
+}
+
+fn segment_path(dir: &Path, number: u64) -> PathBuf {
+    dir.join(format!("wal-{number:020}.log"))
+}
+
+fn segment_numbers(dir: &Path) -> Result<Vec<u64>, WalError> {
+    let mut numbers = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| WalError::io(dir, e))? {
+        let entry = entry.map_err(|e| WalError::io(dir, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if let Some(number) = name.strip_prefix("wal-").and_then(|n| n.strip_suffix(".log")) {
+            if let Ok(number) = number.parse() {
+                numbers.push(number);
+            }
+        }
+    }
+    numbers.sort_unstable();
+    Ok(numbers)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), WalError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| WalError::io(dir, e))
+}
+
+impl SegmentLog {
+    /// Opens or creates the log in `dir`, handing every intact record to `replay` in append order.
+    ///
+    /// # Errors
+    /// [`WalError`] when the directory or a segment cannot be read, or the tail cannot be cut.
+    pub fn open(
+        dir: &Path,
+        config: WalConfig,
+        on_sync: SyncObserver,
+        mut replay: impl FnMut(&[u8]),
+    ) -> Result<(SegmentLog, ReplayReport), WalError> {
+        std::fs::create_dir_all(dir).map_err(|e| WalError::io(dir, e))?;
+        let numbers = segment_numbers(dir)?;
+        let mut report = ReplayReport { segments: numbers.len(), ..ReplayReport::default() };
+        for (i, &number) in numbers.iter().enumerate() {
+            let path = segment_path(dir, number);
+            let bytes = std::fs::read(&path).map_err(|e| WalError::io(&path, e))?;
+            let read = read_segment(&bytes);
+            for record in &read.records {
+                replay(record);
+                report.records += 1;
+                report.bytes += record.len() as u64;
+            }
+            let last = i + 1 == numbers.len();
+            match read.stop {
+                None => {}
+                Some(damage) if last => {
+                    // A torn tail was never acknowledged: cut it so appends continue after intact data.
+                    let cut = (bytes.len() - read.valid_len) as u64;
+                    tracing::warn!(segment = %path.display(), ?damage, bytes = cut, "cutting a torn write-ahead log tail");
+                    let file = OpenOptions::new().write(true).open(&path).map_err(|e| WalError::io(&path, e))?;
+                    file.set_len(read.valid_len as u64).and_then(|()| file.sync_all()).map_err(|e| WalError::io(&path, e))?;
+                    report.truncated_tail_bytes += cut;
+                }
+                Some(damage) => {
+                    report.corrupt_records += 1;
+                    tracing::error!(segment = %path.display(), ?damage, offset = read.valid_len,
+                        "write-ahead log segment damaged; records after this offset are lost");
+                }
+            }
+        }
+        let number = numbers.last().copied().unwrap_or(1);
+        let path = segment_path(dir, number);
+        let file = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| WalError::io(&path, e))?;
+        if numbers.is_empty() {
+            sync_dir(dir)?;
+        }
+        let offset = file.metadata().map_err(|e| WalError::io(&path, e))?.len();
+        let writer = Writer { dir: dir.to_owned(), config, on_sync, file, number, offset, poisoned: None };
+        let (appends, receiver) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("openqoe-wal".into())
+            .spawn(move || writer.run(receiver))
+            .map_err(|e| WalError::io(dir, e))?;
+        Ok((SegmentLog { appends }, report))
+    }
+}
+
+impl EventLog for SegmentLog {
+    async fn append(&self, record: Vec<u8>) -> Result<LogPosition, AppendError> {
+        if record.is_empty() || record.len() > MAX_RECORD_BYTES {
+            return Err(AppendError::RecordSize(record.len()));
+        }
+        let (done, answer) = oneshot::channel();
+        self.appends.send(Append { record, done }).map_err(|_| AppendError::Closed)?;
+        answer.await.map_err(|_| AppendError::Closed)?
+    }
+}
+
+/// The writer thread's state: the open segment and where it ends.
+struct Writer {
+    dir: PathBuf,
+    config: WalConfig,
+    on_sync: SyncObserver,
+    file: File,
+    number: u64,
+    offset: u64,
+    /// Set after a failed write or fsync: nothing later may be called durable (the kernel may
+    /// have dropped the dirty pages, so a later fsync succeeding proves nothing).
+    poisoned: Option<String>,
+}
+
+impl Writer {
+    fn run(mut self, appends: mpsc::Receiver<Append>) {
+        let mut buffer = Vec::new();
+        while let Ok(first) = appends.recv() {
+            // Group commit: everything already queued rides on this one fsync.
+            let mut group = vec![first];
+            let mut bytes = group[0].record.len();
+            while bytes < self.config.max_group_bytes {
+                match appends.try_recv() {
+                    Ok(next) => {
+                        bytes += next.record.len();
+                        group.push(next);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let outcome = self.commit(&group, &mut buffer);
+            for (append, position) in group.into_iter().zip(outcome) {
+                let _ = append.done.send(position);
+            }
+        }
+    }
+
+    fn commit(&mut self, group: &[Append], buffer: &mut Vec<u8>) -> Vec<Result<LogPosition, AppendError>> {
+        if let Some(reason) = &self.poisoned {
+            return group.iter().map(|_| Err(AppendError::Poisoned(reason.clone()))).collect();
+        }
+        if self.offset >= self.config.segment_bytes {
+            if let Err(e) = self.rotate() {
+                self.poisoned = Some(e.to_string());
+                return group.iter().map(|_| Err(AppendError::Io(e.to_string()))).collect();
+            }
+        }
+        buffer.clear();
+        let mut positions = Vec::with_capacity(group.len());
+        for append in group {
+            positions.push(LogPosition { segment: self.number, offset: self.offset + buffer.len() as u64 });
+            frame(&append.record, buffer);
+        }
+        let started = Instant::now();
+        let written = self.file.write_all(buffer).and_then(|()| self.file.sync_data());
+        match written {
+            Ok(()) => {
+                (self.on_sync)(started.elapsed(), group.len(), buffer.len());
+                self.offset += buffer.len() as u64;
+                positions.into_iter().map(Ok).collect()
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "write-ahead log write failed; refusing all further appends");
+                self.poisoned = Some(e.to_string());
+                group.iter().map(|_| Err(AppendError::Io(e.to_string()))).collect()
+            }
+        }
+    }
+
+    fn rotate(&mut self) -> Result<(), WalError> {
+        let next = self.number + 1;
+        let path = segment_path(&self.dir, next);
+        let file = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| WalError::io(&path, e))?;
+        sync_dir(&self.dir)?;
+        self.file = file;
+        self.number = next;
+        self.offset = 0;
+        Ok(())
+    }
+}
