@@ -52,13 +52,13 @@ pub struct Ingest<L, D> {
     /// In-flight decoded bytes, in KiB permits: the admission limit.
     admission: Semaphore,
     log: L,
-    sink: D,
+    sink: Arc<D>,
     stats: CollectStats,
 }
 
 impl<L: EventLog, D: DurableBatches> Ingest<L, D> {
     /// Builds the ingest state over a log and a sink of durable batches.
-    pub fn new(config: CollectConfig, log: L, sink: D, stats: CollectStats) -> Ingest<L, D> {
+    pub fn new(config: CollectConfig, log: L, sink: Arc<D>, stats: CollectStats) -> Ingest<L, D> {
         let keys = config.effective_environments().into_iter().map(|env| (env.key, env.name)).collect();
         let admission = Semaphore::new((config.max_inflight_bytes / 1024).max(1));
         Ingest { config, keys, admission, log, sink, stats }

@@ -146,3 +146,6 @@ fn scaling(view: &View, played: &[(openqoe_model::Rendition, u64)]) -> (Option<S
     };
     (summary(&up), summary(&down))
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,321 @@
+//! One named table row per documented edge case (docs/metrics.md), plus properties over any
+//! event order.
+use openqoe_model::{Batch, ServerTime, View};
+use serde_json::{json, Value};
+
+use crate::{compute, ViewMetrics};
+
+const T0: i64 = 1_764_028_800_000;
+
+/// Builds a view through the real wire parser: each batch is a list of `(seq, ms, type, fields)`.
+fn view_of(batches: &[Vec<(u64, i64, &str, Value)>], ended: bool, props: Value) -> View {
+    let mut view: Option<View> = None;
+    for events in batches {
+        let events: Vec<Value> = events
+            .iter()
+            .map(|(seq, ms, kind, fields)| {
+                let mut event = json!({"seq": seq, "ts": T0 + ms, "type": kind});
+                if let Value::Object(extra) = fields {
+                    event.as_object_mut().unwrap().extend(extra.clone());
+                }
+                event
+            })
+            .collect();
+        let body = json!({"v": 1, "view": {"id": "t", "props": props}, "events": events});
+        let batch = Batch::parse(body.to_string().as_bytes(), ServerTime(T0)).unwrap();
+        view.get_or_insert_with(|| View::new(&batch.view, batch.received_at)).merge(batch);
+    }
+    let mut view = view.expect("at least one batch");
+    if ended {
+        let last = view.events.values().next_back().unwrap();
+        view.end = Some(openqoe_model::ViewEnd {
+            reason: openqoe_model::EndReason::ViewEnd,
+            ts: last.ts,
+            at: last.at,
+            last_seq: last.seq,
+        });
+    }
+    view
+}
+
+/// One batch of bare events `(ms, type)`, numbered from 0; `view_end` last makes it ended.
+fn timeline(events: &[(i64, &str)]) -> View {
+    let events: Vec<_> = events.iter().enumerate().map(|(i, (ms, kind))| (i as u64, *ms, *kind, Value::Null)).collect();
+    let ended = events.last().is_some_and(|e| e.2 == "view_end");
+    view_of(&[events], ended, json!({}))
+}
+
+fn rendition(bps: u64, w: u32, h: u32) -> Value {
+    json!({"bitrate_bps": bps, "width": w, "height": h})
+}
+
+#[derive(Debug, Default, PartialEq)]
+struct Times {
+    startup: Option<u64>,
+    rebuffers: u64,
+    rebuffer_ms: u64,
+    playing_ms: u64,
+    watch_ms: u64,
+    seeks: u64,
+    seek_latency: Option<f64>,
+}
+
+fn times(m: &ViewMetrics) -> Times {
+    Times {
+        startup: m.video_startup_time_ms,
+        rebuffers: m.rebuffer_count,
+        rebuffer_ms: m.rebuffer_duration_ms,
+        playing_ms: m.playing_time_ms,
+        watch_ms: m.watch_time_ms,
+        seeks: m.seek_count,
+        seek_latency: m.seek_latency_ms,
+    }
+}
+
+#[test]
+fn time_buckets_per_edge_case() {
+    let t = |startup, rebuffers, rebuffer_ms, playing_ms, watch_ms, seeks, seek_latency| Times {
+        startup,
+        rebuffers,
+        rebuffer_ms,
+        playing_ms,
+        watch_ms,
+        seeks,
+        seek_latency,
+    };
+    let cases = [
+        (
+            "plain play with one rebuffer",
+            timeline(&[(0, "play_requested"), (1000, "first_frame"), (5000, "stall_start"), (5800, "stall_end"), (10_000, "view_end")]),
+            t(Some(1000), 1, 800, 8200, 10_000, 0, None),
+        ),
+        (
+            "seek-induced stall is seek latency, not rebuffer",
+            timeline(&[(0, "play_requested"), (1000, "first_frame"), (4000, "seek_start"), (4100, "stall_start"), (4500, "seek_end"), (4700, "stall_end"), (10_000, "view_end")]),
+            t(Some(1000), 0, 0, 3000 + 5300, 10_000, 1, Some(500.0)),
+        ),
+        (
+            "stall inside an ad break is ad time",
+            timeline(&[(0, "play_requested"), (1000, "first_frame"), (3000, "ad_break_start"), (4000, "stall_start"), (4900, "stall_end"), (8000, "ad_break_end"), (10_000, "view_end")]),
+            t(Some(1000), 0, 0, 2000 + 2000, 10_000, 0, None),
+        ),
+        (
+            "pause during startup is not startup",
+            timeline(&[(0, "play_requested"), (500, "pause"), (3500, "play"), (4000, "first_frame"), (6000, "view_end")]),
+            t(Some(1000), 0, 0, 2000, 3000, 0, None),
+        ),
+        (
+            "ad during startup is not content startup",
+            timeline(&[(0, "play_requested"), (200, "ad_break_start"), (15_200, "ad_break_end"), (16_000, "first_frame"), (20_000, "view_end")]),
+            t(Some(1000), 0, 0, 4000, 20_000, 0, None),
+        ),
+        (
+            "stall still open at view end counts to the end",
+            timeline(&[(0, "play_requested"), (1000, "first_frame"), (5000, "stall_start"), (9000, "view_end")]),
+            t(Some(1000), 1, 4000, 4000, 9000, 0, None),
+        ),
+        (
+            "two stalls back to back are two rebuffers",
+            timeline(&[(0, "play_requested"), (1000, "first_frame"), (3000, "stall_start"), (3500, "stall_end"), (3500, "stall_start"), (4200, "stall_end"), (6000, "view_end")]),
+            t(Some(1000), 2, 1200, 3800, 6000, 0, None),
+        ),
+        (
+            "a repeated stall_start is one stall",
+            timeline(&[(0, "play_requested"), (1000, "first_frame"), (3000, "stall_start"), (3200, "stall_start"), (4000, "stall_end"), (6000, "view_end")]),
+            t(Some(1000), 1, 1000, 4000, 6000, 0, None),
+        ),
+        (
+            "pause while stalled is paused time",
+            timeline(&[(0, "play_requested"), (1000, "first_frame"), (3000, "stall_start"), (3500, "pause"), (8000, "play"), (8200, "stall_end"), (10_000, "view_end")]),
+            t(Some(1000), 1, 700, 3800, 5500, 0, None),
+        ),
+        (
+            "stall before the first frame is startup",
+            timeline(&[(0, "play_requested"), (300, "stall_start"), (2000, "stall_end"), (2500, "first_frame"), (5000, "view_end")]),
+            t(Some(2500), 0, 0, 2500, 5000, 0, None),
+        ),
+        (
+            "after ended the viewer is not watching",
+            timeline(&[(0, "play_requested"), (1000, "first_frame"), (30_000, "ended"), (90_000, "view_end")]),
+            t(Some(1000), 0, 0, 29_000, 30_000, 0, None),
+        ),
+        (
+            "view with no play request has no startup",
+            timeline(&[(0, "player_init"), (1000, "first_frame"), (6000, "view_end")]),
+            t(None, 0, 0, 5000, 5000, 0, None),
+        ),
+        (
+            "an open seek closes at view end",
+            timeline(&[(0, "play_requested"), (1000, "first_frame"), (4000, "seek_start"), (7000, "view_end")]),
+            t(Some(1000), 0, 0, 3000, 7000, 1, Some(3000.0)),
+        ),
+    ];
+    for (name, view, want) in cases {
+        let metrics = compute(&view);
+        assert_eq!(times(&metrics), want, "{name}");
+    }
+}
+
+#[test]
+fn failures_and_exits_per_edge_case() {
+    // (name, view, startup_failure, exit_before_video_start, playback_failure)
+    let error = |fatal: bool| json!({"code": "E1", "fatal": fatal});
+    let cases = [
+        (
+            "fatal error after first frame is a playback failure, not a startup failure",
+            view_of(&[vec![(0, 0, "play_requested", Value::Null), (1, 800, "first_frame", Value::Null), (2, 5000, "error", error(true)), (3, 5100, "view_end", Value::Null)]], true, json!({})),
+            Some(false), Some(false), true,
+        ),
+        (
+            "fatal error before first frame is both",
+            view_of(&[vec![(0, 0, "play_requested", Value::Null), (1, 3000, "error", error(true)), (2, 3100, "view_end", Value::Null)]], true, json!({})),
+            Some(true), Some(false), true,
+        ),
+        (
+            "non-fatal error changes nothing",
+            view_of(&[vec![(0, 0, "play_requested", Value::Null), (1, 800, "first_frame", Value::Null), (2, 5000, "error", error(false)), (3, 9000, "view_end", Value::Null)]], true, json!({})),
+            Some(false), Some(false), false,
+        ),
+        (
+            "ended without a first frame is an exit before video start",
+            view_of(&[vec![(0, 0, "play_requested", Value::Null), (1, 8000, "view_end", Value::Null)]], true, json!({})),
+            Some(false), Some(true), false,
+        ),
+        (
+            "an active view that has not started has not exited yet",
+            view_of(&[vec![(0, 0, "play_requested", Value::Null)]], false, json!({})),
+            Some(false), Some(false), false,
+        ),
+        (
+            "view with no play request is outside the attempt population",
+            view_of(&[vec![(0, 0, "player_init", Value::Null), (1, 400, "error", error(true))]], true, json!({})),
+            None, None, true,
+        ),
+    ];
+    for (name, view, startup_failure, ebvs, playback_failure) in cases {
+        let m = compute(&view);
+        assert_eq!((m.startup_failure, m.exit_before_video_start, m.playback_failure), (startup_failure, ebvs, playback_failure), "{name}");
+    }
+}
+
+#[test]
+fn bitrate_and_scaling_are_weighted_by_playing_time() {
+    let player = json!({"player_width": 640, "player_height": 480});
+    let view = view_of(
+        &[vec![
+            (0, 0, "play_requested", Value::Null),
+            (1, 100, "rendition_change", rendition(500_000, 320, 240)),
+            (2, 1000, "first_frame", Value::Null),
+            (3, 4000, "rendition_change", rendition(4_000_000, 1280, 960)),
+            (4, 5000, "view_end", Value::Null),
+        ]],
+        true,
+        player,
+    );
+    let m = compute(&view);
+    // 3 s at 500 kbps (320×240 in 640×480: 100% upscale), 1 s at 4 Mbps (1280×960: 50% downscale).
+    assert_eq!(m.avg_bitrate_bps, Some((500_000.0 * 3000.0 + 4_000_000.0 * 1000.0) / 4000.0));
+    assert_eq!(m.upscale_percentage, Some(75.0));
+    assert_eq!(m.max_upscale_percentage, Some(100.0));
+    assert_eq!(m.downscale_percentage, Some(12.5));
+    assert_eq!(m.max_downscale_percentage, Some(50.0));
+
+    let no_player = timeline(&[(0, "play_requested"), (1000, "first_frame"), (2000, "view_end")]);
+    let m = compute(&no_player);
+    assert_eq!((m.avg_bitrate_bps, m.upscale_percentage), (None, None), "no rendition, no player size");
+}
+
+#[test]
+fn startup_pieces_add_up_on_a_pages_first_view() {
+    let view = view_of(
+        &[vec![
+            (0, 0, "player_init", json!({"page_load_ms": 800})),
+            (1, 300, "player_ready", Value::Null),
+            (2, 1000, "play_requested", Value::Null),
+            (3, 2200, "first_frame", Value::Null),
+        ]],
+        false,
+        json!({}),
+    );
+    let m = compute(&view);
+    assert_eq!(
+        (m.page_load_time_ms, m.player_startup_time_ms, m.video_startup_time_ms, m.aggregate_startup_time_ms),
+        (Some(800), Some(300), Some(1200), Some(2300))
+    );
+}
+
+#[test]
+fn rates_per_time() {
+    let m = compute(&timeline(&[(0, "play_requested"), (1000, "first_frame"), (5000, "stall_start"), (6000, "stall_end"), (60_000, "view_end")]));
+    assert_eq!(m.rebuffer_percentage, Some(1000.0 / 59_000.0 * 100.0));
+    assert_eq!(m.rebuffer_frequency_per_min, Some(1.0));
+}
+
+/// The events of a busy view, for the properties below.
+fn busy_events() -> Vec<(u64, i64, &'static str, Value)> {
+    let kinds = [
+        "play_requested", "rendition_change", "first_frame", "stall_start", "stall_end", "seek_start", "stall_start",
+        "seek_end", "stall_end", "pause", "play", "ad_break_start", "ad_break_end", "stall_start", "stall_end", "view_end",
+    ];
+    kinds
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| {
+            let fields = if *kind == "rendition_change" { rendition(1_000_000, 640, 360) } else { Value::Null };
+            (i as u64, i as i64 * 1000, *kind, fields)
+        })
+        .collect()
+}
+
+proptest::proptest! {
+    /// Duplicate and out-of-order batches: however the events are split, shuffled and repeated,
+    /// the metrics are the same.
+    #[test]
+    fn batch_split_order_and_duplicates_do_not_change_metrics(
+        cuts in proptest::collection::vec(0usize..16, 0..5),
+        order in proptest::strategy::Strategy::prop_shuffle(proptest::strategy::Just((0..6usize).collect::<Vec<_>>())),
+        repeat in 0usize..6,
+    ) {
+        let events = busy_events();
+        let mut bounds: Vec<usize> = cuts.clone();
+        bounds.extend([0, events.len()]);
+        bounds.sort_unstable();
+        bounds.dedup();
+        let batches: Vec<Vec<_>> = bounds.windows(2).map(|w| events[w[0]..w[1]].to_vec()).collect();
+        let mut shuffled: Vec<Vec<_>> = order.iter().filter_map(|&i| batches.get(i).cloned()).collect();
+        if let Some(again) = batches.get(repeat) {
+            shuffled.push(again.clone());
+        }
+        let whole = compute(&view_of(&[events], true, json!({})));
+        let pieces = compute(&view_of(&shuffled, true, json!({})));
+        proptest::prop_assert_eq!(whole, pieces);
+    }
+
+    /// Any sequence of events: compute never panics and the buckets never exceed watch time.
+    #[test]
+    fn any_event_sequence_is_total(
+        picks in proptest::collection::vec((0usize..16, 0i64..5000), 0..40),
+        ended in proptest::bool::ANY,
+    ) {
+        let kinds = busy_events();
+        let mut ms = 0;
+        let events: Vec<_> = picks
+            .iter()
+            .enumerate()
+            .map(|(seq, (kind, gap))| {
+                ms += gap - 1000; // clocks may go backwards
+                let (_, _, name, fields) = kinds[*kind].clone();
+                (seq as u64, ms, name, fields)
+            })
+            .collect();
+        if events.is_empty() {
+            return Ok(());
+        }
+        let m = compute(&view_of(&[events], ended, json!({"player_width": 1280, "player_height": 720})));
+        let video_startup = m.video_startup_time_ms.unwrap_or(0);
+        proptest::prop_assert!(m.playing_time_ms + m.rebuffer_duration_ms + video_startup <= m.watch_time_ms);
+        if let Some(p) = m.rebuffer_percentage {
+            proptest::prop_assert!((0.0..=100.0).contains(&p));
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! `TestServer`: the real `openqoe` binary on loopback with its own data directory.
+#![allow(dead_code)] // each test file uses its own part of the support module
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A running `openqoe serve`; killed when dropped.
+pub struct TestServer {
+    child: Child,
+    /// Base URL without a trailing slash.
+    pub url: String,
+}
+
+impl TestServer {
+    /// Starts `openqoe serve` on `listen` (port 0 for any) with `data_dir`, and waits until it listens.
+    pub fn start(data_dir: &Path, listen: &str) -> TestServer {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_openqoe"))
+            .args(["serve", "--listen", listen, "--data-dir"])
+            .arg(data_dir)
+            .env("OPENQOE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("openqoe binary starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("openqoe listening: ") {
+                    let _ = sender.send(url.trim_end_matches('/').to_owned());
+                }
+            }
+        });
+        let url = receiver.recv_timeout(Duration::from_secs(60)).expect("server printed its URL");
+        TestServer { child, url }
+    }
+
+    /// Kills the server with SIGKILL, as a crash would.
+    pub fn kill_9(mut self) {
+        self.child.kill().expect("SIGKILL delivered");
+        self.child.wait().expect("server reaped");
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh temporary data directory.
+pub fn data_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+/// A free loopback port, for a server that must come back on the same address after a crash.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Path of the openqoe binary under test.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_openqoe"))
+}
