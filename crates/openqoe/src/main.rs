@@ -1,1 +1,238 @@
-fn main() {}
+//! `openqoe`: the binary. `serve` runs collector, API and dashboard on one port; `demo` adds a
+//! live simulated population; `sim` drives simulated viewers against any collector.
+mod config;
+mod topology;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use openqoe_sim::{Incident, SimConfig};
+
+use crate::config::Config;
+
+#[derive(Parser)]
+#[command(name = "openqoe", version, about = "Video QoE measurement: beacon → views → metrics → dashboard")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the collector, query API and dashboard on one port.
+    Serve(ServeArgs),
+    /// Runs `serve` with a live simulated population and prints the dashboard URL.
+    Demo(DemoArgs),
+    /// Sends simulated viewers to a collector.
+    Sim(SimArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Configuration file (TOML).
+    #[arg(long, env = "OPENQOE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "OPENQOE_LISTEN")]
+    listen: Option<String>,
+    /// Directory of the write-ahead log and store.
+    #[arg(long, env = "OPENQOE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    #[command(flatten)]
+    serve: ServeArgs,
+    /// Live simulated viewers.
+    #[arg(long, default_value_t = 150)]
+    viewers: usize,
+    /// Minutes of history simulated (compressed) before the live population starts.
+    #[arg(long, default_value_t = 60.0)]
+    history_minutes: f64,
+}
+
+#[derive(Args)]
+struct SimArgs {
+    /// Collector base URL (`http://127.0.0.1:8080`).
+    #[arg(long)]
+    target: String,
+    /// Environment write key.
+    #[arg(long, default_value = "demo")]
+    key: String,
+    /// Concurrent viewers.
+    #[arg(long, default_value_t = 100)]
+    viewers: usize,
+    /// Simulated minutes; without it the simulation runs until interrupted.
+    #[arg(long)]
+    minutes: Option<f64>,
+    /// Sim clock speed over real time; a compressed run ends at the real present.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Random seed, for a reproducible population.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// An incident, e.g. `cdn=cdn-b,country=DE,at=+10m,for=15m,throughput=0.3` (repeatable).
+    #[arg(long = "incident")]
+    incidents: Vec<Incident>,
+    /// File to write every acknowledged `view_id seq` pair to.
+    #[arg(long)]
+    ledger: Option<PathBuf>,
+    /// Prints the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("OPENQOE_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve(args, None).await,
+            Command::Demo(args) => demo(args).await,
+            Command::Sim(args) => sim(args).await,
+        }
+    })
+}
+
+/// A bound server ready to run.
+struct Server {
+    listener: tokio::net::TcpListener,
+    topology: topology::Topology,
+    url: String,
+}
+
+async fn start(args: &ServeArgs, default_data_dir: &Path) -> anyhow::Result<Server> {
+    let config = Config::load(args.config.as_deref())?;
+    let listen = args.listen.clone().or(config.listen.clone()).unwrap_or_else(|| "127.0.0.1:8080".into());
+    let data_dir = args.data_dir.clone().or(config.data_dir.clone()).unwrap_or_else(|| default_data_dir.to_owned());
+    if config.collect.environments.is_empty() {
+        tracing::info!("no environments configured: accepting the write key \"demo\"");
+    }
+    let topology = topology::build(&config, &data_dir)?;
+    tracing::info!(
+        data_dir = %data_dir.display(),
+        records = topology.replay.records,
+        truncated_tail_bytes = topology.replay.truncated_tail_bytes,
+        unreadable = topology.unreadable_records,
+        "write-ahead log replayed"
+    );
+    let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    Ok(Server { listener, topology, url })
+}
+
+/// Serves until Ctrl-C or SIGTERM, or until `until` resolves.
+async fn run(server: Server, until: Option<tokio::sync::oneshot::Receiver<()>>) -> anyhow::Result<()> {
+    let pipeline = server.topology.pipeline.clone();
+    let expiry = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            pipeline.expire(topology::now());
+        }
+    });
+    let shutdown = async move {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        let external = async {
+            match until {
+                Some(receiver) => {
+                    let _ = receiver.await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = terminate => {},
+            _ = external => {},
+        }
+    };
+    axum::serve(server.listener, server.topology.router).with_graceful_shutdown(shutdown).await?;
+    expiry.abort();
+    Ok(())
+}
+
+async fn serve(args: ServeArgs, until: Option<tokio::sync::oneshot::Receiver<()>>) -> anyhow::Result<()> {
+    let server = start(&args, Path::new("openqoe-data")).await?;
+    println!("openqoe listening: {}", server.url);
+    run(server, until).await
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let default_dir = std::env::temp_dir().join(format!("openqoe-demo-{}", std::process::id()));
+    let server = start(&args.serve, &default_dir).await?;
+    let target = server.url.trim_end_matches('/').to_owned();
+    println!("dashboard: {}", server.url);
+    println!("write key: demo   (POST {target}/v1/events)");
+    // The history is a lighter population, so the last hour fills within seconds.
+    let history = SimConfig {
+        target: target.clone(),
+        key: "demo".into(),
+        viewers: (args.viewers / 3).max(10),
+        minutes: Some(args.history_minutes),
+        speed: (args.history_minutes * 60.0 / 5.0).max(1.0),
+        seed: 7,
+        // A CDN that degraded in one country a while ago: something for the breakdown to show.
+        incidents: vec!["cdn=cdn-b,country=DE,at=+20m,for=15m,throughput=0.25".parse()?],
+        ledger: None,
+    };
+    let live = SimConfig {
+        viewers: args.viewers,
+        minutes: None,
+        speed: 1.0,
+        seed: 8,
+        incidents: Vec::new(),
+        ..history.clone()
+    };
+    let population = tokio::spawn(async move {
+        let (backfill, present) = tokio::join!(
+            openqoe_sim::run(history, std::future::pending::<()>()),
+            openqoe_sim::run(live, std::future::pending::<()>())
+        );
+        for outcome in [backfill, present] {
+            if let Err(e) = outcome {
+                tracing::error!(error = %e, "demo population stopped");
+            }
+        }
+    });
+    let outcome = run(server, None).await;
+    population.abort();
+    outcome
+}
+
+async fn sim(args: SimArgs) -> anyhow::Result<()> {
+    let config = SimConfig {
+        target: args.target.trim_end_matches('/').to_owned(),
+        key: args.key,
+        viewers: args.viewers,
+        minutes: args.minutes,
+        speed: args.speed,
+        seed: args.seed,
+        incidents: args.incidents,
+        ledger: args.ledger,
+    };
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let report = openqoe_sim::run(config, stop).await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(())
+}

@@ -18,7 +18,7 @@ async fn every_acknowledged_event_survives_kill_9() {
     let server = TestServer::start(&dir.path().join("data"), &listen);
     let url = server.url.clone();
 
-    let mut sim = Command::new(binary())
+    let sim = Command::new(binary())
         .args(["sim", "--target", &url, "--key", "demo", "--viewers", "300", "--minutes", "20", "--speed", "60", "--json", "--ledger"])
         .arg(&ledger)
         .env("OPENQOE_LOG", "warn")

@@ -161,7 +161,8 @@ pub fn simulate_view(
     // Viewers sit through a pre-roll; their patience counts from when the content is due.
     let requested = t;
     let rtt = p.rtt_ms(t);
-    t += 2.0 * rtt;
+    // Player and decoder set-up (source buffers, licence, first decode) on top of the network.
+    t += 2.0 * rtt + log_normal(p.rng, 700.0, 0.5);
     let mut rendition = 1;
     let (download, mut estimate) = p.download_ms(t, LADDER[rendition].0);
     let first_frame_at = t + download + 40.0;

@@ -1,0 +1,33 @@
+//! openqoe.toml: the file, with `OPENQOE_*` variables and flags over it.
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use openqoe_collect::CollectConfig;
+use openqoe_sessionize::SessionizeConfig;
+use openqoe_wal::WalConfig;
+use serde::Deserialize;
+
+/// The whole configuration file; every section is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address for the collector, API and dashboard (`127.0.0.1:8080`).
+    pub listen: Option<String>,
+    /// Directory of the write-ahead log and the embedded store.
+    pub data_dir: Option<PathBuf>,
+    /// `[collect]`: ingest limits, environments and write keys.
+    pub collect: CollectConfig,
+    /// `[sessionize]`: when views end.
+    pub sessionize: SessionizeConfig,
+    /// `[wal]`: write-ahead log segments and group commit.
+    pub wal: WalConfig,
+}
+
+impl Config {
+    /// Reads the file at `path`, or the defaults when there is none.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let Some(path) = path else { return Ok(Config::default()) };
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+}

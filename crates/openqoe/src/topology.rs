@@ -1,0 +1,207 @@
+//! Wires the stages: collect → wal → sessionize → metrics → store → query, in one process.
+//!
+//! Stages never call each other; this file hands each the handles it needs. The one shared piece
+//! of state is [`Views`] (live views in the sessionizer, ended ones in the store) behind a lock:
+//! ingest writes to it once a batch is durable, queries read it.
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use openqoe_collect::{decode_record, CollectStats, DurableBatches, Ingest};
+use openqoe_metrics::{compute, ViewMetrics};
+use openqoe_model::{Batch, ServerTime, View, ViewId};
+use openqoe_query::ViewSource;
+use openqoe_sessionize::Sessionizer;
+use openqoe_store::ViewStore;
+use openqoe_wal::{ReplayReport, SegmentLog};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::config::Config;
+
+/// Every view the process knows, live and ended.
+struct Views {
+    sessionizer: Sessionizer,
+    store: ViewStore,
+    /// Dimension names seen in any view's props.
+    dimensions: BTreeSet<String>,
+    /// Server time of the last idle/stall expiry pass.
+    expired_at: ServerTime,
+}
+
+impl Views {
+    /// Applies one durable batch: to its ended view if it has one (late events), else to the
+    /// sessionizer; views that end go to the store.
+    fn apply(&mut self, batch: Batch) {
+        for name in batch.view.props.keys() {
+            if !self.dimensions.contains(name) {
+                self.dimensions.insert(name.clone());
+            }
+        }
+        if let Err(batch) = self.store.merge_late(batch) {
+            let mut ended = Vec::new();
+            self.sessionizer.apply(batch, &mut ended);
+            ended.into_iter().for_each(|view| self.store.insert(view));
+        }
+    }
+
+    fn expire(&mut self, now: ServerTime) {
+        let mut ended = Vec::new();
+        self.sessionizer.expire(now, &mut ended);
+        ended.into_iter().for_each(|view| self.store.insert(view));
+        self.expired_at = now;
+    }
+}
+
+/// The shared view state plus the gauges that describe it.
+pub struct Pipeline {
+    views: RwLock<Views>,
+    active_views: Gauge,
+    ended_views: Gauge,
+}
+
+impl Pipeline {
+    fn refresh_gauges(&self, views: &Views) {
+        self.active_views.set(views.sessionizer.live_count() as i64);
+        self.ended_views.set(views.store.len() as i64);
+    }
+
+    /// Ends idle and over-stalled views as of `now`.
+    pub fn expire(&self, now: ServerTime) {
+        let mut views = self.views.write().expect("views lock poisoned");
+        views.expire(now);
+        self.refresh_gauges(&views);
+    }
+}
+
+impl DurableBatches for Pipeline {
+    fn remove_durable(&self, batch: &mut Batch) -> usize {
+        let views = self.views.read().expect("views lock poisoned");
+        let id = &batch.view.id;
+        let live = views.sessionizer.view(id);
+        let before = batch.events.len();
+        let mut seen_in_batch = BTreeSet::new();
+        batch.events.retain(|event| {
+            let durable = match live {
+                Some(view) => view.events.contains_key(&event.seq),
+                None => views.store.has_event(id, event.seq).unwrap_or(false),
+            };
+            !durable && seen_in_batch.insert(event.seq)
+        });
+        before - batch.events.len()
+    }
+
+    fn deliver(&self, batch: Batch) {
+        let mut views = self.views.write().expect("views lock poisoned");
+        views.apply(batch);
+        self.refresh_gauges(&views);
+    }
+}
+
+impl ViewSource for Pipeline {
+    fn visit_views(&self, from: ServerTime, to: ServerTime, visit: &mut dyn FnMut(&View, &ViewMetrics)) {
+        let views = self.views.read().expect("views lock poisoned");
+        let in_range = |view: &View| view.started_at().is_some_and(|t| t >= from && t < to);
+        for stored in views.store.iter().filter(|s| in_range(&s.view)) {
+            visit(&stored.view, &stored.metrics);
+        }
+        for view in views.sessionizer.live_views().filter(|v| in_range(v)) {
+            visit(view, &compute(view));
+        }
+    }
+
+    fn view(&self, id: &ViewId) -> Option<(View, ViewMetrics)> {
+        let views = self.views.read().expect("views lock poisoned");
+        if let Some(stored) = views.store.get(id) {
+            return Some((stored.view.clone(), stored.metrics.clone()));
+        }
+        views.sessionizer.view(id).map(|view| (view.clone(), compute(view)))
+    }
+
+    fn dimensions(&self) -> Vec<String> {
+        let views = self.views.read().expect("views lock poisoned");
+        views.dimensions.iter().cloned().collect()
+    }
+}
+
+/// The running server's parts, before it accepts connections.
+pub struct Topology {
+    /// The HTTP surface: ingest, query API, `/metrics`, dashboard.
+    pub router: axum::Router,
+    /// The shared view state (for the expiry tick).
+    pub pipeline: Arc<Pipeline>,
+    /// What replaying the log found at start-up.
+    pub replay: ReplayReport,
+    /// Log records that could not be read back as batches.
+    pub unreadable_records: u64,
+}
+
+/// Opens the log in `data_dir`, replays it into fresh views, and builds the router.
+pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
+    let mut registry = Registry::default();
+    let stats = CollectStats::default();
+    stats.register(&mut registry);
+    let sync_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 16));
+    registry.register("openqoe_wal_sync_seconds", "Write-ahead log group commit fsync latency", sync_seconds.clone());
+    let group_records = Counter::<u64>::default();
+    registry.register("openqoe_wal_syncs", "Write-ahead log group commits", group_records.clone());
+    let active_views = Gauge::default();
+    registry.register("openqoe_active_views", "Views live in the sessionizer", active_views.clone());
+    let ended_views = Gauge::default();
+    registry.register("openqoe_ended_views", "Ended views held in the store", ended_views.clone());
+
+    let pipeline = Arc::new(Pipeline {
+        views: RwLock::new(Views {
+            sessionizer: Sessionizer::new(config.sessionize.clone()),
+            store: ViewStore::new(),
+            dimensions: BTreeSet::new(),
+            expired_at: ServerTime(0),
+        }),
+        active_views,
+        ended_views,
+    });
+
+    let wal_dir = data_dir.join("wal");
+    std::fs::create_dir_all(&wal_dir).with_context(|| format!("creating {}", wal_dir.display()))?;
+    let on_sync = {
+        let syncs = group_records.clone();
+        Box::new(move |took: Duration, _records: usize, _bytes: usize| {
+            sync_seconds.observe(took.as_secs_f64());
+            syncs.inc();
+        })
+    };
+    let mut unreadable_records = 0;
+    let (log, replay) = {
+        let mut views = pipeline.views.write().expect("views lock poisoned");
+        SegmentLog::open(&wal_dir, config.wal.clone(), on_sync, |record| match decode_record(record) {
+            Ok(batch) => {
+                // Replay runs the expiry rules on the log's own clock, as the live run did.
+                if batch.received_at.since(views.expired_at) >= 1_000 {
+                    views.expire(batch.received_at);
+                }
+                views.apply(batch);
+            }
+            Err(e) => {
+                unreadable_records += 1;
+                tracing::error!(error = %e, "write-ahead log record unreadable; its events are lost to queries");
+            }
+        })
+        .with_context(|| format!("opening the write-ahead log in {}", wal_dir.display()))?
+    };
+    pipeline.expire(now());
+
+    let ingest = Arc::new(Ingest::new(config.collect.clone(), log, Arc::clone(&pipeline), stats));
+    let router = openqoe_collect::router(ingest)
+        .merge(openqoe_query::router(Arc::clone(&pipeline), Arc::new(registry)))
+        .merge(openqoe_dashboard::router());
+    Ok(Topology { router, pipeline, replay, unreadable_records })
+}
+
+/// The server clock.
+pub fn now() -> ServerTime {
+    ServerTime(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64))
+}

@@ -1,0 +1,104 @@
+// The dashboard of a freshly started `openqoe demo`, in Debian's headless Chromium: it must show
+// real, non-zero numbers within 10 s, render its charts, and log no console errors.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const binary = process.env.OPENQOE_BIN ?? path.join(repo, 'target/debug/openqoe');
+const artifacts = path.join(repo, 'artifacts');
+
+function startDemo(dataDir) {
+  const child = spawn(binary, ['demo', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
+    env: { ...process.env, OPENQOE_LOG: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('demo printed no dashboard URL within 60 s')), 60000);
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = out.match(/dashboard: (http:\/\/\S+)/);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`demo exited with ${code}`)));
+  });
+  return { child, url };
+}
+
+const tileNumber = (page, id) =>
+  page.$eval(`#tile-${id} [data-value]`, (el) => parseFloat(el.textContent.replace(/,/g, '')));
+
+test('dashboard of a running demo shows real numbers, charts and views', { timeout: 120000 }, async () => {
+  fs.mkdirSync(artifacts, { recursive: true });
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'openqoe-demo-'));
+  const demo = startDemo(dataDir);
+  let browser;
+  try {
+    const url = await demo.url;
+    const shownBy = Date.now() + 10000;
+    browser = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'pw-')), {
+      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+      headless: true,
+      viewport: { width: 1400, height: 1000 },
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    const problems = [];
+    page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`console: ${msg.text()}`); });
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+
+    // Overview: the tiles fill in with real numbers; reload until they do, up to 10 s after start.
+    await page.goto(url);
+    let views = NaN;
+    let startup = NaN;
+    while (Date.now() < shownBy) {
+      await page.waitForTimeout(500);
+      views = await tileNumber(page, 'views');
+      startup = await tileNumber(page, 'startup');
+      if (views > 0 && startup > 0) break;
+      await page.reload();
+    }
+    assert.ok(views > 0, `views tile shows a count > 0 within 10 s (got ${views})`);
+    assert.ok(startup > 0, `startup p50 is a positive number of seconds (got ${startup})`);
+    // The history keeps arriving: the screenshot is taken at the 10 s mark, numbers checked again.
+    await page.waitForTimeout(Math.max(0, shownBy - Date.now()));
+    await page.reload();
+    await page.waitForFunction(() => parseFloat(document.querySelector('#tile-views [data-value]').textContent.replace(/,/g, '')) > 0);
+    await page.waitForSelector('#tile-startup .uplot canvas');
+    assert.equal(await page.locator('.tile .uplot canvas').count() >= 3, true, 'trend charts rendered');
+    await page.screenshot({ path: path.join(artifacts, 'dashboard-overview.png'), fullPage: true });
+
+    // Breakdown by CDN: one row per CDN of the population.
+    await page.goto(`${url}#/breakdown?metric=rebuffer_percentage&by=cdn`);
+    await page.waitForSelector('#table tbody tr');
+    const cdns = await page.$$eval('#table tbody tr td:first-child', (cells) => cells.map((c) => c.textContent));
+    assert.ok(cdns.length >= 2, `breakdown by cdn has rows for several CDNs (${cdns})`);
+    await page.screenshot({ path: path.join(artifacts, 'dashboard-breakdown.png'), fullPage: true });
+
+    // Views, then one view's timeline.
+    await page.goto(`${url}#/views`);
+    await page.waitForSelector('#table tbody tr[data-id]');
+    await page.screenshot({ path: path.join(artifacts, 'dashboard-views.png') });
+    await page.click('#table tbody tr[data-id]');
+    await page.waitForSelector('.timeline tbody tr');
+    const kinds = await page.$$eval('.timeline tbody tr td:nth-child(3)', (cells) => cells.map((c) => c.textContent));
+    assert.ok(kinds.includes('play_requested') || kinds.includes('first_frame'), `timeline lists the view's events (${kinds.slice(0, 5)})`);
+    await page.screenshot({ path: path.join(artifacts, 'dashboard-view.png'), fullPage: true });
+
+    assert.deepEqual(problems, [], 'no console errors');
+  } finally {
+    await browser?.close();
+    demo.child.kill('SIGKILL');
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
