@@ -51,7 +51,7 @@ function lineChart(el, xs, series, format) {
     legend: { show: series.length > 1, live: false },
     cursor: { points: { size: 5 } },
     scales: { x: { time: true } },
-    axes: [{ size: 28, grid: { stroke: '#eef1f6' } }, { size: 64, values: (u, ticks) => ticks.map(format), grid: { stroke: '#eef1f6' } }],
+    axes: [{ size: 28, grid: { stroke: '#eef1f6' } }, { size: 80, values: (u, ticks) => ticks.map(format), grid: { stroke: '#eef1f6' } }],
     series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: colors[i % colors.length], width: 2, spanGaps: true, points: { show: xs.length < 3 } }))],
   };
   charts.push(new uPlot(opts, [xs, ...series.map((s) => s.values)], el));
