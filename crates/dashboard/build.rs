@@ -8,7 +8,10 @@ fn main() {
     println!("cargo:rerun-if-changed=assets");
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let crate_dir = Path::new(&manifest_dir);
-    if crate_dir.join("node_modules/uplot/dist/uPlot.iife.min.js").exists() {
+    if crate_dir
+        .join("node_modules/uplot/dist/uPlot.iife.min.js")
+        .exists()
+    {
         return;
     }
     let installed = Command::new("npm")
@@ -17,7 +20,13 @@ fn main() {
         .status();
     match installed {
         Ok(status) if status.success() => {}
-        Ok(status) => panic!("`npm ci` in {} failed ({status}); the dashboard embeds uPlot from npm", crate_dir.display()),
-        Err(e) => panic!("running npm in {}: {e}; install Node.js and npm to build the dashboard", crate_dir.display()),
+        Ok(status) => panic!(
+            "`npm ci` in {} failed ({status}); the dashboard embeds uPlot from npm",
+            crate_dir.display()
+        ),
+        Err(e) => panic!(
+            "running npm in {}: {e}; install Node.js and npm to build the dashboard",
+            crate_dir.display()
+        ),
     }
 }

@@ -40,7 +40,10 @@ impl CollectConfig {
     /// The environments in force: the configured ones, or `demo` when none are configured.
     pub fn effective_environments(&self) -> Vec<Environment> {
         if self.environments.is_empty() {
-            vec![Environment { name: "demo".into(), key: "demo".into() }]
+            vec![Environment {
+                name: "demo".into(),
+                key: "demo".into(),
+            }]
         } else {
             self.environments.clone()
         }

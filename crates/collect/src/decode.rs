@@ -10,12 +10,24 @@ use crate::IngestError;
 /// `text/plain` is accepted because `sendBeacon` and preflight-free `fetch` send it.
 pub fn decode_body(headers: &HeaderMap, body: &[u8], limit: usize) -> Result<Vec<u8>, IngestError> {
     if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
-        let essence = content_type.to_str().unwrap_or("").split(';').next().unwrap_or("").trim();
-        if !essence.eq_ignore_ascii_case("application/json") && !essence.eq_ignore_ascii_case("text/plain") {
-            return Err(IngestError::Unsupported(format!("content type {essence:?}")));
+        let essence = content_type
+            .to_str()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim();
+        if !essence.eq_ignore_ascii_case("application/json")
+            && !essence.eq_ignore_ascii_case("text/plain")
+        {
+            return Err(IngestError::Unsupported(format!(
+                "content type {essence:?}"
+            )));
         }
     }
-    let encoding = headers.get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
     match encoding.as_deref() {
         None | Some("") | Some("identity") => {
             if body.len() > limit {
@@ -35,6 +47,8 @@ pub fn decode_body(headers: &HeaderMap, body: &[u8], limit: usize) -> Result<Vec
             }
             Ok(decoded)
         }
-        Some(other) => Err(IngestError::Unsupported(format!("content encoding {other:?}"))),
+        Some(other) => Err(IngestError::Unsupported(format!(
+            "content encoding {other:?}"
+        ))),
     }
 }

@@ -49,20 +49,30 @@ impl IntoResponse for IngestError {
     fn into_response(self) -> Response {
         let message = self.to_string();
         match self {
-            IngestError::Malformed(e) => {
-                (StatusCode::BAD_REQUEST, Json(json!({"error": e.reason, "at": e.at}))).into_response()
+            IngestError::Malformed(e) => (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": e.reason, "at": e.at})),
+            )
+                .into_response(),
+            IngestError::UnknownKey => {
+                (StatusCode::UNAUTHORIZED, Json(json!({"error": message}))).into_response()
             }
-            IngestError::UnknownKey => (StatusCode::UNAUTHORIZED, Json(json!({"error": message}))).into_response(),
-            IngestError::TooLarge { .. } => {
-                (StatusCode::PAYLOAD_TOO_LARGE, Json(json!({"error": message}))).into_response()
-            }
-            IngestError::Unsupported(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, Json(json!({"error": message}))).into_response()
-            }
-            IngestError::Overloaded => {
-                (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "1")], Json(json!({"error": message})))
-                    .into_response()
-            }
+            IngestError::TooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Json(json!({"error": message})),
+            )
+                .into_response(),
+            IngestError::Unsupported(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Json(json!({"error": message})),
+            )
+                .into_response(),
+            IngestError::Overloaded => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, "1")],
+                Json(json!({"error": message})),
+            )
+                .into_response(),
             // Logged once where it happened; the client only needs to know to retry.
             IngestError::LogUnavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,

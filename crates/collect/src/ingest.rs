@@ -59,9 +59,20 @@ pub struct Ingest<L, D> {
 impl<L: EventLog, D: DurableBatches> Ingest<L, D> {
     /// Builds the ingest state over a log and a sink of durable batches.
     pub fn new(config: CollectConfig, log: L, sink: Arc<D>, stats: CollectStats) -> Ingest<L, D> {
-        let keys = config.effective_environments().into_iter().map(|env| (env.key, env.name)).collect();
+        let keys = config
+            .effective_environments()
+            .into_iter()
+            .map(|env| (env.key, env.name))
+            .collect();
         let admission = Semaphore::new((config.max_inflight_bytes / 1024).max(1));
-        Ingest { config, keys, admission, log, sink, stats }
+        Ingest {
+            config,
+            keys,
+            admission,
+            log,
+            sink,
+            stats,
+        }
     }
 }
 
@@ -76,7 +87,11 @@ pub fn router<L: EventLog, D: DurableBatches>(ingest: Arc<Ingest<L, D>>) -> Rout
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::POST, Method::OPTIONS])
-        .allow_headers([header::CONTENT_TYPE, header::CONTENT_ENCODING, HeaderName::from_static("x-openqoe-key")])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::CONTENT_ENCODING,
+            HeaderName::from_static("x-openqoe-key"),
+        ])
         .max_age(std::time::Duration::from_secs(86_400));
     Router::new()
         .route("/v1/events", post(post_events::<L, D>))
@@ -94,7 +109,13 @@ async fn post_events<L: EventLog, D: DurableBatches>(
 ) -> Result<Accepted, IngestError> {
     let outcome = accept(&ingest, query, &headers, body).await;
     if let Err(refusal) = &outcome {
-        ingest.stats.rejects.get_or_create(&RejectLabels { reason: refusal.reason() }).inc();
+        ingest
+            .stats
+            .rejects
+            .get_or_create(&RejectLabels {
+                reason: refusal.reason(),
+            })
+            .inc();
     }
     outcome
 }
@@ -108,7 +129,10 @@ async fn accept<L: EventLog, D: DurableBatches>(
     let limit = ingest.config.max_batch_bytes;
     let body = body.map_err(|_| IngestError::TooLarge { limit })?;
     let permits = u32::try_from(body.len() / 1024 + 1).unwrap_or(u32::MAX);
-    let _permit = ingest.admission.try_acquire_many(permits).map_err(|_| IngestError::Overloaded)?; // 429 before any work
+    let _permit = ingest
+        .admission
+        .try_acquire_many(permits)
+        .map_err(|_| IngestError::Overloaded)?; // 429 before any work
     let decoded = decode_body(headers, &body, limit)?; // gzip, text/plain, 413
     let mut batch = Batch::parse(&decoded, now())?; // wire v1; a 400 names `at`
     let environment = resolve_key(ingest, &batch, &query, headers)?; // 401
@@ -126,11 +150,19 @@ async fn accept<L: EventLog, D: DurableBatches>(
     ingest.stats.batches.inc();
     ingest.stats.events.inc_by(accepted as u64);
     ingest.stats.duplicates.inc_by(duplicates as u64);
-    Ok(Accepted { accepted, duplicates })
+    Ok(Accepted {
+        accepted,
+        duplicates,
+    })
 }
 
 /// The environment of the write key: from the body, else `X-OpenQoE-Key`, else `?key=`.
-fn resolve_key<L, D>(ingest: &Ingest<L, D>, batch: &Batch, query: &KeyQuery, headers: &HeaderMap) -> Result<String, IngestError> {
+fn resolve_key<L, D>(
+    ingest: &Ingest<L, D>,
+    batch: &Batch,
+    query: &KeyQuery,
+    headers: &HeaderMap,
+) -> Result<String, IngestError> {
     let key = batch
         .key
         .as_deref()
@@ -141,8 +173,16 @@ fn resolve_key<L, D>(ingest: &Ingest<L, D>, batch: &Batch, query: &KeyQuery, hea
 }
 
 /// Adds the dimensions the server knows better than the client: environment and trusted country.
-fn stamp_server_dimensions<L, D>(ingest: &Ingest<L, D>, batch: &mut Batch, environment: String, headers: &HeaderMap) {
-    batch.view.props.insert("environment".into(), Value::String(environment));
+fn stamp_server_dimensions<L, D>(
+    ingest: &Ingest<L, D>,
+    batch: &mut Batch,
+    environment: String,
+    headers: &HeaderMap,
+) {
+    batch
+        .view
+        .props
+        .insert("environment".into(), Value::String(environment));
     let country = ingest
         .config
         .country_header
@@ -152,11 +192,16 @@ fn stamp_server_dimensions<L, D>(ingest: &Ingest<L, D>, batch: &mut Batch, envir
         .map(str::trim)
         .filter(|c| c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic()));
     if let Some(country) = country {
-        batch.view.props.insert("country".into(), Value::String(country.to_ascii_uppercase()));
+        batch.view.props.insert(
+            "country".into(),
+            Value::String(country.to_ascii_uppercase()),
+        );
     }
 }
 
 fn now() -> ServerTime {
-    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
     ServerTime(ms)
 }

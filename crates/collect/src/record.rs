@@ -25,7 +25,10 @@ pub fn encode_record(batch: &Batch) -> Vec<u8> {
 /// [`RecordError`] when the record is not such an envelope or its batch does not parse.
 pub fn decode_record(record: &[u8]) -> Result<Batch, RecordError> {
     let envelope: Value = serde_json::from_slice(record).map_err(|_| RecordError::Envelope)?;
-    let received_at = envelope.get("received_at").and_then(Value::as_i64).ok_or(RecordError::Envelope)?;
+    let received_at = envelope
+        .get("received_at")
+        .and_then(Value::as_i64)
+        .ok_or(RecordError::Envelope)?;
     let batch = envelope.get("batch").ok_or(RecordError::Envelope)?;
     let body = serde_json::to_vec(batch).map_err(|_| RecordError::Envelope)?;
     Ok(Batch::parse(&body, ServerTime(received_at))?)

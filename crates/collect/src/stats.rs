@@ -27,13 +27,25 @@ pub struct CollectStats {
 impl CollectStats {
     /// Registers the counters under `openqoe_ingest_*`.
     pub fn register(&self, registry: &mut Registry) {
-        registry.register("openqoe_ingest_events", "Events accepted and durable", self.events.clone());
-        registry.register("openqoe_ingest_batches", "Batches accepted and durable", self.batches.clone());
+        registry.register(
+            "openqoe_ingest_events",
+            "Events accepted and durable",
+            self.events.clone(),
+        );
+        registry.register(
+            "openqoe_ingest_batches",
+            "Batches accepted and durable",
+            self.batches.clone(),
+        );
         registry.register(
             "openqoe_ingest_duplicates",
             "Events dropped as duplicates of a durable (view id, seq)",
             self.duplicates.clone(),
         );
-        registry.register("openqoe_ingest_rejects", "Requests refused, by reason", self.rejects.clone());
+        registry.register(
+            "openqoe_ingest_rejects",
+            "Requests refused, by reason",
+            self.rejects.clone(),
+        );
     }
 }

@@ -36,35 +36,122 @@ pub enum MetricValue {
 }
 
 const fn distribution(name: &'static str, unit: &'static str, description: &'static str) -> Metric {
-    Metric { name, unit, kind: MetricKind::Distribution, description }
+    Metric {
+        name,
+        unit,
+        kind: MetricKind::Distribution,
+        description,
+    }
 }
 
 const fn rate(name: &'static str, description: &'static str) -> Metric {
-    Metric { name, unit: "percent", kind: MetricKind::Rate, description }
+    Metric {
+        name,
+        unit: "percent",
+        kind: MetricKind::Rate,
+        description,
+    }
 }
 
 /// Every metric, in display order; `name` equals the `ViewMetrics` field name.
 pub const METRICS: &[Metric] = &[
-    distribution("video_startup_time_ms", "ms", "How long viewers wait from pressing play to the first frame (ads and pauses excluded)."),
-    distribution("player_startup_time_ms", "ms", "How long the player takes from being created to being ready to play."),
-    distribution("page_load_time_ms", "ms", "How long the page took to load before the player was created (first view of a page)."),
-    distribution("aggregate_startup_time_ms", "ms", "Page load plus player startup plus video startup: the whole wait on a page's first view."),
-    rate("startup_failure", "Share of play attempts that failed with an error before the first frame."),
-    rate("exit_before_video_start", "Share of play attempts abandoned before the first frame without an error."),
-    rate("playback_failure", "Share of views that ended in a fatal error, before or after the video started."),
-    distribution("rebuffer_count", "count", "How many times playback froze to buffer, per view (seeks and ads excluded)."),
-    distribution("rebuffer_duration_ms", "ms", "How long playback was frozen buffering, per view."),
-    distribution("rebuffer_percentage", "percent", "Share of viewing time spent frozen: rebuffering over rebuffering plus playing."),
-    distribution("rebuffer_frequency_per_min", "per_min", "Freezes per minute of watch time."),
-    distribution("watch_time_ms", "ms", "Time spent watching or trying to watch: startup, playing, rebuffering, seeking and ads."),
-    distribution("playing_time_ms", "ms", "Time the content was actually playing."),
-    distribution("avg_bitrate_bps", "bps", "Video bitrate viewers played, weighted by how long each quality played."),
-    distribution("upscale_percentage", "percent", "How much the picture was stretched to fill the player, averaged over playing time."),
-    distribution("downscale_percentage", "percent", "How much the picture was shrunk to fit the player, averaged over playing time."),
-    distribution("max_upscale_percentage", "percent", "The most the picture was stretched in any quality played."),
-    distribution("max_downscale_percentage", "percent", "The most the picture was shrunk in any quality played."),
-    distribution("seek_count", "count", "How many times viewers jumped to another point, per view."),
-    distribution("seek_latency_ms", "ms", "How long a jump took until the video could continue, averaged per view."),
+    distribution(
+        "video_startup_time_ms",
+        "ms",
+        "How long viewers wait from pressing play to the first frame (ads and pauses excluded).",
+    ),
+    distribution(
+        "player_startup_time_ms",
+        "ms",
+        "How long the player takes from being created to being ready to play.",
+    ),
+    distribution(
+        "page_load_time_ms",
+        "ms",
+        "How long the page took to load before the player was created (first view of a page).",
+    ),
+    distribution(
+        "aggregate_startup_time_ms",
+        "ms",
+        "Page load plus player startup plus video startup: the whole wait on a page's first view.",
+    ),
+    rate(
+        "startup_failure",
+        "Share of play attempts that failed with an error before the first frame.",
+    ),
+    rate(
+        "exit_before_video_start",
+        "Share of play attempts abandoned before the first frame without an error.",
+    ),
+    rate(
+        "playback_failure",
+        "Share of views that ended in a fatal error, before or after the video started.",
+    ),
+    distribution(
+        "rebuffer_count",
+        "count",
+        "How many times playback froze to buffer, per view (seeks and ads excluded).",
+    ),
+    distribution(
+        "rebuffer_duration_ms",
+        "ms",
+        "How long playback was frozen buffering, per view.",
+    ),
+    distribution(
+        "rebuffer_percentage",
+        "percent",
+        "Share of viewing time spent frozen: rebuffering over rebuffering plus playing.",
+    ),
+    distribution(
+        "rebuffer_frequency_per_min",
+        "per_min",
+        "Freezes per minute of watch time.",
+    ),
+    distribution(
+        "watch_time_ms",
+        "ms",
+        "Time spent watching or trying to watch: startup, playing, rebuffering, seeking and ads.",
+    ),
+    distribution(
+        "playing_time_ms",
+        "ms",
+        "Time the content was actually playing.",
+    ),
+    distribution(
+        "avg_bitrate_bps",
+        "bps",
+        "Video bitrate viewers played, weighted by how long each quality played.",
+    ),
+    distribution(
+        "upscale_percentage",
+        "percent",
+        "How much the picture was stretched to fill the player, averaged over playing time.",
+    ),
+    distribution(
+        "downscale_percentage",
+        "percent",
+        "How much the picture was shrunk to fit the player, averaged over playing time.",
+    ),
+    distribution(
+        "max_upscale_percentage",
+        "percent",
+        "The most the picture was stretched in any quality played.",
+    ),
+    distribution(
+        "max_downscale_percentage",
+        "percent",
+        "The most the picture was shrunk in any quality played.",
+    ),
+    distribution(
+        "seek_count",
+        "count",
+        "How many times viewers jumped to another point, per view.",
+    ),
+    distribution(
+        "seek_latency_ms",
+        "ms",
+        "How long a jump took until the video could continue, averaged per view.",
+    ),
 ];
 
 /// Looks a metric up by name.

@@ -69,8 +69,12 @@ pub struct ViewMetrics {
 pub fn compute(view: &View) -> ViewMetrics {
     let walk = walk(view);
     let mut events = view.measured_events();
-    let init = view.measured_events().find(|e| matches!(e.kind, EventKind::PlayerInit { .. }));
-    let ready = view.measured_events().find(|e| matches!(e.kind, EventKind::PlayerReady));
+    let init = view
+        .measured_events()
+        .find(|e| matches!(e.kind, EventKind::PlayerInit { .. }));
+    let ready = view
+        .measured_events()
+        .find(|e| matches!(e.kind, EventKind::PlayerReady));
     let player_startup_time_ms = match (init, ready) {
         (Some(init), Some(ready)) if ready.seq > init.seq => Some(ready.ts.since(init.ts)),
         _ => None,
@@ -79,8 +83,13 @@ pub fn compute(view: &View) -> ViewMetrics {
         EventKind::PlayerInit { page_load_ms } => page_load_ms,
         _ => None,
     });
-    let video_startup_time_ms = (walk.started && walk.requested_before_start).then_some(walk.startup_ms);
-    let aggregate_startup_time_ms = match (page_load_time_ms, player_startup_time_ms, video_startup_time_ms) {
+    let video_startup_time_ms =
+        (walk.started && walk.requested_before_start).then_some(walk.startup_ms);
+    let aggregate_startup_time_ms = match (
+        page_load_time_ms,
+        player_startup_time_ms,
+        video_startup_time_ms,
+    ) {
         (Some(page), Some(player), Some(video)) => Some(page + player + video),
         _ => None,
     };
@@ -94,12 +103,15 @@ pub fn compute(view: &View) -> ViewMetrics {
         page_load_time_ms,
         aggregate_startup_time_ms,
         startup_failure: attempted.then_some(walk.fatal_before_start),
-        exit_before_video_start: attempted.then_some(view.is_ended() && !walk.started && !walk.fatal),
+        exit_before_video_start: attempted
+            .then_some(view.is_ended() && !walk.started && !walk.fatal),
         playback_failure: walk.fatal,
         rebuffer_count: walk.rebuffer_count,
         rebuffer_duration_ms: walk.rebuffer_ms,
-        rebuffer_percentage: (measured_ms > 0).then(|| walk.rebuffer_ms as f64 * 100.0 / measured_ms as f64),
-        rebuffer_frequency_per_min: (watch_ms > 0).then(|| walk.rebuffer_count as f64 * 60_000.0 / watch_ms as f64),
+        rebuffer_percentage: (measured_ms > 0)
+            .then(|| walk.rebuffer_ms as f64 * 100.0 / measured_ms as f64),
+        rebuffer_frequency_per_min: (watch_ms > 0)
+            .then(|| walk.rebuffer_count as f64 * 60_000.0 / watch_ms as f64),
         watch_time_ms: watch_ms,
         playing_time_ms: walk.playing_ms,
         avg_bitrate_bps: weighted(&walk.playing_by_rendition, |r| Some(r.bitrate_bps as f64)),
@@ -108,13 +120,17 @@ pub fn compute(view: &View) -> ViewMetrics {
         max_upscale_percentage: upscale.map(|s| s.max),
         max_downscale_percentage: downscale.map(|s| s.max),
         seek_count: walk.seek_count,
-        seek_latency_ms: (walk.seek_count > 0).then(|| walk.seek_latency_total_ms as f64 / walk.seek_count as f64),
+        seek_latency_ms: (walk.seek_count > 0)
+            .then(|| walk.seek_latency_total_ms as f64 / walk.seek_count as f64),
         started: walk.started,
     }
 }
 
 /// Σ(value × playing time) ÷ Σ playing time over renditions with a value.
-fn weighted(played: &[(openqoe_model::Rendition, u64)], value: impl Fn(&openqoe_model::Rendition) -> Option<f64>) -> Option<f64> {
+fn weighted(
+    played: &[(openqoe_model::Rendition, u64)],
+    value: impl Fn(&openqoe_model::Rendition) -> Option<f64>,
+) -> Option<f64> {
     let (sum, ms) = played
         .iter()
         .filter_map(|(r, ms)| value(r).map(|v| (v * *ms as f64, *ms)))
@@ -129,19 +145,32 @@ struct Scaling {
 
 /// Upscale and downscale percentages (Mux's definition): the factor that fits the rendition into
 /// the player on the dimension that fits first, as a percentage away from 1.
-fn scaling(view: &View, played: &[(openqoe_model::Rendition, u64)]) -> (Option<Scaling>, Option<Scaling>) {
-    let size = |name: &str| view.props.get(name).and_then(serde_json::Value::as_f64).filter(|v| *v > 0.0);
+fn scaling(
+    view: &View,
+    played: &[(openqoe_model::Rendition, u64)],
+) -> (Option<Scaling>, Option<Scaling>) {
+    let size = |name: &str| {
+        view.props
+            .get(name)
+            .and_then(serde_json::Value::as_f64)
+            .filter(|v| *v > 0.0)
+    };
     let (Some(player_w), Some(player_h)) = (size("player_width"), size("player_height")) else {
         return (None, None);
     };
     let factor = |r: &openqoe_model::Rendition| {
-        (r.width > 0 && r.height > 0).then(|| (player_w / f64::from(r.width)).min(player_h / f64::from(r.height)))
+        (r.width > 0 && r.height > 0)
+            .then(|| (player_w / f64::from(r.width)).min(player_h / f64::from(r.height)))
     };
     let up = |r: &openqoe_model::Rendition| factor(r).map(|s| ((s - 1.0) * 100.0).max(0.0));
     let down = |r: &openqoe_model::Rendition| factor(r).map(|s| ((1.0 - s) * 100.0).max(0.0));
     let summary = |percent: &dyn Fn(&openqoe_model::Rendition) -> Option<f64>| {
         let mean = weighted(played, percent)?;
-        let max = played.iter().filter(|(_, ms)| *ms > 0).filter_map(|(r, _)| percent(r)).fold(0.0, f64::max);
+        let max = played
+            .iter()
+            .filter(|(_, ms)| *ms > 0)
+            .filter_map(|(r, _)| percent(r))
+            .fold(0.0, f64::max);
         Some(Scaling { mean, max })
     };
     (summary(&up), summary(&down))

@@ -23,7 +23,8 @@ fn view_of(batches: &[Vec<(u64, i64, &str, Value)>], ended: bool, props: Value) 
             .collect();
         let body = json!({"v": 1, "view": {"id": "t", "props": props}, "events": events});
         let batch = Batch::parse(body.to_string().as_bytes(), ServerTime(T0)).unwrap();
-        view.get_or_insert_with(|| View::new(&batch.view, batch.received_at)).merge(batch);
+        view.get_or_insert_with(|| View::new(&batch.view, batch.received_at))
+            .merge(batch);
     }
     let mut view = view.expect("at least one batch");
     if ended {
@@ -40,7 +41,11 @@ fn view_of(batches: &[Vec<(u64, i64, &str, Value)>], ended: bool, props: Value) 
 
 /// One batch of bare events `(ms, type)`, numbered from 0; `view_end` last makes it ended.
 fn timeline(events: &[(i64, &str)]) -> View {
-    let events: Vec<_> = events.iter().enumerate().map(|(i, (ms, kind))| (i as u64, *ms, *kind, Value::Null)).collect();
+    let events: Vec<_> = events
+        .iter()
+        .enumerate()
+        .map(|(i, (ms, kind))| (i as u64, *ms, *kind, Value::Null))
+        .collect();
     let ended = events.last().is_some_and(|e| e.2 == "view_end");
     view_of(&[events], ended, json!({}))
 }
@@ -86,67 +91,149 @@ fn time_buckets_per_edge_case() {
     let cases = [
         (
             "plain play with one rebuffer",
-            timeline(&[(0, "play_requested"), (1000, "first_frame"), (5000, "stall_start"), (5800, "stall_end"), (10_000, "view_end")]),
+            timeline(&[
+                (0, "play_requested"),
+                (1000, "first_frame"),
+                (5000, "stall_start"),
+                (5800, "stall_end"),
+                (10_000, "view_end"),
+            ]),
             t(Some(1000), 1, 800, 8200, 10_000, 0, None),
         ),
         (
             "seek-induced stall is seek latency, not rebuffer",
-            timeline(&[(0, "play_requested"), (1000, "first_frame"), (4000, "seek_start"), (4100, "stall_start"), (4500, "seek_end"), (4700, "stall_end"), (10_000, "view_end")]),
+            timeline(&[
+                (0, "play_requested"),
+                (1000, "first_frame"),
+                (4000, "seek_start"),
+                (4100, "stall_start"),
+                (4500, "seek_end"),
+                (4700, "stall_end"),
+                (10_000, "view_end"),
+            ]),
             t(Some(1000), 0, 0, 3000 + 5300, 10_000, 1, Some(500.0)),
         ),
         (
             "stall inside an ad break is ad time",
-            timeline(&[(0, "play_requested"), (1000, "first_frame"), (3000, "ad_break_start"), (4000, "stall_start"), (4900, "stall_end"), (8000, "ad_break_end"), (10_000, "view_end")]),
+            timeline(&[
+                (0, "play_requested"),
+                (1000, "first_frame"),
+                (3000, "ad_break_start"),
+                (4000, "stall_start"),
+                (4900, "stall_end"),
+                (8000, "ad_break_end"),
+                (10_000, "view_end"),
+            ]),
             t(Some(1000), 0, 0, 2000 + 2000, 10_000, 0, None),
         ),
         (
             "pause during startup is not startup",
-            timeline(&[(0, "play_requested"), (500, "pause"), (3500, "play"), (4000, "first_frame"), (6000, "view_end")]),
+            timeline(&[
+                (0, "play_requested"),
+                (500, "pause"),
+                (3500, "play"),
+                (4000, "first_frame"),
+                (6000, "view_end"),
+            ]),
             t(Some(1000), 0, 0, 2000, 3000, 0, None),
         ),
         (
             "ad during startup is not content startup",
-            timeline(&[(0, "play_requested"), (200, "ad_break_start"), (15_200, "ad_break_end"), (16_000, "first_frame"), (20_000, "view_end")]),
+            timeline(&[
+                (0, "play_requested"),
+                (200, "ad_break_start"),
+                (15_200, "ad_break_end"),
+                (16_000, "first_frame"),
+                (20_000, "view_end"),
+            ]),
             t(Some(1000), 0, 0, 4000, 20_000, 0, None),
         ),
         (
             "stall still open at view end counts to the end",
-            timeline(&[(0, "play_requested"), (1000, "first_frame"), (5000, "stall_start"), (9000, "view_end")]),
+            timeline(&[
+                (0, "play_requested"),
+                (1000, "first_frame"),
+                (5000, "stall_start"),
+                (9000, "view_end"),
+            ]),
             t(Some(1000), 1, 4000, 4000, 9000, 0, None),
         ),
         (
             "two stalls back to back are two rebuffers",
-            timeline(&[(0, "play_requested"), (1000, "first_frame"), (3000, "stall_start"), (3500, "stall_end"), (3500, "stall_start"), (4200, "stall_end"), (6000, "view_end")]),
+            timeline(&[
+                (0, "play_requested"),
+                (1000, "first_frame"),
+                (3000, "stall_start"),
+                (3500, "stall_end"),
+                (3500, "stall_start"),
+                (4200, "stall_end"),
+                (6000, "view_end"),
+            ]),
             t(Some(1000), 2, 1200, 3800, 6000, 0, None),
         ),
         (
             "a repeated stall_start is one stall",
-            timeline(&[(0, "play_requested"), (1000, "first_frame"), (3000, "stall_start"), (3200, "stall_start"), (4000, "stall_end"), (6000, "view_end")]),
+            timeline(&[
+                (0, "play_requested"),
+                (1000, "first_frame"),
+                (3000, "stall_start"),
+                (3200, "stall_start"),
+                (4000, "stall_end"),
+                (6000, "view_end"),
+            ]),
             t(Some(1000), 1, 1000, 4000, 6000, 0, None),
         ),
         (
             "pause while stalled is paused time",
-            timeline(&[(0, "play_requested"), (1000, "first_frame"), (3000, "stall_start"), (3500, "pause"), (8000, "play"), (8200, "stall_end"), (10_000, "view_end")]),
+            timeline(&[
+                (0, "play_requested"),
+                (1000, "first_frame"),
+                (3000, "stall_start"),
+                (3500, "pause"),
+                (8000, "play"),
+                (8200, "stall_end"),
+                (10_000, "view_end"),
+            ]),
             t(Some(1000), 1, 700, 3800, 5500, 0, None),
         ),
         (
             "stall before the first frame is startup",
-            timeline(&[(0, "play_requested"), (300, "stall_start"), (2000, "stall_end"), (2500, "first_frame"), (5000, "view_end")]),
+            timeline(&[
+                (0, "play_requested"),
+                (300, "stall_start"),
+                (2000, "stall_end"),
+                (2500, "first_frame"),
+                (5000, "view_end"),
+            ]),
             t(Some(2500), 0, 0, 2500, 5000, 0, None),
         ),
         (
             "after ended the viewer is not watching",
-            timeline(&[(0, "play_requested"), (1000, "first_frame"), (30_000, "ended"), (90_000, "view_end")]),
+            timeline(&[
+                (0, "play_requested"),
+                (1000, "first_frame"),
+                (30_000, "ended"),
+                (90_000, "view_end"),
+            ]),
             t(Some(1000), 0, 0, 29_000, 30_000, 0, None),
         ),
         (
             "view with no play request has no startup",
-            timeline(&[(0, "player_init"), (1000, "first_frame"), (6000, "view_end")]),
+            timeline(&[
+                (0, "player_init"),
+                (1000, "first_frame"),
+                (6000, "view_end"),
+            ]),
             t(None, 0, 0, 5000, 5000, 0, None),
         ),
         (
             "an open seek closes at view end",
-            timeline(&[(0, "play_requested"), (1000, "first_frame"), (4000, "seek_start"), (7000, "view_end")]),
+            timeline(&[
+                (0, "play_requested"),
+                (1000, "first_frame"),
+                (4000, "seek_start"),
+                (7000, "view_end"),
+            ]),
             t(Some(1000), 0, 0, 3000, 7000, 1, Some(3000.0)),
         ),
     ];
@@ -163,38 +250,102 @@ fn failures_and_exits_per_edge_case() {
     let cases = [
         (
             "fatal error after first frame is a playback failure, not a startup failure",
-            view_of(&[vec![(0, 0, "play_requested", Value::Null), (1, 800, "first_frame", Value::Null), (2, 5000, "error", error(true)), (3, 5100, "view_end", Value::Null)]], true, json!({})),
-            Some(false), Some(false), true,
+            view_of(
+                &[vec![
+                    (0, 0, "play_requested", Value::Null),
+                    (1, 800, "first_frame", Value::Null),
+                    (2, 5000, "error", error(true)),
+                    (3, 5100, "view_end", Value::Null),
+                ]],
+                true,
+                json!({}),
+            ),
+            Some(false),
+            Some(false),
+            true,
         ),
         (
             "fatal error before first frame is both",
-            view_of(&[vec![(0, 0, "play_requested", Value::Null), (1, 3000, "error", error(true)), (2, 3100, "view_end", Value::Null)]], true, json!({})),
-            Some(true), Some(false), true,
+            view_of(
+                &[vec![
+                    (0, 0, "play_requested", Value::Null),
+                    (1, 3000, "error", error(true)),
+                    (2, 3100, "view_end", Value::Null),
+                ]],
+                true,
+                json!({}),
+            ),
+            Some(true),
+            Some(false),
+            true,
         ),
         (
             "non-fatal error changes nothing",
-            view_of(&[vec![(0, 0, "play_requested", Value::Null), (1, 800, "first_frame", Value::Null), (2, 5000, "error", error(false)), (3, 9000, "view_end", Value::Null)]], true, json!({})),
-            Some(false), Some(false), false,
+            view_of(
+                &[vec![
+                    (0, 0, "play_requested", Value::Null),
+                    (1, 800, "first_frame", Value::Null),
+                    (2, 5000, "error", error(false)),
+                    (3, 9000, "view_end", Value::Null),
+                ]],
+                true,
+                json!({}),
+            ),
+            Some(false),
+            Some(false),
+            false,
         ),
         (
             "ended without a first frame is an exit before video start",
-            view_of(&[vec![(0, 0, "play_requested", Value::Null), (1, 8000, "view_end", Value::Null)]], true, json!({})),
-            Some(false), Some(true), false,
+            view_of(
+                &[vec![
+                    (0, 0, "play_requested", Value::Null),
+                    (1, 8000, "view_end", Value::Null),
+                ]],
+                true,
+                json!({}),
+            ),
+            Some(false),
+            Some(true),
+            false,
         ),
         (
             "an active view that has not started has not exited yet",
-            view_of(&[vec![(0, 0, "play_requested", Value::Null)]], false, json!({})),
-            Some(false), Some(false), false,
+            view_of(
+                &[vec![(0, 0, "play_requested", Value::Null)]],
+                false,
+                json!({}),
+            ),
+            Some(false),
+            Some(false),
+            false,
         ),
         (
             "view with no play request is outside the attempt population",
-            view_of(&[vec![(0, 0, "player_init", Value::Null), (1, 400, "error", error(true))]], true, json!({})),
-            None, None, true,
+            view_of(
+                &[vec![
+                    (0, 0, "player_init", Value::Null),
+                    (1, 400, "error", error(true)),
+                ]],
+                true,
+                json!({}),
+            ),
+            None,
+            None,
+            true,
         ),
     ];
     for (name, view, startup_failure, ebvs, playback_failure) in cases {
         let m = compute(&view);
-        assert_eq!((m.startup_failure, m.exit_before_video_start, m.playback_failure), (startup_failure, ebvs, playback_failure), "{name}");
+        assert_eq!(
+            (
+                m.startup_failure,
+                m.exit_before_video_start,
+                m.playback_failure
+            ),
+            (startup_failure, ebvs, playback_failure),
+            "{name}"
+        );
     }
 }
 
@@ -214,15 +365,26 @@ fn bitrate_and_scaling_are_weighted_by_playing_time() {
     );
     let m = compute(&view);
     // 3 s at 500 kbps (320×240 in 640×480: 100% upscale), 1 s at 4 Mbps (1280×960: 50% downscale).
-    assert_eq!(m.avg_bitrate_bps, Some((500_000.0 * 3000.0 + 4_000_000.0 * 1000.0) / 4000.0));
+    assert_eq!(
+        m.avg_bitrate_bps,
+        Some((500_000.0 * 3000.0 + 4_000_000.0 * 1000.0) / 4000.0)
+    );
     assert_eq!(m.upscale_percentage, Some(75.0));
     assert_eq!(m.max_upscale_percentage, Some(100.0));
     assert_eq!(m.downscale_percentage, Some(12.5));
     assert_eq!(m.max_downscale_percentage, Some(50.0));
 
-    let no_player = timeline(&[(0, "play_requested"), (1000, "first_frame"), (2000, "view_end")]);
+    let no_player = timeline(&[
+        (0, "play_requested"),
+        (1000, "first_frame"),
+        (2000, "view_end"),
+    ]);
     let m = compute(&no_player);
-    assert_eq!((m.avg_bitrate_bps, m.upscale_percentage), (None, None), "no rendition, no player size");
+    assert_eq!(
+        (m.avg_bitrate_bps, m.upscale_percentage),
+        (None, None),
+        "no rendition, no player size"
+    );
 }
 
 #[test]
@@ -239,14 +401,25 @@ fn startup_pieces_add_up_on_a_pages_first_view() {
     );
     let m = compute(&view);
     assert_eq!(
-        (m.page_load_time_ms, m.player_startup_time_ms, m.video_startup_time_ms, m.aggregate_startup_time_ms),
+        (
+            m.page_load_time_ms,
+            m.player_startup_time_ms,
+            m.video_startup_time_ms,
+            m.aggregate_startup_time_ms
+        ),
         (Some(800), Some(300), Some(1200), Some(2300))
     );
 }
 
 #[test]
 fn rates_per_time() {
-    let m = compute(&timeline(&[(0, "play_requested"), (1000, "first_frame"), (5000, "stall_start"), (6000, "stall_end"), (60_000, "view_end")]));
+    let m = compute(&timeline(&[
+        (0, "play_requested"),
+        (1000, "first_frame"),
+        (5000, "stall_start"),
+        (6000, "stall_end"),
+        (60_000, "view_end"),
+    ]));
     assert_eq!(m.rebuffer_percentage, Some(1000.0 / 59_000.0 * 100.0));
     assert_eq!(m.rebuffer_frequency_per_min, Some(1.0));
 }
@@ -254,14 +427,32 @@ fn rates_per_time() {
 /// The events of a busy view, for the properties below.
 fn busy_events() -> Vec<(u64, i64, &'static str, Value)> {
     let kinds = [
-        "play_requested", "rendition_change", "first_frame", "stall_start", "stall_end", "seek_start", "stall_start",
-        "seek_end", "stall_end", "pause", "play", "ad_break_start", "ad_break_end", "stall_start", "stall_end", "view_end",
+        "play_requested",
+        "rendition_change",
+        "first_frame",
+        "stall_start",
+        "stall_end",
+        "seek_start",
+        "stall_start",
+        "seek_end",
+        "stall_end",
+        "pause",
+        "play",
+        "ad_break_start",
+        "ad_break_end",
+        "stall_start",
+        "stall_end",
+        "view_end",
     ];
     kinds
         .iter()
         .enumerate()
         .map(|(i, kind)| {
-            let fields = if *kind == "rendition_change" { rendition(1_000_000, 640, 360) } else { Value::Null };
+            let fields = if *kind == "rendition_change" {
+                rendition(1_000_000, 640, 360)
+            } else {
+                Value::Null
+            };
             (i as u64, i as i64 * 1000, *kind, fields)
         })
         .collect()

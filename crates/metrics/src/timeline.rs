@@ -205,7 +205,11 @@ impl Walk {
             Some(Bucket::Playing) => {
                 self.playing_ms += ms;
                 if let Some(rendition) = rendition {
-                    match self.playing_by_rendition.iter_mut().find(|(r, _)| r == rendition) {
+                    match self
+                        .playing_by_rendition
+                        .iter_mut()
+                        .find(|(r, _)| r == rendition)
+                    {
                         Some((_, total)) => *total += ms,
                         None => self.playing_by_rendition.push((rendition.clone(), ms)),
                     }

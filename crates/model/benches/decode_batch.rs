@@ -27,7 +27,9 @@ fn decode_batch(c: &mut Criterion) {
     let body = batch_of(100);
     let mut group = c.benchmark_group("decode_batch");
     group.throughput(Throughput::Elements(100));
-    group.bench_function("100_events", |b| b.iter(|| Batch::parse(&body, ServerTime(1_764_028_900_100)).unwrap()));
+    group.bench_function("100_events", |b| {
+        b.iter(|| Batch::parse(&body, ServerTime(1_764_028_900_100)).unwrap())
+    });
     group.finish();
 }
 

@@ -1,9 +1,7 @@
 //! Wire format v1 (DESIGN §4.1): one `POST /v1/events` body carries events of one view.
 use serde_json::{json, Map, Value};
 
-use crate::{
-    ClientTime, Event, EventKind, Heartbeat, Props, Rendition, Seq, ServerTime, ViewId,
-};
+use crate::{ClientTime, Event, EventKind, Heartbeat, Props, Rendition, Seq, ServerTime, ViewId};
 
 /// The only wire version this server reads.
 pub const WIRE_VERSION: u64 = 1;
@@ -50,7 +48,10 @@ pub struct BatchError {
 }
 
 fn reject(at: impl Into<String>, reason: impl Into<String>) -> BatchError {
-    BatchError { at: at.into(), reason: reason.into() }
+    BatchError {
+        at: at.into(),
+        reason: reason.into(),
+    }
 }
 
 /// A short rendering of a JSON value for error messages.
@@ -71,7 +72,9 @@ impl Batch {
     pub fn parse(body: &[u8], received_at: ServerTime) -> Result<Batch, BatchError> {
         let root: Value = serde_json::from_slice(body)
             .map_err(|e| reject("", format!("expected a JSON object: {e}")))?;
-        let root = root.as_object().ok_or_else(|| reject("", "expected a JSON object"))?;
+        let root = root
+            .as_object()
+            .ok_or_else(|| reject("", "expected a JSON object"))?;
 
         match root.get("v") {
             Some(v) if v.as_u64() == Some(WIRE_VERSION) => {}
@@ -92,7 +95,10 @@ impl Batch {
             None => return Err(reject("events", "missing; expected an array")),
             Some(Value::Array(items)) => items,
             Some(other) => {
-                return Err(reject("events", format!("expected an array, got {}", shown(other))))
+                return Err(reject(
+                    "events",
+                    format!("expected an array, got {}", shown(other)),
+                ))
             }
         };
         let events = events
@@ -100,7 +106,13 @@ impl Batch {
             .enumerate()
             .map(|(i, item)| parse_event(item, &format!("events[{i}]"), offset_ms))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Batch { key, sent_at, received_at, view, events })
+        Ok(Batch {
+            key,
+            sent_at,
+            received_at,
+            view,
+            events,
+        })
     }
 
     /// Encodes the batch back to a wire v1 body that [`Batch::parse`] reads to the same batch
@@ -115,7 +127,11 @@ impl Batch {
             view.insert("session_id".into(), Value::String(session.clone()));
         }
         view.insert("props".into(), Value::Object(self.view.props.clone()));
-        let events: Vec<Value> = self.events.iter().map(|e| Value::Object(e.fields.clone())).collect();
+        let events: Vec<Value> = self
+            .events
+            .iter()
+            .map(|e| Value::Object(e.fields.clone()))
+            .collect();
         let mut body = json!({ "v": WIRE_VERSION, "view": view, "events": events });
         if let Some(sent) = self.sent_at {
             body["sent_at"] = json!(sent.0);
@@ -130,7 +146,12 @@ fn parse_view_header(view: &Value) -> Result<ViewHeader, BatchError> {
         .ok_or_else(|| reject("view", format!("expected an object, got {}", shown(view))))?;
     let id = match view.get("id") {
         Some(Value::String(id)) => ViewId::new(id).map_err(|e| reject("view.id", e.to_string()))?,
-        Some(other) => return Err(reject("view.id", format!("expected a string, got {}", shown(other)))),
+        Some(other) => {
+            return Err(reject(
+                "view.id",
+                format!("expected a string, got {}", shown(other)),
+            ))
+        }
         None => return Err(reject("view.id", "missing")),
     };
     let viewer_id = optional_string(view, "viewer_id", "view.viewer_id")?;
@@ -154,17 +175,32 @@ fn parse_view_header(view: &Value) -> Result<ViewHeader, BatchError> {
             }
         }
         Some(other) => {
-            return Err(reject("view.props", format!("expected an object, got {}", shown(other))))
+            return Err(reject(
+                "view.props",
+                format!("expected an object, got {}", shown(other)),
+            ))
         }
     }
-    Ok(ViewHeader { id, viewer_id, session_id, props })
+    Ok(ViewHeader {
+        id,
+        viewer_id,
+        session_id,
+        props,
+    })
 }
 
-fn optional_string(map: &Map<String, Value>, name: &str, at: &str) -> Result<Option<String>, BatchError> {
+fn optional_string(
+    map: &Map<String, Value>,
+    name: &str,
+    at: &str,
+) -> Result<Option<String>, BatchError> {
     match map.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(reject(at, format!("expected a string, got {}", shown(other)))),
+        Some(other) => Err(reject(
+            at,
+            format!("expected a string, got {}", shown(other)),
+        )),
     }
 }
 
@@ -172,12 +208,19 @@ fn optional_string(map: &Map<String, Value>, name: &str, at: &str) -> Result<Opt
 fn epoch_ms(value: &Value, at: &str) -> Result<i64, BatchError> {
     match value.as_f64() {
         Some(ms) if (0.0..MAX_EPOCH_MS).contains(&ms) => Ok(ms.round() as i64),
-        _ => Err(reject(at, format!("expected epoch milliseconds, got {}", shown(value)))),
+        _ => Err(reject(
+            at,
+            format!("expected epoch milliseconds, got {}", shown(value)),
+        )),
     }
 }
 
 /// A non-negative integer field; `None` when absent or null.
-fn optional_count(event: &Map<String, Value>, name: &str, at: &str) -> Result<Option<u64>, BatchError> {
+fn optional_count(
+    event: &Map<String, Value>,
+    name: &str,
+    at: &str,
+) -> Result<Option<u64>, BatchError> {
     match event.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(value) => match value.as_f64() {
@@ -200,7 +243,10 @@ fn parse_event(item: &Value, at: &str, offset_ms: i64) -> Result<Event, BatchErr
         .ok_or_else(|| reject(at, format!("expected an object, got {}", shown(item))))?;
     let seq = match fields.get("seq") {
         Some(v) => v.as_u64().ok_or_else(|| {
-            reject(format!("{at}.seq"), format!("expected a non-negative integer, got {}", shown(v)))
+            reject(
+                format!("{at}.seq"),
+                format!("expected a non-negative integer, got {}", shown(v)),
+            )
         })?,
         None => return Err(reject(format!("{at}.seq"), "missing")),
     };
@@ -211,7 +257,10 @@ fn parse_event(item: &Value, at: &str, offset_ms: i64) -> Result<Event, BatchErr
     let kind_name = match fields.get("type") {
         Some(Value::String(name)) if !name.is_empty() => name.as_str(),
         Some(other) => {
-            return Err(reject(format!("{at}.type"), format!("expected an event type, got {}", shown(other))))
+            return Err(reject(
+                format!("{at}.type"),
+                format!("expected an event type, got {}", shown(other)),
+            ))
         }
         None => return Err(reject(format!("{at}.type"), "missing")),
     };
@@ -227,26 +276,38 @@ fn parse_event(item: &Value, at: &str, offset_ms: i64) -> Result<Event, BatchErr
 
 fn parse_kind(name: &str, fields: &Map<String, Value>, at: &str) -> Result<EventKind, BatchError> {
     Ok(match name {
-        "player_init" => EventKind::PlayerInit { page_load_ms: optional_count(fields, "page_load_ms", at)? },
+        "player_init" => EventKind::PlayerInit {
+            page_load_ms: optional_count(fields, "page_load_ms", at)?,
+        },
         "player_ready" => EventKind::PlayerReady,
         "play_requested" => EventKind::PlayRequested,
         "first_frame" => EventKind::FirstFrame,
         "pause" => EventKind::Pause,
         "play" => EventKind::Play,
-        "seek_start" => EventKind::SeekStart { from_ms: optional_count(fields, "from_ms", at)? },
-        "seek_end" => EventKind::SeekEnd { to_ms: optional_count(fields, "to_ms", at)? },
+        "seek_start" => EventKind::SeekStart {
+            from_ms: optional_count(fields, "from_ms", at)?,
+        },
+        "seek_end" => EventKind::SeekEnd {
+            to_ms: optional_count(fields, "to_ms", at)?,
+        },
         "stall_start" => EventKind::StallStart,
         "stall_end" => EventKind::StallEnd,
         "rendition_change" => {
             let dimension = |name: &str| -> Result<u32, BatchError> {
-                u32::try_from(required_count(fields, name, at)?)
-                    .map_err(|_| reject(format!("{at}.{name}"), "expected at most 4294967295 pixels"))
+                u32::try_from(required_count(fields, name, at)?).map_err(|_| {
+                    reject(format!("{at}.{name}"), "expected at most 4294967295 pixels")
+                })
             };
             let fps = match fields.get("fps") {
                 None | Some(Value::Null) => None,
                 Some(v) => match v.as_f64() {
                     Some(fps) if fps >= 0.0 => Some(fps),
-                    _ => return Err(reject(format!("{at}.fps"), format!("expected a non-negative number, got {}", shown(v)))),
+                    _ => {
+                        return Err(reject(
+                            format!("{at}.fps"),
+                            format!("expected a non-negative number, got {}", shown(v)),
+                        ))
+                    }
                 },
             };
             EventKind::RenditionChange(Rendition {
@@ -262,18 +323,28 @@ fn parse_kind(name: &str, fields: &Map<String, Value>, at: &str) -> Result<Event
                 Some(Value::String(code)) => code.clone(),
                 Some(Value::Number(code)) => code.to_string(),
                 Some(other) => {
-                    return Err(reject(format!("{at}.code"), format!("expected a string or number, got {}", shown(other))))
+                    return Err(reject(
+                        format!("{at}.code"),
+                        format!("expected a string or number, got {}", shown(other)),
+                    ))
                 }
                 None => return Err(reject(format!("{at}.code"), "missing")),
             };
             let fatal = match fields.get("fatal") {
                 Some(Value::Bool(fatal)) => *fatal,
                 Some(other) => {
-                    return Err(reject(format!("{at}.fatal"), format!("expected true or false, got {}", shown(other))))
+                    return Err(reject(
+                        format!("{at}.fatal"),
+                        format!("expected true or false, got {}", shown(other)),
+                    ))
                 }
                 None => return Err(reject(format!("{at}.fatal"), "missing")),
             };
-            EventKind::Error { code, message: optional_string(fields, "message", &format!("{at}.message"))?, fatal }
+            EventKind::Error {
+                code,
+                message: optional_string(fields, "message", &format!("{at}.message"))?,
+                fatal,
+            }
         }
         "ad_break_start" => EventKind::AdBreakStart,
         "ad_break_end" => EventKind::AdBreakEnd,
@@ -285,7 +356,9 @@ fn parse_kind(name: &str, fields: &Map<String, Value>, at: &str) -> Result<Event
             live_latency_ms: optional_count(fields, "live_latency_ms", at)?,
         }),
         "ended" => EventKind::Ended,
-        "view_end" => EventKind::ViewEnd { reason: optional_string(fields, "reason", &format!("{at}.reason"))? },
+        "view_end" => EventKind::ViewEnd {
+            reason: optional_string(fields, "reason", &format!("{at}.reason"))?,
+        },
         other => EventKind::Unknown(other.to_owned()),
     })
 }

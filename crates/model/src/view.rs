@@ -37,7 +37,10 @@ impl ViewId {
         if id.is_empty() || id.len() > 64 {
             return Err(ViewIdError::Length(id.chars().count()));
         }
-        if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))) {
+        if let Some(bad) = id
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+        {
             return Err(ViewIdError::Character(bad));
         }
         Ok(ViewId(id.to_owned()))
@@ -135,7 +138,12 @@ impl View {
     /// Merges a batch of this view: new `seq`s are added, known ones counted as duplicates.
     pub fn merge(&mut self, batch: Batch) -> Merged {
         debug_assert_eq!(batch.view.id, self.id, "batch merged into another view");
-        let ViewHeader { viewer_id, session_id, props, .. } = batch.view;
+        let ViewHeader {
+            viewer_id,
+            session_id,
+            props,
+            ..
+        } = batch.view;
         if viewer_id.is_some() {
             self.viewer_id = viewer_id;
         }

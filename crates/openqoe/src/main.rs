@@ -13,7 +13,11 @@ use openqoe_sim::{Incident, SimConfig};
 use crate::config::Config;
 
 #[derive(Parser)]
-#[command(name = "openqoe", version, about = "Video QoE measurement: beacon → views → metrics → dashboard")]
+#[command(
+    name = "openqoe",
+    version,
+    about = "Video QoE measurement: beacon → views → metrics → dashboard"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -87,11 +91,16 @@ struct SimArgs {
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("OPENQOE_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OPENQOE_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve(args, None).await,
@@ -110,8 +119,16 @@ struct Server {
 
 async fn start(args: &ServeArgs, default_data_dir: &Path) -> anyhow::Result<Server> {
     let config = Config::load(args.config.as_deref())?;
-    let listen = args.listen.clone().or(config.listen.clone()).unwrap_or_else(|| "127.0.0.1:8080".into());
-    let data_dir = args.data_dir.clone().or(config.data_dir.clone()).unwrap_or_else(|| default_data_dir.to_owned());
+    let listen = args
+        .listen
+        .clone()
+        .or(config.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or(config.data_dir.clone())
+        .unwrap_or_else(|| default_data_dir.to_owned());
     if config.collect.environments.is_empty() {
         tracing::info!("no environments configured: accepting the write key \"demo\"");
     }
@@ -123,13 +140,22 @@ async fn start(args: &ServeArgs, default_data_dir: &Path) -> anyhow::Result<Serv
         unreadable = topology.unreadable_records,
         "write-ahead log replayed"
     );
-    let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
     let url = format!("http://{}/", listener.local_addr()?);
-    Ok(Server { listener, topology, url })
+    Ok(Server {
+        listener,
+        topology,
+        url,
+    })
 }
 
 /// Serves until Ctrl-C or SIGTERM, or until `until` resolves.
-async fn run(server: Server, until: Option<tokio::sync::oneshot::Receiver<()>>) -> anyhow::Result<()> {
+async fn run(
+    server: Server,
+    until: Option<tokio::sync::oneshot::Receiver<()>>,
+) -> anyhow::Result<()> {
     let pipeline = server.topology.pipeline.clone();
     let expiry = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -161,12 +187,17 @@ async fn run(server: Server, until: Option<tokio::sync::oneshot::Receiver<()>>) 
             _ = external => {},
         }
     };
-    axum::serve(server.listener, server.topology.router).with_graceful_shutdown(shutdown).await?;
+    axum::serve(server.listener, server.topology.router)
+        .with_graceful_shutdown(shutdown)
+        .await?;
     expiry.abort();
     Ok(())
 }
 
-async fn serve(args: ServeArgs, until: Option<tokio::sync::oneshot::Receiver<()>>) -> anyhow::Result<()> {
+async fn serve(
+    args: ServeArgs,
+    until: Option<tokio::sync::oneshot::Receiver<()>>,
+) -> anyhow::Result<()> {
     let server = start(&args, Path::new("openqoe-data")).await?;
     println!("openqoe listening: {}", server.url);
     run(server, until).await

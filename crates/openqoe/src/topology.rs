@@ -44,7 +44,7 @@ impl Views {
         }
         if let Err(batch) = self.store.merge_late(batch) {
             let mut ended = Vec::new();
-            self.sessionizer.apply(batch, &mut ended);
+            self.sessionizer.apply(*batch, &mut ended);
             ended.into_iter().for_each(|view| self.store.insert(view));
         }
     }
@@ -103,7 +103,12 @@ impl DurableBatches for Pipeline {
 }
 
 impl ViewSource for Pipeline {
-    fn visit_views(&self, from: ServerTime, to: ServerTime, visit: &mut dyn FnMut(&View, &ViewMetrics)) {
+    fn visit_views(
+        &self,
+        from: ServerTime,
+        to: ServerTime,
+        visit: &mut dyn FnMut(&View, &ViewMetrics),
+    ) {
         let views = self.views.read().expect("views lock poisoned");
         let in_range = |view: &View| view.started_at().is_some_and(|t| t >= from && t < to);
         for stored in views.store.iter().filter(|s| in_range(&s.view)) {
@@ -119,7 +124,10 @@ impl ViewSource for Pipeline {
         if let Some(stored) = views.store.get(id) {
             return Some((stored.view.clone(), stored.metrics.clone()));
         }
-        views.sessionizer.view(id).map(|view| (view.clone(), compute(view)))
+        views
+            .sessionizer
+            .view(id)
+            .map(|view| (view.clone(), compute(view)))
     }
 
     fn dimensions(&self) -> Vec<String> {
@@ -146,13 +154,29 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
     let stats = CollectStats::default();
     stats.register(&mut registry);
     let sync_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 16));
-    registry.register("openqoe_wal_sync_seconds", "Write-ahead log group commit fsync latency", sync_seconds.clone());
+    registry.register(
+        "openqoe_wal_sync_seconds",
+        "Write-ahead log group commit fsync latency",
+        sync_seconds.clone(),
+    );
     let group_records = Counter::<u64>::default();
-    registry.register("openqoe_wal_syncs", "Write-ahead log group commits", group_records.clone());
+    registry.register(
+        "openqoe_wal_syncs",
+        "Write-ahead log group commits",
+        group_records.clone(),
+    );
     let active_views = Gauge::default();
-    registry.register("openqoe_active_views", "Views live in the sessionizer", active_views.clone());
+    registry.register(
+        "openqoe_active_views",
+        "Views live in the sessionizer",
+        active_views.clone(),
+    );
     let ended_views = Gauge::default();
-    registry.register("openqoe_ended_views", "Ended views held in the store", ended_views.clone());
+    registry.register(
+        "openqoe_ended_views",
+        "Ended views held in the store",
+        ended_views.clone(),
+    );
 
     let pipeline = Arc::new(Pipeline {
         views: RwLock::new(Views {
@@ -194,14 +218,31 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
     };
     pipeline.expire(now());
 
-    let ingest = Arc::new(Ingest::new(config.collect.clone(), log, Arc::clone(&pipeline), stats));
+    let ingest = Arc::new(Ingest::new(
+        config.collect.clone(),
+        log,
+        Arc::clone(&pipeline),
+        stats,
+    ));
     let router = openqoe_collect::router(ingest)
-        .merge(openqoe_query::router(Arc::clone(&pipeline), Arc::new(registry)))
+        .merge(openqoe_query::router(
+            Arc::clone(&pipeline),
+            Arc::new(registry),
+        ))
         .merge(openqoe_dashboard::router());
-    Ok(Topology { router, pipeline, replay, unreadable_records })
+    Ok(Topology {
+        router,
+        pipeline,
+        replay,
+        unreadable_records,
+    })
 }
 
 /// The server clock.
 pub fn now() -> ServerTime {
-    ServerTime(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64))
+    ServerTime(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64),
+    )
 }

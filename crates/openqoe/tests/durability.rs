@@ -19,7 +19,21 @@ async fn every_acknowledged_event_survives_kill_9() {
     let url = server.url.clone();
 
     let sim = Command::new(binary())
-        .args(["sim", "--target", &url, "--key", "demo", "--viewers", "300", "--minutes", "20", "--speed", "60", "--json", "--ledger"])
+        .args([
+            "sim",
+            "--target",
+            &url,
+            "--key",
+            "demo",
+            "--viewers",
+            "300",
+            "--minutes",
+            "20",
+            "--speed",
+            "60",
+            "--json",
+            "--ledger",
+        ])
         .arg(&ledger)
         .env("OPENQOE_LOG", "warn")
         .stdout(Stdio::piped())
@@ -31,18 +45,28 @@ async fn every_acknowledged_event_survives_kill_9() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let server = TestServer::start(&dir.path().join("data"), &listen);
 
-    let output = tokio::task::spawn_blocking(move || sim.wait_with_output()).await.unwrap().unwrap();
+    let output = tokio::task::spawn_blocking(move || sim.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(output.status.success(), "simulator failed");
-    let report: Value = serde_json::from_slice(&output.stdout).expect("simulator prints a JSON report");
+    let report: Value =
+        serde_json::from_slice(&output.stdout).expect("simulator prints a JSON report");
 
     let text = std::fs::read_to_string(&ledger).expect("ledger written");
     let mut acked: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
     for line in text.lines() {
         let (view, seq) = line.split_once(' ').expect("ledger line is `view_id seq`");
-        acked.entry(view.to_owned()).or_default().insert(seq.parse().unwrap());
+        acked
+            .entry(view.to_owned())
+            .or_default()
+            .insert(seq.parse().unwrap());
     }
     let acked_events: usize = acked.values().map(BTreeSet::len).sum();
-    assert!(acked_events > 2_000, "the load was real: only {acked_events} events acked");
+    assert!(
+        acked_events > 2_000,
+        "the load was real: only {acked_events} events acked"
+    );
 
     let client = reqwest::Client::new();
     let mut checked = 0;
@@ -55,10 +79,17 @@ async fn every_acknowledged_event_survives_kill_9() {
             .json()
             .await
             .unwrap_or_else(|e| panic!("view {view} lost: {e}"));
-        let stored: BTreeSet<u64> =
-            events["events"].as_array().unwrap().iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+        let stored: BTreeSet<u64> = events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["seq"].as_u64().unwrap())
+            .collect();
         let lost: Vec<_> = seqs.difference(&stored).collect();
-        assert!(lost.is_empty(), "view {view}: acknowledged seqs lost after kill -9: {lost:?}");
+        assert!(
+            lost.is_empty(),
+            "view {view}: acknowledged seqs lost after kill -9: {lost:?}"
+        );
         checked += seqs.len();
     }
     println!(

@@ -11,7 +11,10 @@ fn body(view: &str, events: Value) -> Value {
 }
 
 fn one_event(view: &str) -> Value {
-    body(view, json!([{"seq": 0, "ts": 1_764_028_800_000i64, "type": "play_requested"}]))
+    body(
+        view,
+        json!([{"seq": 0, "ts": 1_764_028_800_000i64, "type": "play_requested"}]),
+    )
 }
 
 #[tokio::test]
@@ -31,7 +34,8 @@ async fn accepts_json_text_plain_gzip_and_key_forms() {
     assert_eq!(plain.status(), 202);
 
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(one_event("gzipped").to_string().as_bytes()).unwrap();
+    gz.write_all(one_event("gzipped").to_string().as_bytes())
+        .unwrap();
     let gzipped = client
         .post(&url)
         .header("content-type", "application/json")
@@ -44,15 +48,36 @@ async fn accepts_json_text_plain_gzip_and_key_forms() {
 
     let mut keyless = one_event("key-in-header");
     keyless.as_object_mut().unwrap().remove("key");
-    let header_key = client.post(&url).header("x-openqoe-key", "demo").json(&keyless).send().await.unwrap();
+    let header_key = client
+        .post(&url)
+        .header("x-openqoe-key", "demo")
+        .json(&keyless)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(header_key.status(), 202);
     keyless["view"]["id"] = json!("key-in-query");
-    let query_key = client.post(format!("{url}?key=demo")).json(&keyless).send().await.unwrap();
+    let query_key = client
+        .post(format!("{url}?key=demo"))
+        .json(&keyless)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(query_key.status(), 202);
 
     for id in ["text-plain", "gzipped", "key-in-header", "key-in-query"] {
-        let view: Value = client.get(format!("{}/v1/views/{id}", server.url)).send().await.unwrap().json().await.unwrap();
-        assert_eq!(view["props"]["environment"], "demo", "{id}: the server stamps the key's environment");
+        let view: Value = client
+            .get(format!("{}/v1/views/{id}", server.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            view["props"]["environment"], "demo",
+            "{id}: the server stamps the key's environment"
+        );
     }
 }
 
@@ -72,31 +97,93 @@ async fn refuses_bad_input_with_a_reason_and_stores_nothing_of_it() {
     assert_eq!(response.status(), 400);
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["at"], "events[1].ts");
-    assert!(answer["error"].as_str().unwrap().contains("epoch milliseconds"), "{answer}");
-    let missing = client.get(format!("{}/v1/views/refused", server.url)).send().await.unwrap();
-    assert_eq!(missing.status(), 404, "nothing of a malformed batch is stored");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("epoch milliseconds"),
+        "{answer}"
+    );
+    let missing = client
+        .get(format!("{}/v1/views/refused", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        missing.status(),
+        404,
+        "nothing of a malformed batch is stored"
+    );
 
     bad_ts["key"] = json!("wrong");
     bad_ts["events"][1]["ts"] = json!(1);
-    assert_eq!(client.post(&url).json(&bad_ts).send().await.unwrap().status(), 401);
+    assert_eq!(
+        client
+            .post(&url)
+            .json(&bad_ts)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
 
-    let too_large = body("big", json!([{"seq": 0, "ts": 1, "type": "heartbeat", "pad": "x".repeat(1_100_000)}]));
-    assert_eq!(client.post(&url).json(&too_large).send().await.unwrap().status(), 413);
+    let too_large = body(
+        "big",
+        json!([{"seq": 0, "ts": 1, "type": "heartbeat", "pad": "x".repeat(1_100_000)}]),
+    );
+    assert_eq!(
+        client
+            .post(&url)
+            .json(&too_large)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        413
+    );
 
     // A gzip bomb: small on the wire, over 1 MiB decoded.
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(too_large.to_string().as_bytes()).unwrap();
-    let bomb = client.post(&url).header("content-encoding", "gzip").body(gz.finish().unwrap()).send().await.unwrap();
+    let bomb = client
+        .post(&url)
+        .header("content-encoding", "gzip")
+        .body(gz.finish().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bomb.status(), 413);
 
-    let xml = client.post(&url).header("content-type", "application/xml").body("<v/>").send().await.unwrap();
+    let xml = client
+        .post(&url)
+        .header("content-type", "application/xml")
+        .body("<v/>")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(xml.status(), 415);
 
-    let metrics = client.get(format!("{}/metrics", server.url)).send().await.unwrap().text().await.unwrap();
+    let metrics = client
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     for reason in ["malformed", "unknown_key", "too_large", "unsupported"] {
-        assert!(metrics.contains(&format!("openqoe_ingest_rejects_total{{reason=\"{reason}\"}} ")), "{reason} counted:\n{metrics}");
+        assert!(
+            metrics.contains(&format!(
+                "openqoe_ingest_rejects_total{{reason=\"{reason}\"}} "
+            )),
+            "{reason} counted:\n{metrics}"
+        );
     }
-    assert!(metrics.contains("openqoe_wal_sync_seconds_bucket"), "{metrics}");
+    assert!(
+        metrics.contains("openqoe_wal_sync_seconds_bucket"),
+        "{metrics}"
+    );
     assert!(metrics.contains("openqoe_active_views"), "{metrics}");
 }
 
@@ -106,15 +193,28 @@ async fn answers_cors_preflight_and_health() {
     let server = TestServer::start(dir.path(), "127.0.0.1:0");
     let client = reqwest::Client::new();
     let preflight = client
-        .request(reqwest::Method::OPTIONS, format!("{}/v1/events", server.url))
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/v1/events", server.url),
+        )
         .header("origin", "https://player.example")
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "content-type, x-openqoe-key")
+        .header(
+            "access-control-request-headers",
+            "content-type, x-openqoe-key",
+        )
         .send()
         .await
         .unwrap();
     assert!(preflight.status().is_success());
     assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
-    let health: Value = client.get(format!("{}/healthz", server.url)).send().await.unwrap().json().await.unwrap();
+    let health: Value = client
+        .get(format!("{}/healthz", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["status"], "ok");
 }

@@ -21,15 +21,26 @@ impl Aggregate {
     pub fn new(kind: MetricKind) -> Aggregate {
         match kind {
             MetricKind::Distribution => Aggregate::Distribution(Vec::new()),
-            MetricKind::Rate => Aggregate::Rate { numerator: 0, denominator: 0 },
+            MetricKind::Rate => Aggregate::Rate {
+                numerator: 0,
+                denominator: 0,
+            },
         }
     }
 
     /// Adds one view's value; `None` means the view is outside the metric's population.
     pub fn add(&mut self, value: Option<MetricValue>) {
         match (self, value) {
-            (Aggregate::Distribution(values), Some(MetricValue::Number(v))) if v.is_finite() => values.push(v),
-            (Aggregate::Rate { numerator, denominator }, Some(MetricValue::Flag(happened))) => {
+            (Aggregate::Distribution(values), Some(MetricValue::Number(v))) if v.is_finite() => {
+                values.push(v)
+            }
+            (
+                Aggregate::Rate {
+                    numerator,
+                    denominator,
+                },
+                Some(MetricValue::Flag(happened)),
+            ) => {
                 *denominator += 1;
                 *numerator += u64::from(happened);
             }
@@ -62,7 +73,10 @@ impl Aggregate {
                     "sum": sum,
                 })
             }
-            Aggregate::Rate { numerator, denominator } => json!({
+            Aggregate::Rate {
+                numerator,
+                denominator,
+            } => json!({
                 "views": denominator,
                 "value": (denominator > 0).then(|| numerator as f64 * 100.0 / denominator as f64),
                 "numerator": numerator,
@@ -95,10 +109,20 @@ mod tests {
         let cases: [(&str, &[f64], f64, Option<f64>); 6] = [
             ("empty", &[], 0.5, None),
             ("one value", &[7.0], 0.99, Some(7.0)),
-            ("median of four is the 2nd", &[1.0, 2.0, 3.0, 4.0], 0.5, Some(2.0)),
+            (
+                "median of four is the 2nd",
+                &[1.0, 2.0, 3.0, 4.0],
+                0.5,
+                Some(2.0),
+            ),
             ("p95 of 1..=100", &hundred, 0.95, Some(95.0)),
             ("p99 of 1..=100", &hundred, 0.99, Some(99.0)),
-            ("p90 of ten", &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0], 0.9, Some(9.0)),
+            (
+                "p90 of ten",
+                &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0],
+                0.9,
+                Some(9.0),
+            ),
         ];
         for (name, values, q, want) in cases {
             assert_eq!(nearest_rank(values, q), want, "{name}");

@@ -23,7 +23,12 @@ use openqoe_model::{ServerTime, View, ViewId};
 /// Where the API reads views from.
 pub trait ViewSource: Send + Sync + 'static {
     /// Calls `visit` with every view, live or ended, that started in `[from, to)`.
-    fn visit_views(&self, from: ServerTime, to: ServerTime, visit: &mut dyn FnMut(&View, &ViewMetrics));
+    fn visit_views(
+        &self,
+        from: ServerTime,
+        to: ServerTime,
+        visit: &mut dyn FnMut(&View, &ViewMetrics),
+    );
     /// One view and its metrics, live or ended.
     fn view(&self, id: &ViewId) -> Option<(View, ViewMetrics)>;
     /// Names of the dimensions views have carried, sorted.

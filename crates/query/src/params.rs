@@ -51,22 +51,33 @@ impl Selection {
                 "to" => selection.to = parse_time(value).map_err(|e| bad("to", e))?,
                 "filter" => {
                     for pair in value.split(',').filter(|p| !p.is_empty()) {
-                        let (dim, val) = pair
-                            .split_once(':')
-                            .ok_or_else(|| bad("filter", format!("expected dim:value, got {pair:?}")))?;
-                        selection.filters.push((dim.trim().to_owned(), val.trim().to_owned()));
+                        let (dim, val) = pair.split_once(':').ok_or_else(|| {
+                            bad("filter", format!("expected dim:value, got {pair:?}"))
+                        })?;
+                        selection
+                            .filters
+                            .push((dim.trim().to_owned(), val.trim().to_owned()));
                     }
                 }
-                "group_by" => selection
-                    .group_by
-                    .extend(value.split(',').map(str::trim).filter(|d| !d.is_empty()).map(str::to_owned)),
-                "interval" => selection.interval_ms = parse_interval_ms(value).map_err(|e| bad("interval", e))?,
+                "group_by" => selection.group_by.extend(
+                    value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|d| !d.is_empty())
+                        .map(str::to_owned),
+                ),
+                "interval" => {
+                    selection.interval_ms =
+                        parse_interval_ms(value).map_err(|e| bad("interval", e))?
+                }
                 "limit" => {
                     selection.limit = value
                         .parse::<usize>()
                         .ok()
                         .filter(|n| (1..=10_000).contains(n))
-                        .ok_or_else(|| bad("limit", format!("expected 1 to 10000, got {value:?}")))?
+                        .ok_or_else(|| {
+                            bad("limit", format!("expected 1 to 10000, got {value:?}"))
+                        })?
                 }
                 _ => {}
             }
@@ -82,7 +93,9 @@ impl Selection {
 
     /// Whether a view matches every filter.
     pub fn matches(&self, view: &View) -> bool {
-        self.filters.iter().all(|(dim, value)| view.dimension(dim).as_deref() == Some(value.as_str()))
+        self.filters
+            .iter()
+            .all(|(dim, value)| view.dimension(dim).as_deref() == Some(value.as_str()))
     }
 
     /// Checks that a timeseries over this range stays within the bucket limit.
@@ -91,7 +104,10 @@ impl Selection {
     /// [`ApiError::BadParameter`] when the interval is too fine for the range.
     pub fn check_buckets(&self) -> Result<(), ApiError> {
         if (self.to.0 - self.from.0) / self.interval_ms > MAX_BUCKETS {
-            return Err(bad("interval", format!("more than {MAX_BUCKETS} buckets; widen the interval")));
+            return Err(bad(
+                "interval",
+                format!("more than {MAX_BUCKETS} buckets; widen the interval"),
+            ));
         }
         Ok(())
     }
@@ -140,7 +156,9 @@ mod tests {
     use super::*;
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        list.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]

@@ -39,8 +39,15 @@ pub fn router<S: ViewSource>(source: Arc<S>, registry: Arc<Registry>) -> Router 
 
 async fn prometheus<S: ViewSource>(State(api): State<Arc<Api<S>>>) -> impl IntoResponse {
     let mut text = String::new();
-    prometheus_client::encoding::text::encode(&mut text, &api.registry).expect("writing to a String cannot fail");
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
+    prometheus_client::encoding::text::encode(&mut text, &api.registry)
+        .expect("writing to a String cannot fail");
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
 }
 
 async fn catalogue() -> Json<Value> {
@@ -60,7 +67,11 @@ fn group_key(view: &View, group_by: &[String]) -> Vec<Option<String>> {
 }
 
 fn group_json(group_by: &[String], key: &[Option<String>]) -> Value {
-    let map: Map<String, Value> = group_by.iter().cloned().zip(key.iter().map(|v| json!(v))).collect();
+    let map: Map<String, Value> = group_by
+        .iter()
+        .cloned()
+        .zip(key.iter().map(|v| json!(v)))
+        .collect();
     Value::Object(map)
 }
 
@@ -83,12 +94,16 @@ async fn breakdown<S: ViewSource>(
     if selection.group_by.is_empty() {
         groups.insert(Vec::new(), Aggregate::new(metric.kind));
     }
-    api.source.visit_views(selection.from, selection.to, &mut |view, metrics| {
-        if selection.matches(view) {
-            let key = group_key(view, &selection.group_by);
-            groups.entry(key).or_insert_with(|| Aggregate::new(metric.kind)).add(metrics.value(metric.name));
-        }
-    });
+    api.source
+        .visit_views(selection.from, selection.to, &mut |view, metrics| {
+            if selection.matches(view) {
+                let key = group_key(view, &selection.group_by);
+                groups
+                    .entry(key)
+                    .or_insert_with(|| Aggregate::new(metric.kind))
+                    .add(metrics.value(metric.name));
+            }
+        });
     let mut rows: Vec<(u64, Value)> = groups
         .into_iter()
         .map(|(key, aggregate)| {
@@ -99,9 +114,12 @@ async fn breakdown<S: ViewSource>(
             (views, Value::Object(row))
         })
         .collect();
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_by_key(|row| std::cmp::Reverse(row.0));
     let mut body = metric_header(metric);
-    body.insert("rows".into(), Value::Array(rows.into_iter().map(|(_, row)| row).collect()));
+    body.insert(
+        "rows".into(),
+        Value::Array(rows.into_iter().map(|(_, row)| row).collect()),
+    );
     Ok(Json(Value::Object(body)))
 }
 
@@ -115,14 +133,20 @@ async fn timeseries<S: ViewSource>(
     selection.check_buckets()?;
     let interval = selection.interval_ms;
     let mut buckets: BTreeMap<(i64, Vec<Option<String>>), Aggregate> = BTreeMap::new();
-    api.source.visit_views(selection.from, selection.to, &mut |view, metrics| {
-        let Some(started_at) = view.started_at() else { return };
-        if selection.matches(view) {
-            let t = started_at.0.div_euclid(interval) * interval;
-            let key = (t, group_key(view, &selection.group_by));
-            buckets.entry(key).or_insert_with(|| Aggregate::new(metric.kind)).add(metrics.value(metric.name));
-        }
-    });
+    api.source
+        .visit_views(selection.from, selection.to, &mut |view, metrics| {
+            let Some(started_at) = view.started_at() else {
+                return;
+            };
+            if selection.matches(view) {
+                let t = started_at.0.div_euclid(interval) * interval;
+                let key = (t, group_key(view, &selection.group_by));
+                buckets
+                    .entry(key)
+                    .or_insert_with(|| Aggregate::new(metric.kind))
+                    .add(metrics.value(metric.name));
+            }
+        });
     let points: Vec<Value> = buckets
         .into_iter()
         .map(|((t, key), aggregate)| {
@@ -161,22 +185,33 @@ async fn view_list<S: ViewSource>(
 ) -> Result<Json<Value>, ApiError> {
     let selection = Selection::from_query(&pairs, now())?;
     let mut newest: Vec<(ServerTime, Value)> = Vec::new();
-    api.source.visit_views(selection.from, selection.to, &mut |view, metrics| {
-        if selection.matches(view) {
-            newest.push((view.started_at().unwrap_or(ServerTime(0)), view_json(view, metrics)));
-        }
-    });
-    newest.sort_by(|a, b| b.0.cmp(&a.0));
+    api.source
+        .visit_views(selection.from, selection.to, &mut |view, metrics| {
+            if selection.matches(view) {
+                newest.push((
+                    view.started_at().unwrap_or(ServerTime(0)),
+                    view_json(view, metrics),
+                ));
+            }
+        });
+    newest.sort_by_key(|view| std::cmp::Reverse(view.0));
     newest.truncate(selection.limit);
-    Ok(Json(json!({ "views": newest.into_iter().map(|(_, v)| v).collect::<Vec<_>>() })))
+    Ok(Json(
+        json!({ "views": newest.into_iter().map(|(_, v)| v).collect::<Vec<_>>() }),
+    ))
 }
 
 fn lookup<S: ViewSource>(api: &Api<S>, id: &str) -> Result<(View, ViewMetrics), ApiError> {
     let view_id = ViewId::new(id).map_err(|_| ApiError::NoView(id.to_owned()))?;
-    api.source.view(&view_id).ok_or_else(|| ApiError::NoView(id.to_owned()))
+    api.source
+        .view(&view_id)
+        .ok_or_else(|| ApiError::NoView(id.to_owned()))
 }
 
-async fn view<S: ViewSource>(State(api): State<Arc<Api<S>>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn view<S: ViewSource>(
+    State(api): State<Arc<Api<S>>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let (view, metrics) = lookup(&api, &id)?;
     Ok(Json(view_json(&view, &metrics)))
 }
@@ -195,9 +230,15 @@ async fn view_events<S: ViewSource>(
             Value::Object(fields)
         })
         .collect();
-    Ok(Json(json!({ "view_id": view.id.as_str(), "events": events })))
+    Ok(Json(
+        json!({ "view_id": view.id.as_str(), "events": events }),
+    ))
 }
 
 fn now() -> ServerTime {
-    ServerTime(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64))
+    ServerTime(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64),
+    )
 }

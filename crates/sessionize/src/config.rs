@@ -14,6 +14,9 @@ pub struct SessionizeConfig {
 impl Default for SessionizeConfig {
     fn default() -> Self {
         // DESIGN §3: 60 minutes of inactivity, 5 minutes of sustained stall (as mux-embed).
-        SessionizeConfig { idle_timeout_ms: 60 * 60 * 1000, stall_timeout_ms: 5 * 60 * 1000 }
+        SessionizeConfig {
+            idle_timeout_ms: 60 * 60 * 1000,
+            stall_timeout_ms: 5 * 60 * 1000,
+        }
     }
 }

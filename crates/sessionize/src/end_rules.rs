@@ -5,10 +5,18 @@ use openqoe_model::{ClientTime, EndReason, Event, EventKind, Seq, View, ViewEnd}
 /// `stall_timeout_ms` on the device clock, whichever comes first in `seq` order.
 pub fn ended_by_events(view: &View, stall_timeout_ms: u64) -> Option<ViewEnd> {
     let stall_end = stall_timeout_end(view, stall_timeout_ms);
-    let view_end = view.events.values().find(|e| matches!(e.kind, EventKind::ViewEnd { .. }));
+    let view_end = view
+        .events
+        .values()
+        .find(|e| matches!(e.kind, EventKind::ViewEnd { .. }));
     match (view_end, stall_end) {
         (Some(end), Some(stall)) if stall.last_seq < end.seq => Some(stall),
-        (Some(end), _) => Some(ViewEnd { reason: EndReason::ViewEnd, ts: end.ts, at: end.at, last_seq: end.seq }),
+        (Some(end), _) => Some(ViewEnd {
+            reason: EndReason::ViewEnd,
+            ts: end.ts,
+            at: end.at,
+            last_seq: end.seq,
+        }),
         (None, stall) => stall,
     }
 }

@@ -23,7 +23,10 @@ struct LiveView {
 impl Sessionizer {
     /// Creates a sessionizer with no live views.
     pub fn new(config: SessionizeConfig) -> Sessionizer {
-        Sessionizer { config, live: HashMap::new() }
+        Sessionizer {
+            config,
+            live: HashMap::new(),
+        }
     }
 
     /// Applies one durable batch to its live view, starting the view if it is new; views it ends
@@ -59,11 +62,19 @@ impl Sessionizer {
                 if let Some((_, stalled_at)) = live.open_stall_since {
                     if now.since(stalled_at) > config.stall_timeout_ms {
                         let stall = open_stall(&live.view)?;
-                        return Some((id.clone(), timeout_at(stall, config.stall_timeout_ms, last.seq)));
+                        return Some((
+                            id.clone(),
+                            timeout_at(stall, config.stall_timeout_ms, last.seq),
+                        ));
                     }
                 }
                 (now.since(live.view.last_received_at) >= config.idle_timeout_ms).then(|| {
-                    let end = ViewEnd { reason: EndReason::Idle, ts: last.ts, at: last.at, last_seq: last.seq };
+                    let end = ViewEnd {
+                        reason: EndReason::Idle,
+                        ts: last.ts,
+                        at: last.at,
+                        last_seq: last.seq,
+                    };
                     (id.clone(), end)
                 })
             })

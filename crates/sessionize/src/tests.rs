@@ -31,28 +31,61 @@ fn apply_all(batches: Vec<Batch>, now_ms: i64) -> (Sessionizer, Vec<View>) {
 fn end_rules() {
     type Case = (&'static str, Vec<Batch>, i64, Option<(EndReason, i64, u64)>);
     let cases: Vec<Case> = vec![
-        ("live view stays live", vec![batch("a", 0, &[(0, 0, "play_requested"), (1, 900, "first_frame")])], MIN, None),
+        (
+            "live view stays live",
+            vec![batch(
+                "a",
+                0,
+                &[(0, 0, "play_requested"), (1, 900, "first_frame")],
+            )],
+            MIN,
+            None,
+        ),
         (
             "view_end ends at its timestamp",
-            vec![batch("a", 5000, &[(0, 0, "play_requested"), (1, 900, "first_frame"), (2, 5000, "view_end")])],
+            vec![batch(
+                "a",
+                5000,
+                &[
+                    (0, 0, "play_requested"),
+                    (1, 900, "first_frame"),
+                    (2, 5000, "view_end"),
+                ],
+            )],
             5000,
             Some((EndReason::ViewEnd, 5000, 2)),
         ),
         (
             "idle for 60 minutes ends at the last event",
-            vec![batch("a", 1000, &[(0, 0, "play_requested"), (1, 900, "first_frame")])],
+            vec![batch(
+                "a",
+                1000,
+                &[(0, 0, "play_requested"), (1, 900, "first_frame")],
+            )],
             1000 + 60 * MIN,
             Some((EndReason::Idle, 900, 1)),
         ),
         (
             "59 minutes idle is still live",
-            vec![batch("a", 1000, &[(0, 0, "play_requested"), (1, 900, "first_frame")])],
+            vec![batch(
+                "a",
+                1000,
+                &[(0, 0, "play_requested"), (1, 900, "first_frame")],
+            )],
             1000 + 59 * MIN,
             None,
         ),
         (
             "stall open past 5 minutes on the server clock",
-            vec![batch("a", 2000, &[(0, 0, "play_requested"), (1, 900, "first_frame"), (2, 2000, "stall_start")])],
+            vec![batch(
+                "a",
+                2000,
+                &[
+                    (0, 0, "play_requested"),
+                    (1, 900, "first_frame"),
+                    (2, 2000, "stall_start"),
+                ],
+            )],
             2000 + 5 * MIN + 1,
             Some((EndReason::StallTimeout, 2000 + 5 * MIN, 2)),
         ),
@@ -61,14 +94,29 @@ fn end_rules() {
             vec![batch(
                 "a",
                 400_000,
-                &[(0, 0, "play_requested"), (1, 900, "first_frame"), (2, 2000, "stall_start"), (3, 2000 + 6 * MIN, "stall_end"), (4, 2000 + 7 * MIN, "pause")],
+                &[
+                    (0, 0, "play_requested"),
+                    (1, 900, "first_frame"),
+                    (2, 2000, "stall_start"),
+                    (3, 2000 + 6 * MIN, "stall_end"),
+                    (4, 2000 + 7 * MIN, "pause"),
+                ],
             )],
             400_000,
             Some((EndReason::StallTimeout, 2000 + 5 * MIN, 2)),
         ),
         (
             "stall of exactly 5 minutes does not end the view",
-            vec![batch("a", 400_000, &[(0, 0, "play_requested"), (1, 900, "first_frame"), (2, 2000, "stall_start"), (3, 2000 + 5 * MIN, "stall_end")])],
+            vec![batch(
+                "a",
+                400_000,
+                &[
+                    (0, 0, "play_requested"),
+                    (1, 900, "first_frame"),
+                    (2, 2000, "stall_start"),
+                    (3, 2000 + 5 * MIN, "stall_end"),
+                ],
+            )],
             400_000,
             None,
         ),
@@ -77,13 +125,21 @@ fn end_rules() {
         let (sessionizer, ended) = apply_all(batches, now_ms);
         match want {
             None => {
-                assert!(ended.is_empty(), "{name}: ended {:?}", ended.first().map(|v| v.end));
+                assert!(
+                    ended.is_empty(),
+                    "{name}: ended {:?}",
+                    ended.first().map(|v| v.end)
+                );
                 assert_eq!(sessionizer.live_count(), 1, "{name}");
             }
             Some((reason, end_ms, last_seq)) => {
                 assert_eq!(ended.len(), 1, "{name}");
                 let end = ended[0].end.expect("ended view has an end");
-                assert_eq!((end.reason, end.ts.0 - T0, end.last_seq), (reason, end_ms, Seq(last_seq)), "{name}");
+                assert_eq!(
+                    (end.reason, end.ts.0 - T0, end.last_seq),
+                    (reason, end_ms, Seq(last_seq)),
+                    "{name}"
+                );
                 assert_eq!(sessionizer.live_count(), 0, "{name}");
             }
         }
@@ -95,7 +151,11 @@ fn a_late_batch_before_view_end_reaches_the_live_view_then_ends_it() {
     // Out-of-order delivery: the batch with view_end is seq 3..4 but the view sees seq 0..2 first.
     let (_, ended) = apply_all(
         vec![
-            batch("a", 1000, &[(0, 0, "play_requested"), (1, 900, "first_frame")]),
+            batch(
+                "a",
+                1000,
+                &[(0, 0, "play_requested"), (1, 900, "first_frame")],
+            ),
             batch("a", 3000, &[(2, 2000, "pause"), (3, 2500, "view_end")]),
         ],
         3000,
@@ -108,18 +168,32 @@ fn a_late_batch_before_view_end_reaches_the_live_view_then_ends_it() {
 fn view_end_arriving_before_earlier_events_keeps_them_all() {
     let ended = apply_routed(vec![
         batch("a", 9000, &[(3, 8000, "view_end")]),
-        batch("a", 9500, &[(0, 0, "play_requested"), (1, 900, "first_frame"), (2, 4000, "pause")]),
+        batch(
+            "a",
+            9500,
+            &[
+                (0, 0, "play_requested"),
+                (1, 900, "first_frame"),
+                (2, 4000, "pause"),
+            ],
+        ),
     ]);
     assert_eq!(ended.len(), 1);
     let end = ended[0].end.unwrap();
-    assert_eq!((end.reason, end.ts.0 - T0, end.last_seq), (EndReason::ViewEnd, 8000, Seq(3)));
+    assert_eq!(
+        (end.reason, end.ts.0 - T0, end.last_seq),
+        (EndReason::ViewEnd, 8000, Seq(3))
+    );
     assert_eq!(ended[0].measured_events().count(), 4);
 }
 
 #[test]
 fn views_are_kept_apart_by_id() {
     let (sessionizer, _) = apply_all(
-        vec![batch("a", 0, &[(0, 0, "play_requested")]), batch("b", 0, &[(0, 0, "play_requested")])],
+        vec![
+            batch("a", 0, &[(0, 0, "play_requested")]),
+            batch("b", 0, &[(0, 0, "play_requested")]),
+        ],
         0,
     );
     assert_eq!(sessionizer.live_count(), 2);

@@ -39,7 +39,7 @@ fn duration_ms(text: &str) -> Option<i64> {
         "h" => 3_600_000.0,
         _ => return None,
     };
-    (number >= 0.0).then(|| (number * unit_ms) as i64)
+    (number >= 0.0).then_some((number * unit_ms) as i64)
 }
 
 impl FromStr for Incident {
@@ -57,19 +57,44 @@ impl FromStr for Incident {
             playback_failure: 0.0,
         };
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (name, value) = part.split_once('=').ok_or_else(|| bad(part, "expected name=value"))?;
-            let number = || value.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0);
-            let probability = || number().filter(|p| *p <= 1.0).ok_or_else(|| bad(part, "expected a probability from 0 to 1"));
+            let (name, value) = part
+                .split_once('=')
+                .ok_or_else(|| bad(part, "expected name=value"))?;
+            let number = || {
+                value
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite() && *v >= 0.0)
+            };
+            let probability = || {
+                number()
+                    .filter(|p| *p <= 1.0)
+                    .ok_or_else(|| bad(part, "expected a probability from 0 to 1"))
+            };
             match name {
-                "at" => incident.at_ms = duration_ms(value).ok_or_else(|| bad(part, "expected a time such as +10m"))?,
-                "for" => incident.for_ms = Some(duration_ms(value).ok_or_else(|| bad(part, "expected a duration such as 15m"))?),
-                "throughput" => incident.throughput = number().ok_or_else(|| bad(part, "expected a multiplier such as 0.3"))?,
-                "rtt" => incident.rtt = number().ok_or_else(|| bad(part, "expected a multiplier such as 3"))?,
+                "at" => {
+                    incident.at_ms = duration_ms(value)
+                        .ok_or_else(|| bad(part, "expected a time such as +10m"))?
+                }
+                "for" => {
+                    incident.for_ms = Some(
+                        duration_ms(value)
+                            .ok_or_else(|| bad(part, "expected a duration such as 15m"))?,
+                    )
+                }
+                "throughput" => {
+                    incident.throughput =
+                        number().ok_or_else(|| bad(part, "expected a multiplier such as 0.3"))?
+                }
+                "rtt" => {
+                    incident.rtt =
+                        number().ok_or_else(|| bad(part, "expected a multiplier such as 3"))?
+                }
                 "startup_failure" => incident.startup_failure = probability()?,
                 "playback_failure" => incident.playback_failure = probability()?,
-                dimension if !dimension.is_empty() && !value.is_empty() => {
-                    incident.filters.push((dimension.to_owned(), value.to_owned()))
-                }
+                dimension if !dimension.is_empty() && !value.is_empty() => incident
+                    .filters
+                    .push((dimension.to_owned(), value.to_owned())),
                 _ => return Err(bad(part, "expected name=value")),
             }
         }
@@ -80,12 +105,16 @@ impl FromStr for Incident {
 impl Incident {
     /// Whether the incident hits a view with `props` at `sim_ms` after the run started.
     pub fn hits(&self, props: &Map<String, Value>, sim_ms: i64) -> bool {
-        let in_window = sim_ms >= self.at_ms && self.for_ms.is_none_or(|length| sim_ms < self.at_ms + length);
+        let in_window = sim_ms >= self.at_ms
+            && self
+                .for_ms
+                .is_none_or(|length| sim_ms < self.at_ms + length);
         in_window
             && self.filters.iter().all(|(dim, want)| match props.get(dim) {
                 Some(Value::String(have)) => have == want,
-                Some(other) => other.to_string() == *want,
-                None => false,
+                Some(Value::Number(have)) => want.parse::<f64>().ok() == have.as_f64(),
+                Some(Value::Bool(have)) => want.parse::<bool>().ok() == Some(*have),
+                _ => false,
             })
     }
 }
@@ -96,9 +125,20 @@ mod tests {
 
     #[test]
     fn parses_incidents() {
-        let cdn: Incident = "cdn=cdn-b,country=DE,at=+10m,for=15m,throughput=0.3".parse().unwrap();
-        assert_eq!(cdn.filters, vec![("cdn".into(), "cdn-b".into()), ("country".into(), "DE".into())]);
-        assert_eq!((cdn.at_ms, cdn.for_ms, cdn.throughput), (600_000, Some(900_000), 0.3));
+        let cdn: Incident = "cdn=cdn-b,country=DE,at=+10m,for=15m,throughput=0.3"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            cdn.filters,
+            vec![
+                ("cdn".into(), "cdn-b".into()),
+                ("country".into(), "DE".into())
+            ]
+        );
+        assert_eq!(
+            (cdn.at_ms, cdn.for_ms, cdn.throughput),
+            (600_000, Some(900_000), 0.3)
+        );
         let app: Incident = "app_version=3.2.0,startup_failure=0.4".parse().unwrap();
         assert_eq!((app.at_ms, app.for_ms, app.startup_failure), (0, None, 0.4));
     }

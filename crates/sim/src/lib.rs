@@ -77,11 +77,23 @@ impl std::fmt::Display for SimReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "views            {}", self.views)?;
         writeln!(f, "batches acked    {}", self.batches_acked)?;
-        writeln!(f, "events acked     {}  ({} duplicates)", self.events_acked, self.duplicates)?;
-        writeln!(f, "retries          {}  rejected {}", self.retries, self.rejected)?;
+        writeln!(
+            f,
+            "events acked     {}  ({} duplicates)",
+            self.events_acked, self.duplicates
+        )?;
+        writeln!(
+            f,
+            "retries          {}  rejected {}",
+            self.retries, self.rejected
+        )?;
         writeln!(f, "elapsed          {:.1} s", self.elapsed.as_secs_f64())?;
         writeln!(f, "events/s         {:.0}", self.events_per_sec)?;
-        write!(f, "ack latency      p50 {:.2} ms  p99 {:.2} ms", self.ack_latency_ms_p50, self.ack_latency_ms_p99)
+        write!(
+            f,
+            "ack latency      p50 {:.2} ms  p99 {:.2} ms",
+            self.ack_latency_ms_p50, self.ack_latency_ms_p99
+        )
     }
 }
 

@@ -64,7 +64,10 @@ impl Playback<'_> {
             .iter()
             .filter(|i| i.hits(&self.props, t as i64 - self.run_start_ms))
             .map(effect)
-            .fold(neutral, |acc, v| if neutral == 0.0 { acc + v } else { acc * v })
+            .fold(
+                neutral,
+                |acc, v| if neutral == 0.0 { acc + v } else { acc * v },
+            )
     }
 
     /// Throughput for a download starting at `t`; the network wanders every call.
@@ -74,13 +77,19 @@ impl Playback<'_> {
             self.congested_until = t + self.rng.gen_range(8_000.0..45_000.0);
             self.congestion = self.rng.gen_range(0.05..0.3);
         }
-        let congestion = if t < self.congested_until { self.congestion } else { 1.0 };
+        let congestion = if t < self.congested_until {
+            self.congestion
+        } else {
+            1.0
+        };
         let incident = self.incident_effect(t, |i| i.throughput, 1.0);
         (self.viewer.throughput_bps * self.wobble.exp() * congestion * incident).max(50_000.0)
     }
 
     fn rtt_ms(&mut self, t: f64) -> f64 {
-        self.viewer.rtt_ms * self.incident_effect(t, |i| i.rtt, 1.0) * (1.0 + 0.2 * self.rng.gen::<f64>())
+        self.viewer.rtt_ms
+            * self.incident_effect(t, |i| i.rtt, 1.0)
+            * (1.0 + 0.2 * self.rng.gen::<f64>())
     }
 
     fn download_ms(&mut self, t: f64, bitrate: u64) -> (f64, f64) {
@@ -104,7 +113,10 @@ fn choose_rendition(buffer_ms: f64, throughput_estimate: f64) -> usize {
     } else {
         (((buffer_ms - RESERVOIR_MS) / CUSHION_MS) * (LADDER.len() - 1) as f64).round() as usize
     };
-    let by_throughput = LADDER.iter().rposition(|r| (r.0 as f64) < 0.8 * throughput_estimate).unwrap_or(0);
+    let by_throughput = LADDER
+        .iter()
+        .rposition(|r| (r.0 as f64) < 0.8 * throughput_estimate)
+        .unwrap_or(0);
     by_buffer.min(by_throughput)
 }
 
@@ -134,7 +146,11 @@ pub fn simulate_view(
     };
     let mut t = start_ms as f64;
 
-    let init_fields = if first_of_session { json!({"page_load_ms": log_normal(p.rng, 900.0, 0.4).round()}) } else { json!({}) };
+    let init_fields = if first_of_session {
+        json!({"page_load_ms": log_normal(p.rng, 900.0, 0.4).round()})
+    } else {
+        json!({})
+    };
     p.emit(t, "player_init", init_fields);
     t += log_normal(p.rng, 250.0, 0.4);
     p.emit(t, "player_ready", json!({}));
@@ -145,8 +161,13 @@ pub fn simulate_view(
     let startup_failure = 0.004 + p.incident_effect(t, |i| i.startup_failure, 0.0);
     if p.rng.gen::<f64>() < startup_failure {
         t += log_normal(p.rng, 1_500.0, 0.6);
-        let code = ["manifestLoadError", "keySystemNoAccess", "fragLoadError"][p.rng.gen_range(0..3)];
-        p.emit(t, "error", json!({"code": code, "message": "playback could not start", "fatal": true}));
+        let code =
+            ["manifestLoadError", "keySystemNoAccess", "fragLoadError"][p.rng.gen_range(0..3)];
+        p.emit(
+            t,
+            "error",
+            json!({"code": code, "message": "playback could not start", "fatal": true}),
+        );
         p.emit(t + 200.0, "view_end", json!({"reason": "error"}));
         return finish(p, id);
     }
@@ -196,14 +217,23 @@ pub fn simulate_view(
 
     while played < watch_ms {
         if fail_at.is_some_and(|at| played >= at) {
-            let code = ["fragParsingError", "bufferAppendError", "mediaError"][p.rng.gen_range(0..3)];
-            p.emit(t, "error", json!({"code": code, "message": "playback stopped", "fatal": true}));
+            let code =
+                ["fragParsingError", "bufferAppendError", "mediaError"][p.rng.gen_range(0..3)];
+            p.emit(
+                t,
+                "error",
+                json!({"code": code, "message": "playback stopped", "fatal": true}),
+            );
             p.emit(t + 300.0, "view_end", json!({"reason": "error"}));
             return finish(p, id);
         }
         if !warned && warn_at.is_some_and(|at| played >= at) {
             warned = true;
-            p.emit(t, "error", json!({"code": "fragLoadTimeOut", "fatal": false}));
+            p.emit(
+                t,
+                "error",
+                json!({"code": "fragLoadTimeOut", "fatal": false}),
+            );
         }
         if !paused && pause_at.is_some_and(|at| played >= at) {
             paused = true;
@@ -233,7 +263,11 @@ pub fn simulate_view(
             p.emit(stall_at, "stall_start", json!({}));
             let stall_ms = download - buffer;
             if stall_ms > stall_patience_ms {
-                p.emit(stall_at + stall_patience_ms, "view_end", json!({"reason": "unload"}));
+                p.emit(
+                    stall_at + stall_patience_ms,
+                    "view_end",
+                    json!({"reason": "unload"}),
+                );
                 return finish(p, id);
             }
             p.emit(t + download, "stall_end", json!({}));
@@ -264,7 +298,11 @@ pub fn simulate_view(
         p.emit(t, "ended", json!({}));
         t += p.rng.gen_range(1_000.0..5_000.0);
     }
-    p.emit(t, "view_end", json!({"reason": if to_end { "ended" } else { "unload" }}));
+    p.emit(
+        t,
+        "view_end",
+        json!({"reason": if to_end { "ended" } else { "unload" }}),
+    );
     finish(p, id)
 }
 
@@ -281,7 +319,11 @@ fn finish(p: Playback<'_>, id: String) -> PlannedView {
             event
         })
         .collect();
-    PlannedView { id, props: p.props, events }
+    PlannedView {
+        id,
+        props: p.props,
+        events,
+    }
 }
 
 #[cfg(test)]
@@ -297,29 +339,61 @@ mod tests {
             .map(|i| {
                 let who = viewer(&mut rng);
                 let what = content(&mut rng);
-                simulate_view(&mut rng, &who, &what, incidents, 1_000_000 + i as i64, 1_000_000, true)
+                simulate_view(
+                    &mut rng,
+                    &who,
+                    &what,
+                    incidents,
+                    1_000_000 + i as i64,
+                    1_000_000,
+                    true,
+                )
             })
             .collect()
     }
 
     fn kinds(view: &PlannedView) -> Vec<&str> {
-        view.events.iter().map(|e| e["type"].as_str().unwrap()).collect()
+        view.events
+            .iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect()
     }
 
     #[test]
     fn every_view_is_well_formed() {
         for view in views(1, 400, &[]) {
-            let seqs: Vec<u64> = view.events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
-            assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>(), "seq from 0, no gaps");
-            let ts: Vec<i64> = view.events.iter().map(|e| e["ts"].as_i64().unwrap()).collect();
-            assert!(ts.windows(2).all(|w| w[0] <= w[1]), "time never goes backwards");
+            let seqs: Vec<u64> = view
+                .events
+                .iter()
+                .map(|e| e["seq"].as_u64().unwrap())
+                .collect();
+            assert_eq!(
+                seqs,
+                (0..seqs.len() as u64).collect::<Vec<_>>(),
+                "seq from 0, no gaps"
+            );
+            let ts: Vec<i64> = view
+                .events
+                .iter()
+                .map(|e| e["ts"].as_i64().unwrap())
+                .collect();
+            assert!(
+                ts.windows(2).all(|w| w[0] <= w[1]),
+                "time never goes backwards"
+            );
             let kinds = kinds(&view);
             assert_eq!(kinds.last(), Some(&"view_end"));
             let starts = kinds.iter().filter(|k| **k == "stall_start").count();
             let ends = kinds.iter().filter(|k| **k == "stall_end").count();
-            assert!(starts == ends || (starts == ends + 1), "stalls pair up, but for an abandoned one");
+            assert!(
+                starts == ends || (starts == ends + 1),
+                "stalls pair up, but for an abandoned one"
+            );
             if !kinds.contains(&"first_frame") {
-                assert!(!kinds.contains(&"heartbeat"), "no playback without a first frame");
+                assert!(
+                    !kinds.contains(&"heartbeat"),
+                    "no playback without a first frame"
+                );
             }
         }
     }
@@ -328,9 +402,19 @@ mod tests {
     fn the_population_has_failures_exits_and_stalls() {
         let all = views(2, 1500, &[]);
         let count = |kind: &str| all.iter().filter(|v| kinds(v).contains(&kind)).count();
-        let ebvs = all.iter().filter(|v| !kinds(v).contains(&"first_frame") && !kinds(v).contains(&"error")).count();
-        assert!(count("stall_start") > 30, "some views stall: {}", count("stall_start"));
-        assert!(ebvs > 5 && ebvs < 300, "some viewers exit before start: {ebvs}");
+        let ebvs = all
+            .iter()
+            .filter(|v| !kinds(v).contains(&"first_frame") && !kinds(v).contains(&"error"))
+            .count();
+        assert!(
+            count("stall_start") > 30,
+            "some views stall: {}",
+            count("stall_start")
+        );
+        assert!(
+            ebvs > 5 && ebvs < 300,
+            "some viewers exit before start: {ebvs}"
+        );
         assert!(count("seek_start") > 50 && count("pause") > 20 && count("ad_break_start") > 10);
     }
 
@@ -338,11 +422,17 @@ mod tests {
     fn a_throughput_incident_causes_more_stalls() {
         let slow: Incident = "throughput=0.1".parse().unwrap();
         let stalls = |views: &[PlannedView]| {
-            views.iter().map(|v| kinds(v).iter().filter(|k| **k == "stall_start").count()).sum::<usize>()
+            views
+                .iter()
+                .map(|v| kinds(v).iter().filter(|k| **k == "stall_start").count())
+                .sum::<usize>()
         };
         let normal = stalls(&views(3, 300, &[]));
         let degraded = stalls(&views(3, 300, &[slow]));
-        assert!(degraded > normal * 2, "stalls: {normal} normally, {degraded} with the incident");
+        assert!(
+            degraded > normal * 2,
+            "stalls: {normal} normally, {degraded} with the incident"
+        );
     }
 
     #[test]

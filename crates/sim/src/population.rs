@@ -32,7 +32,14 @@ pub fn log_normal(rng: &mut SmallRng, median: f64, sigma: f64) -> f64 {
 pub fn random_id(rng: &mut SmallRng) -> String {
     let a: u128 = rng.gen();
     let hex = format!("{a:032x}");
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 struct Device {
@@ -44,10 +51,51 @@ struct Device {
 }
 
 const DEVICES: &[(Device, f64)] = &[
-    (Device { device_type: "desktop", os: &[("Windows", 6.0), ("macOS", 3.0), ("Linux", 1.0)], browser: &[("Chrome", 6.0), ("Edge", 2.0), ("Firefox", 1.0), ("Safari", 1.0)], player: (1280, 720), median_mbps: 15.0 }, 35.0),
-    (Device { device_type: "mobile", os: &[("iOS", 5.0), ("Android", 5.0)], browser: &[("Safari", 4.0), ("Chrome", 6.0)], player: (414, 233), median_mbps: 6.0 }, 35.0),
-    (Device { device_type: "tablet", os: &[("iPadOS", 6.0), ("Android", 4.0)], browser: &[("Safari", 6.0), ("Chrome", 4.0)], player: (1024, 576), median_mbps: 10.0 }, 8.0),
-    (Device { device_type: "tv", os: &[("Tizen", 4.0), ("webOS", 3.0), ("Android TV", 3.0)], browser: &[("Smart TV", 1.0)], player: (1920, 1080), median_mbps: 20.0 }, 22.0),
+    (
+        Device {
+            device_type: "desktop",
+            os: &[("Windows", 6.0), ("macOS", 3.0), ("Linux", 1.0)],
+            browser: &[
+                ("Chrome", 6.0),
+                ("Edge", 2.0),
+                ("Firefox", 1.0),
+                ("Safari", 1.0),
+            ],
+            player: (1280, 720),
+            median_mbps: 15.0,
+        },
+        35.0,
+    ),
+    (
+        Device {
+            device_type: "mobile",
+            os: &[("iOS", 5.0), ("Android", 5.0)],
+            browser: &[("Safari", 4.0), ("Chrome", 6.0)],
+            player: (414, 233),
+            median_mbps: 6.0,
+        },
+        35.0,
+    ),
+    (
+        Device {
+            device_type: "tablet",
+            os: &[("iPadOS", 6.0), ("Android", 4.0)],
+            browser: &[("Safari", 6.0), ("Chrome", 4.0)],
+            player: (1024, 576),
+            median_mbps: 10.0,
+        },
+        8.0,
+    ),
+    (
+        Device {
+            device_type: "tv",
+            os: &[("Tizen", 4.0), ("webOS", 3.0), ("Android TV", 3.0)],
+            browser: &[("Smart TV", 1.0)],
+            player: (1920, 1080),
+            median_mbps: 20.0,
+        },
+        22.0,
+    ),
 ];
 
 struct Country {
@@ -58,13 +106,69 @@ struct Country {
 }
 
 const COUNTRIES: &[(Country, f64)] = &[
-    (Country { code: "US", isps: &[("Comcast", 4.0), ("Verizon", 3.0), ("AT&T", 3.0)], throughput: 1.0, rtt_ms: 35.0 }, 30.0),
-    (Country { code: "DE", isps: &[("Deutsche Telekom", 5.0), ("Vodafone", 3.0), ("O2", 2.0)], throughput: 0.9, rtt_ms: 30.0 }, 15.0),
-    (Country { code: "GB", isps: &[("BT", 4.0), ("Sky", 3.0), ("Virgin Media", 3.0)], throughput: 1.0, rtt_ms: 28.0 }, 12.0),
-    (Country { code: "FR", isps: &[("Orange", 5.0), ("Free", 5.0)], throughput: 1.0, rtt_ms: 30.0 }, 10.0),
-    (Country { code: "BR", isps: &[("Claro", 5.0), ("Vivo", 5.0)], throughput: 0.6, rtt_ms: 80.0 }, 12.0),
-    (Country { code: "IN", isps: &[("Jio", 6.0), ("Airtel", 4.0)], throughput: 0.4, rtt_ms: 110.0 }, 13.0),
-    (Country { code: "JP", isps: &[("NTT", 5.0), ("KDDI", 5.0)], throughput: 1.2, rtt_ms: 45.0 }, 8.0),
+    (
+        Country {
+            code: "US",
+            isps: &[("Comcast", 4.0), ("Verizon", 3.0), ("AT&T", 3.0)],
+            throughput: 1.0,
+            rtt_ms: 35.0,
+        },
+        30.0,
+    ),
+    (
+        Country {
+            code: "DE",
+            isps: &[("Deutsche Telekom", 5.0), ("Vodafone", 3.0), ("O2", 2.0)],
+            throughput: 0.9,
+            rtt_ms: 30.0,
+        },
+        15.0,
+    ),
+    (
+        Country {
+            code: "GB",
+            isps: &[("BT", 4.0), ("Sky", 3.0), ("Virgin Media", 3.0)],
+            throughput: 1.0,
+            rtt_ms: 28.0,
+        },
+        12.0,
+    ),
+    (
+        Country {
+            code: "FR",
+            isps: &[("Orange", 5.0), ("Free", 5.0)],
+            throughput: 1.0,
+            rtt_ms: 30.0,
+        },
+        10.0,
+    ),
+    (
+        Country {
+            code: "BR",
+            isps: &[("Claro", 5.0), ("Vivo", 5.0)],
+            throughput: 0.6,
+            rtt_ms: 80.0,
+        },
+        12.0,
+    ),
+    (
+        Country {
+            code: "IN",
+            isps: &[("Jio", 6.0), ("Airtel", 4.0)],
+            throughput: 0.4,
+            rtt_ms: 110.0,
+        },
+        13.0,
+    ),
+    (
+        Country {
+            code: "JP",
+            isps: &[("NTT", 5.0), ("KDDI", 5.0)],
+            throughput: 1.2,
+            rtt_ms: 45.0,
+        },
+        8.0,
+    ),
 ];
 
 /// One title of the catalogue.
@@ -77,15 +181,96 @@ struct Title {
 }
 
 const CATALOGUE: &[(Title, f64)] = &[
-    (Title { content_id: "movie-42", title: "Big Buck Bunny", series: "", minutes: 10.0, live: false }, 8.0),
-    (Title { content_id: "movie-7", title: "Sintel", series: "", minutes: 15.0, live: false }, 6.0),
-    (Title { content_id: "movie-13", title: "Tears of Steel", series: "", minutes: 12.0, live: false }, 5.0),
-    (Title { content_id: "ep-101", title: "Harbour Lights S1E1", series: "Harbour Lights", minutes: 45.0, live: false }, 7.0),
-    (Title { content_id: "ep-102", title: "Harbour Lights S1E2", series: "Harbour Lights", minutes: 44.0, live: false }, 5.0),
-    (Title { content_id: "ep-201", title: "Night Shift S2E1", series: "Night Shift", minutes: 30.0, live: false }, 6.0),
-    (Title { content_id: "doc-5", title: "Deep Blue", series: "", minutes: 55.0, live: false }, 3.0),
-    (Title { content_id: "live-news", title: "News 24", series: "", minutes: 600.0, live: true }, 6.0),
-    (Title { content_id: "live-sport", title: "Match Day", series: "", minutes: 600.0, live: true }, 5.0),
+    (
+        Title {
+            content_id: "movie-42",
+            title: "Big Buck Bunny",
+            series: "",
+            minutes: 10.0,
+            live: false,
+        },
+        8.0,
+    ),
+    (
+        Title {
+            content_id: "movie-7",
+            title: "Sintel",
+            series: "",
+            minutes: 15.0,
+            live: false,
+        },
+        6.0,
+    ),
+    (
+        Title {
+            content_id: "movie-13",
+            title: "Tears of Steel",
+            series: "",
+            minutes: 12.0,
+            live: false,
+        },
+        5.0,
+    ),
+    (
+        Title {
+            content_id: "ep-101",
+            title: "Harbour Lights S1E1",
+            series: "Harbour Lights",
+            minutes: 45.0,
+            live: false,
+        },
+        7.0,
+    ),
+    (
+        Title {
+            content_id: "ep-102",
+            title: "Harbour Lights S1E2",
+            series: "Harbour Lights",
+            minutes: 44.0,
+            live: false,
+        },
+        5.0,
+    ),
+    (
+        Title {
+            content_id: "ep-201",
+            title: "Night Shift S2E1",
+            series: "Night Shift",
+            minutes: 30.0,
+            live: false,
+        },
+        6.0,
+    ),
+    (
+        Title {
+            content_id: "doc-5",
+            title: "Deep Blue",
+            series: "",
+            minutes: 55.0,
+            live: false,
+        },
+        3.0,
+    ),
+    (
+        Title {
+            content_id: "live-news",
+            title: "News 24",
+            series: "",
+            minutes: 600.0,
+            live: true,
+        },
+        6.0,
+    ),
+    (
+        Title {
+            content_id: "live-sport",
+            title: "Match Day",
+            series: "",
+            minutes: 600.0,
+            live: true,
+        },
+        5.0,
+    ),
 ];
 
 /// What stays with a viewer across views: device, place, network, app.
@@ -105,7 +290,14 @@ pub struct Viewer {
 pub fn viewer(rng: &mut SmallRng) -> Viewer {
     let device = pick(rng, DEVICES);
     let country = pick(rng, COUNTRIES);
-    let player = *pick(rng, &[(("hls.js", "1.7.4"), 50.0), (("dash.js", "5.2.1"), 25.0), (("shaka-player", "5.2.12"), 25.0)]);
+    let player = *pick(
+        rng,
+        &[
+            (("hls.js", "1.7.4"), 50.0),
+            (("dash.js", "5.2.1"), 25.0),
+            (("shaka-player", "5.2.12"), 25.0),
+        ],
+    );
     let mut props = Map::new();
     let mut set = |name: &str, value: Value| {
         props.insert(name.to_owned(), value);
@@ -115,8 +307,20 @@ pub fn viewer(rng: &mut SmallRng) -> Viewer {
     set("browser", json!(pick(rng, device.browser)));
     set("country", json!(country.code));
     set("isp", json!(pick(rng, country.isps)));
-    set("cdn", json!(pick(rng, &[("cdn-a", 45.0), ("cdn-b", 35.0), ("cdn-c", 20.0)])));
-    set("app_version", json!(pick(rng, &[("3.2.0", 40.0), ("3.1.0", 45.0), ("3.0.2", 15.0)])));
+    set(
+        "cdn",
+        json!(pick(
+            rng,
+            &[("cdn-a", 45.0), ("cdn-b", 35.0), ("cdn-c", 20.0)]
+        )),
+    );
+    set(
+        "app_version",
+        json!(pick(
+            rng,
+            &[("3.2.0", 40.0), ("3.1.0", 45.0), ("3.0.2", 15.0)]
+        )),
+    );
     set("player_name", json!(player.0));
     set("player_version", json!(player.1));
     set("sdk_name", json!("openqoe-sim"));
@@ -150,6 +354,13 @@ pub fn content(rng: &mut SmallRng) -> Content {
     if !title.series.is_empty() {
         props.insert("series".into(), json!(title.series));
     }
-    props.insert("stream_type".into(), json!(if title.live { "live" } else { "vod" }));
-    Content { props, duration_ms: title.minutes * 60_000.0, live: title.live }
+    props.insert(
+        "stream_type".into(),
+        json!(if title.live { "live" } else { "vod" }),
+    );
+    Content {
+        props,
+        duration_ms: title.minutes * 60_000.0,
+        live: title.live,
+    }
 }

@@ -39,25 +39,37 @@ pub fn batches(view: &PlannedView) -> Vec<PlannedBatch> {
     for event in &view.events {
         let ts = event["ts"].as_i64().unwrap_or(0);
         if !current.is_empty() && ts >= opened_at + FLUSH_AFTER_MS {
-            out.push(PlannedBatch { due_ms: opened_at + FLUSH_AFTER_MS, events: std::mem::take(&mut current) });
+            out.push(PlannedBatch {
+                due_ms: opened_at + FLUSH_AFTER_MS,
+                events: std::mem::take(&mut current),
+            });
         }
         if current.is_empty() {
             opened_at = ts;
         }
         current.push(event.clone());
-        let urgent = matches!(event["type"].as_str(), Some("first_frame" | "view_end")) || event["fatal"] == json!(true);
+        let urgent = matches!(event["type"].as_str(), Some("first_frame" | "view_end"))
+            || event["fatal"] == json!(true);
         if urgent || current.len() >= FLUSH_AT_EVENTS {
-            out.push(PlannedBatch { due_ms: ts, events: std::mem::take(&mut current) });
+            out.push(PlannedBatch {
+                due_ms: ts,
+                events: std::mem::take(&mut current),
+            });
         }
     }
     if !current.is_empty() {
-        out.push(PlannedBatch { due_ms: opened_at + FLUSH_AFTER_MS, events: current });
+        out.push(PlannedBatch {
+            due_ms: opened_at + FLUSH_AFTER_MS,
+            events: current,
+        });
     }
     out
 }
 
 fn wall_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Maps the sim clock onto real time.
@@ -96,17 +108,26 @@ struct Shared {
 ///
 /// # Errors
 /// [`SimError`] for an inconsistent configuration or a ledger that cannot be written.
-pub async fn run(config: SimConfig, stop: impl Future<Output = ()> + Send) -> Result<SimReport, SimError> {
-    if config.viewers == 0 || !(config.speed >= 1.0) {
-        return Err(SimError::Config("expected at least one viewer and a speed of at least 1".into()));
+pub async fn run(
+    config: SimConfig,
+    stop: impl Future<Output = ()> + Send,
+) -> Result<SimReport, SimError> {
+    if config.viewers == 0 || config.speed.is_nan() || config.speed < 1.0 {
+        return Err(SimError::Config(
+            "expected at least one viewer and a speed of at least 1".into(),
+        ));
     }
     if config.minutes.is_none() && config.speed != 1.0 {
-        return Err(SimError::Config("a run without --minutes is live: speed must be 1".into()));
+        return Err(SimError::Config(
+            "a run without --minutes is live: speed must be 1".into(),
+        ));
     }
     let wall0 = wall_ms();
     let run_ms = config.minutes.map(|m| (m * 60_000.0) as i64);
     // A compressed run starts in the past and ends at the real present.
-    let sim_start_ms = run_ms.map_or(wall0, |ms| wall0 - (ms as f64 * (1.0 - 1.0 / config.speed)) as i64);
+    let sim_start_ms = run_ms.map_or(wall0, |ms| {
+        wall0 - (ms as f64 * (1.0 - 1.0 / config.speed)) as i64
+    });
     let ledger = match &config.ledger {
         Some(path) => Some(Mutex::new(BufWriter::new(File::create(path)?))),
         None => None,
@@ -117,7 +138,11 @@ pub async fn run(config: SimConfig, stop: impl Future<Output = ()> + Send) -> Re
         .build()
         .map_err(|e| SimError::Config(format!("http client: {e}")))?;
     let shared = Arc::new(Shared {
-        clock: SimClock { started: Instant::now(), sim_start_ms, speed: config.speed },
+        clock: SimClock {
+            started: Instant::now(),
+            sim_start_ms,
+            speed: config.speed,
+        },
         sim_end_ms: run_ms.map(|ms| sim_start_ms + ms),
         config,
         client,
@@ -150,7 +175,11 @@ pub async fn run(config: SimConfig, stop: impl Future<Output = ()> + Send) -> Re
     tally.latencies_ms.sort_by(f64::total_cmp);
     let rank = |q: f64| {
         let n = tally.latencies_ms.len();
-        if n == 0 { 0.0 } else { tally.latencies_ms[((q * n as f64).ceil() as usize).clamp(1, n) - 1] }
+        if n == 0 {
+            0.0
+        } else {
+            tally.latencies_ms[((q * n as f64).ceil() as usize).clamp(1, n) - 1]
+        }
     };
     report.ack_latency_ms_p50 = rank(0.50);
     report.ack_latency_ms_p99 = rank(0.99);
@@ -159,28 +188,55 @@ pub async fn run(config: SimConfig, stop: impl Future<Output = ()> + Send) -> Re
 
 /// One viewer: view after view until the run ends.
 async fn watch(shared: Arc<Shared>, index: u64) {
-    let mut rng = SmallRng::seed_from_u64(shared.config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index);
+    let mut rng =
+        SmallRng::seed_from_u64(shared.config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index);
     let who = viewer(&mut rng);
     let mut session_id = format!("session-{}", &random_id(&mut rng)[..8]);
-    let run_ms = shared.sim_end_ms.map_or(60_000, |end| end - shared.clock.sim_start_ms);
+    let run_ms = shared
+        .sim_end_ms
+        .map_or(60_000, |end| end - shared.clock.sim_start_ms);
     // Viewers arrive spread over the first 20 s (or a quarter of a short run), not all at once.
     let mut start_ms = shared.clock.sim_start_ms + rng.gen_range(0..(run_ms / 4).clamp(1, 20_000));
     let mut first_of_session = true;
-    while !shared.stopping.load(Ordering::Relaxed) && shared.sim_end_ms.is_none_or(|end| start_ms < end) {
+    while !shared.stopping.load(Ordering::Relaxed)
+        && shared.sim_end_ms.is_none_or(|end| start_ms < end)
+    {
         let what = content(&mut rng);
-        let planned =
-            simulate_view(&mut rng, &who, &what, &shared.config.incidents, start_ms, shared.clock.sim_start_ms, first_of_session);
+        let planned = simulate_view(
+            &mut rng,
+            &who,
+            &what,
+            &shared.config.incidents,
+            start_ms,
+            shared.clock.sim_start_ms,
+            first_of_session,
+        );
         shared.tally.lock().expect("tally lock").report.views += 1;
         for (i, batch) in batches(&planned).into_iter().enumerate() {
-            if shared.sim_end_ms.is_some_and(|end| batch.due_ms > end) || !wait_until(&shared, batch.due_ms).await {
+            if shared.sim_end_ms.is_some_and(|end| batch.due_ms > end)
+                || !wait_until(&shared, batch.due_ms).await
+            {
                 break;
             }
             let props = (i == 0).then_some(&planned.props);
-            if !send(&shared, &planned.id, &who.viewer_id, &session_id, props, batch.events).await {
+            if !send(
+                &shared,
+                &planned.id,
+                &who.viewer_id,
+                &session_id,
+                props,
+                batch.events,
+            )
+            .await
+            {
                 break;
             }
         }
-        let last_ts = planned.events.last().and_then(|e| e["ts"].as_i64()).unwrap_or(start_ms);
+        let last_ts = planned
+            .events
+            .last()
+            .and_then(|e| e["ts"].as_i64())
+            .unwrap_or(start_ms);
         start_ms = last_ts + log_normal(&mut rng, 4_000.0, 0.8) as i64;
         first_of_session = rng.gen::<f64>() < 0.3;
         if first_of_session {
@@ -225,7 +281,13 @@ async fn send(
         // sent_at is the device clock at this attempt: the server corrects skew with it.
         body["sent_at"] = json!(wall_ms());
         let sent = Instant::now();
-        let response = shared.client.post(&url).header("content-type", "application/json").body(body.to_string()).send().await;
+        let response = shared
+            .client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await;
         let retry_after = match response {
             Ok(response) if response.status().as_u16() == 202 => {
                 let latency_ms = sent.elapsed().as_secs_f64() * 1000.0;
@@ -233,8 +295,14 @@ async fn send(
                 acknowledge(shared, view_id, &body["events"], &answer, latency_ms);
                 return true;
             }
-            Ok(response) if matches!(response.status().as_u16(), 429 | 503) || response.status().is_server_error() => {
-                response.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            Ok(response)
+                if matches!(response.status().as_u16(), 429 | 503)
+                    || response.status().is_server_error() =>
+            {
+                response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
             }
             Ok(response) => {
                 let status = response.status();
@@ -250,7 +318,9 @@ async fn send(
             Err(_) => None,
         };
         let stopping = shared.stopping.load(Ordering::Relaxed);
-        if first_try.elapsed() > GIVE_UP_AFTER || (stopping && first_try.elapsed() > Duration::from_secs(5)) {
+        if first_try.elapsed() > GIVE_UP_AFTER
+            || (stopping && first_try.elapsed() > Duration::from_secs(5))
+        {
             return false;
         }
         shared.tally.lock().expect("tally lock").report.retries += 1;
@@ -263,7 +333,9 @@ async fn send(
 }
 
 fn acknowledge(shared: &Shared, view_id: &str, events: &Value, answer: &Value, latency_ms: f64) {
-    let seqs: Vec<u64> = events.as_array().map_or(Vec::new(), |list| list.iter().filter_map(|e| e["seq"].as_u64()).collect());
+    let seqs: Vec<u64> = events.as_array().map_or(Vec::new(), |list| {
+        list.iter().filter_map(|e| e["seq"].as_u64()).collect()
+    });
     if let Some(ledger) = &shared.ledger {
         let mut ledger = ledger.lock().expect("ledger lock");
         for seq in &seqs {
@@ -283,18 +355,43 @@ mod tests {
     use super::*;
 
     fn view(events: &[(i64, &str)]) -> PlannedView {
-        let events = events.iter().enumerate().map(|(seq, (ts, kind))| json!({"seq": seq, "ts": ts, "type": kind})).collect();
-        PlannedView { id: "v".into(), props: serde_json::Map::new(), events }
+        let events = events
+            .iter()
+            .enumerate()
+            .map(|(seq, (ts, kind))| json!({"seq": seq, "ts": ts, "type": kind}))
+            .collect();
+        PlannedView {
+            id: "v".into(),
+            props: serde_json::Map::new(),
+            events,
+        }
     }
 
     #[test]
     fn batches_flush_like_the_sdk() {
-        let planned = view(&[(0, "player_init"), (300, "play_requested"), (1200, "first_frame"), (5000, "heartbeat"), (15_000, "heartbeat"), (16_000, "view_end")]);
-        let due: Vec<(i64, usize)> = batches(&planned).iter().map(|b| (b.due_ms, b.events.len())).collect();
-        assert_eq!(due, vec![(1200, 3), (15_000, 1), (16_000, 2)], "first frame at once, 10 s timer, view_end at once");
+        let planned = view(&[
+            (0, "player_init"),
+            (300, "play_requested"),
+            (1200, "first_frame"),
+            (5000, "heartbeat"),
+            (15_000, "heartbeat"),
+            (16_000, "view_end"),
+        ]);
+        let due: Vec<(i64, usize)> = batches(&planned)
+            .iter()
+            .map(|b| (b.due_ms, b.events.len()))
+            .collect();
+        assert_eq!(
+            due,
+            vec![(1200, 3), (15_000, 1), (16_000, 2)],
+            "first frame at once, 10 s timer, view_end at once"
+        );
 
         let many: Vec<(i64, &str)> = (0..120).map(|i| (i, "heartbeat")).collect();
-        let sizes: Vec<usize> = batches(&view(&many)).iter().map(|b| b.events.len()).collect();
+        let sizes: Vec<usize> = batches(&view(&many))
+            .iter()
+            .map(|b| b.events.len())
+            .collect();
         assert_eq!(sizes, vec![50, 50, 20]);
     }
 }

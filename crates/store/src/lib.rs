@@ -36,7 +36,8 @@ impl ViewStore {
     pub fn insert(&mut self, view: View) {
         debug_assert!(view.is_ended(), "only ended views are stored");
         let metrics = compute(&view);
-        self.ended.insert(view.id.clone(), StoredView { view, metrics });
+        self.ended
+            .insert(view.id.clone(), StoredView { view, metrics });
     }
 
     /// Merges a late batch into its ended view and recomputes the view's metrics.
@@ -44,7 +45,7 @@ impl ViewStore {
     /// Gives the batch back when no ended view has its id (it belongs to a live view).
     /// Late events with a `seq` before the view's end are measured (out-of-order delivery);
     /// later ones are kept but not measured.
-    pub fn merge_late(&mut self, batch: Batch) -> Result<Merged, Batch> {
+    pub fn merge_late(&mut self, batch: Batch) -> Result<Merged, Box<Batch>> {
         match self.ended.get_mut(&batch.view.id) {
             Some(stored) => {
                 let merged = stored.view.merge(batch);
@@ -53,13 +54,15 @@ impl ViewStore {
                 }
                 Ok(merged)
             }
-            None => Err(batch),
+            None => Err(Box::new(batch)),
         }
     }
 
     /// Whether the ended view `id` already has an event with `seq`; `None` if no such view ended.
     pub fn has_event(&self, id: &ViewId, seq: Seq) -> Option<bool> {
-        self.ended.get(id).map(|stored| stored.view.events.contains_key(&seq))
+        self.ended
+            .get(id)
+            .map(|stored| stored.view.events.contains_key(&seq))
     }
 
     /// The ended view with this id.

@@ -6,9 +6,18 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use openqoe_wal::{EventLog, SegmentLog, WalConfig};
 
 fn wal_append(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (log, _) = SegmentLog::open(dir.path(), WalConfig::default(), Box::new(|_, _, _| {}), |_| {}).unwrap();
+    let (log, _) = SegmentLog::open(
+        dir.path(),
+        WalConfig::default(),
+        Box::new(|_, _, _| {}),
+        |_| {},
+    )
+    .unwrap();
     let mut group = c.benchmark_group("wal_append_10KiB");
     for tasks in [1usize, 8, 64] {
         group.throughput(Throughput::Elements(tasks as u64));
@@ -21,7 +30,9 @@ fn wal_append(c: &mut Criterion) {
                         let appends: Vec<_> = (0..tasks)
                             .map(|_| {
                                 let log = log.clone();
-                                tokio::spawn(async move { log.append(vec![7u8; 10 * 1024]).await.unwrap() })
+                                tokio::spawn(async move {
+                                    log.append(vec![7u8; 10 * 1024]).await.unwrap()
+                                })
                             })
                             .collect();
                         for append in appends {

@@ -29,7 +29,10 @@ pub struct WalConfig {
 
 impl Default for WalConfig {
     fn default() -> Self {
-        WalConfig { segment_bytes: 64 * 1024 * 1024, max_group_bytes: 8 * 1024 * 1024 }
+        WalConfig {
+            segment_bytes: 64 * 1024 * 1024,
+            max_group_bytes: 8 * 1024 * 1024,
+        }
     }
 }
 
@@ -51,7 +54,10 @@ pub trait EventLog: Send + Sync + 'static {
     ///
     /// # Cancel safety
     /// Not cancel safe: a dropped call may or may not have persisted, so its batch is never acked.
-    fn append(&self, record: Vec<u8>) -> impl Future<Output = Result<LogPosition, AppendError>> + Send;
+    fn append(
+        &self,
+        record: Vec<u8>,
+    ) -> impl Future<Output = Result<LogPosition, AppendError>> + Send;
 }
 
 /// Why an append was not made durable.
@@ -81,7 +87,10 @@ pub struct WalError {
 
 impl WalError {
     fn io(path: &Path, source: std::io::Error) -> WalError {
-        WalError { path: path.display().to_string(), source }
+        WalError {
+            path: path.display().to_string(),
+            source,
+        }
     }
 }
 

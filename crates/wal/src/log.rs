@@ -50,7 +50,10 @@ fn segment_numbers(dir: &Path) -> Result<Vec<u64>, WalError> {
         let entry = entry.map_err(|e| WalError::io(dir, e))?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if let Some(number) = name.strip_prefix("wal-").and_then(|n| n.strip_suffix(".log")) {
+        if let Some(number) = name
+            .strip_prefix("wal-")
+            .and_then(|n| n.strip_suffix(".log"))
+        {
             if let Ok(number) = number.parse() {
                 numbers.push(number);
             }
@@ -61,7 +64,9 @@ fn segment_numbers(dir: &Path) -> Result<Vec<u64>, WalError> {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), WalError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| WalError::io(dir, e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| WalError::io(dir, e))
 }
 
 impl SegmentLog {
@@ -77,7 +82,10 @@ impl SegmentLog {
     ) -> Result<(SegmentLog, ReplayReport), WalError> {
         std::fs::create_dir_all(dir).map_err(|e| WalError::io(dir, e))?;
         let numbers = segment_numbers(dir)?;
-        let mut report = ReplayReport { segments: numbers.len(), ..ReplayReport::default() };
+        let mut report = ReplayReport {
+            segments: numbers.len(),
+            ..ReplayReport::default()
+        };
         for (i, &number) in numbers.iter().enumerate() {
             let path = segment_path(dir, number);
             let bytes = std::fs::read(&path).map_err(|e| WalError::io(&path, e))?;
@@ -94,8 +102,13 @@ impl SegmentLog {
                     // A torn tail was never acknowledged: cut it so appends continue after intact data.
                     let cut = (bytes.len() - read.valid_len) as u64;
                     tracing::warn!(segment = %path.display(), ?damage, bytes = cut, "cutting a torn write-ahead log tail");
-                    let file = OpenOptions::new().write(true).open(&path).map_err(|e| WalError::io(&path, e))?;
-                    file.set_len(read.valid_len as u64).and_then(|()| file.sync_all()).map_err(|e| WalError::io(&path, e))?;
+                    let file = OpenOptions::new()
+                        .write(true)
+                        .open(&path)
+                        .map_err(|e| WalError::io(&path, e))?;
+                    file.set_len(read.valid_len as u64)
+                        .and_then(|()| file.sync_all())
+                        .map_err(|e| WalError::io(&path, e))?;
                     report.truncated_tail_bytes += cut;
                 }
                 Some(damage) => {
@@ -107,12 +120,24 @@ impl SegmentLog {
         }
         let number = numbers.last().copied().unwrap_or(1);
         let path = segment_path(dir, number);
-        let file = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| WalError::io(&path, e))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| WalError::io(&path, e))?;
         if numbers.is_empty() {
             sync_dir(dir)?;
         }
         let offset = file.metadata().map_err(|e| WalError::io(&path, e))?.len();
-        let writer = Writer { dir: dir.to_owned(), config, on_sync, file, number, offset, poisoned: None };
+        let writer = Writer {
+            dir: dir.to_owned(),
+            config,
+            on_sync,
+            file,
+            number,
+            offset,
+            poisoned: None,
+        };
         let (appends, receiver) = mpsc::channel();
         std::thread::Builder::new()
             .name("openqoe-wal".into())
@@ -128,7 +153,9 @@ impl EventLog for SegmentLog {
             return Err(AppendError::RecordSize(record.len()));
         }
         let (done, answer) = oneshot::channel();
-        self.appends.send(Append { record, done }).map_err(|_| AppendError::Closed)?;
+        self.appends
+            .send(Append { record, done })
+            .map_err(|_| AppendError::Closed)?;
         answer.await.map_err(|_| AppendError::Closed)?
     }
 }
@@ -169,24 +196,40 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, group: &[Append], buffer: &mut Vec<u8>) -> Vec<Result<LogPosition, AppendError>> {
+    fn commit(
+        &mut self,
+        group: &[Append],
+        buffer: &mut Vec<u8>,
+    ) -> Vec<Result<LogPosition, AppendError>> {
         if let Some(reason) = &self.poisoned {
-            return group.iter().map(|_| Err(AppendError::Poisoned(reason.clone()))).collect();
+            return group
+                .iter()
+                .map(|_| Err(AppendError::Poisoned(reason.clone())))
+                .collect();
         }
         if self.offset >= self.config.segment_bytes {
             if let Err(e) = self.rotate() {
                 self.poisoned = Some(e.to_string());
-                return group.iter().map(|_| Err(AppendError::Io(e.to_string()))).collect();
+                return group
+                    .iter()
+                    .map(|_| Err(AppendError::Io(e.to_string())))
+                    .collect();
             }
         }
         buffer.clear();
         let mut positions = Vec::with_capacity(group.len());
         for append in group {
-            positions.push(LogPosition { segment: self.number, offset: self.offset + buffer.len() as u64 });
+            positions.push(LogPosition {
+                segment: self.number,
+                offset: self.offset + buffer.len() as u64,
+            });
             frame(&append.record, buffer);
         }
         let started = Instant::now();
-        let written = self.file.write_all(buffer).and_then(|()| self.file.sync_data());
+        let written = self
+            .file
+            .write_all(buffer)
+            .and_then(|()| self.file.sync_data());
         match written {
             Ok(()) => {
                 (self.on_sync)(started.elapsed(), group.len(), buffer.len());
@@ -196,7 +239,10 @@ impl Writer {
             Err(e) => {
                 tracing::error!(error = %e, "write-ahead log write failed; refusing all further appends");
                 self.poisoned = Some(e.to_string());
-                group.iter().map(|_| Err(AppendError::Io(e.to_string()))).collect()
+                group
+                    .iter()
+                    .map(|_| Err(AppendError::Io(e.to_string())))
+                    .collect()
             }
         }
     }
@@ -204,7 +250,11 @@ impl Writer {
     fn rotate(&mut self) -> Result<(), WalError> {
         let next = self.number + 1;
         let path = segment_path(&self.dir, next);
-        let file = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| WalError::io(&path, e))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| WalError::io(&path, e))?;
         sync_dir(&self.dir)?;
         self.file = file;
         self.number = next;

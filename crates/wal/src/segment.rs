@@ -60,7 +60,11 @@ pub fn read_segment(bytes: &[u8]) -> SegmentRead<'_> {
         records.push(payload);
         at += RECORD_HEADER_BYTES + len;
     };
-    SegmentRead { records, valid_len: at, stop }
+    SegmentRead {
+        records,
+        valid_len: at,
+        stop,
+    }
 }
 
 #[cfg(test)]
@@ -86,12 +90,27 @@ mod tests {
         let cases: [(&str, Vec<u8>, usize, Option<SegmentDamage>); 7] = [
             ("empty", Vec::new(), 0, None),
             ("two records", two.clone(), 2, None),
-            ("torn header", two[..two.len() - 6 - 8 + 3].to_vec(), 1, Some(SegmentDamage::Torn)),
-            ("torn payload", two[..two.len() - 1].to_vec(), 1, Some(SegmentDamage::Torn)),
+            (
+                "torn header",
+                two[..two.len() - 6 - 8 + 3].to_vec(),
+                1,
+                Some(SegmentDamage::Torn),
+            ),
+            (
+                "torn payload",
+                two[..two.len() - 1].to_vec(),
+                1,
+                Some(SegmentDamage::Torn),
+            ),
             ("bad checksum", bad_crc, 1, Some(SegmentDamage::BadChecksum)),
             ("huge length", huge, 1, Some(SegmentDamage::BadLength)),
             // The log never writes empty records, so zeros are a tail the file system extended.
-            ("zero-filled tail", zero_tail, 1, Some(SegmentDamage::BadLength)),
+            (
+                "zero-filled tail",
+                zero_tail,
+                1,
+                Some(SegmentDamage::BadLength),
+            ),
         ];
         for (name, bytes, records, stop) in cases {
             let read = read_segment(&bytes);

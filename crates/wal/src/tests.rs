@@ -8,7 +8,15 @@ fn open(dir: &std::path::Path, config: WalConfig) -> (SegmentLog, Vec<Vec<u8>>, 
     let syncs = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&syncs);
     let mut replayed = Vec::new();
-    let (log, _) = SegmentLog::open(dir, config, Box::new(move |_, _, _| { counter.fetch_add(1, Ordering::Relaxed); }), |r| replayed.push(r.to_vec())).unwrap();
+    let (log, _) = SegmentLog::open(
+        dir,
+        config,
+        Box::new(move |_, _, _| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }),
+        |r| replayed.push(r.to_vec()),
+    )
+    .unwrap();
     (log, replayed, syncs)
 }
 
@@ -22,7 +30,9 @@ async fn concurrent_appends_replay_in_order_and_share_syncs() {
             let log = log.clone();
             tokio::spawn(async move {
                 for i in 0..50 {
-                    log.append(format!("{task}:{i}").into_bytes()).await.unwrap();
+                    log.append(format!("{task}:{i}").into_bytes())
+                        .await
+                        .unwrap();
                 }
             })
         })
@@ -30,7 +40,10 @@ async fn concurrent_appends_replay_in_order_and_share_syncs() {
     for task in tasks {
         task.await.unwrap();
     }
-    assert!(syncs.load(Ordering::Relaxed) < 32 * 50, "group commit shares fsyncs");
+    assert!(
+        syncs.load(Ordering::Relaxed) < 32 * 50,
+        "group commit shares fsyncs"
+    );
     drop(log);
     let (_, replayed, _) = open(dir.path(), WalConfig::default());
     assert_eq!(replayed.len(), 32 * 50);
@@ -51,14 +64,25 @@ async fn a_torn_tail_is_cut_and_appends_continue() {
     let (log, _, _) = open(dir.path(), WalConfig::default());
     log.append(b"kept".to_vec()).await.unwrap();
     drop(log);
-    let segment = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+    let segment = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let mut bytes = std::fs::read(&segment).unwrap();
     bytes.extend_from_slice(&[9, 0, 0, 0, 1, 2]); // a header cut short by a crash
     std::fs::write(&segment, &bytes).unwrap();
 
     let syncs = Arc::new(AtomicUsize::new(0));
     let mut replayed = Vec::new();
-    let (log, report) = SegmentLog::open(dir.path(), WalConfig::default(), Box::new(|_, _, _| {}), |r| replayed.push(r.to_vec())).unwrap();
+    let (log, report) = SegmentLog::open(
+        dir.path(),
+        WalConfig::default(),
+        Box::new(|_, _, _| {}),
+        |r| replayed.push(r.to_vec()),
+    )
+    .unwrap();
     assert_eq!((report.records, report.truncated_tail_bytes), (1, 6));
     log.append(b"after".to_vec()).await.unwrap();
     drop(log);
@@ -71,7 +95,10 @@ async fn a_torn_tail_is_cut_and_appends_continue() {
 #[tokio::test]
 async fn rotates_segments_and_replays_across_them() {
     let dir = tempfile::tempdir().unwrap();
-    let config = WalConfig { segment_bytes: 100, ..WalConfig::default() };
+    let config = WalConfig {
+        segment_bytes: 100,
+        ..WalConfig::default()
+    };
     let (log, _, _) = open(dir.path(), config.clone());
     for i in 0..20u8 {
         log.append(vec![i; 30]).await.unwrap();

@@ -28,9 +28,17 @@ fn parse(value: &serde_json::Value) -> Result<Batch, BatchError> {
 fn parses_the_design_example() {
     let batch = parse(&design_example()).unwrap();
     assert_eq!(batch.key.as_deref(), Some("demo"));
-    assert_eq!(batch.view.id.as_str(), "7f9c2b1e-0d1a-4c47-9a55-3f1d2e8b6a10");
+    assert_eq!(
+        batch.view.id.as_str(),
+        "7f9c2b1e-0d1a-4c47-9a55-3f1d2e8b6a10"
+    );
     assert_eq!(batch.events.len(), 5);
-    assert_eq!(batch.events[0].kind, EventKind::PlayerInit { page_load_ms: Some(800) });
+    assert_eq!(
+        batch.events[0].kind,
+        EventKind::PlayerInit {
+            page_load_ms: Some(800)
+        }
+    );
     assert_eq!(
         batch.events[3].kind,
         EventKind::RenditionChange(Rendition {
@@ -51,7 +59,10 @@ fn corrects_clock_skew_with_sent_at() {
     assert_eq!(batch.events[4].at.since(batch.events[2].at), 1200);
     let mut without = design_example();
     without.as_object_mut().unwrap().remove("sent_at");
-    assert_eq!(parse(&without).unwrap().events[0].at, ServerTime(1_764_028_800_000));
+    assert_eq!(
+        parse(&without).unwrap().events[0].at,
+        ServerTime(1_764_028_800_000)
+    );
 }
 
 #[test]
@@ -59,33 +70,128 @@ fn keeps_unknown_event_types_and_fields() {
     let mut body = design_example();
     body["events"] = json!([{"seq": 0, "ts": 1, "type": "quality_vote", "stars": 4}]);
     let batch = parse(&body).unwrap();
-    assert_eq!(batch.events[0].kind, EventKind::Unknown("quality_vote".into()));
+    assert_eq!(
+        batch.events[0].kind,
+        EventKind::Unknown("quality_vote".into())
+    );
     assert_eq!(batch.events[0].fields["stars"], json!(4));
 }
 
 #[test]
 fn rejects_malformed_input_naming_the_field() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+    type Mutation = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Mutation, &str)> = vec![
         ("wrong version", Box::new(|b| b["v"] = json!(2)), "v"),
-        ("missing version", Box::new(|b| { b.as_object_mut().unwrap().remove("v"); }), "v"),
-        ("bad sent_at", Box::new(|b| b["sent_at"] = json!("now")), "sent_at"),
-        ("missing view", Box::new(|b| { b.as_object_mut().unwrap().remove("view"); }), "view"),
-        ("bad view id", Box::new(|b| b["view"]["id"] = json!("a b")), "view.id"),
-        ("empty view id", Box::new(|b| b["view"]["id"] = json!("")), "view.id"),
-        ("long view id", Box::new(|b| b["view"]["id"] = json!("x".repeat(65))), "view.id"),
-        ("numeric view id", Box::new(|b| b["view"]["id"] = json!(7)), "view.id"),
-        ("nested prop", Box::new(|b| b["view"]["props"]["cdn"] = json!({"a": 1})), "view.props.cdn"),
-        ("events not array", Box::new(|b| b["events"] = json!({})), "events"),
-        ("event not object", Box::new(|b| b["events"][1] = json!(3)), "events[1]"),
-        ("negative seq", Box::new(|b| b["events"][2]["seq"] = json!(-1)), "events[2].seq"),
-        ("missing seq", Box::new(|b| { b["events"][2].as_object_mut().unwrap().remove("seq"); }), "events[2].seq"),
-        ("text ts", Box::new(|b| b["events"][3]["ts"] = json!("yesterday")), "events[3].ts"),
-        ("missing type", Box::new(|b| { b["events"][0].as_object_mut().unwrap().remove("type"); }), "events[0].type"),
-        ("rendition without bitrate", Box::new(|b| { b["events"][3].as_object_mut().unwrap().remove("bitrate_bps"); }), "events[3].bitrate_bps"),
-        ("rendition text width", Box::new(|b| b["events"][3]["width"] = json!("wide")), "events[3].width"),
-        ("error without fatal", Box::new(|b| b["events"][4] = json!({"seq": 4, "ts": 1, "type": "error", "code": 3})), "events[4].fatal"),
-        ("error without code", Box::new(|b| b["events"][4] = json!({"seq": 4, "ts": 1, "type": "error", "fatal": true})), "events[4].code"),
-        ("bad page load", Box::new(|b| b["events"][0]["page_load_ms"] = json!(-5)), "events[0].page_load_ms"),
+        (
+            "missing version",
+            Box::new(|b| {
+                b.as_object_mut().unwrap().remove("v");
+            }),
+            "v",
+        ),
+        (
+            "bad sent_at",
+            Box::new(|b| b["sent_at"] = json!("now")),
+            "sent_at",
+        ),
+        (
+            "missing view",
+            Box::new(|b| {
+                b.as_object_mut().unwrap().remove("view");
+            }),
+            "view",
+        ),
+        (
+            "bad view id",
+            Box::new(|b| b["view"]["id"] = json!("a b")),
+            "view.id",
+        ),
+        (
+            "empty view id",
+            Box::new(|b| b["view"]["id"] = json!("")),
+            "view.id",
+        ),
+        (
+            "long view id",
+            Box::new(|b| b["view"]["id"] = json!("x".repeat(65))),
+            "view.id",
+        ),
+        (
+            "numeric view id",
+            Box::new(|b| b["view"]["id"] = json!(7)),
+            "view.id",
+        ),
+        (
+            "nested prop",
+            Box::new(|b| b["view"]["props"]["cdn"] = json!({"a": 1})),
+            "view.props.cdn",
+        ),
+        (
+            "events not array",
+            Box::new(|b| b["events"] = json!({})),
+            "events",
+        ),
+        (
+            "event not object",
+            Box::new(|b| b["events"][1] = json!(3)),
+            "events[1]",
+        ),
+        (
+            "negative seq",
+            Box::new(|b| b["events"][2]["seq"] = json!(-1)),
+            "events[2].seq",
+        ),
+        (
+            "missing seq",
+            Box::new(|b| {
+                b["events"][2].as_object_mut().unwrap().remove("seq");
+            }),
+            "events[2].seq",
+        ),
+        (
+            "text ts",
+            Box::new(|b| b["events"][3]["ts"] = json!("yesterday")),
+            "events[3].ts",
+        ),
+        (
+            "missing type",
+            Box::new(|b| {
+                b["events"][0].as_object_mut().unwrap().remove("type");
+            }),
+            "events[0].type",
+        ),
+        (
+            "rendition without bitrate",
+            Box::new(|b| {
+                b["events"][3]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("bitrate_bps");
+            }),
+            "events[3].bitrate_bps",
+        ),
+        (
+            "rendition text width",
+            Box::new(|b| b["events"][3]["width"] = json!("wide")),
+            "events[3].width",
+        ),
+        (
+            "error without fatal",
+            Box::new(|b| b["events"][4] = json!({"seq": 4, "ts": 1, "type": "error", "code": 3})),
+            "events[4].fatal",
+        ),
+        (
+            "error without code",
+            Box::new(|b| {
+                b["events"][4] = json!({"seq": 4, "ts": 1, "type": "error", "fatal": true})
+            }),
+            "events[4].code",
+        ),
+        (
+            "bad page load",
+            Box::new(|b| b["events"][0]["page_load_ms"] = json!(-5)),
+            "events[0].page_load_ms",
+        ),
     ];
     for (name, mutate, want_at) in cases {
         let mut body = design_example();

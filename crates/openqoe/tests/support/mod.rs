@@ -34,7 +34,9 @@ impl TestServer {
                 }
             }
         });
-        let url = receiver.recv_timeout(Duration::from_secs(60)).expect("server printed its URL");
+        let url = receiver
+            .recv_timeout(Duration::from_secs(60))
+            .expect("server printed its URL");
         TestServer { child, url }
     }
 
@@ -59,7 +61,11 @@ pub fn data_dir() -> tempfile::TempDir {
 
 /// A free loopback port, for a server that must come back on the same address after a crash.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Path of the openqoe binary under test.
