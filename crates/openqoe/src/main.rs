@@ -218,7 +218,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         speed: (args.history_minutes * 60.0 / 5.0).max(1.0),
         seed: 7,
         // A CDN that degraded in one country a while ago: something for the breakdown to show.
-        incidents: vec!["cdn=cdn-b,country=DE,at=+20m,for=15m,throughput=0.25".parse()?],
+        incidents: vec!["cdn=cdn-b,country=DE,at=+20m,for=15m,throughput=0.08".parse()?],
         ledger: None,
     };
     let live = SimConfig {

@@ -73,7 +73,7 @@ impl Playback<'_> {
     /// Throughput for a download starting at `t`; the network wanders every call.
     fn throughput_bps(&mut self, t: f64) -> f64 {
         self.wobble = 0.85 * self.wobble + 0.25 * normal(self.rng);
-        if t >= self.congested_until && self.rng.gen::<f64>() < 0.004 {
+        if t >= self.congested_until && self.rng.gen::<f64>() < 0.01 {
             self.congested_until = t + self.rng.gen_range(8_000.0..45_000.0);
             self.congestion = self.rng.gen_range(0.05..0.3);
         }
