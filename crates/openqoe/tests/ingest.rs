@@ -218,3 +218,55 @@ async fn answers_cors_preflight_and_health() {
         .unwrap();
     assert_eq!(health["status"], "ok");
 }
+
+#[tokio::test]
+async fn configured_environments_replace_the_demo_key() {
+    let dir = data_dir();
+    let config = dir.path().join("openqoe.toml");
+    std::fs::write(
+        &config,
+        "[collect]\ncountry_header = \"CF-IPCountry\"\n\n[[collect.environments]]\nname = \"production\"\nkey = \"pk_live_1\"\n",
+    )
+    .unwrap();
+    let server = TestServer::start_with(
+        &dir.path().join("data"),
+        "127.0.0.1:0",
+        &["--config", config.to_str().unwrap()],
+    );
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/events", server.url);
+    let demo = client
+        .post(&url)
+        .json(&one_event("with-demo-key"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        demo.status(),
+        401,
+        "a configured deployment no longer accepts the demo key"
+    );
+    let mut live = one_event("with-live-key");
+    live["key"] = json!("pk_live_1");
+    let accepted = client
+        .post(&url)
+        .header("cf-ipcountry", "de")
+        .json(&live)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 202);
+    let view: Value = client
+        .get(format!("{}/v1/views/with-live-key", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["props"]["environment"], "production");
+    assert_eq!(
+        view["props"]["country"], "DE",
+        "country from the trusted CDN header"
+    );
+}

@@ -184,20 +184,22 @@ async fn view_list<S: ViewSource>(
     Query(pairs): Pairs,
 ) -> Result<Json<Value>, ApiError> {
     let selection = Selection::from_query(&pairs, now())?;
-    let mut newest: Vec<(ServerTime, Value)> = Vec::new();
+    let mut newest: Vec<(ServerTime, String, Value)> = Vec::new();
     api.source
         .visit_views(selection.from, selection.to, &mut |view, metrics| {
             if selection.matches(view) {
                 newest.push((
                     view.started_at().unwrap_or(ServerTime(0)),
+                    view.id.as_str().to_owned(),
                     view_json(view, metrics),
                 ));
             }
         });
-    newest.sort_by_key(|view| std::cmp::Reverse(view.0));
+    // Newest first; the id breaks ties so the same views always list in the same order.
+    newest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     newest.truncate(selection.limit);
     Ok(Json(
-        json!({ "views": newest.into_iter().map(|(_, v)| v).collect::<Vec<_>>() }),
+        json!({ "views": newest.into_iter().map(|(_, _, v)| v).collect::<Vec<_>>() }),
     ))
 }
 

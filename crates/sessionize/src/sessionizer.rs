@@ -1,7 +1,7 @@
 //! The live-view table and the calls that move views through it.
 use std::collections::HashMap;
 
-use openqoe_model::{Batch, ClientTime, EndReason, Merged, ServerTime, View, ViewEnd, ViewId};
+use openqoe_model::{Batch, EndReason, Merged, Seq, ServerTime, View, ViewEnd, ViewId};
 
 use crate::end_rules::{ended_by_events, open_stall, timeout_at};
 use crate::SessionizeConfig;
@@ -16,8 +16,29 @@ pub struct Sessionizer {
 #[derive(Debug)]
 struct LiveView {
     view: View,
-    /// Where a stall still open at the latest event began (device and server clock).
-    open_stall_since: Option<(ClientTime, ServerTime)>,
+    /// The `seq` of the `stall_start` of a stall still open at the latest event, and when the
+    /// server received it: the server-clock stall rule counts from receipt, so a device that
+    /// sends late (an offline queue, a compressed simulation) is not timed out by its own delay.
+    open_stall: Option<(Seq, ServerTime)>,
+}
+
+impl LiveView {
+    /// The end the server-clock rules give this view as of `now`, if any.
+    fn timed_out(&self, now: ServerTime, config: &SessionizeConfig) -> Option<ViewEnd> {
+        let last = self.view.events.values().next_back()?;
+        if let Some((stall_seq, received_at)) = self.open_stall {
+            if now.since(received_at) > config.stall_timeout_ms {
+                let stall = self.view.events.get(&stall_seq)?;
+                return Some(timeout_at(stall, config.stall_timeout_ms, last.seq));
+            }
+        }
+        (now.since(self.view.last_received_at) >= config.idle_timeout_ms).then_some(ViewEnd {
+            reason: EndReason::Idle,
+            ts: last.ts,
+            at: last.at,
+            last_seq: last.seq,
+        })
+    }
 }
 
 impl Sessionizer {
@@ -32,13 +53,28 @@ impl Sessionizer {
     /// Applies one durable batch to its live view, starting the view if it is new; views it ends
     /// are pushed to `ended`.
     ///
-    /// The caller routes batches of views that already ended elsewhere (the store), so a batch
-    /// reaching here always belongs to a live or a new view.
+    /// A live view whose time had already run out when the batch arrived (idle, or stalled past
+    /// the timeout, as of `received_at`) is ended first and the batch merged into it as late
+    /// events, exactly as if the expiry tick had run in between: so what ends a view depends only
+    /// on the log, and replay rebuilds what the live run had. The caller routes batches of views
+    /// that already ended elsewhere (the store).
     pub fn apply(&mut self, batch: Batch, ended: &mut Vec<View>) -> Merged {
         let id = batch.view.id.clone();
+        if let Some(end) = self
+            .live
+            .get(&id)
+            .and_then(|live| live.timed_out(batch.received_at, &self.config))
+        {
+            let mut view = self.live.remove(&id).expect("live view present").view;
+            view.end = Some(end);
+            let merged = view.merge(batch);
+            ended.push(view);
+            return merged;
+        }
+        let received_at = batch.received_at;
         let live = self.live.entry(id.clone()).or_insert_with(|| LiveView {
             view: View::new(&batch.view, batch.received_at),
-            open_stall_since: None,
+            open_stall: None,
         });
         let merged = live.view.merge(batch);
         if let Some(end) = ended_by_events(&live.view, self.config.stall_timeout_ms) {
@@ -46,37 +82,26 @@ impl Sessionizer {
             view.end = Some(end);
             ended.push(view);
         } else {
-            live.open_stall_since = open_stall(&live.view).map(|stall| (stall.ts, stall.at));
+            live.open_stall = match (
+                open_stall(&live.view).map(|stall| stall.seq),
+                live.open_stall,
+            ) {
+                (Some(seq), Some((known, since))) if seq == known => Some((seq, since)),
+                (Some(seq), _) => Some((seq, received_at)),
+                (None, _) => None,
+            };
         }
         merged
     }
 
     /// Ends views idle for the inactivity timeout, or stalled past the stall timeout, as of `now`.
     pub fn expire(&mut self, now: ServerTime, ended: &mut Vec<View>) {
-        let config = &self.config;
         let expired: Vec<(ViewId, ViewEnd)> = self
             .live
             .iter()
             .filter_map(|(id, live)| {
-                let last = live.view.events.values().next_back()?;
-                if let Some((_, stalled_at)) = live.open_stall_since {
-                    if now.since(stalled_at) > config.stall_timeout_ms {
-                        let stall = open_stall(&live.view)?;
-                        return Some((
-                            id.clone(),
-                            timeout_at(stall, config.stall_timeout_ms, last.seq),
-                        ));
-                    }
-                }
-                (now.since(live.view.last_received_at) >= config.idle_timeout_ms).then(|| {
-                    let end = ViewEnd {
-                        reason: EndReason::Idle,
-                        ts: last.ts,
-                        at: last.at,
-                        last_seq: last.seq,
-                    };
-                    (id.clone(), end)
-                })
+                live.timed_out(now, &self.config)
+                    .map(|end| (id.clone(), end))
             })
             .collect();
         for (id, end) in expired {
@@ -87,7 +112,7 @@ impl Sessionizer {
             }
         }
         // A view that never carried an event has nothing to measure: drop it once idle.
-        let idle_ms = config.idle_timeout_ms;
+        let idle_ms = self.config.idle_timeout_ms;
         self.live.retain(|_, live| {
             !(live.view.events.is_empty() && now.since(live.view.last_received_at) >= idle_ms)
         });

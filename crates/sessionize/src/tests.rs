@@ -236,3 +236,88 @@ proptest::proptest! {
         proptest::prop_assert_eq!(ended_a[0].end, ended_b[0].end);
     }
 }
+
+#[test]
+fn a_stall_sent_late_is_timed_out_from_its_receipt() {
+    // The device queued its events: the stall began 9 minutes before the server heard of it.
+    let (sessionizer, ended) = apply_all(
+        vec![batch(
+            "late",
+            9 * MIN,
+            &[
+                (0, 0, "play_requested"),
+                (1, 900, "first_frame"),
+                (2, 2000, "stall_start"),
+            ],
+        )],
+        9 * MIN + MIN,
+    );
+    assert!(
+        ended.is_empty(),
+        "one minute after receipt the stall has not timed out"
+    );
+    assert_eq!(sessionizer.live_count(), 1);
+}
+
+#[test]
+fn a_batch_after_the_view_timed_out_is_late_for_the_ended_view() {
+    let (sessionizer, ended) = apply_all(
+        vec![
+            batch(
+                "a",
+                1000,
+                &[(0, 0, "play_requested"), (1, 900, "first_frame")],
+            ),
+            batch("a", 1000 + 61 * MIN, &[(2, 61 * MIN, "pause")]),
+        ],
+        1000 + 61 * MIN,
+    );
+    assert_eq!(sessionizer.live_count(), 0);
+    let end = ended[0].end.unwrap();
+    assert_eq!((end.reason, end.last_seq), (EndReason::Idle, Seq(1)));
+    assert_eq!(ended[0].events.len(), 3, "the late event is kept");
+    assert_eq!(ended[0].measured_events().count(), 2, "but not measured");
+}
+
+proptest::proptest! {
+    /// Replay equivalence: expiry passes at any moments between batches (the live run's ticks)
+    /// end exactly the views, at exactly the ends, that a final pass alone gives (replay).
+    #[test]
+    fn expiry_timing_never_changes_the_outcome(
+        gaps in proptest::collection::vec((0usize..3, 0i64..(8 * MIN)), 1..25),
+        ticks in proptest::collection::vec(proptest::bool::ANY, 25),
+    ) {
+        let kinds = ["play_requested", "first_frame", "stall_start", "stall_end", "heartbeat"];
+        let mut received = 0;
+        let mut seqs = [0u64; 3];
+        let batches: Vec<Batch> = gaps
+            .iter()
+            .map(|(view, gap)| {
+                received += gap;
+                let seq = seqs[*view];
+                seqs[*view] += 1;
+                // play_requested, first_frame, then stall_start, stall_end, heartbeat over and over.
+                let kind = if seq < 2 { kinds[seq as usize] } else { kinds[2 + (seq as usize - 2) % 3] };
+                batch(&format!("v{view}"), received, &[(seq, received, kind)])
+            })
+            .collect();
+        let end = received + 2 * 60 * MIN;
+        let run = |with_ticks: bool| {
+            let mut sessionizer = Sessionizer::new(SessionizeConfig::default());
+            let mut ended: Vec<View> = Vec::new();
+            for (i, batch) in batches.iter().enumerate() {
+                if with_ticks && ticks[i] {
+                    sessionizer.expire(batch.received_at, &mut ended);
+                }
+                match ended.iter_mut().find(|view| view.id == batch.view.id && view.is_ended()) {
+                    Some(view) => { view.merge(batch.clone()); }
+                    None => { sessionizer.apply(batch.clone(), &mut ended); }
+                }
+            }
+            sessionizer.expire(ServerTime(T0 + end), &mut ended);
+            ended.sort_by(|a, b| a.id.cmp(&b.id));
+            ended.into_iter().map(|v| (v.id, v.end, v.events.len())).collect::<Vec<_>>()
+        };
+        proptest::prop_assert_eq!(run(true), run(false));
+    }
+}

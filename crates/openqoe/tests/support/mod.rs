@@ -17,9 +17,15 @@ pub struct TestServer {
 impl TestServer {
     /// Starts `openqoe serve` on `listen` (port 0 for any) with `data_dir`, and waits until it listens.
     pub fn start(data_dir: &Path, listen: &str) -> TestServer {
+        TestServer::start_with(data_dir, listen, &[])
+    }
+
+    /// Starts `openqoe serve` with extra arguments (such as `--config FILE`).
+    pub fn start_with(data_dir: &Path, listen: &str, extra: &[&str]) -> TestServer {
         let mut child = Command::new(env!("CARGO_BIN_EXE_openqoe"))
             .args(["serve", "--listen", listen, "--data-dir"])
             .arg(data_dir)
+            .args(extra)
             .env("OPENQOE_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
