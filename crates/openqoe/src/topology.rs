@@ -16,7 +16,6 @@ use openqoe_query::ViewSource;
 use openqoe_sessionize::Sessionizer;
 use openqoe_store::ViewStore;
 use openqoe_wal::{ReplayReport, SegmentLog};
-use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
@@ -159,11 +158,11 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
         "Write-ahead log group commit fsync latency",
         sync_seconds.clone(),
     );
-    let group_records = Counter::<u64>::default();
+    let group_batches = Histogram::new(exponential_buckets(1.0, 2.0, 12));
     registry.register(
-        "openqoe_wal_syncs",
-        "Write-ahead log group commits",
-        group_records.clone(),
+        "openqoe_wal_group_batches",
+        "Batches made durable by one write-ahead log fsync (group commit)",
+        group_batches.clone(),
     );
     let active_views = Gauge::default();
     registry.register(
@@ -191,13 +190,10 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
 
     let wal_dir = data_dir.join("wal");
     std::fs::create_dir_all(&wal_dir).with_context(|| format!("creating {}", wal_dir.display()))?;
-    let on_sync = {
-        let syncs = group_records.clone();
-        Box::new(move |took: Duration, _records: usize, _bytes: usize| {
-            sync_seconds.observe(took.as_secs_f64());
-            syncs.inc();
-        })
-    };
+    let on_sync = Box::new(move |took: Duration, records: usize, _bytes: usize| {
+        sync_seconds.observe(took.as_secs_f64());
+        group_batches.observe(records as f64);
+    });
     let mut unreadable_records = 0;
     let (log, replay) = {
         let mut views = pipeline.views.write().expect("views lock poisoned");
