@@ -1,5 +1,6 @@
 //! `openqoe`: the binary. `serve` runs collector, API and dashboard on one port; `demo` adds a
 //! live simulated population; `sim` drives simulated viewers against any collector.
+mod cmcd_cli;
 mod config;
 mod topology;
 
@@ -31,6 +32,9 @@ enum Command {
     Demo(DemoArgs),
     /// Sends simulated viewers to a collector.
     Sim(SimArgs),
+    /// CMCD tools for operators debugging their players.
+    #[command(subcommand)]
+    Cmcd(cmcd_cli::CmcdCommand),
 }
 
 #[derive(Args)]
@@ -106,6 +110,7 @@ fn main() -> anyhow::Result<()> {
             Command::Serve(args) => serve(args, None).await,
             Command::Demo(args) => demo(args).await,
             Command::Sim(args) => sim(args).await,
+            Command::Cmcd(command) => cmcd_cli::run(command),
         }
     })
 }

@@ -1,0 +1,72 @@
+//! `openqoe cmcd decode` on each capture form an operator pastes.
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::{json, Value};
+
+fn decode(input: &str) -> (bool, Value, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_openqoe"))
+        .args(["cmcd", "decode", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let json = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    (
+        output.status.success(),
+        json,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn decodes_every_capture_form() {
+    let cases = [
+        ("raw payload", "br=(3200;v),bs,sid=\"s-1\",v=2"),
+        (
+            "query string",
+            "https://cdn.example/v/seg_1.m4s?CMCD=br%3D(3200%3Bv)%2Cbs%2Csid%3D%22s-1%22%2Cv%3D2",
+        ),
+        (
+            "header lines",
+            "CMCD-Object: br=(3200;v)\nCMCD-Status: bs\nCMCD-Session: sid=\"s-1\",v=2\n",
+        ),
+    ];
+    for (name, input) in cases {
+        let (ok, json, stderr) = decode(input);
+        assert!(ok, "{name}: {stderr}");
+        assert_eq!(
+            json["keys"],
+            json!({"br": [{"value": 3200, "ot": "v"}], "bs": true, "sid": "s-1", "v": 2}),
+            "{name}"
+        );
+    }
+    let (ok, json, _) = decode("e=ps,sta=s,ts=1,v=2\ne=ps,sta=p,ts=2,v=2\nbr=(1,v=2\n");
+    assert!(ok);
+    assert_eq!(json[1]["keys"]["sta"], "p");
+    assert!(
+        json[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a structured-field dictionary"),
+        "{json}"
+    );
+}
+
+#[test]
+fn refuses_garbage_with_a_reason() {
+    let (ok, _, stderr) = decode("br=(1),v=9");
+    assert!(!ok);
+    assert!(
+        stderr.contains("version 9 is above the supported version 2"),
+        "{stderr}"
+    );
+}
