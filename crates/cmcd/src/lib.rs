@@ -1,7 +1,8 @@
 //! CMCD — Common Media Client Data (CTA-5004, -A, -B): every key with its type, read from every
 //! transmission form (the `CMCD=` query argument, the four header shards, the event-mode body).
 //!
-//! Owns the codec only; turning payloads into views is the sessionizer's job. Key decision:
+//! Owns the codec and the mapping of event-mode records to openqoe events; views are still the
+//! sessionizer's job. Key decision:
 //! RFC 8941 syntax is the `sfv` library's; this crate applies CTA-5004-B's server rules on top —
 //! unknown keys and values of the wrong type are ignored (and reported with a reason), a payload
 //! above the supported version is refused whole, and v1 scalars are read as their v2 lists, so
@@ -11,6 +12,7 @@
 mod keys;
 mod payload;
 mod transmission;
+mod views;
 
 pub use keys::{is_custom, key_spec, KeyKind, KeySpec, EVENT_TYPES, KEYS, OBJECT_TYPES, STATES};
 pub use payload::{
@@ -19,6 +21,7 @@ pub use payload::{
 pub use transmission::{
     decode_event_body, decode_headers, decode_query, decode_request, HEADER_SHARDS,
 };
+pub use views::{records_to_batches, view_id, SkippedRecord};
 
 /// Why a payload could not be read at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -219,3 +219,67 @@ proptest::proptest! {
         proptest::prop_assert_eq!(decode_payload(&text).unwrap(), payload);
     }
 }
+
+fn events_of(records: &[&str]) -> Vec<(u64, String)> {
+    let payloads: Vec<CmcdPayload> = records.iter().map(|r| decode_payload(r).unwrap()).collect();
+    let (batches, skipped) = records_to_batches(&payloads, openqoe_model::ServerTime(0));
+    assert!(skipped.is_empty(), "{skipped:?}");
+    batches
+        .iter()
+        .flat_map(|b| b.events.iter().map(|e| (e.seq.0, e.kind.name().to_owned())))
+        .collect()
+}
+
+#[test]
+fn event_records_become_wire_events() {
+    let names = |records: &[&str]| -> Vec<String> {
+        events_of(records)
+            .into_iter()
+            .map(|(_, kind)| kind)
+            .collect()
+    };
+    let cases: [(&str, &str, &[&str]); 9] = [
+        ("play request", "e=ps,sta=s", &["play_requested"]),
+        (
+            "playing closes whatever was open",
+            "e=ps,sta=p",
+            &["first_frame", "stall_end", "seek_end", "play"],
+        ),
+        ("rebuffering", "e=ps,sta=r", &["stall_start"]),
+        ("seeking", "e=ps,sta=k", &["seek_start"]),
+        ("paused", "e=ps,sta=a", &["pause"]),
+        ("fatal error", "e=e,ec=(\"E7\"),sta=f", &["error"]),
+        ("non-fatal error", "e=e,ec=(\"E8\")", &["error"]),
+        ("bitrate change", "br=(4500;v),e=bc", &["rendition_change"]),
+        ("heartbeat", "bl=(9000),e=t,pt=1000", &["heartbeat"]),
+    ];
+    for (name, keys, want) in cases {
+        let record = format!("{keys},sid=\"s\",sn=3,ts=1000,v=2");
+        assert_eq!(names(&[record.as_str()]), want.to_vec(), "{name}");
+    }
+    // sn orders records: the events of sn=3 take seqs 24.., whatever order the records come in.
+    let seqs: Vec<u64> = events_of(&[
+        "e=ps,sid=\"s\",sn=3,sta=r,ts=9,v=2",
+        "e=ps,sid=\"s\",sn=0,sta=s,ts=1,v=2",
+    ])
+    .into_iter()
+    .map(|(seq, _)| seq)
+    .collect();
+    assert_eq!(seqs, vec![24, 0]);
+}
+
+#[test]
+fn views_are_keyed_by_session_and_content() {
+    assert_eq!(view_id("s", "a"), view_id("s", "a"));
+    assert_ne!(view_id("s", "a"), view_id("s", "b"));
+    assert_ne!(
+        view_id("sa", ""),
+        view_id("s", "a"),
+        "the separator keeps the pair apart"
+    );
+    assert!(openqoe_model::ViewId::new(&view_id(&"x".repeat(300), "é")).is_ok());
+    let payloads = [decode_payload("e=ps,sta=s,ts=1,v=2").unwrap()];
+    let (batches, skipped) = records_to_batches(&payloads, openqoe_model::ServerTime(0));
+    assert!(batches.is_empty());
+    assert_eq!(skipped[0].reason, "sid: missing; a view needs a session id");
+}

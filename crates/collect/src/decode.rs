@@ -5,10 +5,21 @@ use axum::http::{header, HeaderMap};
 
 use crate::IngestError;
 
-/// Returns the decoded body: checks the content type, gunzips when asked, enforces `limit`.
-///
-/// `text/plain` is accepted because `sendBeacon` and preflight-free `fetch` send it.
-pub fn decode_body(headers: &HeaderMap, body: &[u8], limit: usize) -> Result<Vec<u8>, IngestError> {
+/// Content types of `POST /v1/events`: `text/plain` because `sendBeacon` and preflight-free
+/// `fetch` send it.
+pub const BEACON_TYPES: &[&str] = &["application/json", "text/plain"];
+/// Content types of CMCD event-mode bodies: `application/cmcd` (CTA-5004-B), `text/cmcd`
+/// (CTA-5004-A), and `text/plain` for players that avoid a CORS preflight.
+pub const CMCD_TYPES: &[&str] = &["application/cmcd", "text/cmcd", "text/plain"];
+
+/// Returns the decoded body: checks the content type against `accepted`, gunzips when asked,
+/// enforces `limit`.
+pub fn decode_body(
+    headers: &HeaderMap,
+    body: &[u8],
+    accepted: &[&str],
+    limit: usize,
+) -> Result<Vec<u8>, IngestError> {
     if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
         let essence = content_type
             .to_str()
@@ -17,8 +28,9 @@ pub fn decode_body(headers: &HeaderMap, body: &[u8], limit: usize) -> Result<Vec
             .next()
             .unwrap_or("")
             .trim();
-        if !essence.eq_ignore_ascii_case("application/json")
-            && !essence.eq_ignore_ascii_case("text/plain")
+        if !accepted
+            .iter()
+            .any(|kind| essence.eq_ignore_ascii_case(kind))
         {
             return Err(IngestError::Unsupported(format!(
                 "content type {essence:?}"

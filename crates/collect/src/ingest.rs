@@ -9,14 +9,14 @@ use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use openqoe_model::{Batch, ServerTime};
+use openqoe_model::{Batch, BatchError, ServerTime};
 use openqoe_wal::EventLog;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use tower_http::cors::{Any, CorsLayer};
 
-use crate::decode::decode_body;
+use crate::decode::{decode_body, BEACON_TYPES, CMCD_TYPES};
 use crate::record::encode_record;
 use crate::stats::RejectLabels;
 use crate::{CollectConfig, CollectStats, IngestError};
@@ -81,7 +81,8 @@ struct KeyQuery {
     key: Option<String>,
 }
 
-/// The `/v1/events` route, with CORS for browsers and the body limit applied.
+/// The ingest routes — `/v1/events` (wire v1) and `/v1/cmcd` (CMCD v2 event mode) — with CORS
+/// for browsers and the body limit applied.
 pub fn router<L: EventLog, D: DurableBatches>(ingest: Arc<Ingest<L, D>>) -> Router {
     let max_body = ingest.config.max_batch_bytes;
     let cors = CorsLayer::new()
@@ -95,6 +96,7 @@ pub fn router<L: EventLog, D: DurableBatches>(ingest: Arc<Ingest<L, D>>) -> Rout
         .max_age(std::time::Duration::from_secs(86_400));
     Router::new()
         .route("/v1/events", post(post_events::<L, D>))
+        .route("/v1/cmcd", post(post_cmcd::<L, D>))
         // A raw body over the decoded limit can never decode under it.
         .layer(DefaultBodyLimit::max(max_body))
         .layer(cors)
@@ -133,10 +135,23 @@ async fn accept<L: EventLog, D: DurableBatches>(
         .admission
         .try_acquire_many(permits)
         .map_err(|_| IngestError::Overloaded)?; // 429 before any work
-    let decoded = decode_body(headers, &body, limit)?; // gzip, text/plain, 413
+    let decoded = decode_body(headers, &body, BEACON_TYPES, limit)?; // gzip, text/plain, 413
     let mut batch = Batch::parse(&decoded, now())?; // wire v1; a 400 names `at`
-    let environment = resolve_key(ingest, &batch, &query, headers)?; // 401
+    let environment = resolve_key(ingest, batch.key.as_deref(), &query, headers)?; // 401
     stamp_server_dimensions(ingest, &mut batch, environment, headers);
+    let (accepted, duplicates) = make_durable(ingest, batch).await?; // 202 only after the fsync
+    Ok(Accepted {
+        accepted,
+        duplicates,
+    })
+}
+
+/// Drops what is already durable, appends the rest to the log and, once it is durable, hands
+/// it on; returns (accepted, duplicates).
+async fn make_durable<L: EventLog, D: DurableBatches>(
+    ingest: &Ingest<L, D>,
+    mut batch: Batch,
+) -> Result<(usize, usize), IngestError> {
     let duplicates = ingest.sink.remove_durable(&mut batch); // (view id, seq) already durable
     let accepted = batch.events.len();
     if accepted > 0 || !batch.view.props.is_empty() {
@@ -150,22 +165,94 @@ async fn accept<L: EventLog, D: DurableBatches>(
     ingest.stats.batches.inc();
     ingest.stats.events.inc_by(accepted as u64);
     ingest.stats.duplicates.inc_by(duplicates as u64);
-    Ok(Accepted {
-        accepted,
-        duplicates,
-    })
+    Ok((accepted, duplicates))
+}
+
+async fn post_cmcd<L: EventLog, D: DurableBatches>(
+    State(ingest): State<Arc<Ingest<L, D>>>,
+    Query(query): Query<KeyQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<StatusCode, IngestError> {
+    let outcome = accept_cmcd(&ingest, query, &headers, body).await;
+    if let Err(refusal) = &outcome {
+        ingest
+            .stats
+            .rejects
+            .get_or_create(&RejectLabels {
+                reason: refusal.reason(),
+            })
+            .inc();
+    }
+    outcome
+}
+
+/// CMCD v2 event mode (CTA-5004-B §5): records become views keyed by (`sid`, `cid`); `204` once
+/// durable, as the spec expects of a collector.
+async fn accept_cmcd<L: EventLog, D: DurableBatches>(
+    ingest: &Ingest<L, D>,
+    query: KeyQuery,
+    headers: &HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<StatusCode, IngestError> {
+    let limit = ingest.config.max_batch_bytes;
+    let body = body.map_err(|_| IngestError::TooLarge { limit })?;
+    let permits = u32::try_from(body.len() / 1024 + 1).unwrap_or(u32::MAX);
+    let _permit = ingest
+        .admission
+        .try_acquire_many(permits)
+        .map_err(|_| IngestError::Overloaded)?;
+    let decoded = decode_body(headers, &body, CMCD_TYPES, limit)?;
+    let environment = resolve_key(ingest, None, &query, headers)?;
+    let text = std::str::from_utf8(&decoded).map_err(|_| BatchError {
+        at: String::new(),
+        reason: "expected UTF-8 text".into(),
+    })?;
+    let mut records = Vec::new();
+    let mut first_problem = None;
+    for (index, record) in openqoe_cmcd::decode_event_body(text)
+        .into_iter()
+        .enumerate()
+    {
+        match record {
+            Ok(payload) => records.push(payload),
+            Err(e) => {
+                first_problem.get_or_insert(BatchError {
+                    at: format!("records[{index}]"),
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+    let (batches, skipped) = openqoe_cmcd::records_to_batches(&records, now());
+    if let Some(skip) = skipped.first() {
+        first_problem.get_or_insert(BatchError {
+            at: format!("records[{}]", skip.index),
+            reason: skip.reason.clone(),
+        });
+    }
+    if batches.is_empty() {
+        let problem = first_problem.unwrap_or(BatchError {
+            at: String::new(),
+            reason: "expected at least one record".into(),
+        });
+        return Err(IngestError::Malformed(problem));
+    }
+    for mut batch in batches {
+        stamp_server_dimensions(ingest, &mut batch, environment.clone(), headers);
+        make_durable(ingest, batch).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The environment of the write key: from the body, else `X-OpenQoE-Key`, else `?key=`.
 fn resolve_key<L, D>(
     ingest: &Ingest<L, D>,
-    batch: &Batch,
+    body_key: Option<&str>,
     query: &KeyQuery,
     headers: &HeaderMap,
 ) -> Result<String, IngestError> {
-    let key = batch
-        .key
-        .as_deref()
+    let key = body_key
         .or_else(|| headers.get("x-openqoe-key").and_then(|v| v.to_str().ok()))
         .or(query.key.as_deref())
         .ok_or(IngestError::UnknownKey)?;

@@ -1,4 +1,5 @@
-//! The ingest stage: `POST /v1/events` (DESIGN §4.1) from request to durable acknowledgement.
+//! The ingest stage: `POST /v1/events` (DESIGN §4.1) and `POST /v1/cmcd` (CMCD v2 event mode),
+//! from request to durable acknowledgement.
 //!
 //! Owns body decoding (gzip, `text/plain`, size limits), write keys, admission control and
 //! (view id, seq) de-duplication. Does not own views: a durable batch is handed to a
