@@ -1,5 +1,6 @@
 //! CMCD — Common Media Client Data (CTA-5004, -A, -B): every key with its type, read from every
-//! transmission form (the `CMCD=` query argument, the four header shards, the event-mode body).
+//! transmission form (the `CMCD=` query argument, the four header shards, the event-mode body);
+//! and CMSD (CTA-5006) static and dynamic headers.
 //!
 //! Owns the codec and the mapping of event-mode records to openqoe events; views are still the
 //! sessionizer's job. Key decision:
@@ -9,11 +10,16 @@
 //! one typed payload serves v1 and v2 players alike.
 #![warn(missing_docs)]
 
+mod cmsd;
 mod keys;
 mod payload;
 mod transmission;
 mod views;
 
+pub use cmsd::{
+    decode_cmsd_dynamic, decode_cmsd_static, encode_cmsd_dynamic, encode_cmsd_static, CmsdHop,
+    CmsdStatic,
+};
 pub use keys::{is_custom, key_spec, KeyKind, KeySpec, EVENT_TYPES, KEYS, OBJECT_TYPES, STATES};
 pub use payload::{
     decode_payload, encode_payload, CmcdPayload, CmcdValue, IgnoredKey, ListItem, SUPPORTED_VERSION,

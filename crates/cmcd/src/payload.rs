@@ -6,7 +6,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use sfv::{BareItem, Dictionary, Item, ListEntry, Parser};
 
-use crate::keys::{is_custom, key_spec, KeyKind, OBJECT_TYPES};
+use crate::keys::{is_custom, key_spec, KeyKind, KeySpec, OBJECT_TYPES};
 use crate::CmcdError;
 
 /// The highest CMCD version this decoder reads (CTA-5004-B is version 2).
@@ -150,7 +150,7 @@ pub fn decode_payload(text: &str) -> Result<CmcdPayload, CmcdError> {
     };
     for (key, entry) in &dictionary {
         let key = key.as_str();
-        match typed_value(key, entry) {
+        match typed_value(key, entry, key_spec) {
             Ok(value) => {
                 payload.keys.insert(key.to_owned(), value);
             }
@@ -163,7 +163,7 @@ pub fn decode_payload(text: &str) -> Result<CmcdPayload, CmcdError> {
     Ok(payload)
 }
 
-fn describe(entry: &ListEntry) -> &'static str {
+pub(crate) fn describe(entry: &ListEntry) -> &'static str {
     match entry {
         ListEntry::InnerList(_) => "an inner list",
         ListEntry::Item(item) => match item.bare_item {
@@ -180,8 +180,12 @@ fn describe(entry: &ListEntry) -> &'static str {
 }
 
 /// Reads one member under its key's type; the error is the reason it is ignored.
-fn typed_value(key: &str, entry: &ListEntry) -> Result<CmcdValue, String> {
-    let Some(spec) = key_spec(key) else {
+pub(crate) fn typed_value(
+    key: &str,
+    entry: &ListEntry,
+    table: fn(&str) -> Option<&'static KeySpec>,
+) -> Result<CmcdValue, String> {
+    let Some(spec) = table(key) else {
         return if is_custom(key) {
             custom_value(entry)
         } else {
@@ -300,7 +304,7 @@ fn list_value(kind: KeyKind, entry: &ListEntry) -> Option<CmcdValue> {
 
 /// Custom keys: the spec asks for a string or token of at most 64 characters; players also
 /// send integers and booleans, so any scalar is kept.
-fn custom_value(entry: &ListEntry) -> Result<CmcdValue, String> {
+pub(crate) fn custom_value(entry: &ListEntry) -> Result<CmcdValue, String> {
     match entry {
         ListEntry::Item(item) => match &item.bare_item {
             BareItem::Integer(v) => Ok(CmcdValue::Integer(i64::from(*v))),
@@ -329,14 +333,22 @@ fn url_decoded(text: &str) -> String {
 /// Encodes a payload as CMCD v2 text, keys in alphabetical order (CTA-5004-B §4.1); booleans
 /// FALSE are omitted as the spec recommends.
 pub fn encode_payload(payload: &CmcdPayload) -> String {
+    encode_dictionary(&payload.keys)
+}
+
+/// Encodes typed keys as a dictionary with bare commas between members.
+pub(crate) fn encode_dictionary(keys: &BTreeMap<String, CmcdValue>) -> String {
     let mut dictionary = Dictionary::new();
-    for (key, value) in &payload.keys {
+    for (key, value) in keys {
         let Ok(key) = sfv::Key::from_string(key.clone()) else {
             continue;
         };
         let entry = match value {
             CmcdValue::Boolean(false) => continue,
-            CmcdValue::Integer(v) => sfv::Integer::constant(*v).into(),
+            CmcdValue::Integer(v) => match sfv::Integer::try_from(*v) {
+                Ok(v) => v.into(),
+                Err(_) => continue,
+            },
             CmcdValue::Decimal(v) => match sfv::Decimal::try_from(*v) {
                 Ok(d) => d.into(),
                 Err(_) => continue,
@@ -351,7 +363,7 @@ pub fn encode_payload(payload: &CmcdPayload) -> String {
                 Err(_) => continue,
             },
             CmcdValue::IntegerList(items) => inner_list(items, |v| {
-                Some(BareItem::Integer(sfv::Integer::constant(*v)))
+                sfv::Integer::try_from(*v).ok().map(BareItem::Integer)
             }),
             CmcdValue::StringList(items) => inner_list(items, |v| {
                 sfv::String::from_string(v.clone())

@@ -9,8 +9,9 @@ use serde_json::{json, Value};
 /// `openqoe cmcd …`
 #[derive(Subcommand)]
 pub enum CmcdCommand {
-    /// Decodes a raw payload, a `CMCD=` query string or URL, `CMCD-*: …` header lines, or an
-    /// event-mode body (one record per line); `-` reads standard input.
+    /// Decodes a raw payload, a `CMCD=` query string or URL, `CMCD-*: …` header lines, an
+    /// event-mode body (one record per line), or a `CMSD-Static:`/`CMSD-Dynamic:` header line;
+    /// `-` reads standard input.
     Decode {
         /// The payload, or `-` for standard input.
         input: String,
@@ -48,6 +49,22 @@ fn decode_any(text: &str) -> anyhow::Result<Value> {
     let one = |decoded: Result<openqoe_cmcd::CmcdPayload, openqoe_cmcd::CmcdError>| -> anyhow::Result<Value> {
         Ok(serde_json::to_value(decoded?)?)
     };
+    // CMSD response headers (CTA-5006), as an operator copies them from a CDN response.
+    for (name, value) in lines.iter().filter_map(|line| line.split_once(':')) {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "cmsd-static" => {
+                return Ok(serde_json::to_value(openqoe_cmcd::decode_cmsd_static(
+                    value,
+                )?)?)
+            }
+            "cmsd-dynamic" => {
+                return Ok(serde_json::to_value(openqoe_cmcd::decode_cmsd_dynamic(
+                    value,
+                )?)?)
+            }
+            _ => {}
+        }
+    }
     if !header_lines.is_empty() {
         return one(decode_headers(header_lines).expect("header lines are present"));
     }

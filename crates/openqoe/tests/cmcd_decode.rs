@@ -62,6 +62,20 @@ fn decodes_every_capture_form() {
 }
 
 #[test]
+fn decodes_cmsd_headers() {
+    let (ok, json, stderr) =
+        decode("CMSD-Dynamic: \"CDNB-3ak1\";etp=96;rtt=8,\"CDNA-312.663\";etp=115;rtt=16;mb=5000");
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        json[1],
+        json!({"server": "CDNA-312.663", "params": {"etp": 115, "mb": 5000, "rtt": 16}})
+    );
+    let (ok, json, _) = decode("CMSD-Static: ot=v,sf=h,st=v,d=5000,br=2000,n=\"OriginProviderA\"");
+    assert!(ok);
+    assert_eq!(json["keys"]["n"], "OriginProviderA");
+}
+
+#[test]
 fn refuses_garbage_with_a_reason() {
     let (ok, _, stderr) = decode("br=(1),v=9");
     assert!(!ok);
