@@ -12,6 +12,7 @@
 
 mod cmsd;
 mod keys;
+mod logs;
 mod payload;
 mod transmission;
 mod views;
@@ -21,6 +22,7 @@ pub use cmsd::{
     CmsdStatic,
 };
 pub use keys::{is_custom, key_spec, KeyKind, KeySpec, EVENT_TYPES, KEYS, OBJECT_TYPES, STATES};
+pub use logs::{read_log, requests_to_batches, LogFormat, LoggedRequest};
 pub use payload::{
     decode_payload, encode_payload, CmcdPayload, CmcdValue, IgnoredKey, ListItem, SUPPORTED_VERSION,
 };

@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use openqoe_cmcd::{decode_event_body, decode_headers, decode_payload, decode_query, CmcdError, CmcdPayload};
+use openqoe_cmcd::{
+    decode_event_body, decode_headers, decode_payload, decode_query, CmcdError, CmcdPayload,
+};
 use serde_json::{json, Value};
 
 const CASES: usize = 10_000;
@@ -14,14 +16,18 @@ fn by_value(value: Value) -> Value {
     match value {
         Value::Number(n) => json!(n.as_f64()),
         Value::Array(items) => Value::Array(items.into_iter().map(by_value).collect()),
-        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, by_value(v))).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k, by_value(v))).collect())
+        }
         other => other,
     }
 }
 
 fn keys_json(decoded: Result<CmcdPayload, CmcdError>) -> Result<Value, String> {
     match decoded {
-        Ok(payload) if payload.ignored.is_empty() => Ok(by_value(serde_json::to_value(&payload.keys).unwrap())),
+        Ok(payload) if payload.ignored.is_empty() => {
+            Ok(by_value(serde_json::to_value(&payload.keys).unwrap()))
+        }
         Ok(payload) => Err(format!("ignored {:?}", payload.ignored)),
         // CML encodes an empty object to an empty payload and decodes it back to {}.
         Err(CmcdError::Empty) => Ok(json!({})),
@@ -37,8 +43,17 @@ fn agrees_with_cml_on_ten_thousand_random_payloads() {
         repo.join("tests/cmcd/node_modules/@svta/cml-cmcd").exists(),
         "run `npm ci` in tests/cmcd first (./scripts/test does): the check needs @svta/cml-cmcd"
     );
-    let output = Command::new("node").arg(&script).arg(CASES.to_string()).arg("42").output().expect("node runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = Command::new("node")
+        .arg(&script)
+        .arg(CASES.to_string())
+        .arg("42")
+        .output()
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let mut agreed = 0;
     let mut by_form = std::collections::BTreeMap::<String, usize>::new();
     for line in String::from_utf8(output.stdout).unwrap().lines() {
@@ -46,18 +61,36 @@ fn agrees_with_cml_on_ten_thousand_random_payloads() {
         let form = case["form"].as_str().unwrap();
         let decoded: Vec<Result<Value, String>> = match form {
             "payload" => vec![keys_json(decode_payload(case["input"].as_str().unwrap()))],
-            "query" => vec![keys_json(decode_query(case["input"].as_str().unwrap()).expect("CMCD= argument"))],
+            "query" => vec![keys_json(
+                decode_query(case["input"].as_str().unwrap()).expect("CMCD= argument"),
+            )],
             "headers" => {
-                let headers: Vec<(&str, &str)> =
-                    case["input"].as_object().unwrap().iter().map(|(k, v)| (k.as_str(), v.as_str().unwrap())).collect();
+                let headers: Vec<(&str, &str)> = case["input"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
+                    .collect();
                 vec![decode_headers(headers).map_or(Ok(json!({})), keys_json)]
             }
-            "event" => decode_event_body(case["input"].as_str().unwrap()).into_iter().map(keys_json).collect(),
+            "event" => decode_event_body(case["input"].as_str().unwrap())
+                .into_iter()
+                .map(keys_json)
+                .collect(),
             other => panic!("unknown form {other}"),
         };
-        let expected: Vec<Result<Value, String>> =
-            case["expected"].as_array().unwrap().iter().cloned().map(|v| Ok(by_value(v))).collect();
-        assert_eq!(decoded, expected, "{form} v{}: {}", case["version"], case["input"]);
+        let expected: Vec<Result<Value, String>> = case["expected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .cloned()
+            .map(|v| Ok(by_value(v)))
+            .collect();
+        assert_eq!(
+            decoded, expected,
+            "{form} v{}: {}",
+            case["version"], case["input"]
+        );
         agreed += expected.len();
         *by_form.entry(form.to_owned()).or_default() += 1;
     }

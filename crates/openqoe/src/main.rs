@@ -2,6 +2,7 @@
 //! live simulated population; `sim` drives simulated viewers against any collector.
 mod cmcd_cli;
 mod config;
+mod import;
 mod topology;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,8 @@ enum Command {
     Demo(DemoArgs),
     /// Sends simulated viewers to a collector.
     Sim(SimArgs),
+    /// Imports CDN access logs carrying CMCD (request mode) as views, through a collector.
+    Import(import::ImportArgs),
     /// CMCD tools for operators debugging their players.
     #[command(subcommand)]
     Cmcd(cmcd_cli::CmcdCommand),
@@ -110,6 +113,7 @@ fn main() -> anyhow::Result<()> {
             Command::Serve(args) => serve(args, None).await,
             Command::Demo(args) => demo(args).await,
             Command::Sim(args) => sim(args).await,
+            Command::Import(args) => import::run(args).await,
             Command::Cmcd(command) => cmcd_cli::run(command),
         }
     })
