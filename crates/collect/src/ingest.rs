@@ -13,7 +13,7 @@ use openqoe_model::{Batch, BatchError, ServerTime};
 use openqoe_wal::EventLog;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::decode::{decode_body, BEACON_TYPES, CMCD_TYPES};
@@ -129,12 +129,7 @@ async fn accept<L: EventLog, D: DurableBatches>(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Accepted, IngestError> {
     let limit = ingest.config.max_batch_bytes;
-    let body = body.map_err(|_| IngestError::TooLarge { limit })?;
-    let permits = u32::try_from(body.len() / 1024 + 1).unwrap_or(u32::MAX);
-    let _permit = ingest
-        .admission
-        .try_acquire_many(permits)
-        .map_err(|_| IngestError::Overloaded)?; // 429 before any work
+    let (body, _permit) = admit(ingest, body)?; // 413, or 429 before any work
     let decoded = decode_body(headers, &body, BEACON_TYPES, limit)?; // gzip, text/plain, 413
     let mut batch = Batch::parse(&decoded, now())?; // wire v1; a 400 names `at`
     let environment = resolve_key(ingest, batch.key.as_deref(), &query, headers)?; // 401
@@ -144,6 +139,22 @@ async fn accept<L: EventLog, D: DurableBatches>(
         accepted,
         duplicates,
     })
+}
+
+/// Takes the body and an admission permit for its size: `413` past the body limit, `429` when
+/// too many bytes are already being ingested.
+fn admit<L, D>(
+    ingest: &Ingest<L, D>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<(Bytes, SemaphorePermit<'_>), IngestError> {
+    let limit = ingest.config.max_batch_bytes;
+    let body = body.map_err(|_| IngestError::TooLarge { limit })?;
+    let permits = u32::try_from(body.len() / 1024 + 1).unwrap_or(u32::MAX);
+    let permit = ingest
+        .admission
+        .try_acquire_many(permits)
+        .map_err(|_| IngestError::Overloaded)?;
+    Ok((body, permit))
 }
 
 /// Drops what is already durable, appends the rest to the log and, once it is durable, hands
@@ -196,12 +207,7 @@ async fn accept_cmcd<L: EventLog, D: DurableBatches>(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<StatusCode, IngestError> {
     let limit = ingest.config.max_batch_bytes;
-    let body = body.map_err(|_| IngestError::TooLarge { limit })?;
-    let permits = u32::try_from(body.len() / 1024 + 1).unwrap_or(u32::MAX);
-    let _permit = ingest
-        .admission
-        .try_acquire_many(permits)
-        .map_err(|_| IngestError::Overloaded)?;
+    let (body, _permit) = admit(ingest, body)?;
     let decoded = decode_body(headers, &body, CMCD_TYPES, limit)?;
     let environment = resolve_key(ingest, None, &query, headers)?;
     let text = std::str::from_utf8(&decoded).map_err(|_| BatchError {
