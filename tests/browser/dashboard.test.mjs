@@ -2,60 +2,23 @@
 // real, non-zero numbers within 10 s, render its charts, and log no console errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const binary = process.env.OPENQOE_BIN ?? path.join(repo, 'target/debug/openqoe');
-const artifacts = path.join(repo, 'artifacts');
-
-function startDemo(dataDir) {
-  const child = spawn(binary, ['demo', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
-    env: { ...process.env, OPENQOE_LOG: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('demo printed no dashboard URL within 60 s')), 60000);
-    let out = '';
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      const match = out.match(/dashboard: (http:\/\/\S+)/);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`demo exited with ${code}`)));
-  });
-  return { child, url };
-}
+import { artifacts, launchChromium, startOpenqoe } from './support.mjs';
 
 const tileNumber = (page, id) =>
   page.$eval(`#tile-${id} [data-value]`, (el) => parseFloat(el.textContent.replace(/,/g, '')));
 
 test('dashboard of a running demo shows real numbers, charts and views', { timeout: 120000 }, async () => {
   fs.mkdirSync(artifacts, { recursive: true });
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'openqoe-demo-'));
-  const demo = startDemo(dataDir);
+  const demo = startOpenqoe('demo', 'dashboard:');
   let browser;
   try {
-    const url = await demo.url;
+    const url = `${await demo.url}/`;
     const shownBy = Date.now() + 10000;
-    browser = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'pw-')), {
-      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-      headless: true,
-      viewport: { width: 1400, height: 1000 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    const page = browser.pages()[0] ?? (await browser.newPage());
-    const problems = [];
-    page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`console: ${msg.text()}`); });
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+    const launched = await launchChromium();
+    browser = launched.context;
+    const { page, problems } = launched;
 
     // Overview: the tiles fill in with real numbers; reload until they do, up to 10 s after start.
     await page.goto(url);
@@ -98,7 +61,6 @@ test('dashboard of a running demo shows real numbers, charts and views', { timeo
     assert.deepEqual(problems, [], 'no console errors');
   } finally {
     await browser?.close();
-    demo.child.kill('SIGKILL');
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    demo.stop();
   }
 });

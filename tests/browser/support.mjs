@@ -1,0 +1,54 @@
+// Shared pieces of the browser tests: the real openqoe binary, and Debian's headless Chromium.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const binary = process.env.OPENQOE_BIN ?? path.join(repo, 'target/debug/openqoe');
+export const artifacts = path.join(repo, 'artifacts');
+
+/** Starts `openqoe <command> --listen 127.0.0.1:0 --data-dir <tmp>` and resolves its URL from `prefix`. */
+export function startOpenqoe(command, prefix) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'openqoe-'));
+  const child = spawn(binary, [command, '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
+    env: { ...process.env, OPENQOE_LOG: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`openqoe ${command} printed no URL within 60 s`)), 60000);
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = out.match(new RegExp(`${prefix} (http://\\S+)`));
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1].replace(/\/$/, ''));
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`openqoe ${command} exited with ${code}`)));
+  });
+  const stop = () => {
+    child.kill('SIGKILL');
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  return { url, stop };
+}
+
+/** Launches headless Chromium with the flags this machine needs; collects console errors. */
+export async function launchChromium(extraArgs = []) {
+  const context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'pw-')), {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1400, height: 1000 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extraArgs],
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  const problems = [];
+  page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`console: ${msg.text()}`); });
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  return { context, page, problems };
+}
