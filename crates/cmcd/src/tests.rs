@@ -238,7 +238,7 @@ fn event_records_become_wire_events() {
             .map(|(_, kind)| kind)
             .collect()
     };
-    let cases: [(&str, &str, &[&str]); 9] = [
+    let cases: [(&str, &str, &[&str]); 10] = [
         ("play request", "e=ps,sta=s", &["play_requested"]),
         (
             "playing closes whatever was open",
@@ -252,6 +252,11 @@ fn event_records_become_wire_events() {
         ("non-fatal error", "e=e,ec=(\"E8\")", &["error"]),
         ("bitrate change", "br=(4500;v),e=bc", &["rendition_change"]),
         ("heartbeat", "bl=(9000),e=t,pt=1000", &["heartbeat"]),
+        (
+            "heartbeat repeating a state is only a heartbeat",
+            "e=t,sta=f",
+            &["heartbeat"],
+        ),
     ];
     for (name, keys, want) in cases {
         let record = format!("{keys},sid=\"s\",sn=3,ts=1000,v=2");

@@ -171,7 +171,10 @@ fn record_events(record: &CmcdPayload) -> Vec<Value> {
         Some("k") if event == Some("ps") => events.push(json!({"type": "seek_start"})),
         Some("a") if event == Some("ps") => events.push(json!({"type": "pause"})),
         Some("e") if event == Some("ps") => events.push(json!({"type": "ended"})),
-        Some("f") => events.push(json!({"type": "error", "code": error_code(), "fatal": true})),
+        // Heartbeats repeat the current state; a failure counts where it is reported.
+        Some("f") if matches!(event, Some("ps" | "e")) => {
+            events.push(json!({"type": "error", "code": error_code(), "fatal": true}))
+        }
         Some("q") if event == Some("ps") => {
             events.push(json!({"type": "view_end", "reason": "quit"}))
         }
