@@ -18,7 +18,6 @@ use tower_http::cors::{Any, CorsLayer};
 
 use crate::decode::{decode_body, BEACON_TYPES, CMCD_TYPES};
 use crate::record::encode_record;
-use crate::stats::RejectLabels;
 use crate::{CollectConfig, CollectStats, IngestError};
 
 /// Where durable batches go: the sessionizer, as the binary wires it.
@@ -109,17 +108,9 @@ async fn post_events<L: EventLog, D: DurableBatches>(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Accepted, IngestError> {
-    let outcome = accept(&ingest, query, &headers, body).await;
-    if let Err(refusal) = &outcome {
-        ingest
-            .stats
-            .rejects
-            .get_or_create(&RejectLabels {
-                reason: refusal.reason(),
-            })
-            .inc();
-    }
-    outcome
+    ingest
+        .stats
+        .count_refusal(accept(&ingest, query, &headers, body).await)
 }
 
 async fn accept<L: EventLog, D: DurableBatches>(
@@ -185,17 +176,9 @@ async fn post_cmcd<L: EventLog, D: DurableBatches>(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<StatusCode, IngestError> {
-    let outcome = accept_cmcd(&ingest, query, &headers, body).await;
-    if let Err(refusal) = &outcome {
-        ingest
-            .stats
-            .rejects
-            .get_or_create(&RejectLabels {
-                reason: refusal.reason(),
-            })
-            .inc();
-    }
-    outcome
+    ingest
+        .stats
+        .count_refusal(accept_cmcd(&ingest, query, &headers, body).await)
 }
 
 /// CMCD v2 event mode (CTA-5004-B §5): records become views keyed by (`sid`, `cid`); `204` once

@@ -25,6 +25,21 @@ pub struct CollectStats {
 }
 
 impl CollectStats {
+    /// Counts a refused request under its reason and passes the outcome on.
+    pub fn count_refusal<T>(
+        &self,
+        outcome: Result<T, crate::IngestError>,
+    ) -> Result<T, crate::IngestError> {
+        if let Err(refusal) = &outcome {
+            self.rejects
+                .get_or_create(&RejectLabels {
+                    reason: refusal.reason(),
+                })
+                .inc();
+        }
+        outcome
+    }
+
     /// Registers the counters under `openqoe_ingest_*`.
     pub fn register(&self, registry: &mut Registry) {
         registry.register(
