@@ -143,6 +143,21 @@ pub const METRICS: &[Metric] = &[
         "The most the picture was shrunk in any quality played.",
     ),
     distribution(
+        "rendition_change_count",
+        "count",
+        "How often the picture quality changed while watching, per view.",
+    ),
+    distribution(
+        "upshift_count",
+        "count",
+        "How often the quality went up, per view.",
+    ),
+    distribution(
+        "downshift_count",
+        "count",
+        "How often the quality dropped, per view.",
+    ),
+    distribution(
         "seek_count",
         "count",
         "How many times viewers jumped to another point, per view.",
@@ -184,6 +199,9 @@ impl ViewMetrics {
             "downscale_percentage" => number(self.downscale_percentage),
             "max_upscale_percentage" => number(self.max_upscale_percentage),
             "max_downscale_percentage" => number(self.max_downscale_percentage),
+            "rendition_change_count" => count(self.rendition_change_count),
+            "upshift_count" => count(self.upshift_count),
+            "downshift_count" => count(self.downshift_count),
             "seek_count" => count(self.seek_count),
             "seek_latency_ms" => number(self.seek_latency_ms),
             _ => None,

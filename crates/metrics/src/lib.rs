@@ -61,6 +61,12 @@ pub struct ViewMetrics {
     pub seek_count: u64,
     /// Mean `seek_start` → `seek_end`; `None` with no seek.
     pub seek_latency_ms: Option<f64>,
+    /// Rendition changes after the first frame.
+    pub rendition_change_count: u64,
+    /// Rendition changes to a higher bitrate.
+    pub upshift_count: u64,
+    /// Rendition changes to a lower bitrate.
+    pub downshift_count: u64,
     /// Whether a first frame was shown (not a metric: a filterable fact).
     pub started: bool,
 }
@@ -122,6 +128,9 @@ pub fn compute(view: &View) -> ViewMetrics {
         seek_count: walk.seek_count,
         seek_latency_ms: (walk.seek_count > 0)
             .then(|| walk.seek_latency_total_ms as f64 / walk.seek_count as f64),
+        rendition_change_count: walk.rendition_changes,
+        upshift_count: walk.upshifts,
+        downshift_count: walk.downshifts,
         started: walk.started,
     }
 }

@@ -44,6 +44,10 @@ pub struct Walk {
     pub rebuffer_count: u64,
     pub seek_count: u64,
     pub seek_latency_total_ms: u64,
+    /// Rendition changes after the first frame; the selection before it is the initial one.
+    pub rendition_changes: u64,
+    pub upshifts: u64,
+    pub downshifts: u64,
     pub fatal_before_start: bool,
     pub fatal: bool,
     /// Playing time per rendition, in order of first play.
@@ -163,7 +167,19 @@ pub fn walk(view: &View) -> Walk {
                 state.stall = Some(kind);
             }
             EventKind::StallEnd => state.stall = None,
-            EventKind::RenditionChange(rendition) => state.rendition = Some(rendition.clone()),
+            EventKind::RenditionChange(rendition) => {
+                if let Some(previous) = state.rendition.as_ref().filter(|_| state.started) {
+                    if previous != rendition {
+                        totals.rendition_changes += 1;
+                        match rendition.bitrate_bps.cmp(&previous.bitrate_bps) {
+                            std::cmp::Ordering::Greater => totals.upshifts += 1,
+                            std::cmp::Ordering::Less => totals.downshifts += 1,
+                            std::cmp::Ordering::Equal => {}
+                        }
+                    }
+                }
+                state.rendition = Some(rendition.clone());
+            }
             EventKind::Error { fatal: true, .. } => {
                 totals.fatal = true;
                 if !state.started {

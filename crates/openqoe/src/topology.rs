@@ -225,7 +225,8 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
             Arc::clone(&pipeline),
             Arc::new(registry),
         ))
-        .merge(openqoe_dashboard::router());
+        .merge(openqoe_dashboard::router())
+        .merge(openqoe_beacon::router());
     Ok(Topology {
         router,
         pipeline,

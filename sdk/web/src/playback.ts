@@ -1,0 +1,264 @@
+// What the viewer saw, from the media element alone: play requests, the first frame, pauses,
+// seeks, stalls and the end. The rules are in docs/sdk.md ("Detection rules"); in short, a frame
+// presented (`requestVideoFrameCallback`) is the only proof that playback progresses, because
+// players freeze the picture without `waiting` (Shaka sets the rate to 0; dash.js can run audio
+// over a frozen picture) — testing notes, "Player behaviour seen here".
+import { monotonic } from './clock';
+
+/** Receives detected events; `at` is a `performance.now()` time when it is not "now". */
+export type PlaybackSink = (type: string, fields?: Record<string, unknown>, at?: number) => void;
+
+/** A freeze shorter than this is not a stall (issue 3: stalls are ≥ 250 ms). */
+export const STALL_MS = 250;
+const WATCHDOG_MS = 100;
+// Near the end the picture stops for good; that is the end, not a stall.
+const END_GUARD_S = 0.3;
+// Playback progresses when a second frame follows the first this soon; a lone frame is a still.
+const FIRST_FRAME_PAIR_MS = 100;
+// Players nudge the playhead over holes and stalls by fractions of a second; a viewer's seek moves it further.
+const NUDGE_MS = 1000;
+
+type FrameCallback = (now: number, meta: { mediaTime: number; width: number; height: number }) => void;
+type FrameVideo = HTMLVideoElement & {
+  requestVideoFrameCallback?: (cb: FrameCallback) => number;
+  cancelVideoFrameCallback?: (handle: number) => void;
+};
+
+/** The playback state machine of one media element for one view. */
+export class Playback {
+  private requested = false;
+  private started = false;
+  private playingSeen = false;
+  /** The first frame after the request, while it is not yet known to be followed by more. */
+  private firstCandidate: number | null = null;
+  private paused = false;
+  private ended = false;
+  private seeking: { seekedAt?: number } | null = null;
+  private stallSince: number | null = null;
+  private waitingAt: number | null = null;
+  private bufferingAt: number | null = null;
+  private lastProgressAt = 0;
+  private lastMediaTime = -1;
+  private frameMs = 1000 / 30;
+  private playheadMs = 0;
+  private frameHandle: number | null = null;
+  private watchdog: ReturnType<typeof setInterval> | null = null;
+  private readonly listeners: Array<[string, EventListener]> = [];
+
+  constructor(
+    private readonly video: FrameVideo,
+    private readonly emit: PlaybackSink,
+    /** Called whenever playback moved or a stall opened: a suspected freeze is settled. */
+    private readonly settled: () => void = () => undefined,
+    private readonly hidden: () => boolean = () => typeof document !== 'undefined' && document.hidden,
+  ) {}
+
+  /** Starts observing; a video already playing counts as requested now. */
+  start(): void {
+    const on = (type: string, handler: () => void) => {
+      this.video.addEventListener(type, handler);
+      this.listeners.push([type, handler]);
+    };
+    on('play', () => this.onPlay());
+    on('playing', () => {
+      this.playingSeen = true;
+      if (!this.frames() && !this.video.seeking) this.progress(monotonic(), this.video.currentTime);
+    });
+    on('pause', () => this.onPause());
+    on('waiting', () => {
+      if (this.started && !this.seeking && !this.paused) this.waitingAt ??= monotonic();
+    });
+    on('seeking', () => this.onSeeking());
+    on('seeked', () => this.onSeeked());
+    on('ended', () => this.onEnded());
+    on('timeupdate', () => {
+      // While seeking, currentTime is the target: not progress, not the viewer's position.
+      if (!this.frames() && !this.video.seeking) this.progress(monotonic(), this.video.currentTime);
+    });
+    this.requestFrame();
+    this.watchdog = setInterval(() => this.check(), WATCHDOG_MS);
+    if (!this.video.paused && !this.video.ended) this.onPlay();
+  }
+
+  /** Stops observing; an open stall or seek ends here. */
+  stop(): void {
+    for (const [type, handler] of this.listeners) this.video.removeEventListener(type, handler);
+    this.listeners.length = 0;
+    if (this.frameHandle !== null) this.video.cancelVideoFrameCallback?.(this.frameHandle);
+    if (this.watchdog !== null) clearInterval(this.watchdog);
+    this.closeStall(monotonic());
+  }
+
+  /** The player's own buffering signal (Shaka's `buffering` event), used when frames are not seen. */
+  buffering(on: boolean): void {
+    this.bufferingAt = on ? (this.bufferingAt ?? monotonic()) : null;
+  }
+
+  /** The tab became visible again: frames resume, so the freeze clock restarts. */
+  visible(): void {
+    this.lastProgressAt = Math.max(this.lastProgressAt, monotonic());
+  }
+
+  /** Started, not paused, seeking, stalled or ended: heartbeats are due. */
+  get playing(): boolean {
+    return this.started && !this.paused && !this.ended && !this.seeking && this.stallSince === null;
+  }
+
+  /**
+   * Since when the detector is judging a moment it will date back: a first frame waiting for the
+   * next one, or a freeze before it counts as a stall (the first `STALL_MS`); `null` otherwise.
+   * Events of that span wait, so that the event dated back is sent before them.
+   */
+  frozenSince(): number | null {
+    if (!this.started) {
+      const candidate = this.firstCandidate;
+      return candidate !== null && monotonic() - candidate <= FIRST_FRAME_PAIR_MS ? candidate : null;
+    }
+    if (this.paused || this.ended || this.seeking || this.stallSince !== null || !this.frames()) return null;
+    const since = this.lastProgressAt + this.frameMs;
+    return monotonic() > since ? since : null;
+  }
+
+  /** Playhead in ms, as last seen. */
+  get playhead(): number {
+    return this.playheadMs;
+  }
+
+  private frames(): boolean {
+    return typeof this.video.requestVideoFrameCallback === 'function' && !this.hidden();
+  }
+
+  private requestFrame(): void {
+    if (typeof this.video.requestVideoFrameCallback !== 'function') return;
+    this.frameHandle = this.video.requestVideoFrameCallback((now, meta) => {
+      this.progress(now, meta.mediaTime);
+      this.requestFrame();
+    });
+  }
+
+  private onPlay(): void {
+    const now = monotonic();
+    if (!this.requested || this.ended) {
+      // A replay after the end is a new play request of the same view.
+      this.requested = true;
+      this.ended = false;
+      this.paused = false;
+      this.emit('play_requested', {}, now);
+    } else if (this.paused) {
+      this.paused = false;
+      this.emit('play', {}, now);
+    }
+    // Frames stopped while paused; the freeze clock starts at the resume.
+    this.lastProgressAt = Math.max(this.lastProgressAt, now);
+  }
+
+  private onPause(): void {
+    // The element pauses itself at the end; that is `ended`, not a pause.
+    if (this.video.ended || this.ended || this.paused || !this.requested) return;
+    const now = monotonic();
+    this.closeStall(now);
+    this.paused = true;
+    this.emit('pause', {}, now);
+  }
+
+  private onSeeking(): void {
+    // Seeks before the first frame are the player choosing a start position: part of startup.
+    if (!this.started) return;
+    // A nudge changes nothing the viewer sees: a stall goes on until frames move.
+    if (!this.seeking && Math.abs(this.video.currentTime * 1000 - this.playheadMs) < NUDGE_MS) return;
+    const now = monotonic();
+    this.closeStall(now);
+    if (this.seeking) {
+      this.seeking.seekedAt = undefined;
+      return;
+    }
+    this.seeking = {};
+    this.emit('seek_start', { from_ms: this.playheadMs }, now);
+  }
+
+  private onSeeked(): void {
+    if (!this.seeking) return;
+    const now = monotonic();
+    this.seeking.seekedAt = now;
+    this.playheadMs = Math.round(this.video.currentTime * 1000);
+    // A paused viewer sees the new frame at once; a playing one when playback moves again.
+    if (this.paused) this.endSeek(now);
+  }
+
+  private onEnded(): void {
+    const now = monotonic();
+    this.closeStall(now);
+    if (this.seeking) this.endSeek(now);
+    if (!this.ended && this.requested) {
+      this.ended = true;
+      this.emit('ended', {}, now);
+    }
+  }
+
+  /** Playback moved at `at`: a presented frame, or (without frames) a new `currentTime`. */
+  private progress(at: number, mediaTime: number): void {
+    if (mediaTime === this.lastMediaTime) return;
+    const step = (mediaTime - this.lastMediaTime) * 1000;
+    if (this.lastMediaTime >= 0 && step > 5 && step < 100) this.frameMs = step;
+    this.lastMediaTime = mediaTime;
+    this.playheadMs = Math.round(mediaTime * 1000);
+    if (!this.requested || this.paused || this.ended) return;
+    if (!this.started) {
+      if (!this.frames()) {
+        // Without frames, progressing means the playing state and a moving playhead.
+        if (!this.playingSeen) return;
+        this.firstCandidate = at;
+      } else if (this.firstCandidate === null || at - this.firstCandidate > FIRST_FRAME_PAIR_MS) {
+        // A frame, but is it moving? The next one tells; until then it is the candidate.
+        this.settled();
+        this.firstCandidate = at;
+        return;
+      }
+      this.started = true;
+      this.emit('first_frame', {}, this.firstCandidate);
+      this.firstCandidate = null;
+    } else if (this.seeking) {
+      if (this.seeking.seekedAt === undefined) return;
+      this.endSeek(at);
+    } else {
+      this.closeStall(at);
+    }
+    this.lastProgressAt = at;
+    this.settled();
+  }
+
+  /** Opens a stall once playback has been frozen for `STALL_MS`, dated from when it froze. */
+  private check(): void {
+    // A judgement that ran out (a lone first frame) lets the events it held go.
+    if (this.frozenSince() === null) this.settled();
+    if (!this.started || this.paused || this.ended || this.seeking || this.stallSince !== null) return;
+    const { currentTime, duration } = this.video;
+    if (Number.isFinite(duration) && duration - currentTime < END_GUARD_S) return;
+    const now = monotonic();
+    let since: number | null;
+    if (this.frames()) {
+      since = this.lastProgressAt + this.frameMs;
+    } else {
+      since = this.waitingAt ?? this.bufferingAt;
+      if (since !== null) since = Math.max(since, this.lastProgressAt);
+    }
+    if (since !== null && now - since >= STALL_MS) {
+      this.stallSince = since;
+      this.emit('stall_start', {}, since);
+      this.settled();
+    }
+  }
+
+  private closeStall(at: number): void {
+    this.waitingAt = null;
+    if (this.stallSince === null) return;
+    this.stallSince = null;
+    this.emit('stall_end', {}, at);
+  }
+
+  private endSeek(at: number): void {
+    this.seeking = null;
+    this.lastProgressAt = at;
+    this.emit('seek_end', { to_ms: this.playheadMs }, at);
+  }
+}
