@@ -392,50 +392,41 @@ fn rendition_changes_count_what_the_viewer_saw_after_the_first_frame() {
     let low = || rendition(600_000, 640, 360);
     let mid = || rendition(1_200_000, 854, 480);
     let high = || rendition(2_500_000, 1280, 720);
-    // (name, renditions before the first frame, renditions after it, changes, up, down)
-    let cases: Vec<(&str, Vec<Value>, Vec<Value>, u64, u64, u64)> = vec![
+    /// (name, renditions before the first frame, renditions after it, (changes, up, down))
+    type Case = (&'static str, Vec<Value>, Vec<Value>, (u64, u64, u64));
+    let cases: Vec<Case> = vec![
         (
             "the initial rendition is no change",
             vec![mid()],
             vec![],
-            0,
-            0,
-            0,
+            (0, 0, 0),
         ),
         (
             "selections before the first frame are not seen",
             vec![high(), low(), mid()],
             vec![],
-            0,
-            0,
-            0,
+            (0, 0, 0),
         ),
         (
             "one up, one down",
             vec![low()],
             vec![high(), mid()],
-            2,
-            1,
-            1,
+            (2, 1, 1),
         ),
         (
             "repeating the same rendition is no change",
             vec![low()],
             vec![low(), low()],
-            0,
-            0,
-            0,
+            (0, 0, 0),
         ),
         (
             "a first rendition after the first frame is no change",
             vec![],
             vec![mid(), high()],
-            1,
-            1,
-            0,
+            (1, 1, 0),
         ),
     ];
-    for (name, before, after, changes, up, down) in cases {
+    for (name, before, after, expected) in cases {
         let mut events = vec![(0, 0, "play_requested", Value::Null)];
         for r in before {
             events.push((events.len() as u64, 100, "rendition_change", r));
@@ -452,7 +443,7 @@ fn rendition_changes_count_what_the_viewer_saw_after_the_first_frame() {
         let m = compute(&view_of(&[events], false, json!({})));
         assert_eq!(
             (m.rendition_change_count, m.upshift_count, m.downshift_count),
-            (changes, up, down),
+            expected,
             "{name}"
         );
     }

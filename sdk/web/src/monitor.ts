@@ -89,6 +89,9 @@ function listenToPage(): void {
     for (const monitor of live) monitor.pageHidden((event as PageTransitionEvent).persisted);
     for (const outbox of outboxes.values()) outbox.unload();
   });
+  addEventListener('pageshow', (event) => {
+    if ((event as PageTransitionEvent).persisted) for (const outbox of outboxes.values()) outbox.resume();
+  });
   document.addEventListener('visibilitychange', () => {
     for (const monitor of live) monitor.visibility(document.hidden);
     if (document.hidden) for (const outbox of outboxes.values()) outbox.flush();

@@ -52,6 +52,8 @@ export class Outbox {
   private failures = 0;
   private retryAt = 0;
   private dropped = 0;
+  /** The page is going away: what is stored is for the next page to send. */
+  private unloaded = false;
   private timer: unknown = null;
   private timerDue = 0;
   private readonly storageKey: string;
@@ -82,15 +84,21 @@ export class Outbox {
     }
     if (urgent || this.open!.events.length >= this.limits.maxBatchEvents) this.close();
     this.bound();
-    this.persist(false);
+    this.persist();
     this.schedule(urgent ? 0 : this.limits.flushMs);
   }
 
   /** Sends what is open now (subject to backoff). */
   flush(): void {
     this.close();
-    this.persist(false);
+    this.persist();
     this.pump();
+  }
+
+  /** The page came back from the back/forward cache: its queue is its own again. */
+  resume(): void {
+    this.unloaded = false;
+    this.persist();
   }
 
   /** Events not yet acknowledged (for tests and diagnostics). */
@@ -110,7 +118,8 @@ export class Outbox {
       const sent = payload.length < KEEPALIVE_BYTES && this.io.sendBeacon?.(this.url, new Blob([payload], { type: 'text/plain' }));
       if (!sent) void this.io.fetch(this.url, request(payload, true)).catch(() => undefined);
     }
-    this.persist(true);
+    this.unloaded = true;
+    this.persist();
   }
 
   private close(): void {
@@ -164,7 +173,7 @@ export class Outbox {
     if (this.queue[0] === batch) this.queue.shift();
     this.failures = 0;
     this.retryAt = 0;
-    this.persist(false);
+    this.persist();
     this.pump();
   }
 
@@ -186,13 +195,13 @@ export class Outbox {
     this.queue = this.queue.filter((b, i) => b.events.length > 0 || (i === 0 && this.inFlight));
   }
 
-  private persist(closed: boolean): void {
+  private persist(): void {
     const storage = this.io.storage;
     if (!storage) return;
     const batches = this.open ? [...this.queue, this.open] : this.queue;
     try {
       if (batches.length === 0) storage.removeItem(this.storageKey);
-      else storage.setItem(this.storageKey, JSON.stringify({ at: this.io.now(), closed, url: this.url, key: this.key, batches } satisfies Stored));
+      else storage.setItem(this.storageKey, JSON.stringify({ at: this.io.now(), closed: this.unloaded, url: this.url, key: this.key, batches } satisfies Stored));
     } catch {
       // Storage full or denied: the in-memory queue still delivers while the page lives.
     }
@@ -219,7 +228,7 @@ export class Outbox {
       }
     }
     if (this.queue.length > 0) {
-      this.persist(false);
+      this.persist();
       this.schedule(0);
     }
   }

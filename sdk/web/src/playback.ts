@@ -51,6 +51,7 @@ export class Playback {
     /** Called whenever playback moved or a stall opened: a suspected freeze is settled. */
     private readonly settled: () => void = () => undefined,
     private readonly hidden: () => boolean = () => typeof document !== 'undefined' && document.hidden,
+    private readonly now: () => number = monotonic,
   ) {}
 
   /** Starts observing; a video already playing counts as requested now. */
@@ -62,18 +63,18 @@ export class Playback {
     on('play', () => this.onPlay());
     on('playing', () => {
       this.playingSeen = true;
-      if (!this.frames() && !this.video.seeking) this.progress(monotonic(), this.video.currentTime);
+      if (!this.frames() && !this.video.seeking) this.progress(this.now(), this.video.currentTime);
     });
     on('pause', () => this.onPause());
     on('waiting', () => {
-      if (this.started && !this.seeking && !this.paused) this.waitingAt ??= monotonic();
+      if (this.started && !this.seeking && !this.paused) this.waitingAt ??= this.now();
     });
     on('seeking', () => this.onSeeking());
     on('seeked', () => this.onSeeked());
     on('ended', () => this.onEnded());
     on('timeupdate', () => {
       // While seeking, currentTime is the target: not progress, not the viewer's position.
-      if (!this.frames() && !this.video.seeking) this.progress(monotonic(), this.video.currentTime);
+      if (!this.frames() && !this.video.seeking) this.progress(this.now(), this.video.currentTime);
     });
     this.requestFrame();
     this.watchdog = setInterval(() => this.check(), WATCHDOG_MS);
@@ -86,17 +87,17 @@ export class Playback {
     this.listeners.length = 0;
     if (this.frameHandle !== null) this.video.cancelVideoFrameCallback?.(this.frameHandle);
     if (this.watchdog !== null) clearInterval(this.watchdog);
-    this.closeStall(monotonic());
+    this.closeStall(this.now());
   }
 
   /** The player's own buffering signal (Shaka's `buffering` event), used when frames are not seen. */
   buffering(on: boolean): void {
-    this.bufferingAt = on ? (this.bufferingAt ?? monotonic()) : null;
+    this.bufferingAt = on ? (this.bufferingAt ?? this.now()) : null;
   }
 
   /** The tab became visible again: frames resume, so the freeze clock restarts. */
   visible(): void {
-    this.lastProgressAt = Math.max(this.lastProgressAt, monotonic());
+    this.lastProgressAt = Math.max(this.lastProgressAt, this.now());
   }
 
   /** Started, not paused, seeking, stalled or ended: heartbeats are due. */
@@ -112,11 +113,11 @@ export class Playback {
   frozenSince(): number | null {
     if (!this.started) {
       const candidate = this.firstCandidate;
-      return candidate !== null && monotonic() - candidate <= FIRST_FRAME_PAIR_MS ? candidate : null;
+      return candidate !== null && this.now() - candidate <= FIRST_FRAME_PAIR_MS ? candidate : null;
     }
     if (this.paused || this.ended || this.seeking || this.stallSince !== null || !this.frames()) return null;
     const since = this.lastProgressAt + this.frameMs;
-    return monotonic() > since ? since : null;
+    return this.now() > since ? since : null;
   }
 
   /** Playhead in ms, as last seen. */
@@ -137,7 +138,7 @@ export class Playback {
   }
 
   private onPlay(): void {
-    const now = monotonic();
+    const now = this.now();
     if (!this.requested || this.ended) {
       // A replay after the end is a new play request of the same view.
       this.requested = true;
@@ -155,7 +156,7 @@ export class Playback {
   private onPause(): void {
     // The element pauses itself at the end; that is `ended`, not a pause.
     if (this.video.ended || this.ended || this.paused || !this.requested) return;
-    const now = monotonic();
+    const now = this.now();
     this.closeStall(now);
     this.paused = true;
     this.emit('pause', {}, now);
@@ -166,7 +167,7 @@ export class Playback {
     if (!this.started) return;
     // A nudge changes nothing the viewer sees: a stall goes on until frames move.
     if (!this.seeking && Math.abs(this.video.currentTime * 1000 - this.playheadMs) < NUDGE_MS) return;
-    const now = monotonic();
+    const now = this.now();
     this.closeStall(now);
     if (this.seeking) {
       this.seeking.seekedAt = undefined;
@@ -178,7 +179,7 @@ export class Playback {
 
   private onSeeked(): void {
     if (!this.seeking) return;
-    const now = monotonic();
+    const now = this.now();
     this.seeking.seekedAt = now;
     this.playheadMs = Math.round(this.video.currentTime * 1000);
     // A paused viewer sees the new frame at once; a playing one when playback moves again.
@@ -186,7 +187,7 @@ export class Playback {
   }
 
   private onEnded(): void {
-    const now = monotonic();
+    const now = this.now();
     this.closeStall(now);
     if (this.seeking) this.endSeek(now);
     if (!this.ended && this.requested) {
@@ -234,7 +235,7 @@ export class Playback {
     if (!this.started || this.paused || this.ended || this.seeking || this.stallSince !== null) return;
     const { currentTime, duration } = this.video;
     if (Number.isFinite(duration) && duration - currentTime < END_GUARD_S) return;
-    const now = monotonic();
+    const now = this.now();
     let since: number | null;
     if (this.frames()) {
       since = this.lastProgressAt + this.frameMs;
