@@ -52,13 +52,26 @@ export function media(seconds) {
   return dir;
 }
 
+/** CMSD headers for a media path: object type from the file, throughput from the origin's state. */
+function cmsd(pathname, paceBytesPerSecond, held) {
+  const audio = /chunk-stream(\d+)/.exec(pathname)?.[1] >= LADDER.length || /init-stream(\d+)/.exec(pathname)?.[1] >= LADDER.length;
+  const ot = /\.(m3u8|mpd)$/.test(pathname) ? 'm' : /init-/.test(pathname) ? 'i' : /\.ts$/.test(pathname) ? 'av' : audio ? 'a' : 'v';
+  const etpKbps = held ? 0 : paceBytesPerSecond > 0 ? Math.round((paceBytesPerSecond * 8) / 1000) : 100000;
+  return { 'cmsd-static': `ot=${ot},st=v,n="${CMSD_SERVER}"`, 'cmsd-dynamic': `"${CMSD_SERVER}";etp=${etpKbps};rtt=1` };
+}
+
+/** The name the test origin gives itself in CMSD. */
+export const CMSD_SERVER = 'openqoe-test-origin';
+
 const TYPES = { '.m3u8': 'application/vnd.apple.mpegurl', '.ts': 'video/mp2t', '.mpd': 'application/dash+xml', '.m4s': 'video/iso.segment', '.mp4': 'video/mp4', '.html': 'text/html', '.js': 'text/javascript' };
 
 /**
  * A test origin on loopback serving `mediaDir` under `/media/` (with byte ranges, as a CDN does)
  * plus `pages` (path → body). The test controls it: `hold(ms)` stops every media response — new
  * and in progress — for that long (the throughput drops to zero), `fail(pattern)` answers 404 to
- * matching paths, and `paceBytesPerSecond` caps each response's throughput.
+ * matching paths, and `paceBytesPerSecond` caps each response's throughput. Media responses
+ * carry CMSD (CTA-5006) `CMSD-Static` (object type, stream type) and `CMSD-Dynamic` (this
+ * server's estimated throughput and round trip), as a CDN edge that speaks CMSD would.
  */
 export function startOrigin(mediaDir, pages, { paceBytesPerSecond = 0 } = {}) {
   let heldUntil = 0;
@@ -93,6 +106,7 @@ export function startOrigin(mediaDir, pages, { paceBytesPerSecond = 0 } = {}) {
       end = range[2] ? Math.min(Number(range[2]), end) : end;
     }
     res.writeHead(range ? 206 : 200, {
+      ...cmsd(url.pathname, paceBytesPerSecond, Date.now() < heldUntil),
       'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
       'content-length': end - start + 1, 'accept-ranges': 'bytes',
       ...(range ? { 'content-range': `bytes ${start}-${end}/${body.length}` } : {}),

@@ -152,7 +152,7 @@ async function run(player, failing) {
   };
   try {
     await launched.page.goto(`${origin.url}/page.html${failing ? '?fail' : ''}`);
-    return { sdk, tab: launched.page, problems: launched.problems, stop };
+    return { sdk, origin, tab: launched.page, problems: launched.problems, stop };
   } catch (e) {
     await stop();
     throw e;
@@ -163,7 +163,7 @@ const viewOf = async (sdk, id) => (await (await fetch(`${sdk}/v1/views/${id}`)).
 
 for (const player of Object.keys(PLAYERS)) {
   test(`${player} with the openqoe SDK: the view matches what the page saw`, { timeout: 180000 }, async () => {
-    const { sdk, tab, problems, stop } = await run(player, false);
+    const { sdk, origin, tab, problems, stop } = await run(player, false);
     try {
       await tab.waitForFunction(() => window.__truth.done, null, { timeout: 150000, polling: 500 });
       const record = await tab.evaluate(() => window.__truth);
@@ -185,6 +185,8 @@ for (const player of Object.keys(PLAYERS)) {
       console.log(`sdk e2e ${player}: ${JSON.stringify(row)} (truth, measured)`);
       assert.equal(view.status, 'ended', 'the view ended');
       assert.equal(view.props.player_name, { html5: 'html5', hlsjs: 'hls.js', dashjs: 'dash.js', shaka: 'shaka' }[player]);
+      if (player !== 'html5') assert.match(String(view.props.player_version), /^\d+\.\d+/, 'the player version');
+      assert.equal(view.props.cdn, new URL(origin.url).host, 'the CDN host from the media requests');
       // Two holds; a player that resumes on a thin buffer may stall again after one.
       assert.ok(truth.stalls.length >= 2, `the origin forced two stalls (${JSON.stringify(truth.stalls)})`);
       assert.ok(Math.abs(m.video_startup_time_ms - truth.startupMs) <= TOLERANCE.startupMs, `startup ${m.video_startup_time_ms} ms vs ${truth.startupMs.toFixed(1)} ms`);

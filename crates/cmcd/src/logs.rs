@@ -281,8 +281,8 @@ fn fastly_line(line: &str) -> Result<LoggedRequest, String> {
     })
 }
 
-/// Events one request can become, at most: seqs are `index·4 + k`.
-const EVENTS_PER_REQUEST: u64 = 4;
+/// Events one request can become, at most: seqs are `index·5 + k`.
+const EVENTS_PER_REQUEST: u64 = 5;
 
 /// Turns logged requests into views keyed by (`sid`, `cid`).
 ///
@@ -290,7 +290,8 @@ const EVENTS_PER_REQUEST: u64 = 4;
 /// request is the play request; startup ends at the first request without `su`; `bs` marks a
 /// stall since the previous request, lasting `bsd` when the player sent it (v2) and zero
 /// otherwise (counted, not timed); a new video `br` is a rendition change; `mtp` and `bl` become
-/// heartbeats; the view ends with its last request's object (`d`). Times are the CDN's clock.
+/// heartbeats; each request is also a `request` event (host, status) for the per-host statistics;
+/// the view ends with its last request's object (`d`). Times are the CDN's clock.
 pub fn requests_to_batches(
     mut requests: Vec<LoggedRequest>,
     received_at: ServerTime,
@@ -366,6 +367,13 @@ fn view_batch(id: &str, requests: &[LoggedRequest], received_at: ServerTime) -> 
                 heartbeat["buffer_ms"] = json!(bl.max(&0));
             }
             emit(3, request.ts, heartbeat);
+        }
+        if let Some(host) = &request.host {
+            emit(
+                4,
+                request.ts,
+                json!({"type": "request", "host": host, "status": request.status}),
+            );
         }
     }
     let last = requests.last()?;
@@ -458,9 +466,19 @@ mod tests {
         ];
         let batches = requests_to_batches(requests, ServerTime(0));
         assert_eq!(batches.len(), 1);
+        let requests = batches[0]
+            .events
+            .iter()
+            .filter(|e| e.kind.name() == "request" && e.fields["host"] == "cdn-a.example")
+            .count();
+        assert_eq!(
+            requests, 5,
+            "every logged request feeds the per-host statistics"
+        );
         let kinds: Vec<(i64, &str)> = batches[0]
             .events
             .iter()
+            .filter(|e| e.kind.name() != "request")
             .map(|e| (e.ts.0 - 1_000_000, e.kind.name()))
             .collect();
         assert_eq!(

@@ -238,7 +238,7 @@ fn event_records_become_wire_events() {
             .map(|(_, kind)| kind)
             .collect()
     };
-    let cases: [(&str, &str, &[&str]); 10] = [
+    let cases: [(&str, &str, &[&str]); 12] = [
         ("play request", "e=ps,sta=s", &["play_requested"]),
         (
             "playing closes whatever was open",
@@ -246,6 +246,16 @@ fn event_records_become_wire_events() {
             &["first_frame", "stall_end", "seek_end", "play"],
         ),
         ("rebuffering", "e=ps,sta=r", &["stall_start"]),
+        (
+            "waiting (dash.js) is a stall too",
+            "e=ps,sta=w",
+            &["stall_start"],
+        ),
+        (
+            "a response received",
+            "e=rr,rc=200,ttfb=12,url=\"https://edge/a.m4s\"",
+            &["request"],
+        ),
         ("seeking", "e=ps,sta=k", &["seek_start"]),
         ("paused", "e=ps,sta=a", &["pause"]),
         ("fatal error", "e=e,ec=(\"E7\"),sta=f", &["error"]),
@@ -287,4 +297,55 @@ fn views_are_keyed_by_session_and_content() {
     let (batches, skipped) = records_to_batches(&payloads, openqoe_model::ServerTime(0));
     assert!(batches.is_empty());
     assert_eq!(skipped[0].reason, "sid: missing; a view needs a session id");
+}
+
+#[test]
+fn response_records_carry_host_timing_and_decoded_cmsd() {
+    use base64::Engine;
+    let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    let fields_of = |record: &str| {
+        let payload = decode_payload(record).unwrap();
+        let (batches, _) = records_to_batches(&[payload], openqoe_model::ServerTime(0));
+        batches[0].events[0].fields.clone()
+    };
+    let record = format!(
+        "cmsdd=\"{}\",cmsds=\"{}\",e=rr,rc=206,sid=\"s\",sn=1,ts=5,ttfb=12,ttlb=80,url=\"https://user@edge-7.cdn.example:8443/v/seg_3.m4s?x=1\",v=2",
+        b64(r#""edge-7";etp=96;rtt=8"#),
+        b64(r#"ot=v,st=v,n="OriginA""#),
+    );
+    let fields = fields_of(&record);
+    assert_eq!(fields["host"], json!("edge-7.cdn.example:8443"));
+    assert_eq!(
+        (&fields["status"], &fields["ttfb_ms"], &fields["ttlb_ms"]),
+        (&json!(206), &json!(12), &json!(80))
+    );
+    assert_eq!(fields["cmsd_dynamic"][0]["server"], json!("edge-7"));
+    assert_eq!(fields["cmsd_dynamic"][0]["params"]["etp"], json!(96));
+    assert_eq!(fields["cmsd_static"]["n"], json!("OriginA"));
+
+    let broken = fields_of("cmsdd=\"%%%\",e=rr,sid=\"s\",sn=1,ts=5,url=\"/relative.m4s\",v=2");
+    assert!(fields_of_has(&broken, "cmsd_dynamic_error", "not base64"));
+    assert!(broken.get("host").is_none(), "a relative URL names no host");
+
+    let timestamp =
+        fields_of("e=rr,sid=\"s\",sn=1,ts=5,ttfb=1796396136084,ttlb=80,url=\"https://e/a\",v=2");
+    assert!(
+        timestamp.get("ttfb_ms").is_none(),
+        "an epoch time is no TTFB (dash.js 5.2)"
+    );
+    assert_eq!(timestamp["ttlb_ms"], json!(80));
+    assert!(timestamp["ignored"][0]
+        .as_str()
+        .is_some_and(|reason| reason.contains("not a duration")));
+}
+
+fn fields_of_has(
+    fields: &serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    text: &str,
+) -> bool {
+    fields
+        .get(key)
+        .and_then(|v| v.as_str())
+        .is_some_and(|v| v.contains(text))
 }

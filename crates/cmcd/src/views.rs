@@ -4,16 +4,18 @@
 //!
 //! The view is keyed by (`sid`, `cid`). A record's `sn` (or, without one, its `ts`) orders it;
 //! the events of one record take seqs `sn·8 + k`. The `sta` state machine becomes events:
-//! `s` play_requested, `r` stall_start, `k` seek_start, `a` pause, `e` ended, `f` a fatal error,
-//! `q` view_end; `p` ends whatever was in the way — first_frame, stall_end, seek_end, play — and
-//! the metrics ignore the ones that close nothing. `br` on `e=bc` is a rendition change, `e=e` an
-//! error, `e=t` a heartbeat.
+//! `s` play_requested, `r` and `w` stall_start, `k` seek_start, `a` pause, `e` ended, `f` a fatal
+//! error, `q` view_end; `p` ends whatever was in the way — first_frame, stall_end, seek_end, play —
+//! and the metrics ignore the ones that close nothing. `br` on `e=bc` is a rendition change, `e=e`
+//! an error, `e=t` a heartbeat, `e=rr` a `request` (per-host request statistics, CMSD decoded).
 use std::collections::BTreeMap;
 
 use openqoe_model::{Batch, BatchError, ServerTime};
 use serde_json::{json, Map, Value};
 
-use crate::{CmcdPayload, CmcdValue};
+use base64::Engine;
+
+use crate::{decode_cmsd_dynamic, decode_cmsd_static, CmcdPayload, CmcdValue};
 
 /// Events one record can become, at most: seqs are `sn·EVENTS_PER_RECORD + k`.
 const EVENTS_PER_RECORD: u64 = 8;
@@ -139,6 +141,74 @@ fn record_props(record: &CmcdPayload) -> Map<String, Value> {
     props
 }
 
+/// A response time at or above this (one hour) is not a duration.
+const MAX_RESPONSE_MS: i64 = 3_600_000;
+
+/// A `request` event from an `e=rr` record: the URL's host, status, TTFB/TTLB, and the CMSD
+/// headers the player copied (base64, CTA-5004-B `cmsds`/`cmsdd`) decoded — or why they were not.
+fn response_event(record: &CmcdPayload) -> Value {
+    let mut request = json!({"type": "request"});
+    if let Some(url) = record.text("url") {
+        request["url"] = json!(url);
+        if let Some(host) = url_host(url) {
+            request["host"] = json!(host);
+        }
+    }
+    if let Some(status) = record.integer("rc") {
+        request["status"] = json!(status);
+    }
+    let mut ignored = Vec::new();
+    for (key, field) in [
+        ("ttfb", "ttfb_ms"),
+        ("ttfbb", "ttfbb_ms"),
+        ("ttlb", "ttlb_ms"),
+    ] {
+        match record.integer(key) {
+            Some(ms) if (0..MAX_RESPONSE_MS).contains(&ms) => request[field] = json!(ms),
+            // dash.js 5.2 sends `ttfb` as an epoch timestamp: right type, not a duration.
+            Some(ms) => ignored.push(format!("{key}={ms} is not a duration in ms")),
+            None => {}
+        }
+    }
+    if !ignored.is_empty() {
+        request["ignored"] = json!(ignored);
+    }
+    let header = |key: &str| -> Option<Result<String, String>> {
+        let encoded = record.text(key)?;
+        Some(
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map_err(|e| format!("{key}: not base64 ({e})"))
+                .and_then(|bytes| {
+                    String::from_utf8(bytes).map_err(|_| format!("{key}: not UTF-8"))
+                }),
+        )
+    };
+    match header("cmsds")
+        .map(|text| text.and_then(|t| decode_cmsd_static(&t).map_err(|e| format!("cmsds: {e}"))))
+    {
+        Some(Ok(cmsd)) => request["cmsd_static"] = json!(cmsd.keys),
+        Some(Err(reason)) => request["cmsd_static_error"] = json!(reason),
+        None => {}
+    }
+    match header("cmsdd")
+        .map(|text| text.and_then(|t| decode_cmsd_dynamic(&t).map_err(|e| format!("cmsdd: {e}"))))
+    {
+        Some(Ok(hops)) => request["cmsd_dynamic"] = json!(hops),
+        Some(Err(reason)) => request["cmsd_dynamic_error"] = json!(reason),
+        None => {}
+    }
+    request
+}
+
+/// `host[:port]` of an absolute URL (`scheme://host/…`); `None` for a relative one.
+fn url_host(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit('@').next()?;
+    (!host.is_empty()).then_some(host)
+}
+
 /// The wire events (without seq and ts) one record stands for, in order.
 fn record_events(record: &CmcdPayload) -> Vec<Value> {
     let mut events = Vec::new();
@@ -167,7 +237,10 @@ fn record_events(record: &CmcdPayload) -> Vec<Value> {
                 events.push(json!({"type": kind}));
             }
         }
-        Some("r") if event == Some("ps") => events.push(json!({"type": "stall_start"})),
+        // `w` is listed but undefined in CTA-5004-B (CML: "waiting"); dash.js reports it for the
+        // element's `waiting` when it thinks playback had not begun. The metrics classify the stall
+        // by when it happens (startup, seek, rebuffer), so it is a stall like `r`.
+        Some("r" | "w") if event == Some("ps") => events.push(json!({"type": "stall_start"})),
         Some("k") if event == Some("ps") => events.push(json!({"type": "seek_start"})),
         Some("a") if event == Some("ps") => events.push(json!({"type": "pause"})),
         Some("e") if event == Some("ps") => events.push(json!({"type": "ended"})),
@@ -182,6 +255,9 @@ fn record_events(record: &CmcdPayload) -> Vec<Value> {
     }
     if event == Some("e") && record.text("sta") != Some("f") {
         events.push(json!({"type": "error", "code": error_code(), "fatal": false}));
+    }
+    if event == Some("rr") {
+        events.push(response_event(record));
     }
     if event == Some("t") {
         let mut heartbeat = json!({"type": "heartbeat"});

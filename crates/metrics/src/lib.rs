@@ -9,9 +9,13 @@
 #![warn(missing_docs)]
 
 mod catalogue;
+mod quantile;
+mod requests;
 mod timeline;
 
 pub use catalogue::{metric, Metric, MetricKind, MetricValue, METRICS};
+pub use quantile::nearest_rank;
+pub use requests::{requests_by_host, HostRequests, Spread};
 
 use openqoe_model::{EventKind, View};
 use serde::Serialize;

@@ -70,4 +70,8 @@ async fn an_access_log_session_becomes_a_view() {
         m["avg_bitrate_bps"],
         (800_000.0 * 6800.0 + 3_000_000.0 * 6000.0) / 12_800.0
     );
+    // Every logged request, per host; logs carry no response times.
+    assert_eq!(view["requests"][0]["host"], "cdn-a.example");
+    assert_eq!(view["requests"][0]["requests"], 5);
+    assert_eq!(view["requests"][0]["failed"], 0);
 }

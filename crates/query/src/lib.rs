@@ -12,7 +12,7 @@ mod error;
 mod params;
 mod routes;
 
-pub use aggregate::{nearest_rank, Aggregate};
+pub use aggregate::Aggregate;
 pub use error::ApiError;
 pub use params::{parse_interval_ms, parse_time, Selection};
 pub use routes::router;

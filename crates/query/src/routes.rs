@@ -163,7 +163,8 @@ async fn timeseries<S: ViewSource>(
     Ok(Json(Value::Object(body)))
 }
 
-/// The API form of a view: identity, status, times, props and every per-view metric.
+/// The API form of a view: identity, status, times, props, every per-view metric, and its media
+/// requests per host (from CMCD `e=rr`).
 fn view_json(view: &View, metrics: &ViewMetrics) -> Value {
     json!({
         "id": view.id.as_str(),
@@ -175,6 +176,7 @@ fn view_json(view: &View, metrics: &ViewMetrics) -> Value {
         "session_id": view.session_id,
         "props": view.props,
         "metrics": metrics,
+        "requests": openqoe_metrics::requests_by_host(view),
         "event_count": view.events.len(),
     })
 }

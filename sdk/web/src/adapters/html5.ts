@@ -14,8 +14,15 @@ export function html5(video: HTMLVideoElement): Adapter {
         const error = video.error;
         if (error) report.error(MEDIA_ERRORS[error.code] || `MEDIA_ERR_${error.code}`, error.message || undefined, true);
       };
+      // The media's host names the CDN, as segment hosts do for the players.
+      const onLoad = () => video.currentSrc && report.segment(video.currentSrc);
       video.addEventListener('error', onError);
-      return () => video.removeEventListener('error', onError);
+      video.addEventListener('loadstart', onLoad);
+      onLoad();
+      return () => {
+        video.removeEventListener('error', onError);
+        video.removeEventListener('loadstart', onLoad);
+      };
     },
   };
 }

@@ -36,7 +36,8 @@ export function shaka(player: ShakaLike): Adapter {
   const version = (player.constructor as unknown as { version?: string }).version ?? (globalThis as { shaka?: { Player?: { version?: string } } }).shaka?.Player?.version;
   return {
     attach(report) {
-      report.props({ player_name: 'shaka', player_version: version });
+      // Shaka spells its version "v5.2.12"; the others "1.7.4".
+      report.props({ player_name: 'shaka', player_version: version?.replace(/^v/, '') });
       const media = () => {
         const element = player.getMediaElement();
         if (element instanceof HTMLVideoElement) report.media(element);
