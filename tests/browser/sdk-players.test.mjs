@@ -98,7 +98,7 @@ ${PLAYERS[player].script ? '<script src="/player.js"></script>' : ''}
 
 /**
  * What the viewer saw, from the page's own record, by the rules of docs/sdk.md. Startup: the play
- * request to the first presented frame that the next one follows within 100 ms (playback moving,
+ * request (`play`) to the first presented frame that the next one follows within 100 ms (playback moving,
  * not a still). A seek: `seeking` moving the playhead by 1 s or more (less is a player's nudge), to
  * the first frame after `seeked`. A stall: a gap between presented frames longer than 250 ms plus
  * a frame, after the first frame, outside pauses (pause → play) and seeks; it lasts from when the
@@ -107,7 +107,9 @@ ${PLAYERS[player].script ? '<script src="/player.js"></script>' : ''}
  */
 function groundTruth({ marks, frames }) {
   const at = (type, after = -Infinity) => marks.find((m) => m.type === type && m.t >= after)?.t;
-  const request = at('request');
+  // The request as the element tells it: its `play` event (what a page's own call to play() is
+  // worth to anyone observing the element).
+  const request = at('play', at('request'));
   const firstIndex = frames.findIndex(([t], i) => t > request && frames[i + 1] && frames[i + 1][0] - t <= 100);
   const ended = at('ended');
   const pauses = marks.filter((m) => m.type === 'pause' && m.t < ended - 50).map((m) => [m.t, at('play', m.t) ?? Infinity]);
