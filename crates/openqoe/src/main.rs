@@ -3,6 +3,7 @@
 mod cmcd_cli;
 mod config;
 mod import;
+mod p1203_cli;
 mod topology;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,8 @@ enum Command {
     /// CMCD tools for operators debugging their players.
     #[command(subcommand)]
     Cmcd(cmcd_cli::CmcdCommand),
+    /// Scores a lab session with ITU-T P.1203 mode 0 (the reference software's JSON layout).
+    P1203(p1203_cli::P1203Args),
 }
 
 #[derive(Args)]
@@ -115,6 +118,7 @@ fn main() -> anyhow::Result<()> {
             Command::Sim(args) => sim(args).await,
             Command::Import(args) => import::run(args).await,
             Command::Cmcd(command) => cmcd_cli::run(command),
+            Command::P1203(args) => p1203_cli::run(args),
         }
     })
 }
