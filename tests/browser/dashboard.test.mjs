@@ -56,6 +56,9 @@ test('dashboard of a running demo shows real numbers, charts and views', { timeo
     await page.waitForSelector('.timeline tbody tr');
     const kinds = await page.$$eval('.timeline tbody tr td:nth-child(3)', (cells) => cells.map((c) => c.textContent));
     assert.ok(kinds.includes('play_requested') || kinds.includes('first_frame'), `timeline lists the view's events (${kinds.slice(0, 5)})`);
+    // P.1203: a MOS with its per-second curve, or the reason there is none.
+    const quality = await page.locator('h2:text("Quality per second (ITU-T P.1203)") + p').textContent();
+    assert.match(quality, /^(MOS [1-5]\.\d\d of 5|No P\.1203 score: .+)/, `the view's P.1203 result (${quality})`);
     await page.screenshot({ path: path.join(artifacts, 'dashboard-view.png'), fullPage: true });
 
     assert.deepEqual(problems, [], 'no console errors');

@@ -182,7 +182,8 @@ for (const player of Object.keys(PLAYERS)) {
       const m = view.metrics;
       const stallMs = truth.stalls.reduce((a, b) => a + b, 0);
       const row = { player, startup: [truth.startupMs, m.video_startup_time_ms], stalls: [truth.stalls.length, m.rebuffer_count],
-        stallMs: [stallMs, m.rebuffer_duration_ms], switches: [truth.switches, m.rendition_change_count], watchMs: [truth.watchMs, m.watch_time_ms] };
+        stallMs: [stallMs, m.rebuffer_duration_ms], switches: [truth.switches, m.rendition_change_count], watchMs: [truth.watchMs, m.watch_time_ms],
+        p1203: m.p1203_mos };
       table.push(row);
       console.log(`sdk e2e ${player}: ${JSON.stringify(row)} (truth, measured)`);
       assert.equal(view.status, 'ended', 'the view ended');
@@ -199,6 +200,9 @@ for (const player of Object.keys(PLAYERS)) {
       assert.equal(m.seek_count, truth.seeks, 'seeks');
       assert.equal(truth.seeks, 1, 'the page seeked once');
       assert.equal(m.playback_failure, false);
+      // The ladder is H.264 with known sizes: a P.1203 MOS, except for a bare <video> (no renditions).
+      if (player === 'html5') assert.equal(m.p1203_mos, null);
+      else assert.ok(m.p1203_mos >= 1 && m.p1203_mos <= 5, `P.1203 MOS ${m.p1203_mos}`);
       assert.deepEqual(problems, [], 'no console errors');
     } finally {
       await stop();

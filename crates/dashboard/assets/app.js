@@ -13,6 +13,7 @@ const fmtBps = (v) => (isNum(v) ? (v >= 1e6 ? `${(v / 1e6).toFixed(2)} Mbps` : `
 const fmtCount = (v) => (isNum(v) ? (Number.isInteger(v) ? v.toLocaleString() : v.toFixed(2)) : dash);
 const fmtTime = (ms) => (isNum(ms) ? new Date(ms).toLocaleTimeString() : dash);
 function fmtUnit(unit, v) {
+  if (unit === 'mos') return v === null || v === undefined ? dash : Number(v).toFixed(2);
   if (unit === 'ms') return fmtSeconds(v);
   if (unit === 'percent') return fmtPct(v);
   if (unit === 'bps') return fmtBps(v);
@@ -39,7 +40,7 @@ function destroyCharts() {
   charts.forEach((c) => c.destroy());
   charts = [];
 }
-function lineChart(el, xs, series, format) {
+function lineChart(el, xs, series, format, time = true) {
   if (xs.length === 0) {
     el.innerHTML = '<div class="empty">No views in this range yet</div>';
     return;
@@ -50,7 +51,7 @@ function lineChart(el, xs, series, format) {
     height: 130,
     legend: { show: series.length > 1, live: false },
     cursor: { points: { size: 5 } },
-    scales: { x: { time: true } },
+    scales: { x: { time } },
     axes: [{ size: 28, grid: { stroke: '#eef1f6' } }, { size: 80, values: (u, ticks) => ticks.map(format), grid: { stroke: '#eef1f6' } }],
     series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: colors[i % colors.length], width: 2, spanGaps: true, points: { show: xs.length < 3 } }))],
   };
@@ -174,6 +175,9 @@ async function view(id) {
       <section class="card"><h2>Bitrate played</h2><div class="chart" id="bitrate"></div><h2 style="margin-top:14px">Properties</h2>
         <dl>${Object.entries(v.props).map(([k, val]) => `<dt>${esc(k)}</dt><dd>${esc(val)}</dd>`).join('')}<dt>viewer_id</dt><dd>${esc(v.viewer_id)}</dd></dl></section>
     </div>
+    <section class="card" style="margin-top:16px"><h2>Quality per second (ITU-T P.1203)</h2>
+      <p class="lede">${v.p1203.o46 === null ? `No P.1203 score: ${esc(v.p1203.note)}` : `MOS ${v.p1203.o46.toFixed(2)} of 5 · stalling ${v.p1203.o23.toFixed(2)} · without stalls ${v.p1203.o35.toFixed(2)}${v.p1203.note ? ` · ${esc(v.p1203.note)}` : ''}`}</p>
+      <div class="chart" id="p1203"></div></section>
     <section class="card" style="margin-top:16px"><h2>Timeline (${events.length} events)</h2>
       <table class="timeline"><thead><tr><th>time</th><th>seq</th><th>event</th><th>details</th></tr></thead><tbody>
       ${events.map((e) => `<tr><td>${rel(e.ts)}</td><td>${e.seq}</td><td>${esc(e.type)}</td><td>${detail(e)}</td></tr>`).join('')}</tbody></table></section>`;
@@ -183,6 +187,9 @@ async function view(id) {
   const ys = [...switches.map((e) => e.bitrate_bps), switches.length ? switches[switches.length - 1].bitrate_bps : null];
   destroyCharts();
   lineChart(document.getElementById('bitrate'), switches.length ? xs : [], [{ label: 'bitrate', values: ys }], fmtBps);
+  // O22: video quality of each media second played, 1–5.
+  const o22 = v.p1203.o22;
+  lineChart(document.getElementById('p1203'), o22.map((_, i) => i + 1), [{ label: 'video MOS (O22)', values: o22 }], (x) => x.toFixed(1), false);
 }
 
 // ---- routing ----------------------------------------------------------------------------------

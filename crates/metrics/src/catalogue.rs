@@ -158,6 +158,11 @@ pub const METRICS: &[Metric] = &[
         "How often the quality dropped, per view.",
     ),
     distribution(
+        "p1203_mos",
+        "mos",
+        "The ITU-T P.1203 quality score of what viewers saw, 1 (bad) to 5 (excellent).",
+    ),
+    distribution(
         "seek_count",
         "count",
         "How many times viewers jumped to another point, per view.",
@@ -202,6 +207,7 @@ impl ViewMetrics {
             "rendition_change_count" => count(self.rendition_change_count),
             "upshift_count" => count(self.upshift_count),
             "downshift_count" => count(self.downshift_count),
+            "p1203_mos" => number(self.p1203_mos),
             "seek_count" => count(self.seek_count),
             "seek_latency_ms" => number(self.seek_latency_ms),
             _ => None,

@@ -9,11 +9,13 @@
 #![warn(missing_docs)]
 
 mod catalogue;
+mod p1203;
 mod quantile;
 mod requests;
 mod timeline;
 
 pub use catalogue::{metric, Metric, MetricKind, MetricValue, METRICS};
+pub use p1203::ViewP1203;
 pub use quantile::nearest_rank;
 pub use requests::{requests_by_host, HostRequests, Spread};
 
@@ -71,6 +73,9 @@ pub struct ViewMetrics {
     pub upshift_count: u64,
     /// Rendition changes to a lower bitrate.
     pub downshift_count: u64,
+    /// ITU-T P.1203 mode 0 O46 of the view (1–5); `None` when the view cannot be scored
+    /// ([`view_p1203`] says why).
+    pub p1203_mos: Option<f64>,
     /// Whether a first frame was shown (not a metric: a filterable fact).
     pub started: bool,
 }
@@ -135,8 +140,14 @@ pub fn compute(view: &View) -> ViewMetrics {
         rendition_change_count: walk.rendition_changes,
         upshift_count: walk.upshifts,
         downshift_count: walk.downshifts,
+        p1203_mos: p1203::view_p1203(view, &walk).o46,
         started: walk.started,
     }
+}
+
+/// The view's P.1203 mode 0 scores with the per-second video quality, or why it has none.
+pub fn view_p1203(view: &View) -> ViewP1203 {
+    p1203::view_p1203(view, &walk(view))
 }
 
 /// Σ(value × playing time) ÷ Σ playing time over renditions with a value.

@@ -572,3 +572,97 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn p1203_scores_what_was_played_with_startup_and_rebuffers_as_stalls() {
+    use openqoe_p1203::{evaluate, Device, Session, VideoSegment};
+    let hd = json!({"bitrate_bps": 3_000_000, "width": 1280, "height": 720, "fps": 30, "codec": "avc1.64001f"});
+    let sd = json!({"bitrate_bps": 800_000, "width": 640, "height": 360, "fps": 30, "codec": "avc1.4d401e"});
+    let view = view_of(
+        &[vec![
+            (0, 0, "play_requested", Value::Null),
+            (1, 100, "rendition_change", hd.clone()),
+            (2, 1500, "first_frame", Value::Null),
+            (3, 21_500, "stall_start", Value::Null),
+            (4, 23_500, "stall_end", Value::Null),
+            (5, 23_500, "rendition_change", sd.clone()),
+            (6, 43_500, "view_end", Value::Null),
+        ]],
+        true,
+        json!({"player_width": 1280, "player_height": 720, "device_type": "phone"}),
+    );
+    let scored = crate::view_p1203(&view);
+    let segment = |duration: f64, bitrate_kbps: f64, width: u32, height: u32| VideoSegment {
+        duration,
+        bitrate_kbps,
+        width,
+        height,
+        fps: 30.0,
+        display: None,
+    };
+    let expected = evaluate(&Session {
+        device: Device::Handheld,
+        display: (1280, 720),
+        video: vec![
+            segment(20.0, 3000.0, 1280, 720),
+            segment(20.0, 800.0, 640, 360),
+        ],
+        audio: Vec::new(),
+        stalls: vec![(0.0, 1.5), (20.0, 2.0)],
+    })
+    .unwrap();
+    assert_eq!(scored.o46, Some(expected.o46));
+    assert_eq!(scored.o22, expected.o22);
+    assert_eq!(compute(&view).p1203_mos, Some(expected.o46));
+    assert_eq!(
+        scored.note.as_deref(),
+        Some("audio unknown: scored as video only")
+    );
+
+    // (name, rendition, MOS expected, what the note says)
+    let cases: [(&str, Value, bool, &str); 4] = [
+        (
+            "VP9 is outside mode 0",
+            json!({"bitrate_bps": 800_000, "width": 640, "height": 360, "codec": "vp09.00.10.08"}),
+            false,
+            "not H.264",
+        ),
+        (
+            "CMCD renditions have no resolution",
+            json!({"bitrate_bps": 800_000, "width": 0, "height": 0}),
+            false,
+            "resolution unknown",
+        ),
+        (
+            "an unknown codec is taken as H.264",
+            json!({"bitrate_bps": 800_000, "width": 640, "height": 360}),
+            true,
+            "codec unknown",
+        ),
+        (
+            "an unknown frame rate is taken as 30",
+            json!({"bitrate_bps": 800_000, "width": 640, "height": 360, "codec": "avc1"}),
+            true,
+            "frame rate unknown",
+        ),
+    ];
+    for (name, rendition, scored, note) in cases {
+        let view = view_of(
+            &[vec![
+                (0, 0, "play_requested", Value::Null),
+                (1, 100, "rendition_change", rendition),
+                (2, 1000, "first_frame", Value::Null),
+                (3, 31_000, "view_end", Value::Null),
+            ]],
+            true,
+            json!({}),
+        );
+        let p = crate::view_p1203(&view);
+        assert_eq!(p.o46.is_some(), scored, "{name}");
+        assert!(
+            p.note.as_deref().is_some_and(|n| n.contains(note)),
+            "{name}: {:?}",
+            p.note
+        );
+    }
+}

@@ -52,6 +52,10 @@ pub struct Walk {
     pub fatal: bool,
     /// Playing time per rendition, in order of first play.
     pub playing_by_rendition: Vec<(Rendition, u64)>,
+    /// Playing time in play order, one entry per run of one rendition (`None`: not yet known).
+    pub playing_spans: Vec<(Option<Rendition>, u64)>,
+    /// Each rebuffer: the playing time before it (its media position) and its duration, ms.
+    pub rebuffers: Vec<(u64, u64)>,
 }
 
 #[derive(Default)]
@@ -137,6 +141,7 @@ pub fn walk(view: &View) -> Walk {
                 if state.stall == Some(StallKind::WhilePaused) {
                     state.stall = Some(StallKind::Rebuffer);
                     totals.rebuffer_count += 1;
+                    totals.rebuffers.push((totals.playing_ms, 0));
                 }
             }
             EventKind::SeekStart { .. } => {
@@ -162,6 +167,7 @@ pub fn walk(view: &View) -> Walk {
                     StallKind::WhilePaused
                 } else {
                     totals.rebuffer_count += 1;
+                    totals.rebuffers.push((totals.playing_ms, 0));
                     StallKind::Rebuffer
                 };
                 state.stall = Some(kind);
@@ -217,9 +223,18 @@ impl Walk {
             Some(Bucket::Ad) => self.ad_ms += ms,
             Some(Bucket::Paused) => self.paused_ms += ms,
             Some(Bucket::Seek) => self.seek_ms += ms,
-            Some(Bucket::Rebuffer) => self.rebuffer_ms += ms,
+            Some(Bucket::Rebuffer) => {
+                self.rebuffer_ms += ms;
+                if let Some((_, duration)) = self.rebuffers.last_mut() {
+                    *duration += ms;
+                }
+            }
             Some(Bucket::Playing) => {
                 self.playing_ms += ms;
+                match self.playing_spans.last_mut() {
+                    Some((last, total)) if last.as_ref() == rendition => *total += ms,
+                    _ => self.playing_spans.push((rendition.cloned(), ms)),
+                }
                 if let Some(rendition) = rendition {
                     match self
                         .playing_by_rendition

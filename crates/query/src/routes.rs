@@ -217,7 +217,10 @@ async fn view<S: ViewSource>(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (view, metrics) = lookup(&api, &id)?;
-    Ok(Json(view_json(&view, &metrics)))
+    let mut body = view_json(&view, &metrics);
+    // The per-second P.1203 curve is for the view page only: computed on demand, never stored.
+    body["p1203"] = json!(openqoe_metrics::view_p1203(&view));
+    Ok(Json(body))
 }
 
 async fn view_events<S: ViewSource>(
