@@ -48,6 +48,12 @@ test('dashboard of a running demo shows real numbers, charts and views', { timeo
     assert.ok(cdns.length >= 2, `breakdown by cdn has rows for several CDNs (${cdns})`);
     await page.screenshot({ path: path.join(artifacts, 'dashboard-breakdown.png'), fullPage: true });
 
+    // The experience score by CDN, with the points each part costs and the worst marked.
+    await page.goto(`${url}#/breakdown?metric=experience_score&by=cdn`);
+    await page.waitForSelector('#table th:text("lost to smoothness")');
+    const worst = await page.locator('#table td.worst').count();
+    assert.ok(worst >= 2, `each CDN row marks the part that costs it most (${worst} marked)`);
+
     // Views, then one view's timeline.
     await page.goto(`${url}#/views`);
     await page.waitForSelector('#table tbody tr[data-id]');

@@ -13,6 +13,7 @@ const fmtBps = (v) => (isNum(v) ? (v >= 1e6 ? `${(v / 1e6).toFixed(2)} Mbps` : `
 const fmtCount = (v) => (isNum(v) ? (Number.isInteger(v) ? v.toLocaleString() : v.toFixed(2)) : dash);
 const fmtTime = (ms) => (isNum(ms) ? new Date(ms).toLocaleTimeString() : dash);
 function fmtUnit(unit, v) {
+  if (unit === 'score') return v === null || v === undefined ? dash : Number(v).toFixed(1);
   if (unit === 'mos') return v === null || v === undefined ? dash : Number(v).toFixed(2);
   if (unit === 'ms') return fmtSeconds(v);
   if (unit === 'percent') return fmtPct(v);
@@ -122,10 +123,21 @@ async function breakdown(params) {
     const cols = metric.kind === 'rate'
       ? [['value', '%'], ['numerator', 'count'], ['denominator', 'count']]
       : [['p50', metric.unit], ['p90', metric.unit], ['p95', metric.unit], ['p99', metric.unit], ['mean', metric.unit]];
+    // The experience score decomposes: each part's mean points lost, the largest marked.
+    const parts = metric.name === 'experience_score' ? ['playback_success', 'startup', 'smoothness', 'quality'] : [];
+    const lost = await Promise.all(parts.map(async (part) => {
+      const b = await api(`/v1/metrics/experience_lost_to_${part}/breakdown`, { from: w.from, to: w.to, group_by: dim });
+      return new Map(b.rows.map((r) => [r.group[dim] ?? null, r.mean]));
+    }));
+    const lostCells = (r) => {
+      const values = lost.map((m) => m.get(r.group[dim] ?? null) ?? null);
+      const worst = Math.max(...values.filter((v) => v !== null));
+      return values.map((v) => `<td class="num${v !== null && v === worst && v > 0 ? ' worst' : ''}">${fmtUnit('score', v)}</td>`).join('');
+    };
     document.getElementById('table').innerHTML = `<table><thead><tr><th>${esc(dim)}</th><th class="num">views</th>
-      ${cols.map(([c]) => `<th class="num">${c}</th>`).join('')}</tr></thead><tbody>
+      ${cols.map(([c]) => `<th class="num">${c}</th>`).join('')}${parts.map((p) => `<th class="num">lost to ${p.replace('_', ' ')}</th>`).join('')}</tr></thead><tbody>
       ${data.rows.map((r) => `<tr class="link" data-filter="${esc(`${dim}:${r.group[dim] ?? ''}`)}"><td>${esc(r.group[dim] ?? '(none)')}</td><td class="num">${fmtCount(r.views)}</td>
-        ${cols.map(([c, unit]) => `<td class="num">${unit === '%' ? fmtPct(r[c]) : unit === 'count' ? fmtCount(r[c]) : fmtUnit(unit, r[c])}</td>`).join('')}</tr>`).join('')}
+        ${cols.map(([c, unit]) => `<td class="num">${unit === '%' ? fmtPct(r[c]) : unit === 'count' ? fmtCount(r[c]) : fmtUnit(unit, r[c])}</td>`).join('')}${parts.length ? lostCells(r) : ''}</tr>`).join('')}
       </tbody></table>`;
     document.querySelectorAll('tr[data-filter]').forEach((tr) => { tr.onclick = () => { location.hash = `#/views?filter=${encodeURIComponent(tr.dataset.filter)}`; }; });
   };

@@ -163,6 +163,51 @@ pub const METRICS: &[Metric] = &[
         "The ITU-T P.1203 quality score of what viewers saw, 1 (bad) to 5 (excellent).",
     ),
     distribution(
+        "experience_score",
+        "score",
+        "One number for the viewing experience, 0 to 100: success, startup, smoothness and quality.",
+    ),
+    distribution(
+        "playback_success_score",
+        "score",
+        "100 when the video played, 50 when the viewer gave up waiting, 0 when it failed.",
+    ),
+    distribution(
+        "startup_score",
+        "score",
+        "100 for an instant start, 80 for a 2-second wait, 50 for 8 seconds.",
+    ),
+    distribution(
+        "smoothness_score",
+        "score",
+        "100 without freezes; lower with more and longer freezes.",
+    ),
+    distribution(
+        "video_quality_score",
+        "score",
+        "100 when the picture is sharp; lower the more it is blown up.",
+    ),
+    distribution(
+        "experience_lost_to_playback_success",
+        "score",
+        "Points of the experience score lost to failures and give-ups.",
+    ),
+    distribution(
+        "experience_lost_to_startup",
+        "score",
+        "Points of the experience score lost to waiting for the video to start.",
+    ),
+    distribution(
+        "experience_lost_to_smoothness",
+        "score",
+        "Points of the experience score lost to freezes.",
+    ),
+    distribution(
+        "experience_lost_to_quality",
+        "score",
+        "Points of the experience score lost to blurry, upscaled pictures.",
+    ),
+    distribution(
         "seek_count",
         "count",
         "How many times viewers jumped to another point, per view.",
@@ -208,6 +253,17 @@ impl ViewMetrics {
             "upshift_count" => count(self.upshift_count),
             "downshift_count" => count(self.downshift_count),
             "p1203_mos" => number(self.p1203_mos),
+            "experience_score" => number(self.experience_score),
+            "playback_success_score" => number(self.playback_success_score),
+            "startup_score" => number(self.startup_score),
+            "smoothness_score" => number(self.smoothness_score),
+            "video_quality_score" => number(self.video_quality_score),
+            "experience_lost_to_playback_success" => {
+                number(self.experience_lost_to_playback_success)
+            }
+            "experience_lost_to_startup" => number(self.experience_lost_to_startup),
+            "experience_lost_to_smoothness" => number(self.experience_lost_to_smoothness),
+            "experience_lost_to_quality" => number(self.experience_lost_to_quality),
             "seek_count" => count(self.seek_count),
             "seek_latency_ms" => number(self.seek_latency_ms),
             _ => None,

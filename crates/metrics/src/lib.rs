@@ -12,12 +12,14 @@ mod catalogue;
 mod p1203;
 mod quantile;
 mod requests;
+mod score;
 mod timeline;
 
 pub use catalogue::{metric, Metric, MetricKind, MetricValue, METRICS};
 pub use p1203::ViewP1203;
 pub use quantile::nearest_rank;
 pub use requests::{requests_by_host, HostRequests, Spread};
+pub use score::{combine, ExperienceScore, EXPONENT, WEIGHTS};
 
 use openqoe_model::{EventKind, View};
 use serde::Serialize;
@@ -76,6 +78,25 @@ pub struct ViewMetrics {
     /// ITU-T P.1203 mode 0 O46 of the view (1–5); `None` when the view cannot be scored
     /// ([`view_p1203`] says why).
     pub p1203_mos: Option<f64>,
+    /// Experience score 0–100 (docs/metrics.md): playback success × the soft minimum of startup,
+    /// smoothness and quality.
+    pub experience_score: Option<f64>,
+    /// Sub-score: 100 played, 50 exited before the start, 0 failed.
+    pub playback_success_score: Option<f64>,
+    /// Sub-score: `8/(8 + startup s) × 100`.
+    pub startup_score: Option<f64>,
+    /// Sub-score from rebuffer count and fraction.
+    pub smoothness_score: Option<f64>,
+    /// Sub-score from upscaling.
+    pub video_quality_score: Option<f64>,
+    /// Points of `100 − experience_score` lost to playback success.
+    pub experience_lost_to_playback_success: Option<f64>,
+    /// Points lost to startup.
+    pub experience_lost_to_startup: Option<f64>,
+    /// Points lost to smoothness.
+    pub experience_lost_to_smoothness: Option<f64>,
+    /// Points lost to video quality.
+    pub experience_lost_to_quality: Option<f64>,
     /// Whether a first frame was shown (not a metric: a filterable fact).
     pub started: bool,
 }
@@ -112,14 +133,27 @@ pub fn compute(view: &View) -> ViewMetrics {
     let watch_ms = walk.watch_ms();
     let measured_ms = walk.rebuffer_ms + walk.playing_ms;
     let (upscale, downscale) = scaling(view, &walk.playing_by_rendition);
+    let exit_before_video_start =
+        attempted.then_some(view.is_ended() && !walk.started && !walk.fatal);
+    let score = score::score(&score::ScoreInputs {
+        attempted,
+        started: walk.started,
+        failed: walk.fatal,
+        exit_wait_ms: (exit_before_video_start == Some(true)).then_some(walk.startup_ms),
+        startup_ms: video_startup_time_ms,
+        rebuffer_count: walk.rebuffer_count,
+        rebuffer_fraction: (measured_ms > 0).then(|| walk.rebuffer_ms as f64 / measured_ms as f64),
+        upscale_mean: upscale.as_ref().map(|s| s.mean / 100.0),
+        upscale_max: upscale.as_ref().map(|s| s.max / 100.0),
+    });
+    let lost = |i: usize| score.pull.map(|pull| pull[i]);
     ViewMetrics {
         video_startup_time_ms,
         player_startup_time_ms,
         page_load_time_ms,
         aggregate_startup_time_ms,
         startup_failure: attempted.then_some(walk.fatal_before_start),
-        exit_before_video_start: attempted
-            .then_some(view.is_ended() && !walk.started && !walk.fatal),
+        exit_before_video_start,
         playback_failure: walk.fatal,
         rebuffer_count: walk.rebuffer_count,
         rebuffer_duration_ms: walk.rebuffer_ms,
@@ -141,6 +175,15 @@ pub fn compute(view: &View) -> ViewMetrics {
         upshift_count: walk.upshifts,
         downshift_count: walk.downshifts,
         p1203_mos: p1203::view_p1203(view, &walk).o46,
+        experience_score: score.overall,
+        playback_success_score: score.playback_success,
+        startup_score: score.startup,
+        smoothness_score: score.smoothness,
+        video_quality_score: score.quality,
+        experience_lost_to_playback_success: lost(3),
+        experience_lost_to_startup: lost(0),
+        experience_lost_to_smoothness: lost(1),
+        experience_lost_to_quality: lost(2),
         started: walk.started,
     }
 }
