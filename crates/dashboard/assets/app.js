@@ -61,6 +61,8 @@ function lineChart(el, xs, series, format, time = true) {
 
 // ---- overview ---------------------------------------------------------------------------------
 const TILES = [
+  { id: 'experience', title: 'Experience score', metric: 'experience_score', help: 'One number, 0 to 100: did it play, how fast it started, how smooth, how sharp (average view and median).',
+    value: (r) => `${fmtUnit('score', r.mean)}<small>median ${fmtUnit('score', r.p50)}</small>`, series: [{ label: 'mean', field: 'mean' }], format: (v) => fmtUnit('score', v) },
   { id: 'views', title: 'Views', metric: 'playback_failure', help: 'Play attempts that started in this range.',
     value: (r) => fmtCount(r.denominator), series: [{ label: 'views', field: 'denominator' }], format: fmtCount },
   { id: 'startup', title: 'Video startup time', metric: 'video_startup_time_ms', help: 'How long viewers wait from pressing play to the first frame (median and slowest 5%).',
@@ -76,7 +78,8 @@ const TILES = [
 ];
 
 async function overview() {
-  page.innerHTML = `<h1>How viewers are doing</h1><p class="lede">Key experience numbers for the selected time range, with their trend per interval.</p>
+  page.innerHTML = `<h1>How viewers are doing</h1><p class="lede">Key experience numbers for the selected time range, with their trend per interval.
+    <span id="audience"></span></p>
     <div class="tiles">${TILES.map((t) => `<section class="tile" id="tile-${t.id}"><h2>${t.title}</h2>
       <div class="value" data-value>${dash}</div><p class="help">${t.help}</p><div class="chart" data-chart></div></section>`).join('')}</div>`;
   const render = async () => {
@@ -88,6 +91,8 @@ async function overview() {
       ]);
       return { t, row: breakdown.rows[0] ?? {}, points: series.points };
     }));
+    const audience = (await api('/v1/audience', { from: w.from, to: w.to })).rows[0] ?? {};
+    document.getElementById('audience').innerHTML = ` <strong data-watching>${fmtCount(audience.watching_now ?? 0)}</strong> watching now · ${fmtCount(audience.unique_viewers ?? 0)} unique viewers in this range.`;
     destroyCharts();
     for (const { t, row, points } of results) {
       const tile = document.getElementById(`tile-${t.id}`);

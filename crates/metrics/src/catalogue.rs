@@ -158,6 +158,26 @@ pub const METRICS: &[Metric] = &[
         "How often the quality dropped, per view.",
     ),
     distribution(
+        "total_startup_time_ms",
+        "ms",
+        "How long viewers wait from pressing play to the first frame, pre-roll ads included.",
+    ),
+    distribution(
+        "exit_before_start_wait_ms",
+        "ms",
+        "How long viewers who gave up before the video started had waited.",
+    ),
+    distribution(
+        "live_latency_ms",
+        "ms",
+        "How far behind the live edge viewers watch.",
+    ),
+    distribution(
+        "dropped_frames_per_min",
+        "per_min",
+        "Frames the player dropped per minute of playing.",
+    ),
+    distribution(
         "p1203_mos",
         "mos",
         "The ITU-T P.1203 quality score of what viewers saw, 1 (bad) to 5 (excellent).",
@@ -252,6 +272,10 @@ impl ViewMetrics {
             "rendition_change_count" => count(self.rendition_change_count),
             "upshift_count" => count(self.upshift_count),
             "downshift_count" => count(self.downshift_count),
+            "total_startup_time_ms" => ms(self.total_startup_time_ms),
+            "exit_before_start_wait_ms" => ms(self.exit_before_start_wait_ms),
+            "live_latency_ms" => number(self.live_latency_ms),
+            "dropped_frames_per_min" => number(self.dropped_frames_per_min),
             "p1203_mos" => number(self.p1203_mos),
             "experience_score" => number(self.experience_score),
             "playback_success_score" => number(self.playback_success_score),

@@ -97,8 +97,20 @@ pub struct ViewMetrics {
     pub experience_lost_to_smoothness: Option<f64>,
     /// Points lost to video quality.
     pub experience_lost_to_quality: Option<f64>,
+    /// Play request → first frame including pre-roll ads (content startup is
+    /// `video_startup_time_ms`).
+    pub total_startup_time_ms: Option<u64>,
+    /// How long a viewer who exited before the start waited, ms (EBVS views only).
+    pub exit_before_start_wait_ms: Option<u64>,
+    /// Median of the heartbeats' live latency (SDK `live_latency_ms`, CMCD `ltc`), ms.
+    pub live_latency_ms: Option<f64>,
+    /// Dropped frames per minute of playing (heartbeats carry the player's running total).
+    pub dropped_frames_per_min: Option<f64>,
     /// Whether a first frame was shown (not a metric: a filterable fact).
     pub started: bool,
+    /// Whether, as of its last event, the viewer is watching or trying to (not paused, ended or
+    /// failed): with a recent event, the view counts as a concurrent viewer.
+    pub watching: bool,
 }
 
 /// Computes every per-view metric; total over any event order, never panics.
@@ -147,6 +159,18 @@ pub fn compute(view: &View) -> ViewMetrics {
         upscale_max: upscale.as_ref().map(|s| s.max / 100.0),
     });
     let lost = |i: usize| score.pull.map(|pull| pull[i]);
+    let heartbeats = || {
+        view.measured_events().filter_map(|e| match &e.kind {
+            EventKind::Heartbeat(h) => Some(h),
+            _ => None,
+        })
+    };
+    let mut latencies: Vec<f64> = heartbeats()
+        .filter_map(|h| h.live_latency_ms)
+        .map(|ms| ms as f64)
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let dropped = heartbeats().filter_map(|h| h.dropped_frames).max();
     ViewMetrics {
         video_startup_time_ms,
         player_startup_time_ms,
@@ -174,6 +198,13 @@ pub fn compute(view: &View) -> ViewMetrics {
         rendition_change_count: walk.rendition_changes,
         upshift_count: walk.upshifts,
         downshift_count: walk.downshifts,
+        total_startup_time_ms: video_startup_time_ms.map(|content| content + walk.preroll_ms),
+        exit_before_start_wait_ms: (exit_before_video_start == Some(true))
+            .then_some(walk.startup_ms),
+        live_latency_ms: nearest_rank(&latencies, 0.5),
+        dropped_frames_per_min: dropped
+            .filter(|_| walk.playing_ms >= 1000)
+            .map(|frames| frames as f64 * 60_000.0 / walk.playing_ms as f64),
         p1203_mos: p1203::view_p1203(view, &walk).o46,
         experience_score: score.overall,
         playback_success_score: score.playback_success,
@@ -185,6 +216,7 @@ pub fn compute(view: &View) -> ViewMetrics {
         experience_lost_to_smoothness: lost(1),
         experience_lost_to_quality: lost(2),
         started: walk.started,
+        watching: walk.watching_at_end && !view.is_ended(),
     }
 }
 

@@ -666,3 +666,44 @@ fn p1203_scores_what_was_played_with_startup_and_rebuffers_as_stalls() {
         );
     }
 }
+
+#[test]
+fn preroll_exit_waits_live_latency_and_dropped_frames() {
+    let preroll = timeline(&[
+        (0, "play_requested"),
+        (100, "ad_break_start"),
+        (5100, "ad_break_end"),
+        (6100, "first_frame"),
+        (9000, "view_end"),
+    ]);
+    let m = compute(&preroll);
+    assert_eq!(
+        (m.video_startup_time_ms, m.total_startup_time_ms),
+        (Some(1100), Some(6100)),
+        "content startup leaves the pre-roll out, total startup keeps it"
+    );
+
+    let gave_up = timeline(&[(0, "play_requested"), (4000, "view_end")]);
+    assert_eq!(compute(&gave_up).exit_before_start_wait_ms, Some(4000));
+    assert_eq!(compute(&preroll).exit_before_start_wait_ms, None, "it started");
+
+    let heartbeat = |seq: u64, ms: i64, latency: u64, dropped: u64| {
+        (seq, ms, "heartbeat", json!({"live_latency_ms": latency, "dropped_frames": dropped}))
+    };
+    let live = view_of(
+        &[vec![
+            (0, 0, "play_requested", Value::Null),
+            (1, 1000, "first_frame", Value::Null),
+            heartbeat(2, 21_000, 3000, 0),
+            heartbeat(3, 41_000, 5000, 30),
+            heartbeat(4, 61_000, 4000, 60),
+            (5, 61_000, "view_end", Value::Null),
+        ]],
+        true,
+        json!({}),
+    );
+    let m = compute(&live);
+    assert_eq!(m.live_latency_ms, Some(4000.0), "the median heartbeat");
+    assert_eq!(m.dropped_frames_per_min, Some(60.0), "60 dropped in 60 s of playing");
+    assert_eq!(compute(&gave_up).dropped_frames_per_min, None);
+}

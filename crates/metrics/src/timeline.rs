@@ -37,6 +37,8 @@ pub struct Walk {
     pub started: bool,
     pub startup_ms: u64,
     pub ad_ms: u64,
+    /// Ad time before the first frame (pre-rolls): part of total, not content, startup.
+    pub preroll_ms: u64,
     pub paused_ms: u64,
     pub seek_ms: u64,
     pub rebuffer_ms: u64,
@@ -56,6 +58,9 @@ pub struct Walk {
     pub playing_spans: Vec<(Option<Rendition>, u64)>,
     /// Each rebuffer: the playing time before it (its media position) and its duration, ms.
     pub rebuffers: Vec<(u64, u64)>,
+    /// After the last event the viewer is watching or trying to (starting, playing, stalled,
+    /// seeking, in an ad): not paused, not after the end or a failure.
+    pub watching_at_end: bool,
 }
 
 #[derive(Default)]
@@ -110,7 +115,11 @@ pub fn walk(view: &View) -> Walk {
         // backwards adds nothing.
         if let Some(from) = cursor {
             let to = event.ts.max(from);
-            totals.add(state.bucket(), to.since(from), state.rendition.as_ref());
+            let bucket = state.bucket();
+            if bucket == Some(Bucket::Ad) && !state.started {
+                totals.preroll_ms += to.since(from);
+            }
+            totals.add(bucket, to.since(from), state.rendition.as_ref());
             cursor = Some(to);
         }
         match &event.kind {
@@ -200,6 +209,7 @@ pub fn walk(view: &View) -> Walk {
             _ => {}
         }
     }
+    totals.watching_at_end = state.watching && !state.paused && !state.idle;
     // Open intervals (a stall, a seek, playing) close at the view's end.
     if let (Some(from), Some(end)) = (cursor, end) {
         let to = end.max(from);

@@ -31,6 +31,7 @@ pub fn router<S: ViewSource>(source: Arc<S>, registry: Arc<Registry>) -> Router 
         .route("/v1/dimensions", get(dimensions::<S>))
         .route("/v1/metrics/{metric}/breakdown", get(breakdown::<S>))
         .route("/v1/metrics/{metric}/timeseries", get(timeseries::<S>))
+        .route("/v1/audience", get(audience::<S>))
         .route("/v1/views", get(view_list::<S>))
         .route("/v1/views/{id}", get(view::<S>))
         .route("/v1/views/{id}/events", get(view_events::<S>))
@@ -121,6 +122,57 @@ async fn breakdown<S: ViewSource>(
         Value::Array(rows.into_iter().map(|(_, row)| row).collect()),
     );
     Ok(Json(Value::Object(body)))
+}
+
+/// A view whose last event is older than this is not counted as watching now, whatever its state.
+const WATCHING_NOW_MS: i64 = 60_000;
+
+/// Who watched: per group, views, unique viewers (by viewer id, DESIGN §2) and the viewers
+/// watching now — live views whose last event is under a minute old and whose viewer is not
+/// paused, past the end or failed (starting and rebuffering viewers count, as in Mux's CCV).
+async fn audience<S: ViewSource>(
+    State(api): State<Arc<Api<S>>>,
+    Query(pairs): Pairs,
+) -> Result<Json<Value>, ApiError> {
+    let now_ms = now();
+    let selection = Selection::from_query(&pairs, now_ms)?;
+    #[derive(Default)]
+    struct Audience {
+        views: u64,
+        viewers: std::collections::HashSet<String>,
+        watching: std::collections::HashSet<String>,
+    }
+    let mut groups: BTreeMap<Vec<Option<String>>, Audience> = BTreeMap::new();
+    if selection.group_by.is_empty() {
+        groups.insert(Vec::new(), Audience::default());
+    }
+    api.source
+        .visit_views(selection.from, selection.to, &mut |view, metrics| {
+            if !selection.matches(view) {
+                return;
+            }
+            let group = groups.entry(group_key(view, &selection.group_by)).or_default();
+            group.views += 1;
+            // A view without a viewer id stands for a viewer of its own.
+            let viewer = view.viewer_id.clone().unwrap_or_else(|| format!("view:{}", view.id.as_str()));
+            if metrics.watching && now_ms.0 - view.last_received_at.0 <= WATCHING_NOW_MS {
+                group.watching.insert(viewer.clone());
+            }
+            group.viewers.insert(viewer);
+        });
+    let mut rows: Vec<Value> = groups
+        .into_iter()
+        .map(|(key, a)| {
+            json!({
+                "group": group_json(&selection.group_by, &key),
+                "views": a.views,
+                "unique_viewers": a.viewers.len(),
+                "watching_now": a.watching.len(),
+            })
+        })
+        .collect();
+    rows.sort_by_key(|row| std::cmp::Reverse(row["views"].as_u64()));
+    Ok(Json(json!({"watching_now_window_ms": WATCHING_NOW_MS, "rows": rows})))
 }
 
 async fn timeseries<S: ViewSource>(
