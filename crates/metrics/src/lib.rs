@@ -205,7 +205,7 @@ pub fn compute(view: &View) -> ViewMetrics {
         dropped_frames_per_min: dropped
             .filter(|_| walk.playing_ms >= 1000)
             .map(|frames| frames as f64 * 60_000.0 / walk.playing_ms as f64),
-        p1203_mos: p1203::view_p1203(view, &walk).o46,
+        p1203_mos: p1203::view_p1203(view, &walk, false).o46,
         experience_score: score.overall,
         playback_success_score: score.playback_success,
         startup_score: score.startup,
@@ -220,9 +220,10 @@ pub fn compute(view: &View) -> ViewMetrics {
     }
 }
 
-/// The view's P.1203 mode 0 scores with the per-second video quality, or why it has none.
-pub fn view_p1203(view: &View) -> ViewP1203 {
-    p1203::view_p1203(view, &walk(view))
+/// The view's P.1203 mode 0 scores with the per-second video quality, or why it has none;
+/// `h264_equivalent` scores other codecs as H.264 at the same bitrate (an estimate, noted).
+pub fn view_p1203(view: &View, h264_equivalent: bool) -> ViewP1203 {
+    p1203::view_p1203(view, &walk(view), h264_equivalent)
 }
 
 /// Σ(value × playing time) ÷ Σ playing time over renditions with a value.

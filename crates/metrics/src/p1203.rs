@@ -40,8 +40,10 @@ impl ViewP1203 {
     }
 }
 
-/// Scores `view` (whose timeline walk is `walk`) with P.1203 mode 0.
-pub fn view_p1203(view: &View, walk: &Walk) -> ViewP1203 {
+/// Scores `view` (whose timeline walk is `walk`) with P.1203 mode 0. With `h264_equivalent`,
+/// renditions in other codecs are scored as if they were H.264 at the same bitrate (an estimate
+/// the operator asked for, and the note says so); otherwise they get no score.
+pub fn view_p1203(view: &View, walk: &Walk, h264_equivalent: bool) -> ViewP1203 {
     if walk.playing_ms < 1000 {
         return ViewP1203::none("under one second played: P.1203 needs at least one");
     }
@@ -50,14 +52,23 @@ pub fn view_p1203(view: &View, walk: &Walk) -> ViewP1203 {
         return ViewP1203::none("no rendition reported: the played quality is unknown");
     };
     let mut assumed = Vec::new();
+    let mut estimated: Vec<String> = Vec::new();
     let mut video = Vec::new();
     let mut current = first;
     for (rendition, ms) in &walk.playing_spans {
         if let Some(r) = rendition {
             current = r.clone();
         }
-        if let Some(refusal) = refusal(&current) {
-            return ViewP1203::none(refusal);
+        match refusal(&current) {
+            Some(Refusal::Codec(codec)) if h264_equivalent => {
+                let note =
+                    format!("codec {codec} scored as H.264 at the same bitrate: an estimate");
+                if !estimated.contains(&note) {
+                    estimated.push(note);
+                }
+            }
+            Some(refusal) => return ViewP1203::none(refusal.to_string()),
+            None => {}
         }
         if current.codec.is_none() && !assumed.contains(&"codec unknown: taken as H.264") {
             assumed.push("codec unknown: taken as H.264");
@@ -115,24 +126,50 @@ pub fn view_p1203(view: &View, walk: &Walk) -> ViewP1203 {
             o23: Some(out.o23),
             o35: Some(out.o35),
             o22: out.o22,
-            note: Some(assumed.join("; ")),
+            note: Some(
+                estimated
+                    .iter()
+                    .map(String::as_str)
+                    .chain(assumed.iter().copied())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
         },
         Err(e) => ViewP1203::none(e.to_string()),
     }
 }
 
-/// Why a rendition cannot enter P.1203 mode 0, if it cannot.
-fn refusal(rendition: &Rendition) -> Option<String> {
+/// Why a rendition cannot enter P.1203 mode 0.
+enum Refusal {
+    /// No resolution (CMCD) or no bitrate.
+    Unknown(&'static str),
+    /// A codec other than H.264.
+    Codec(String),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Unknown(what) => write!(f, "{what}"),
+            Refusal::Codec(codec) => write!(
+                f,
+                "codec {codec} is not H.264: P.1203 mode 0 covers H.264 only (ask for an H.264-equivalent estimate with ?p1203=h264-equivalent)"
+            ),
+        }
+    }
+}
+
+fn refusal(rendition: &Rendition) -> Option<Refusal> {
     if rendition.width == 0 || rendition.height == 0 {
-        return Some("resolution unknown (CMCD carries none): P.1203 needs it".into());
+        return Some(Refusal::Unknown(
+            "resolution unknown (CMCD carries none): P.1203 needs it",
+        ));
     }
     if rendition.bitrate_bps == 0 {
-        return Some("bitrate unknown: P.1203 needs it".into());
+        return Some(Refusal::Unknown("bitrate unknown: P.1203 needs it"));
     }
     match rendition.codec.as_deref() {
-        Some(codec) if !is_h264(codec) => Some(format!(
-            "codec {codec} is not H.264: P.1203 mode 0 covers H.264 only"
-        )),
+        Some(codec) if !is_h264(codec) => Some(Refusal::Codec(codec.to_owned())),
         _ => None,
     }
 }

@@ -591,7 +591,7 @@ fn p1203_scores_what_was_played_with_startup_and_rebuffers_as_stalls() {
         true,
         json!({"player_width": 1280, "player_height": 720, "device_type": "phone"}),
     );
-    let scored = crate::view_p1203(&view);
+    let scored = crate::view_p1203(&view, false);
     let segment = |duration: f64, bitrate_kbps: f64, width: u32, height: u32| VideoSegment {
         duration,
         bitrate_kbps,
@@ -685,10 +685,19 @@ fn preroll_exit_waits_live_latency_and_dropped_frames() {
 
     let gave_up = timeline(&[(0, "play_requested"), (4000, "view_end")]);
     assert_eq!(compute(&gave_up).exit_before_start_wait_ms, Some(4000));
-    assert_eq!(compute(&preroll).exit_before_start_wait_ms, None, "it started");
+    assert_eq!(
+        compute(&preroll).exit_before_start_wait_ms,
+        None,
+        "it started"
+    );
 
     let heartbeat = |seq: u64, ms: i64, latency: u64, dropped: u64| {
-        (seq, ms, "heartbeat", json!({"live_latency_ms": latency, "dropped_frames": dropped}))
+        (
+            seq,
+            ms,
+            "heartbeat",
+            json!({"live_latency_ms": latency, "dropped_frames": dropped}),
+        )
     };
     let live = view_of(
         &[vec![
@@ -704,6 +713,10 @@ fn preroll_exit_waits_live_latency_and_dropped_frames() {
     );
     let m = compute(&live);
     assert_eq!(m.live_latency_ms, Some(4000.0), "the median heartbeat");
-    assert_eq!(m.dropped_frames_per_min, Some(60.0), "60 dropped in 60 s of playing");
+    assert_eq!(
+        m.dropped_frames_per_min,
+        Some(60.0),
+        "60 dropped in 60 s of playing"
+    );
     assert_eq!(compute(&gave_up).dropped_frames_per_min, None);
 }

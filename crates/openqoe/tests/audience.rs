@@ -35,20 +35,58 @@ async fn counts_views_unique_viewers_and_who_is_watching_now() {
         }
         let body = json!({"v": 1, "key": "demo", "sent_at": now_ms(),
                           "view": {"id": id, "viewer_id": viewer, "props": {"cdn": cdn}}, "events": events});
-        let status = client.post(format!("{}/v1/events", server.url)).json(&body).send().await.unwrap().status();
+        let status = client
+            .post(format!("{}/v1/events", server.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status();
         assert_eq!(status, 202);
     }
     let get = |path: String| {
         let client = client.clone();
-        async move { client.get(path).send().await.unwrap().json::<Value>().await.unwrap() }
+        async move {
+            client
+                .get(path)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
     };
     let all = get(format!("{}/v1/audience", server.url)).await;
     assert_eq!(all["rows"][0]["views"], 4);
     assert_eq!(all["rows"][0]["unique_viewers"], 3, "ann watched twice");
-    assert_eq!(all["rows"][0]["watching_now"], 2, "playing and stalled; not paused, not ended");
+    assert_eq!(
+        all["rows"][0]["watching_now"], 2,
+        "playing and stalled; not paused, not ended"
+    );
 
     let by_cdn = get(format!("{}/v1/audience?group_by=cdn", server.url)).await;
-    let row = |cdn: &str| by_cdn["rows"].as_array().unwrap().iter().find(|r| r["group"]["cdn"] == cdn).cloned().unwrap();
-    assert_eq!((row("cdn-a")["views"].clone(), row("cdn-a")["watching_now"].clone()), (json!(2), json!(1)));
-    assert_eq!((row("cdn-b")["unique_viewers"].clone(), row("cdn-b")["watching_now"].clone()), (json!(2), json!(1)));
+    let row = |cdn: &str| {
+        by_cdn["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["group"]["cdn"] == cdn)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        (
+            row("cdn-a")["views"].clone(),
+            row("cdn-a")["watching_now"].clone()
+        ),
+        (json!(2), json!(1))
+    );
+    assert_eq!(
+        (
+            row("cdn-b")["unique_viewers"].clone(),
+            row("cdn-b")["watching_now"].clone()
+        ),
+        (json!(2), json!(1))
+    );
 }

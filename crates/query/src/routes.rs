@@ -151,10 +151,15 @@ async fn audience<S: ViewSource>(
             if !selection.matches(view) {
                 return;
             }
-            let group = groups.entry(group_key(view, &selection.group_by)).or_default();
+            let group = groups
+                .entry(group_key(view, &selection.group_by))
+                .or_default();
             group.views += 1;
             // A view without a viewer id stands for a viewer of its own.
-            let viewer = view.viewer_id.clone().unwrap_or_else(|| format!("view:{}", view.id.as_str()));
+            let viewer = view
+                .viewer_id
+                .clone()
+                .unwrap_or_else(|| format!("view:{}", view.id.as_str()));
             if metrics.watching && now_ms.0 - view.last_received_at.0 <= WATCHING_NOW_MS {
                 group.watching.insert(viewer.clone());
             }
@@ -172,7 +177,9 @@ async fn audience<S: ViewSource>(
         })
         .collect();
     rows.sort_by_key(|row| std::cmp::Reverse(row["views"].as_u64()));
-    Ok(Json(json!({"watching_now_window_ms": WATCHING_NOW_MS, "rows": rows})))
+    Ok(Json(
+        json!({"watching_now_window_ms": WATCHING_NOW_MS, "rows": rows}),
+    ))
 }
 
 async fn timeseries<S: ViewSource>(
@@ -267,11 +274,16 @@ fn lookup<S: ViewSource>(api: &Api<S>, id: &str) -> Result<(View, ViewMetrics), 
 async fn view<S: ViewSource>(
     State(api): State<Arc<Api<S>>>,
     Path(id): Path<String>,
+    Query(pairs): Pairs,
 ) -> Result<Json<Value>, ApiError> {
     let (view, metrics) = lookup(&api, &id)?;
     let mut body = view_json(&view, &metrics);
     // The per-second P.1203 curve is for the view page only: computed on demand, never stored.
-    body["p1203"] = json!(openqoe_metrics::view_p1203(&view));
+    // `?p1203=h264-equivalent` asks for an estimate for codecs mode 0 does not cover.
+    let equivalent = pairs
+        .iter()
+        .any(|(k, v)| k == "p1203" && v == "h264-equivalent");
+    body["p1203"] = json!(openqoe_metrics::view_p1203(&view, equivalent));
     Ok(Json(body))
 }
 
