@@ -657,13 +657,28 @@ fn p1203_scores_what_was_played_with_startup_and_rebuffers_as_stalls() {
             true,
             json!({}),
         );
-        let p = crate::view_p1203(&view);
+        let p = crate::view_p1203(&view, false);
         assert_eq!(p.o46.is_some(), scored, "{name}");
         assert!(
             p.note.as_deref().is_some_and(|n| n.contains(note)),
             "{name}: {:?}",
             p.note
         );
+        if name.starts_with("VP9") {
+            let estimate = crate::view_p1203(&view, true);
+            assert!(
+                estimate.o46.is_some(),
+                "an H.264-equivalent estimate when asked"
+            );
+            assert!(
+                estimate
+                    .note
+                    .as_deref()
+                    .is_some_and(|n| n.contains("scored as H.264")),
+                "{:?}",
+                estimate.note
+            );
+        }
     }
 }
 
