@@ -4,6 +4,7 @@ mod cmcd_cli;
 mod config;
 mod import;
 mod p1203_cli;
+mod rca_cli;
 mod topology;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,8 @@ enum Command {
     Cmcd(cmcd_cli::CmcdCommand),
     /// Scores a lab session with ITU-T P.1203 mode 0 (the reference software's JSON layout).
     P1203(p1203_cli::P1203Args),
+    /// Names the dimension combinations behind a ratio's excess in your own CSV data.
+    Rca(rca_cli::RcaArgs),
 }
 
 #[derive(Args)]
@@ -119,6 +122,7 @@ fn main() -> anyhow::Result<()> {
             Command::Import(args) => import::run(args).await,
             Command::Cmcd(command) => cmcd_cli::run(command),
             Command::P1203(args) => p1203_cli::run(args),
+            Command::Rca(args) => rca_cli::run(args),
         }
     })
 }

@@ -1,0 +1,354 @@
+//! Root-cause localisation for a ratio metric (failure %, rebuffer %, …) over dimension tuples:
+//! which element — a combination of up to three dimension values, such as `cdn=cdn-b &
+//! country=DE` — explains an excess. Pure functions, no I/O.
+//!
+//! Method (docs/alerting.md): the ratio's excess becomes additive per leaf, `e = n − r̂·d`
+//! (counterfactual excess: actual numerator minus what the leaf's baseline rate predicts for its
+//! actual denominator). Every element of layers 1–3 is scored by how well "its leaves deviate by
+//! one common factor, all others are normal" reproduces the observed leaves — a potential score
+//! `1 − dist(actual, hypothesis) / dist(actual, baseline)` (as HotSpot's). Among the elements
+//! scoring within `COARSE_MARGIN` of the best, the coarsest wins (then the larger excess); its
+//! leaves count as explained, and the search repeats until 90 % of the excess is explained, the
+//! next element explains under 5 % or scores under 0.3, or three causes are found.
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+/// Elements deeper than this many dimensions are not considered.
+pub const MAX_LAYER: usize = 3;
+/// Scores this close to the best count as equal, and the coarser element wins.
+const COARSE_MARGIN: f64 = 0.02;
+/// Search stops once this share of the excess is explained…
+const EXPLAINED_ENOUGH: f64 = 0.9;
+/// …or when the next element would explain less than this.
+const MIN_EXPLANATORY_POWER: f64 = 0.05;
+/// An element whose hypothesis reproduces less than this share of the deviation is no cause:
+/// the excess is scattered, or sits in leaves too thin to name.
+const MIN_SCORE: f64 = 0.3;
+/// At most this many causes.
+const MAX_CAUSES: usize = 3;
+/// Prior weight (in denominator units) pulling a thin leaf's baseline rate to the global one.
+const PRIOR_WEIGHT: f64 = 20.0;
+
+/// One row of input: a leaf (a value per dimension) with its numerator and denominator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// One value per dimension, in the order of [`Input::dimensions`].
+    pub leaf: Vec<String>,
+    /// Numerator (e.g. failed views, stall seconds).
+    pub numerator: f64,
+    /// Denominator (e.g. attempts, watch seconds).
+    pub denominator: f64,
+}
+
+/// What to localise: the leaves of the baseline and of the window under investigation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Input {
+    /// Dimension names.
+    pub dimensions: Vec<String>,
+    /// Rows of the baseline period (any number per leaf; they are summed).
+    pub baseline: Vec<Row>,
+    /// Rows of the window under investigation.
+    pub current: Vec<Row>,
+    /// Elements with less denominator than this in the window are not candidates.
+    pub min_support: f64,
+}
+
+/// One cause: an element and what it explains.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cause {
+    /// The element: dimension → value for its fixed dimensions.
+    pub element: std::collections::BTreeMap<String, String>,
+    /// Share of the excess (the leaves' extra numerator) this element holds, 0–1.
+    pub explanatory_power: f64,
+    /// Σnumerator / Σdenominator inside the element, in the window.
+    pub rate_inside: f64,
+    /// The same outside the element.
+    pub rate_outside: f64,
+    /// What the baseline predicts inside the element.
+    pub baseline_rate_inside: f64,
+    /// Excess numerator inside the element (e.g. excess failed views).
+    pub excess: f64,
+    /// Denominator inside the element (e.g. attempts affected).
+    pub denominator: f64,
+    /// How well "this element deviates, nothing else does" reproduces the leaves, ≤ 1.
+    pub score: f64,
+}
+
+/// The localisation result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Localisation {
+    /// Causes, most explanatory first.
+    pub causes: Vec<Cause>,
+    /// Σnumerator / Σdenominator in the window.
+    pub rate: f64,
+    /// What the baseline predicts for the window's traffic.
+    pub baseline_rate: f64,
+    /// Total excess numerator in the window.
+    pub total_excess: f64,
+    /// One plain sentence.
+    pub summary: String,
+}
+
+struct Leaf {
+    values: Vec<String>,
+    actual: f64,
+    expected: f64,
+    denominator: f64,
+}
+
+/// Localises the excess of the current window against the baseline.
+pub fn localise(input: &Input, metric: &str) -> Localisation {
+    let leaves = leaves(input);
+    let actual: f64 = leaves.iter().map(|l| l.actual).sum();
+    let expected: f64 = leaves.iter().map(|l| l.expected).sum();
+    let denominator: f64 = leaves.iter().map(|l| l.denominator).sum();
+    let total_excess = actual - expected;
+    // Shares are of the leaves' extra numerator; leaves that did better do not offset it, so a
+    // share never exceeds 1.
+    let positive_excess: f64 = leaves
+        .iter()
+        .map(|l| (l.actual - l.expected).max(0.0))
+        .sum();
+    let rate = ratio(actual, denominator);
+    let baseline_rate = ratio(expected, denominator);
+    let mut causes = Vec::new();
+    if total_excess > 0.0 {
+        let candidates = candidates(&leaves, input.dimensions.len());
+        // Leaves explained by a chosen cause are taken as they are: no deviation left there.
+        let mut explained = vec![false; leaves.len()];
+        let mut explained_excess = 0.0;
+        while causes.len() < MAX_CAUSES && explained_excess < EXPLAINED_ENOUGH * positive_excess {
+            let Some((element, members, score)) =
+                best(&leaves, &candidates, &explained, input.min_support)
+            else {
+                break;
+            };
+            let excess: f64 = members
+                .iter()
+                .map(|&i| leaves[i].actual - leaves[i].expected)
+                .sum();
+            let power = members
+                .iter()
+                .map(|&i| (leaves[i].actual - leaves[i].expected).max(0.0))
+                .sum::<f64>()
+                / positive_excess;
+            if power < MIN_EXPLANATORY_POWER || score < MIN_SCORE {
+                break;
+            }
+            let sum = |f: &dyn Fn(&Leaf) -> f64, inside: bool| -> f64 {
+                leaves
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| members.contains(i) == inside)
+                    .map(|(_, l)| f(l))
+                    .sum()
+            };
+            causes.push(Cause {
+                element: element
+                    .iter()
+                    .map(|(d, v)| (input.dimensions[*d].clone(), v.clone()))
+                    .collect(),
+                explanatory_power: power,
+                rate_inside: ratio(sum(&|l| l.actual, true), sum(&|l| l.denominator, true)),
+                rate_outside: ratio(sum(&|l| l.actual, false), sum(&|l| l.denominator, false)),
+                baseline_rate_inside: ratio(
+                    sum(&|l| l.expected, true),
+                    sum(&|l| l.denominator, true),
+                ),
+                excess,
+                denominator: sum(&|l| l.denominator, true),
+                score,
+            });
+            for &i in &members {
+                explained[i] = true;
+            }
+            explained_excess += power * positive_excess;
+        }
+    }
+    let summary = summary(metric, rate, baseline_rate, &causes);
+    Localisation {
+        causes,
+        rate,
+        baseline_rate,
+        total_excess,
+        summary,
+    }
+}
+
+/// The window's leaves with their expected numerators from the (smoothed) baseline rates.
+fn leaves(input: &Input) -> Vec<Leaf> {
+    let mut base: HashMap<&[String], (f64, f64)> = HashMap::new();
+    for row in &input.baseline {
+        let entry = base.entry(&row.leaf).or_default();
+        entry.0 += row.numerator;
+        entry.1 += row.denominator;
+    }
+    let (bn, bd) = base
+        .values()
+        .fold((0.0, 0.0), |acc, (n, d)| (acc.0 + n, acc.1 + d));
+    let global = ratio(bn, bd);
+    let mut current: HashMap<&[String], (f64, f64)> = HashMap::new();
+    for row in &input.current {
+        let entry = current.entry(&row.leaf).or_default();
+        entry.0 += row.numerator;
+        entry.1 += row.denominator;
+    }
+    let mut leaves: Vec<Leaf> = current
+        .into_iter()
+        .map(|(values, (n, d))| {
+            // A thin leaf leans on the global rate (a beta prior of PRIOR_WEIGHT units).
+            let (ln, ld) = base.get(values).copied().unwrap_or_default();
+            let rate = (ln + PRIOR_WEIGHT * global) / (ld + PRIOR_WEIGHT);
+            Leaf {
+                values: values.to_vec(),
+                actual: n,
+                expected: rate * d,
+                denominator: d,
+            }
+        })
+        .collect();
+    leaves.sort_by(|a, b| a.values.cmp(&b.values));
+    leaves
+}
+
+type Element = Vec<(usize, String)>;
+
+/// Every element of layers 1..=3 present in the window, with its leaves.
+fn candidates(leaves: &[Leaf], dimensions: usize) -> Vec<(Element, Vec<usize>)> {
+    let mut cuboids: Vec<Vec<usize>> = Vec::new();
+    for size in 1..=MAX_LAYER.min(dimensions) {
+        combinations(dimensions, size, &mut Vec::new(), 0, &mut cuboids);
+    }
+    let mut out = Vec::new();
+    for cuboid in cuboids {
+        let mut groups: HashMap<Element, Vec<usize>> = HashMap::new();
+        for (i, leaf) in leaves.iter().enumerate() {
+            let element: Element = cuboid
+                .iter()
+                .map(|&d| (d, leaf.values[d].clone()))
+                .collect();
+            groups.entry(element).or_default().push(i);
+        }
+        let mut groups: Vec<_> = groups.into_iter().collect();
+        groups.sort();
+        out.extend(groups);
+    }
+    out
+}
+
+fn combinations(
+    n: usize,
+    k: usize,
+    current: &mut Vec<usize>,
+    from: usize,
+    out: &mut Vec<Vec<usize>>,
+) {
+    if current.len() == k {
+        out.push(current.clone());
+        return;
+    }
+    for d in from..n {
+        current.push(d);
+        combinations(n, k, current, d + 1, out);
+        current.pop();
+    }
+}
+
+/// The best unexplained element: the top potential score, the coarsest within the margin, then
+/// the largest excess.
+fn best(
+    leaves: &[Leaf],
+    candidates: &[(Element, Vec<usize>)],
+    explained: &[bool],
+    min_support: f64,
+) -> Option<(Element, Vec<usize>, f64)> {
+    // Remaining deviation: |actual − expected| over unexplained leaves.
+    let deviation = |l: &Leaf| (l.actual - l.expected).abs();
+    let total: f64 = leaves
+        .iter()
+        .zip(explained)
+        .filter(|(_, e)| !**e)
+        .map(|(l, _)| deviation(l))
+        .sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let mut scored: Vec<(f64, usize, f64, usize)> = Vec::new();
+    for (index, (element, members)) in candidates.iter().enumerate() {
+        let members: Vec<usize> = members.iter().copied().filter(|&i| !explained[i]).collect();
+        let support: f64 = members.iter().map(|&i| leaves[i].denominator).sum();
+        let actual: f64 = members.iter().map(|&i| leaves[i].actual).sum();
+        let expected: f64 = members.iter().map(|&i| leaves[i].expected).sum();
+        if support < min_support || actual <= expected {
+            continue;
+        }
+        // Hypothesis: every leaf of the element deviates by the element's own factor.
+        let factor = if expected > 0.0 {
+            actual / expected
+        } else {
+            0.0
+        };
+        let before: f64 = members.iter().map(|&i| deviation(&leaves[i])).sum();
+        let after: f64 = members
+            .iter()
+            .map(|&i| {
+                let l = &leaves[i];
+                // With no expectation to scale, the hypothesis spreads the excess by denominator.
+                let predicted = if expected > 0.0 {
+                    l.expected * factor
+                } else {
+                    actual * l.denominator / support
+                };
+                (l.actual - predicted).abs()
+            })
+            .sum();
+        let score = 1.0 - (total - before + after) / total;
+        scored.push((score, element.len(), actual - expected, index));
+    }
+    let top = scored.iter().map(|s| s.0).fold(f64::NEG_INFINITY, f64::max);
+    let (score, _, _, index) = scored
+        .into_iter()
+        .filter(|s| s.0 >= top - COARSE_MARGIN)
+        .min_by(|a, b| a.1.cmp(&b.1).then(b.2.total_cmp(&a.2)))?;
+    let (element, members) = &candidates[index];
+    let members = members.iter().copied().filter(|&i| !explained[i]).collect();
+    Some((element.clone(), members, score))
+}
+
+fn ratio(n: f64, d: f64) -> f64 {
+    if d > 0.0 {
+        n / d
+    } else {
+        0.0
+    }
+}
+
+/// "Rebuffer percentage is 3.1× normal; 82% of the excess is cdn=cdn-b & country=DE."
+fn summary(metric: &str, rate: f64, baseline: f64, causes: &[Cause]) -> String {
+    let level = if baseline > 0.0 {
+        format!("{metric} is {:.1}× normal", rate / baseline)
+    } else {
+        format!("{metric} is {rate:.4}, against none normally")
+    };
+    if causes.is_empty() {
+        return format!(
+            "{level}; no combination of up to {MAX_LAYER} dimensions explains the excess"
+        );
+    }
+    let parts: Vec<String> = causes
+        .iter()
+        .map(|c| {
+            let element: Vec<String> = c.element.iter().map(|(d, v)| format!("{d}={v}")).collect();
+            format!(
+                "{:.0}% of the excess is {}",
+                c.explanatory_power * 100.0,
+                element.join(" & ")
+            )
+        })
+        .collect();
+    format!("{level}; {}", parts.join("; "))
+}
+
+#[cfg(test)]
+mod tests;
