@@ -2,6 +2,7 @@
 //! live simulated population; `sim` drives simulated viewers against any collector.
 mod cmcd_cli;
 mod config;
+mod eval_cli;
 mod import;
 mod p1203_cli;
 mod rca_cli;
@@ -44,6 +45,9 @@ enum Command {
     P1203(p1203_cli::P1203Args),
     /// Names the dimension combinations behind a ratio's excess in your own CSV data.
     Rca(rca_cli::RcaArgs),
+    /// Accuracy harnesses with known answers (root cause on semi-synthetic cases).
+    #[command(subcommand)]
+    Eval(eval_cli::EvalCommand),
 }
 
 #[derive(Args)]
@@ -123,6 +127,7 @@ fn main() -> anyhow::Result<()> {
             Command::Cmcd(command) => cmcd_cli::run(command),
             Command::P1203(args) => p1203_cli::run(args),
             Command::Rca(args) => rca_cli::run(args),
+            Command::Eval(command) => eval_cli::run(command),
         }
     })
 }

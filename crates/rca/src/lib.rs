@@ -6,11 +6,14 @@
 //! (counterfactual excess: actual numerator minus what the leaf's baseline rate predicts for its
 //! actual denominator). Every element of layers 1–3 is scored by how well "its leaves deviate by
 //! one common factor, all others are normal" reproduces the observed leaves — a potential score
-//! `1 − dist(actual, hypothesis) / dist(actual, baseline)` (as HotSpot's). Among the elements
+//! `1 − dist(actual, hypothesis) / dist(actual, baseline)` (as HotSpot's), with each leaf's
+//! distance counted beyond two binomial standard deviations (its sampling noise). Among the elements
 //! scoring within `COARSE_MARGIN` of the best, the coarsest wins (then the larger excess); its
 //! leaves count as explained, and the search repeats until 90 % of the excess is explained, the
 //! next element explains under 5 % or scores under 0.3, or three causes are found.
 use std::collections::HashMap;
+
+pub mod synthetic;
 
 use serde::Serialize;
 
@@ -25,6 +28,8 @@ const MIN_EXPLANATORY_POWER: f64 = 0.05;
 /// An element whose hypothesis reproduces less than this share of the deviation is no cause:
 /// the excess is scattered, or sits in leaves too thin to name.
 const MIN_SCORE: f64 = 0.3;
+/// Deviations within this many binomial standard deviations are sampling noise.
+const NOISE_SD: f64 = 2.0;
 /// At most this many causes.
 const MAX_CAUSES: usize = 3;
 /// Prior weight (in denominator units) pulling a thin leaf's baseline rate to the global one.
@@ -59,7 +64,7 @@ pub struct Input {
 pub struct Cause {
     /// The element: dimension → value for its fixed dimensions.
     pub element: std::collections::BTreeMap<String, String>,
-    /// Share of the excess (the leaves' extra numerator) this element holds, 0–1.
+    /// Share of the excess (the leaves' extra numerator beyond sampling noise) it holds, 0–1.
     pub explanatory_power: f64,
     /// Σnumerator / Σdenominator inside the element, in the window.
     pub rate_inside: f64,
@@ -90,6 +95,16 @@ pub struct Localisation {
     pub summary: String,
 }
 
+/// A leaf's excess beyond two binomial standard deviations of its expectation (0 if within).
+fn significant_excess(l: &Leaf) -> f64 {
+    let p = if l.denominator > 0.0 {
+        (l.expected / l.denominator).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    (l.actual - l.expected - NOISE_SD * (l.denominator * p * (1.0 - p)).sqrt()).max(0.0)
+}
+
 struct Leaf {
     values: Vec<String>,
     actual: f64,
@@ -104,16 +119,14 @@ pub fn localise(input: &Input, metric: &str) -> Localisation {
     let expected: f64 = leaves.iter().map(|l| l.expected).sum();
     let denominator: f64 = leaves.iter().map(|l| l.denominator).sum();
     let total_excess = actual - expected;
-    // Shares are of the leaves' extra numerator; leaves that did better do not offset it, so a
-    // share never exceeds 1.
-    let positive_excess: f64 = leaves
-        .iter()
-        .map(|l| (l.actual - l.expected).max(0.0))
-        .sum();
+    // Shares are of the leaves' extra numerator beyond their sampling noise: leaves that did
+    // better do not offset it, noise does not dilute it, and a share never exceeds 1.
+    let significant: Vec<f64> = leaves.iter().map(significant_excess).collect();
+    let positive_excess: f64 = significant.iter().sum();
     let rate = ratio(actual, denominator);
     let baseline_rate = ratio(expected, denominator);
     let mut causes = Vec::new();
-    if total_excess > 0.0 {
+    if positive_excess > 0.0 {
         let candidates = candidates(&leaves, input.dimensions.len());
         // Leaves explained by a chosen cause are taken as they are: no deviation left there.
         let mut explained = vec![false; leaves.len()];
@@ -128,11 +141,7 @@ pub fn localise(input: &Input, metric: &str) -> Localisation {
                 .iter()
                 .map(|&i| leaves[i].actual - leaves[i].expected)
                 .sum();
-            let power = members
-                .iter()
-                .map(|&i| (leaves[i].actual - leaves[i].expected).max(0.0))
-                .sum::<f64>()
-                / positive_excess;
+            let power = members.iter().map(|&i| significant[i]).sum::<f64>() / positive_excess;
             if power < MIN_EXPLANATORY_POWER || score < MIN_SCORE {
                 break;
             }
@@ -263,8 +272,19 @@ fn best(
     explained: &[bool],
     min_support: f64,
 ) -> Option<(Element, Vec<usize>, f64)> {
-    // Remaining deviation: |actual − expected| over unexplained leaves.
-    let deviation = |l: &Leaf| (l.actual - l.expected).abs();
+    // A leaf's deviation beyond its sampling noise: |actual − prediction| less two binomial
+    // standard deviations of the prediction, so that thousands of noisy normal leaves do not
+    // drown the few that changed.
+    let beyond_noise = |l: &Leaf, predicted: f64| {
+        let p = if l.denominator > 0.0 {
+            (predicted / l.denominator).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let noise = NOISE_SD * (l.denominator * p * (1.0 - p)).sqrt();
+        ((l.actual - predicted).abs() - noise).max(0.0)
+    };
+    let deviation = |l: &Leaf| beyond_noise(l, l.expected);
     let total: f64 = leaves
         .iter()
         .zip(explained)
@@ -300,7 +320,7 @@ fn best(
                 } else {
                     actual * l.denominator / support
                 };
-                (l.actual - predicted).abs()
+                beyond_noise(l, predicted)
             })
             .sum();
         let score = 1.0 - (total - before + after) / total;

@@ -169,3 +169,12 @@ fn thin_elements_are_not_blamed() {
     });
     assert!(localise(&input, "x").causes.is_empty());
 }
+
+#[test]
+fn semi_synthetic_cases_are_localised() {
+    // 30 Squeeze-style cases (1–3 causes of layers 1–3, factors 3–10, binomial noise).
+    let result = crate::synthetic::evaluate(7, 30);
+    // Issue 6's bar for root cause: exact top-1 ≥ 85 %.
+    assert!(result.exact_top1 >= 0.85, "{result:?}");
+    assert!(result.lenient_top1 >= 0.9, "{result:?}");
+}
