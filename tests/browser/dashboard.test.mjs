@@ -56,6 +56,12 @@ test('dashboard of a running demo shows real numbers, charts and views', { timeo
     const worst = await page.locator('#table td.worst').count();
     assert.ok(worst >= 2, `each CDN row marks the part that costs it most (${worst} marked)`);
 
+    // Why? Root cause of the last 15 minutes' rebuffering against the hour before, in one sentence.
+    await page.goto(`${url}#/breakdown?metric=rebuffer_percentage&by=cdn`);
+    await page.click('#why');
+    const cause = await (await page.waitForSelector('[data-cause]')).textContent();
+    assert.match(cause, /^rebuffer_percentage is /, `the explanation (${cause})`);
+
     // Views, then one view's timeline.
     await page.goto(`${url}#/views`);
     await page.waitForSelector('#table tbody tr[data-id]');

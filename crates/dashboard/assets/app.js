@@ -118,7 +118,17 @@ async function breakdown(params) {
     <div class="controls">
       <label>Metric <select id="metric">${metrics.map((m) => `<option ${m.name === metric.name ? 'selected' : ''} value="${m.name}">${m.name}</option>`).join('')}</select></label>
       <label>by <select id="dim">${dims.map((d) => `<option ${d === dim ? 'selected' : ''}>${esc(d)}</option>`).join('')}</select></label>
-    </div><div id="table"></div>`;
+    </div><div id="table"></div>
+    ${metric.kind === 'rate' || metric.name === 'rebuffer_percentage' ? '<section class="card" style="margin-top:16px"><h2>Why?</h2><button id="why">Explain the last 15 minutes against the hour before</button><div id="cause"></div></section>' : ''}`;
+  const why = document.getElementById('why');
+  if (why) {
+    why.onclick = async () => {
+      const now = Date.now();
+      const r = await api(`/v1/metrics/${metric.name}/rca`, { from: now - 900000, to: now, baseline_from: now - 4500000, baseline_to: now - 900000 });
+      document.getElementById('cause').innerHTML = `<p class="lede" data-cause>${esc(r.summary)}</p>${r.causes.length === 0 ? '' : `<table><thead><tr><th>where</th><th class="num">share of the excess</th><th class="num">rate inside</th><th class="num">outside</th><th class="num">normally</th><th class="num">excess</th></tr></thead><tbody>
+        ${r.causes.map((c) => `<tr><td>${esc(Object.entries(c.element).map(([d, v]) => `${d}=${v}`).join(' & '))}</td><td class="num">${fmtPct(c.explanatory_power * 100)}</td><td class="num">${fmtPct(c.rate_inside * 100)}</td><td class="num">${fmtPct(c.rate_outside * 100)}</td><td class="num">${fmtPct(c.baseline_rate_inside * 100)}</td><td class="num">${fmtCount(Math.round(c.excess))}</td></tr>`).join('')}</tbody></table>`}`;
+    };
+  }
   const go = () => { location.hash = `#/breakdown?metric=${document.getElementById('metric').value}&by=${encodeURIComponent(document.getElementById('dim').value)}`; };
   document.getElementById('metric').onchange = go;
   document.getElementById('dim').onchange = go;

@@ -31,6 +31,7 @@ pub fn router<S: ViewSource>(source: Arc<S>, registry: Arc<Registry>) -> Router 
         .route("/v1/dimensions", get(dimensions::<S>))
         .route("/v1/metrics/{metric}/breakdown", get(breakdown::<S>))
         .route("/v1/metrics/{metric}/timeseries", get(timeseries::<S>))
+        .route("/v1/metrics/{metric}/rca", get(root_cause::<S>))
         .route("/v1/audience", get(audience::<S>))
         .route("/v1/views", get(view_list::<S>))
         .route("/v1/views/{id}", get(view::<S>))
@@ -122,6 +123,134 @@ async fn breakdown<S: ViewSource>(
         Value::Array(rows.into_iter().map(|(_, row)| row).collect()),
     );
     Ok(Json(Value::Object(body)))
+}
+
+/// Dimensions root cause searches when the request names none (those a view has).
+const RCA_DIMENSIONS: [&str; 9] = [
+    "cdn",
+    "country",
+    "isp",
+    "device_type",
+    "os",
+    "browser",
+    "player_name",
+    "app_version",
+    "stream_type",
+];
+
+/// Root cause of a ratio's excess in the window against a baseline (docs/rca.md): `from`/`to` the
+/// window, `baseline_from`/`baseline_to` the baseline (default: the four window lengths before
+/// it), `dimensions` (default: the usual ones), `filter` as everywhere. Rate metrics count views;
+/// `rebuffer_percentage` weighs rebuffer time against rebuffer + playing time.
+async fn root_cause<S: ViewSource>(
+    State(api): State<Arc<Api<S>>>,
+    Path(name): Path<String>,
+    Query(pairs): Pairs,
+) -> Result<Json<Value>, ApiError> {
+    let metric = find_metric(&name)?;
+    if metric.kind != openqoe_metrics::MetricKind::Rate && metric.name != "rebuffer_percentage" {
+        return Err(ApiError::BadParameter(format!(
+            "root cause works on rate metrics and rebuffer_percentage, not {:?}",
+            metric.name
+        )));
+    }
+    let selection = Selection::from_query(&pairs, now())?;
+    let param = |key: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    let time = |key: &str, default: ServerTime| match param(key) {
+        Some(v) => crate::parse_time(v).map_err(|e| ApiError::BadParameter(format!("{key}: {e}"))),
+        None => Ok(default),
+    };
+    let length = selection.to.0 - selection.from.0;
+    let baseline_to = time("baseline_to", selection.from)?;
+    let baseline_from = time("baseline_from", ServerTime(baseline_to.0 - 4 * length))?;
+    if baseline_from >= baseline_to {
+        return Err(ApiError::BadParameter(
+            "baseline_from: expected before baseline_to".into(),
+        ));
+    }
+    let dimensions: Vec<String> = match param("dimensions") {
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => {
+            let seen = api.source.dimensions();
+            RCA_DIMENSIONS
+                .iter()
+                .filter(|d| seen.iter().any(|s| s == *d))
+                .map(|d| d.to_string())
+                .collect()
+        }
+    };
+    if dimensions.is_empty() {
+        return Err(ApiError::BadParameter("dimensions: none to search".into()));
+    }
+    let (mut baseline, mut current) = (Vec::new(), Vec::new());
+    let earliest = baseline_from.min(selection.from);
+    let latest = baseline_to.max(selection.to);
+    api.source
+        .visit_views(earliest, latest, &mut |view, metrics| {
+            let Some(started) = view.started_at() else {
+                return;
+            };
+            if !selection.matches(view) {
+                return;
+            }
+            let ratio = if metric.kind == openqoe_metrics::MetricKind::Rate {
+                match metrics.value(metric.name) {
+                    Some(openqoe_metrics::MetricValue::Flag(happened)) => {
+                        Some((f64::from(u8::from(happened)), 1.0))
+                    }
+                    _ => None,
+                }
+            } else {
+                let measured = metrics.rebuffer_duration_ms + metrics.playing_time_ms;
+                (measured > 0).then_some((metrics.rebuffer_duration_ms as f64, measured as f64))
+            };
+            let Some((numerator, denominator)) = ratio else {
+                return;
+            };
+            let leaf = dimensions
+                .iter()
+                .map(|d| view.dimension(d).unwrap_or_else(|| "(none)".into()))
+                .collect();
+            let row = openqoe_rca::Row {
+                leaf,
+                numerator,
+                denominator,
+            };
+            if started >= selection.from && started < selection.to {
+                current.push(row);
+            } else if started >= baseline_from && started < baseline_to {
+                baseline.push(row);
+            }
+        });
+    // Views weigh 1 each: an element needs 25 of them; times weigh by the second.
+    let min_support = if metric.kind == openqoe_metrics::MetricKind::Rate {
+        25.0
+    } else {
+        60_000.0
+    };
+    let input = openqoe_rca::Input {
+        dimensions,
+        baseline,
+        current,
+        min_support,
+    };
+    let found = openqoe_rca::localise(&input, metric.name);
+    let mut body = serde_json::to_value(found).unwrap_or_default();
+    body["window"] =
+        json!({"from": selection.from.0, "to": selection.to.0, "views": input.current.len()});
+    body["baseline"] =
+        json!({"from": baseline_from.0, "to": baseline_to.0, "views": input.baseline.len()});
+    Ok(Json(body))
 }
 
 /// A view whose last event is older than this is not counted as watching now, whatever its state.

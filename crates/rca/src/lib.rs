@@ -175,7 +175,7 @@ pub fn localise(input: &Input, metric: &str) -> Localisation {
             explained_excess += power * positive_excess;
         }
     }
-    let summary = summary(metric, rate, baseline_rate, &causes);
+    let summary = summary(metric, rate, baseline_rate, &causes, positive_excess > 0.0);
     Localisation {
         causes,
         rate,
@@ -345,12 +345,15 @@ fn ratio(n: f64, d: f64) -> f64 {
 }
 
 /// "Rebuffer percentage is 3.1× normal; 82% of the excess is cdn=cdn-b & country=DE."
-fn summary(metric: &str, rate: f64, baseline: f64, causes: &[Cause]) -> String {
+fn summary(metric: &str, rate: f64, baseline: f64, causes: &[Cause], excess: bool) -> String {
     let level = if baseline > 0.0 {
         format!("{metric} is {:.1}× normal", rate / baseline)
     } else {
         format!("{metric} is {rate:.4}, against none normally")
     };
+    if !excess {
+        return format!("{level}: no excess beyond sampling noise to explain");
+    }
     if causes.is_empty() {
         return format!(
             "{level}; no combination of up to {MAX_LAYER} dimensions explains the excess"
