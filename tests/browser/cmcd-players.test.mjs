@@ -109,6 +109,10 @@ for (const player of Object.keys(PLAYERS)) {
       // dash.js 5.2 sends `ttfb` as an epoch time, which openqoe refuses as a duration.
       if (player === 'hlsjs') assert.ok(edge.ttfb_ms, 'hls.js reports time to first byte');
       if (player === 'dashjs') assert.equal(edge.cmsd_dynamic?.[0]?.server, CMSD_SERVER, 'dash.js copies CMSD-Dynamic into cmsdd');
+      // The dashboard's view page lists them.
+      await launched.page.goto(`${url}/#/views/${cmcd.id}`);
+      const hostCell = await launched.page.waitForSelector('h2:text("Requests per host (CMCD)") + table tbody td');
+      assert.equal(await hostCell.textContent(), host);
       assert.deepEqual(launched.problems, [], 'no console errors');
     } finally {
       await browser?.close();

@@ -205,6 +205,11 @@ async function view(id) {
     <section class="card" style="margin-top:16px"><h2>Quality per second (ITU-T P.1203)</h2>
       <p class="lede">${v.p1203.o46 === null ? `No P.1203 score: ${esc(v.p1203.note)}` : `MOS ${v.p1203.o46.toFixed(2)} of 5 · stalling ${v.p1203.o23.toFixed(2)} · without stalls ${v.p1203.o35.toFixed(2)}${v.p1203.note ? ` · ${esc(v.p1203.note)}` : ''}`}</p>
       <div class="chart" id="p1203"></div></section>
+    ${v.requests.length === 0 ? '' : `<section class="card" style="margin-top:16px"><h2>Requests per host (CMCD)</h2>
+      <table><thead><tr><th>host</th><th class="num">requests</th><th class="num">failed</th><th class="num">TTFB p50</th><th class="num">TTFB p95</th><th class="num">TTLB p50</th><th class="num">TTLB p95</th><th>CMSD</th></tr></thead><tbody>
+      ${v.requests.map((r) => `<tr><td>${esc(r.host)}</td><td class="num">${fmtCount(r.requests)}</td><td class="num">${fmtCount(r.failed)}</td>
+        <td class="num">${fmtSeconds(r.ttfb_ms?.p50)}</td><td class="num">${fmtSeconds(r.ttfb_ms?.p95)}</td><td class="num">${fmtSeconds(r.ttlb_ms?.p50)}</td><td class="num">${fmtSeconds(r.ttlb_ms?.p95)}</td>
+        <td>${esc([r.cmsd_static && JSON.stringify(r.cmsd_static), r.cmsd_dynamic && JSON.stringify(r.cmsd_dynamic)].filter(Boolean).join(' '))}</td></tr>`).join('')}</tbody></table></section>`}
     <section class="card" style="margin-top:16px"><h2>Timeline (${events.length} events)</h2>
       <table class="timeline"><thead><tr><th>time</th><th>seq</th><th>event</th><th>details</th></tr></thead><tbody>
       ${events.map((e) => `<tr><td>${rel(e.ts)}</td><td>${e.seq}</td><td>${esc(e.type)}</td><td>${detail(e)}</td></tr>`).join('')}</tbody></table></section>`;
