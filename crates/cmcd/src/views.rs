@@ -173,31 +173,31 @@ fn response_event(record: &CmcdPayload) -> Value {
     if !ignored.is_empty() {
         request["ignored"] = json!(ignored);
     }
-    let header = |key: &str| -> Option<Result<String, String>> {
-        let encoded = record.text(key)?;
-        Some(
-            base64::engine::general_purpose::STANDARD
-                .decode(encoded)
-                .map_err(|e| format!("{key}: not base64 ({e})"))
-                .and_then(|bytes| {
-                    String::from_utf8(bytes).map_err(|_| format!("{key}: not UTF-8"))
-                }),
-        )
+    // Each copy lands as `field` (decoded) or `field_error` (why not).
+    let mut copy = |key: &str, field: &str, decode: &dyn Fn(&str) -> Result<Value, String>| {
+        let Some(encoded) = record.text(key) else {
+            return;
+        };
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|e| format!("not base64 ({e})"))
+            .and_then(|bytes| String::from_utf8(bytes).map_err(|_| "not UTF-8".to_owned()))
+            .and_then(|text| decode(&text));
+        match decoded {
+            Ok(value) => request[field] = value,
+            Err(reason) => request[format!("{field}_error")] = json!(format!("{key}: {reason}")),
+        }
     };
-    match header("cmsds")
-        .map(|text| text.and_then(|t| decode_cmsd_static(&t).map_err(|e| format!("cmsds: {e}"))))
-    {
-        Some(Ok(cmsd)) => request["cmsd_static"] = json!(cmsd.keys),
-        Some(Err(reason)) => request["cmsd_static_error"] = json!(reason),
-        None => {}
-    }
-    match header("cmsdd")
-        .map(|text| text.and_then(|t| decode_cmsd_dynamic(&t).map_err(|e| format!("cmsdd: {e}"))))
-    {
-        Some(Ok(hops)) => request["cmsd_dynamic"] = json!(hops),
-        Some(Err(reason)) => request["cmsd_dynamic_error"] = json!(reason),
-        None => {}
-    }
+    copy("cmsds", "cmsd_static", &|t| {
+        decode_cmsd_static(t)
+            .map(|c| json!(c.keys))
+            .map_err(|e| e.to_string())
+    });
+    copy("cmsdd", "cmsd_dynamic", &|t| {
+        decode_cmsd_dynamic(t)
+            .map(|h| json!(h))
+            .map_err(|e| e.to_string())
+    });
     request
 }
 

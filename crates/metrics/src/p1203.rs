@@ -2,7 +2,7 @@
 //! played, rendition by rendition, laid end to end in media time; the startup wait as the initial
 //! loading; each rebuffer at the media position where it happened.
 use openqoe_model::{Rendition, View};
-use openqoe_p1203::{evaluate, Device, Session, VideoSegment};
+use openqoe_p1203::{evaluate, is_h264, Device, Session, VideoSegment};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -51,8 +51,8 @@ pub fn view_p1203(view: &View, walk: &Walk, h264_equivalent: bool) -> ViewP1203 
     let Some(first) = walk.playing_spans.iter().find_map(|(r, _)| r.clone()) else {
         return ViewP1203::none("no rendition reported: the played quality is unknown");
     };
-    let mut assumed = Vec::new();
-    let mut estimated: Vec<String> = Vec::new();
+    // What was estimated, then what was assumed, each said once, in the order it arose.
+    let (mut estimated, mut assumed) = (Vec::new(), Vec::new());
     let mut video = Vec::new();
     let mut current = first;
     for (rendition, ms) in &walk.playing_spans {
@@ -61,22 +61,19 @@ pub fn view_p1203(view: &View, walk: &Walk, h264_equivalent: bool) -> ViewP1203 
         }
         match refusal(&current) {
             Some(Refusal::Codec(codec)) if h264_equivalent => {
-                let note =
-                    format!("codec {codec} scored as H.264 at the same bitrate: an estimate");
-                if !estimated.contains(&note) {
-                    estimated.push(note);
-                }
+                add_once(
+                    &mut estimated,
+                    format!("codec {codec} scored as H.264 at the same bitrate: an estimate"),
+                );
             }
             Some(refusal) => return ViewP1203::none(refusal.to_string()),
             None => {}
         }
-        if current.codec.is_none() && !assumed.contains(&"codec unknown: taken as H.264") {
-            assumed.push("codec unknown: taken as H.264");
+        if current.codec.is_none() {
+            add_once(&mut assumed, "codec unknown: taken as H.264");
         }
         let fps = current.fps.filter(|f| *f > 0.0).unwrap_or_else(|| {
-            if !assumed.contains(&"frame rate unknown: taken as 30") {
-                assumed.push("frame rate unknown: taken as 30");
-            }
+            add_once(&mut assumed, "frame rate unknown: taken as 30");
             DEFAULT_FPS
         });
         video.push(VideoSegment {
@@ -98,7 +95,7 @@ pub fn view_p1203(view: &View, walk: &Walk, h264_equivalent: bool) -> ViewP1203 
     let display = match (size("player_width"), size("player_height")) {
         (Some(w), Some(h)) => (w, h),
         _ => {
-            assumed.push("player size unknown: a 1920×1080 display");
+            add_once(&mut assumed, "player size unknown: a 1920×1080 display");
             DEFAULT_DISPLAY
         }
     };
@@ -112,7 +109,7 @@ pub fn view_p1203(view: &View, walk: &Walk, h264_equivalent: bool) -> ViewP1203 
             .iter()
             .map(|&(at, ms)| (at as f64 / 1000.0, ms as f64 / 1000.0)),
     );
-    assumed.push("audio unknown: scored as video only");
+    add_once(&mut assumed, "audio unknown: scored as video only");
     let session = Session {
         device,
         display,
@@ -126,16 +123,16 @@ pub fn view_p1203(view: &View, walk: &Walk, h264_equivalent: bool) -> ViewP1203 
             o23: Some(out.o23),
             o35: Some(out.o35),
             o22: out.o22,
-            note: Some(
-                estimated
-                    .iter()
-                    .map(String::as_str)
-                    .chain(assumed.iter().copied())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
+            note: Some([estimated, assumed].concat().join("; ")),
         },
         Err(e) => ViewP1203::none(e.to_string()),
+    }
+}
+
+fn add_once(notes: &mut Vec<String>, note: impl Into<String>) {
+    let note = note.into();
+    if !notes.contains(&note) {
+        notes.push(note);
     }
 }
 
@@ -172,9 +169,4 @@ fn refusal(rendition: &Rendition) -> Option<Refusal> {
         Some(codec) if !is_h264(codec) => Some(Refusal::Codec(codec.to_owned())),
         _ => None,
     }
-}
-
-fn is_h264(codec: &str) -> bool {
-    let codec = codec.to_ascii_lowercase();
-    codec.starts_with("avc1") || codec.starts_with("avc3") || codec == "h264" || codec == "avc"
 }

@@ -1,7 +1,5 @@
 //! `openqoe cmcd decode`: prints a CMCD payload as JSON, whatever form it was captured in.
-use std::io::Read;
-
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Subcommand;
 use openqoe_cmcd::{decode_event_body, decode_headers, decode_payload, decode_query};
 use serde_json::{json, Value};
@@ -22,11 +20,7 @@ pub enum CmcdCommand {
 pub fn run(command: CmcdCommand) -> anyhow::Result<()> {
     let CmcdCommand::Decode { input } = command;
     let text = if input == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("reading standard input")?;
-        text
+        crate::stdin::read_all()?
     } else {
         input
     };

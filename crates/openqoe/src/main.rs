@@ -6,6 +6,7 @@ mod eval_cli;
 mod import;
 mod p1203_cli;
 mod rca_cli;
+mod stdin;
 mod topology;
 
 use std::path::{Path, PathBuf};

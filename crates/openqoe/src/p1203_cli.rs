@@ -1,7 +1,5 @@
 //! `openqoe p1203 [FILE|-]`: scores a lab session in the P.1203 reference layout (`IGen`, `I11`,
 //! `I13`, `I23`) and prints `{"O23", "O35", "O46", "O21": [...], "O22": [...], "O34": [...]}`.
-use std::io::Read;
-
 use anyhow::Context;
 use clap::Args;
 use openqoe_p1203::{evaluate, parse_reference_json, Scores};
@@ -17,11 +15,7 @@ pub struct P1203Args {
 /// Scores the session and prints the outputs as JSON.
 pub fn run(args: P1203Args) -> anyhow::Result<()> {
     let text = if args.input == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("reading standard input")?;
-        text
+        crate::stdin::read_all()?
     } else {
         std::fs::read_to_string(&args.input).with_context(|| format!("reading {}", args.input))?
     };

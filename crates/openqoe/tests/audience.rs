@@ -3,14 +3,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{data_dir, TestServer};
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+use support::{data_dir, now_ms, post_batch, TestServer};
 
 #[tokio::test]
 async fn counts_views_unique_viewers_and_who_is_watching_now() {
@@ -35,14 +28,7 @@ async fn counts_views_unique_viewers_and_who_is_watching_now() {
         }
         let body = json!({"v": 1, "key": "demo", "sent_at": now_ms(),
                           "view": {"id": id, "viewer_id": viewer, "props": {"cdn": cdn}}, "events": events});
-        let status = client
-            .post(format!("{}/v1/events", server.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(status, 202);
+        assert_eq!(post_batch(&client, &server.url, &body).await, 202);
     }
     let get = |path: String| {
         let client = client.clone();

@@ -1,24 +1,11 @@
 //! `openqoe cmcd decode` on each capture form an operator pastes.
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod support;
 
 use serde_json::{json, Value};
+use support::run_with_stdin;
 
 fn decode(input: &str) -> (bool, Value, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_openqoe"))
-        .args(["cmcd", "decode", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = run_with_stdin(&["cmcd", "decode", "-"], input);
     let json = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
     (
         output.status.success(),

@@ -2,28 +2,11 @@
 //! outside the model is refused with the reason and a failing exit status.
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use serde_json::Value;
-use support::binary;
+use support::run_with_stdin;
 
 fn p1203(input: &str) -> (bool, String, String) {
-    let mut child = Command::new(binary())
-        .arg("p1203")
-        .env_remove("RUST_BACKTRACE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin(&["p1203"], input);
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

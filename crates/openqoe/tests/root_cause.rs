@@ -3,14 +3,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{data_dir, TestServer};
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+use support::{data_dir, now_ms, post_batch, TestServer};
 
 #[tokio::test]
 async fn names_the_cohort_behind_a_failure_excess() {
@@ -40,14 +33,7 @@ async fn names_the_cohort_behind_a_failure_excess() {
                 "view": {"id": format!("v{n}"), "viewer_id": format!("u{n}"), "props": {"cdn": cdn, "country": country, "device_type": "tv"}},
                 "events": [{"seq": 0, "ts": t, "type": "play_requested"}, outcome,
                            {"seq": 2, "ts": t + 1000, "type": "view_end"}]});
-            let status = client
-                .post(format!("{}/v1/events", server.url))
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .status();
-            assert_eq!(status, 202);
+            assert_eq!(post_batch(&client, &server.url, &body).await, 202);
         }
     }
     let url = format!(

@@ -110,20 +110,22 @@ pub enum P1203Error {
     },
 }
 
+/// Whether a codec string names H.264, the only video codec mode 0 is specified for
+/// (`h264`, `h.264`, `avc`, or an RFC 6381 `avc1…`/`avc3…`).
+pub fn is_h264(codec: &str) -> bool {
+    let codec = codec.to_ascii_lowercase();
+    codec == "h264"
+        || codec == "h.264"
+        || codec == "avc"
+        || codec.starts_with("avc1")
+        || codec.starts_with("avc3")
+}
+
 /// Scores a session: per-second audio and video, then the integration.
 pub fn evaluate(session: &Session) -> Result<Output, P1203Error> {
     for (i, s) in session.video.iter().enumerate() {
         let at = |field: &str| format!("I13.segments[{i}].{field}");
-        check(
-            s.duration >= 0.0 && s.duration.is_finite(),
-            at("duration"),
-            "not a duration",
-        )?;
-        check(
-            s.bitrate_kbps > 0.0 && s.bitrate_kbps.is_finite(),
-            at("bitrate"),
-            "must be > 0 kbit/s",
-        )?;
+        check_segment(&at, s.duration, s.bitrate_kbps)?;
         check(
             s.width > 0 && s.height > 0,
             at("resolution"),
@@ -132,16 +134,10 @@ pub fn evaluate(session: &Session) -> Result<Output, P1203Error> {
         check(s.fps > 0.0 && s.fps.is_finite(), at("fps"), "must be > 0")?;
     }
     for (i, s) in session.audio.iter().enumerate() {
-        let at = |field: &str| format!("I11.segments[{i}].{field}");
-        check(
-            s.duration >= 0.0 && s.duration.is_finite(),
-            at("duration"),
-            "not a duration",
-        )?;
-        check(
-            s.bitrate_kbps > 0.0 && s.bitrate_kbps.is_finite(),
-            at("bitrate"),
-            "must be > 0 kbit/s",
+        check_segment(
+            &|field| format!("I11.segments[{i}].{field}"),
+            s.duration,
+            s.bitrate_kbps,
         )?;
     }
     for (i, (p, l)) in session.stalls.iter().enumerate() {
@@ -157,6 +153,24 @@ pub fn evaluate(session: &Session) -> Result<Output, P1203Error> {
     }
     let o21 = audio::per_second(&session.audio);
     Ok(integration::integrate(o21, o22, &session.stalls))
+}
+
+/// The checks every segment, audio or video, must pass: a duration and a positive bitrate.
+fn check_segment(
+    at: &dyn Fn(&str) -> String,
+    duration: f64,
+    bitrate_kbps: f64,
+) -> Result<(), P1203Error> {
+    check(
+        duration >= 0.0 && duration.is_finite(),
+        at("duration"),
+        "not a duration",
+    )?;
+    check(
+        bitrate_kbps > 0.0 && bitrate_kbps.is_finite(),
+        at("bitrate"),
+        "must be > 0 kbit/s",
+    )
 }
 
 fn check(ok: bool, at: String, reason: &str) -> Result<(), P1203Error> {

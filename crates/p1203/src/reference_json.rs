@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{AudioCodec, AudioSegment, Device, Output, P1203Error, Session, VideoSegment};
+use crate::{is_h264, AudioCodec, AudioSegment, Device, Output, P1203Error, Session, VideoSegment};
 
 /// The printed scores: `{"O23", "O35", "O46", "O21": [...], "O22": [...], "O34": [...]}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -146,15 +146,6 @@ pub fn parse_reference_json(text: &str) -> Result<Session, P1203Error> {
         audio,
         stalls,
     })
-}
-
-fn is_h264(codec: &str) -> bool {
-    let codec = codec.to_ascii_lowercase();
-    codec == "h264"
-        || codec == "h.264"
-        || codec == "avc"
-        || codec.starts_with("avc1")
-        || codec.starts_with("avc3")
 }
 
 fn number(segment: &Value, field: &str, at: &str) -> Result<f64, P1203Error> {

@@ -1,5 +1,5 @@
 //! The HTTP surface: `/v1/...`, `/healthz`, `/metrics`.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -374,23 +374,36 @@ async fn view_list<S: ViewSource>(
     Query(pairs): Pairs,
 ) -> Result<Json<Value>, ApiError> {
     let selection = Selection::from_query(&pairs, now())?;
-    let mut newest: Vec<(ServerTime, String, Value)> = Vec::new();
+    // First the newest `limit` matching views, then the JSON (props, metrics, per-host requests)
+    // of those alone, not of every view in the range.
+    let mut newest: Vec<(ServerTime, String)> = Vec::new();
     api.source
-        .visit_views(selection.from, selection.to, &mut |view, metrics| {
+        .visit_views(selection.from, selection.to, &mut |view, _| {
             if selection.matches(view) {
                 newest.push((
                     view.started_at().unwrap_or(ServerTime(0)),
                     view.id.as_str().to_owned(),
-                    view_json(view, metrics),
                 ));
             }
         });
     // Newest first; the id breaks ties so the same views always list in the same order.
     newest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     newest.truncate(selection.limit);
-    Ok(Json(
-        json!({ "views": newest.into_iter().map(|(_, _, v)| v).collect::<Vec<_>>() }),
-    ))
+    let mut chosen: HashMap<String, Value> = newest
+        .iter()
+        .map(|(_, id)| (id.clone(), Value::Null))
+        .collect();
+    api.source
+        .visit_views(selection.from, selection.to, &mut |view, metrics| {
+            if let Some(slot) = chosen.get_mut(view.id.as_str()) {
+                *slot = view_json(view, metrics);
+            }
+        });
+    let views: Vec<Value> = newest
+        .iter()
+        .filter_map(|(_, id)| chosen.remove(id))
+        .collect();
+    Ok(Json(json!({ "views": views })))
 }
 
 fn lookup<S: ViewSource>(api: &Api<S>, id: &str) -> Result<(View, ViewMetrics), ApiError> {

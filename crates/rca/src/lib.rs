@@ -95,14 +95,19 @@ pub struct Localisation {
     pub summary: String,
 }
 
-/// A leaf's excess beyond two binomial standard deviations of its expectation (0 if within).
-fn significant_excess(l: &Leaf) -> f64 {
+/// Sampling noise of a leaf around `predicted`: `NOISE_SD` binomial standard deviations.
+fn noise(l: &Leaf, predicted: f64) -> f64 {
     let p = if l.denominator > 0.0 {
-        (l.expected / l.denominator).clamp(0.0, 1.0)
+        (predicted / l.denominator).clamp(0.0, 1.0)
     } else {
         0.0
     };
-    (l.actual - l.expected - NOISE_SD * (l.denominator * p * (1.0 - p)).sqrt()).max(0.0)
+    NOISE_SD * (l.denominator * p * (1.0 - p)).sqrt()
+}
+
+/// A leaf's excess beyond its sampling noise (0 if within).
+fn significant_excess(l: &Leaf) -> f64 {
+    (l.actual - l.expected - noise(l, l.expected)).max(0.0)
 }
 
 struct Leaf {
@@ -275,15 +280,8 @@ fn best(
     // A leaf's deviation beyond its sampling noise: |actual − prediction| less two binomial
     // standard deviations of the prediction, so that thousands of noisy normal leaves do not
     // drown the few that changed.
-    let beyond_noise = |l: &Leaf, predicted: f64| {
-        let p = if l.denominator > 0.0 {
-            (predicted / l.denominator).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        let noise = NOISE_SD * (l.denominator * p * (1.0 - p)).sqrt();
-        ((l.actual - predicted).abs() - noise).max(0.0)
-    };
+    let beyond_noise =
+        |l: &Leaf, predicted: f64| ((l.actual - predicted).abs() - noise(l, predicted)).max(0.0);
     let deviation = |l: &Leaf| beyond_noise(l, l.expected);
     let total: f64 = leaves
         .iter()

@@ -113,14 +113,17 @@ class Monitor implements MonitorHandle {
   private held: Array<[string, Record<string, unknown>, number]> = [];
   private lastError: { key: string; at: number; repeats: number } | null = null;
   private detach: () => void;
-  private readonly viewer: string | undefined;
   private readonly session: string;
   private readonly outbox: Outbox;
   private readonly onResize = () => this.video && this.renditions.pictureSize(this.video.videoWidth, this.video.videoHeight);
 
-  constructor(private readonly adapter: Adapter, private readonly options: MonitorOptions) {
+  constructor(
+    private readonly adapter: Adapter,
+    private readonly options: MonitorOptions,
+    /** The viewer id sent with every batch; none when the app opted out or storage is denied. */
+    private readonly viewer: string | undefined,
+  ) {
     this.props = { ...options.props };
-    this.viewer = options.viewerId === false ? undefined : options.viewerId ?? viewerId(localStore());
     this.session = sessionId(Date.now());
     this.outbox = outboxFor(options.collector, options.key);
     live.add(this);
@@ -323,9 +326,10 @@ function defined<T extends Record<string, unknown>>(fields: T): T {
 export function monitor(target: HTMLVideoElement | Adapter, options: MonitorOptions): MonitorHandle {
   const adapter = 'attach' in target ? target : html5(target);
   const dnt = typeof navigator !== 'undefined' && (navigator.doNotTrack === '1' || (globalThis as { doNotTrack?: string }).doNotTrack === '1');
-  const viewer = options.viewerId === false ? randomId() : options.viewerId ?? viewerId(localStore()) ?? randomId();
-  if ((options.respectDoNotTrack && dnt) || !sampled(options.sampleRate ?? 1, viewer)) return unmonitored;
-  return new Monitor(adapter, options);
+  const viewer = options.viewerId === false ? undefined : options.viewerId ?? viewerId(localStore());
+  // Without a viewer id, sampling falls back to a draw for this player alone.
+  if ((options.respectDoNotTrack && dnt) || !sampled(options.sampleRate ?? 1, viewer ?? randomId())) return unmonitored;
+  return new Monitor(adapter, options, viewer);
 }
 
 const unmonitored: MonitorHandle = {

@@ -78,3 +78,43 @@ pub fn free_port() -> u16 {
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_openqoe"))
 }
+
+/// The wall clock, epoch ms (for events placed relative to now).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64
+}
+
+/// Runs `openqoe args…` with `input` on standard input (and no backtraces in its errors).
+pub fn run_with_stdin(args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(binary())
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the openqoe binary runs");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(input.as_bytes())
+        .expect("stdin written");
+    child.wait_with_output().expect("openqoe exits")
+}
+
+/// Posts one wire-format batch to `{url}/v1/events`; the answer's status.
+pub async fn post_batch(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> u16 {
+    client
+        .post(format!("{url}/v1/events"))
+        .json(body)
+        .send()
+        .await
+        .expect("the server answers")
+        .status()
+        .as_u16()
+}
