@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod catalogue;
+mod minutes;
 mod p1203;
 mod quantile;
 mod requests;
@@ -16,6 +17,7 @@ mod score;
 mod timeline;
 
 pub use catalogue::{metric, Metric, MetricKind, MetricValue, METRICS};
+pub use minutes::{view_minutes, MinuteCounts};
 pub use p1203::ViewP1203;
 pub use quantile::nearest_rank;
 pub use requests::{requests_by_host, HostRequests, Spread};

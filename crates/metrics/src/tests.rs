@@ -564,13 +564,75 @@ proptest::proptest! {
         if events.is_empty() {
             return Ok(());
         }
-        let m = compute(&view_of(&[events], ended, json!({"player_width": 1280, "player_height": 720})));
+        let view = view_of(&[events], ended, json!({"player_width": 1280, "player_height": 720}));
+        let m = compute(&view);
+        // Minute rollups add up to the view: the same rebuffer and playing time, at most one
+        // attempt and one start, and at most one failure or exit.
+        let minutes = crate::view_minutes(&view, 60_000);
+        let sum = |f: &dyn Fn(&crate::MinuteCounts) -> u64| minutes.iter().map(|(_, c)| f(c)).sum::<u64>();
+        proptest::prop_assert_eq!(sum(&|c| c.rebuffer_ms), m.rebuffer_duration_ms);
+        proptest::prop_assert_eq!(sum(&|c| c.playing_ms), m.playing_time_ms);
+        proptest::prop_assert!(sum(&|c| c.attempts) <= 1 && sum(&|c| c.started) <= 1);
+        proptest::prop_assert!(sum(&|c| c.startup_failures + c.playback_failures + c.exits_before_start) <= 1);
         let video_startup = m.video_startup_time_ms.unwrap_or(0);
         proptest::prop_assert!(m.playing_time_ms + m.rebuffer_duration_ms + video_startup <= m.watch_time_ms);
         if let Some(p) = m.rebuffer_percentage {
             proptest::prop_assert!((0.0..=100.0).contains(&p));
         }
     }
+}
+
+#[test]
+fn minutes_place_each_count_where_it_happened() {
+    // Starts 30 s before a minute boundary: startup 2 s, plays 40 s (28 s then 12 s), a 5 s
+    // rebuffer, plays 20 s, fails with a fatal error in the next minute.
+    let base = 60_000 - T0.rem_euclid(60_000) - 30_000;
+    let view = view_of(
+        &[vec![
+            (0, base, "play_requested", Value::Null),
+            (
+                1,
+                base + 100,
+                "rendition_change",
+                rendition(2_000_000, 1280, 720),
+            ),
+            (2, base + 2_000, "first_frame", Value::Null),
+            (3, base + 42_000, "stall_start", Value::Null),
+            (4, base + 47_000, "stall_end", Value::Null),
+            (
+                5,
+                base + 67_000,
+                "error",
+                json!({"code": "E", "fatal": true}),
+            ),
+            (6, base + 68_000, "view_end", Value::Null),
+        ]],
+        true,
+        json!({}),
+    );
+    let minutes = crate::view_minutes(&view, 60_000);
+    assert_eq!(minutes.len(), 2, "{minutes:?}");
+    let (first, second) = (&minutes[0].1, &minutes[1].1);
+    assert_eq!(minutes[1].0 .0 - minutes[0].0 .0, 60_000);
+    assert_eq!(
+        (
+            first.attempts,
+            first.started,
+            first.startup_times_ms.clone()
+        ),
+        (1, 1, vec![2_000])
+    );
+    assert_eq!(
+        (first.playing_ms, first.rebuffer_ms, first.watching),
+        (28_000, 0, 1)
+    );
+    assert_eq!(
+        (second.playing_ms, second.rebuffer_ms, second.watching),
+        (32_000, 5_000, 1)
+    );
+    assert_eq!((second.playback_failures, first.playback_failures), (1, 0));
+    assert_eq!(second.bitrate_ms, 2_000_000.0 * 32_000.0);
+    assert_eq!(second.rendition_ms, 32_000);
 }
 
 #[test]

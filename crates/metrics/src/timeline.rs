@@ -1,9 +1,9 @@
 //! One walk over a view's events that puts every instant into exactly one bucket.
-use openqoe_model::{ClientTime, EventKind, Rendition, View};
+use openqoe_model::{ClientTime, EventKind, Rendition, ServerTime, View};
 
 /// Where an instant of a view went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Bucket {
+pub enum Bucket {
     Startup,
     Ad,
     Paused,
@@ -106,9 +106,24 @@ impl State {
 
 /// Walks the measured events of `view` in `seq` order up to its end.
 pub fn walk(view: &View) -> Walk {
+    walk_spans(view, &mut |_| {})
+}
+
+/// An interval of one bucket: it began at `at` (server clock) and lasted `ms` (device clock).
+pub struct Span<'a> {
+    pub bucket: Bucket,
+    pub at: ServerTime,
+    pub ms: u64,
+    pub rendition: Option<&'a Rendition>,
+}
+
+/// [`walk`], also pushing every interval to `span` as it is measured (for minute rollups).
+pub fn walk_spans(view: &View, span: &mut dyn FnMut(Span)) -> Walk {
     let mut totals = Walk::default();
     let mut state = State::default();
     let mut cursor: Option<ClientTime> = None;
+    // Server time of the cursor: where the interval being measured began.
+    let mut cursor_at = ServerTime(0);
     let end = view.end.map(|end| end.ts);
     for event in view.measured_events() {
         // Time since the previous event belongs to the state before this one; a clock that went
@@ -120,7 +135,15 @@ pub fn walk(view: &View) -> Walk {
                 totals.preroll_ms += to.since(from);
             }
             totals.add(bucket, to.since(from), state.rendition.as_ref());
+            emit(
+                span,
+                bucket,
+                cursor_at,
+                to.since(from),
+                state.rendition.as_ref(),
+            );
             cursor = Some(to);
+            cursor_at = event.at;
         }
         match &event.kind {
             EventKind::PlayRequested => {
@@ -131,6 +154,7 @@ pub fn walk(view: &View) -> Walk {
                 if !state.watching {
                     state.watching = true;
                     cursor = Some(event.ts);
+                    cursor_at = event.at;
                 }
             }
             EventKind::FirstFrame if !state.started => {
@@ -139,6 +163,7 @@ pub fn walk(view: &View) -> Walk {
                 if !state.watching {
                     state.watching = true;
                     cursor = Some(event.ts);
+                    cursor_at = event.at;
                 }
                 // A stall open before the first frame was startup; it ends with it.
                 state.stall = None;
@@ -214,12 +239,36 @@ pub fn walk(view: &View) -> Walk {
     if let (Some(from), Some(end)) = (cursor, end) {
         let to = end.max(from);
         totals.add(state.bucket(), to.since(from), state.rendition.as_ref());
+        emit(
+            span,
+            state.bucket(),
+            cursor_at,
+            to.since(from),
+            state.rendition.as_ref(),
+        );
         cursor = Some(to);
     }
     if let (Some(since), Some(now)) = (state.seek_since, cursor) {
         totals.seek_latency_total_ms += now.since(since);
     }
     totals
+}
+
+fn emit(
+    span: &mut dyn FnMut(Span),
+    bucket: Option<Bucket>,
+    at: ServerTime,
+    ms: u64,
+    rendition: Option<&Rendition>,
+) {
+    if let (Some(bucket), true) = (bucket, ms > 0) {
+        span(Span {
+            bucket,
+            at,
+            ms,
+            rendition,
+        });
+    }
 }
 
 impl Walk {

@@ -2,7 +2,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use openqoe_alert::{ActionHook, Destination};
 use openqoe_collect::CollectConfig;
+use openqoe_detect::DetectConfig;
 use openqoe_sessionize::SessionizeConfig;
 use openqoe_wal::WalConfig;
 use serde::Deserialize;
@@ -21,6 +23,22 @@ pub struct Config {
     pub sessionize: SessionizeConfig,
     /// `[wal]`: write-ahead log segments and group commit.
     pub wal: WalConfig,
+    /// `[detect]`: monitored dimensions and alert rules.
+    pub detect: DetectConfig,
+    /// `[alerts]`: where alerts go.
+    pub alerts: AlertsConfig,
+}
+
+/// `[alerts]`: destinations, action webhooks, and the dashboard address put in notices.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// `[[alerts.destinations]]`: webhook, slack, pagerduty or alertmanager.
+    pub destinations: Vec<Destination>,
+    /// `[[alerts.actions]]`: webhooks a rule's `action` names (called on firing and resolving).
+    pub actions: Vec<ActionHook>,
+    /// The dashboard's public address, for links in notices (`https://qoe.example.com`).
+    pub dashboard_url: Option<String>,
 }
 
 impl Config {

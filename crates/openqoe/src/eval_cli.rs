@@ -1,5 +1,6 @@
 //! `openqoe eval …`: accuracy harnesses with known answers. `eval rca` scores root-cause
-//! localisation on semi-synthetic Squeeze-style cases (docs/rca.md).
+//! localisation on semi-synthetic Squeeze-style cases (docs/rca.md); `eval alerts` runs the
+//! detector over a simulated week with injected incidents (docs/alerts.md).
 use clap::Subcommand;
 
 /// `openqoe eval …`
@@ -13,13 +14,59 @@ pub enum EvalCommand {
         /// Seed of the series (the same seed gives the same cases).
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// `derived` (a ratio: failed / attempts) or `additive` (a count against its forecast).
+        #[arg(long, default_value = "derived", value_parser = ["derived", "additive"])]
+        measure: String,
+        /// Forecast error: σ of the log-normal factor every leaf's rate wanders by (0, 0.1, 0.2…).
+        #[arg(long, default_value_t = 0.0)]
+        noise: f64,
+    },
+    /// Detection and root cause over a simulated week with daily seasonality and incidents.
+    Alerts {
+        /// Simulated days.
+        #[arg(long, default_value_t = 7.0)]
+        days: f64,
+        /// Viewers at the evening peak.
+        #[arg(long, default_value_t = 6_000)]
+        viewers: usize,
+        /// Injected incidents.
+        #[arg(long, default_value_t = 24)]
+        incidents: usize,
+        /// Seed of population and incidents.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
 }
 
 /// Runs the harness and prints its figures as JSON.
 pub fn run(command: EvalCommand) -> anyhow::Result<()> {
-    let EvalCommand::Rca { cases, seed } = command;
-    let result = openqoe_rca::synthetic::evaluate(seed, cases);
-    println!("{}", serde_json::to_string_pretty(&result)?);
-    Ok(())
+    match command {
+        EvalCommand::Rca {
+            cases,
+            seed,
+            measure,
+            noise,
+        } => {
+            use openqoe_rca::synthetic::{evaluate, Measure};
+            let measure = if measure == "additive" {
+                Measure::Additive
+            } else {
+                Measure::Derived
+            };
+            let result = evaluate(seed, cases, measure, noise.max(0.0));
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
+        EvalCommand::Alerts {
+            days,
+            viewers,
+            incidents,
+            seed,
+        } => crate::eval_alerts::run(crate::eval_alerts::AlertEval {
+            days,
+            viewers,
+            incidents,
+            seed,
+        }),
+    }
 }

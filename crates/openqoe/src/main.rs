@@ -1,7 +1,9 @@
 //! `openqoe`: the binary. `serve` runs collector, API and dashboard on one port; `demo` adds a
 //! live simulated population; `sim` drives simulated viewers against any collector.
+mod alerting;
 mod cmcd_cli;
 mod config;
+mod eval_alerts;
 mod eval_cli;
 mod import;
 mod p1203_cli;
@@ -68,8 +70,8 @@ struct ServeArgs {
 struct DemoArgs {
     #[command(flatten)]
     serve: ServeArgs,
-    /// Live simulated viewers.
-    #[arg(long, default_value_t = 150)]
+    /// Simulated viewers (live, and in the history).
+    #[arg(long, default_value_t = 400)]
     viewers: usize,
     /// Minutes of history simulated (compressed) before the live population starts.
     #[arg(long, default_value_t = 60.0)]
@@ -180,11 +182,16 @@ async fn run(
     until: Option<tokio::sync::oneshot::Receiver<()>>,
 ) -> anyhow::Result<()> {
     let pipeline = server.topology.pipeline.clone();
+    let alerting = server.topology.alerting.clone();
     let expiry = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tick.tick().await;
             pipeline.expire(topology::now());
+            // Judging scans views and may localise causes: off the async workers.
+            let (pipeline, alerting) = (pipeline.clone(), alerting.clone());
+            let _ = tokio::task::spawn_blocking(move || alerting.tick(&pipeline, topology::now()))
+                .await;
         }
     });
     let shutdown = async move {
@@ -232,16 +239,20 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let target = server.url.trim_end_matches('/').to_owned();
     println!("dashboard: {}", server.url);
     println!("write key: demo   (POST {target}/v1/events)");
-    // The history is a lighter population, so the last hour fills within seconds.
+    // The last hour first, compressed into seconds (at full size: detection needs 25 attempts a
+    // minute per cohort), then the live population.
     let history = SimConfig {
         target: target.clone(),
         key: "demo".into(),
-        viewers: (args.viewers / 3).max(10),
+        viewers: args.viewers,
         minutes: Some(args.history_minutes),
-        speed: (args.history_minutes * 60.0 / 5.0).max(1.0),
+        speed: (args.history_minutes * 60.0 / 8.0).max(1.0),
         seed: 7,
-        // A CDN that degraded in one country a while ago: something for the breakdown to show.
-        incidents: vec!["cdn=cdn-b,country=DE,at=+20m,for=15m,throughput=0.08".parse()?],
+        // A CDN that degraded in one country a while ago, after detection's warm-up: something
+        // for the breakdown to show and the alerts page to have caught.
+        incidents: vec![
+            "cdn=cdn-b,country=DE,at=+35m,for=12m,throughput=0.08,startup_failure=0.5".parse()?,
+        ],
         ledger: None,
     };
     let live = SimConfig {
@@ -253,10 +264,9 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         ..history.clone()
     };
     let population = tokio::spawn(async move {
-        let (backfill, present) = tokio::join!(
-            openqoe_sim::run(history, std::future::pending::<()>()),
-            openqoe_sim::run(live, std::future::pending::<()>())
-        );
+        // In order: detection judges the history's minutes by its event clock as they arrive.
+        let backfill = openqoe_sim::run(history, std::future::pending::<()>()).await;
+        let present = openqoe_sim::run(live, std::future::pending::<()>()).await;
         for outcome in [backfill, present] {
             if let Err(e) = outcome {
                 tracing::error!(error = %e, "demo population stopped");

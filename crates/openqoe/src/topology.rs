@@ -3,14 +3,15 @@
 //! Stages never call each other; this file hands each the handles it needs. The one shared piece
 //! of state is [`Views`] (live views in the sessionizer, ended ones in the store) behind a lock:
 //! ingest writes to it once a batch is durable, queries read it.
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use openqoe_collect::{decode_record, CollectStats, DurableBatches, Ingest};
-use openqoe_metrics::{compute, ViewMetrics};
+use openqoe_metrics::{compute, view_minutes, MinuteCounts, ViewMetrics};
 use openqoe_model::{Batch, ServerTime, View, ViewId};
 use openqoe_query::ViewSource;
 use openqoe_sessionize::Sessionizer;
@@ -20,6 +21,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use crate::alerting::Alerting;
 use crate::config::Config;
 
 /// Every view the process knows, live and ended.
@@ -56,17 +58,80 @@ impl Views {
     }
 }
 
+/// With no batch for this long, the detection clock follows the wall clock.
+const IDLE_CLOCK_MS: i64 = 120_000;
+
+/// One minute's views for detection: each view's dimension values and counts in the minute.
+pub type MinuteViews = Vec<(Vec<Option<String>>, MinuteCounts)>;
+
 /// The shared view state plus the gauges that describe it.
 pub struct Pipeline {
     views: RwLock<Views>,
     active_views: Gauge,
     ended_views: Gauge,
+    /// Newest event time delivered (server clock), and the wall time of that delivery.
+    newest_event_at: AtomicI64,
+    delivered_at: AtomicI64,
 }
 
 impl Pipeline {
     fn refresh_gauges(&self, views: &Views) {
         self.active_views.set(views.sessionizer.live_count() as i64);
         self.ended_views.set(views.store.len() as i64);
+    }
+
+    /// The clock detection judges by: the newest event time delivered (never ahead of `now`), or
+    /// `now` itself once no batch has arrived for two minutes.
+    pub fn event_clock(&self, now: ServerTime) -> ServerTime {
+        let newest = self.newest_event_at.load(Ordering::Relaxed);
+        let delivered = self.delivered_at.load(Ordering::Relaxed);
+        if newest == 0 || now.0 - delivered > IDLE_CLOCK_MS {
+            now
+        } else {
+            ServerTime(newest.min(now.0))
+        }
+    }
+
+    /// The oldest view start known.
+    pub fn earliest_event(&self) -> Option<ServerTime> {
+        let views = self.views.read().expect("views lock poisoned");
+        let stored = views.store.iter().filter_map(|s| s.view.started_at());
+        let live = views
+            .sessionizer
+            .live_views()
+            .filter_map(|v| v.started_at());
+        stored.chain(live).min()
+    }
+
+    /// Every view's counts in each minute from `from` to `to` (minute starts, epoch ms).
+    pub fn minutes(
+        &self,
+        from: ServerTime,
+        to: ServerTime,
+        dimensions: &[String],
+    ) -> BTreeMap<i64, MinuteViews> {
+        let views = self.views.read().expect("views lock poisoned");
+        let mut minutes: BTreeMap<i64, MinuteViews> = BTreeMap::new();
+        let touches = |view: &View| {
+            view.started_at().is_some_and(|s| s < to) && view.end.is_none_or(|end| end.at >= from)
+        };
+        let stored = views.store.iter().map(|s| &s.view);
+        for view in stored
+            .chain(views.sessionizer.live_views())
+            .filter(|v| touches(v))
+        {
+            let values: Vec<Option<String>> =
+                dimensions.iter().map(|d| view.dimension(d)).collect();
+            for (minute, counts) in view_minutes(view, 60_000) {
+                if minute >= from && minute < to {
+                    minutes
+                        .entry(minute.0)
+                        .or_default()
+                        .push((values.clone(), counts));
+                }
+            }
+        }
+        minutes
     }
 
     /// Ends idle and over-stalled views as of `now`.
@@ -95,6 +160,11 @@ impl DurableBatches for Pipeline {
     }
 
     fn deliver(&self, batch: Batch) {
+        if let Some(newest) = batch.events.iter().map(|e| e.at.0).max() {
+            self.newest_event_at.fetch_max(newest, Ordering::Relaxed);
+            self.delivered_at
+                .store(batch.received_at.0, Ordering::Relaxed);
+        }
         let mut views = self.views.write().expect("views lock poisoned");
         views.apply(batch);
         self.refresh_gauges(&views);
@@ -141,6 +211,8 @@ pub struct Topology {
     pub router: axum::Router,
     /// The shared view state (for the expiry tick).
     pub pipeline: Arc<Pipeline>,
+    /// Detection and delivery (for the alerting tick).
+    pub alerting: Arc<Alerting>,
     /// What replaying the log found at start-up.
     pub replay: ReplayReport,
     /// Log records that could not be read back as batches.
@@ -186,6 +258,8 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
         }),
         active_views,
         ended_views,
+        newest_event_at: AtomicI64::new(0),
+        delivered_at: AtomicI64::new(0),
     });
 
     let wal_dir = data_dir.join("wal");
@@ -199,6 +273,9 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
         let mut views = pipeline.views.write().expect("views lock poisoned");
         SegmentLog::open(&wal_dir, config.wal.clone(), on_sync, |record| match decode_record(record) {
             Ok(batch) => {
+                if let Some(newest) = batch.events.iter().map(|e| e.at.0).max() {
+                    pipeline.newest_event_at.fetch_max(newest, Ordering::Relaxed);
+                }
                 // Replay runs the expiry rules on the log's own clock, as the live run did.
                 if batch.received_at.since(views.expired_at) >= 1_000 {
                     views.expire(batch.received_at);
@@ -213,6 +290,12 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
         .with_context(|| format!("opening the write-ahead log in {}", wal_dir.display()))?
     };
     pipeline.expire(now());
+    let replayed_until = pipeline.newest_event_at.load(Ordering::Relaxed);
+    let alerting = Arc::new(Alerting::new(
+        config,
+        ServerTime(replayed_until),
+        &mut registry,
+    )?);
 
     let ingest = Arc::new(Ingest::new(
         config.collect.clone(),
@@ -225,11 +308,13 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
             Arc::clone(&pipeline),
             Arc::new(registry),
         ))
+        .merge(Arc::clone(&alerting).router())
         .merge(openqoe_dashboard::router())
         .merge(openqoe_beacon::router());
     Ok(Topology {
         router,
         pipeline,
+        alerting,
         replay,
         unreadable_records,
     })

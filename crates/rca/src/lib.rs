@@ -4,13 +4,15 @@
 //!
 //! Method (docs/alerting.md): the ratio's excess becomes additive per leaf, `e = n − r̂·d`
 //! (counterfactual excess: actual numerator minus what the leaf's baseline rate predicts for its
-//! actual denominator). Every element of layers 1–3 is scored by how well "its leaves deviate by
-//! one common factor, all others are normal" reproduces the observed leaves — a potential score
-//! `1 − dist(actual, hypothesis) / dist(actual, baseline)` (as HotSpot's), with each leaf's
-//! distance counted beyond two binomial standard deviations (its sampling noise). Among the elements
-//! scoring within `COARSE_MARGIN` of the best, the coarsest wins (then the larger excess); its
-//! leaves count as explained, and the search repeats until 90 % of the excess is explained, the
-//! next element explains under 5 % or scores under 0.3, or three causes are found.
+//! actual denominator). Every element of layers 1–3 is scored by the Poisson log-likelihood ratio
+//! of "its numerator rose by one common factor, all else is as the baseline predicts" — which
+//! needs only the element's sums, so it holds on thin leaves (one view each) where a leaf-by-leaf
+//! distance (HotSpot's potential score, which this crate used first) cannot tell a single
+//! failure from noise. Among the elements scoring within `COARSE_MARGIN` (relative) of the best,
+//! the coarsest wins (then the larger excess); its leaves count as explained, and the search
+//! repeats until 90 % of the excess is explained, the next element explains under 5 % (of the
+//! excess beyond two binomial standard deviations per leaf) or scores under 9, or three causes are
+//! found.
 use std::collections::HashMap;
 
 pub mod synthetic;
@@ -19,15 +21,15 @@ use serde::Serialize;
 
 /// Elements deeper than this many dimensions are not considered.
 pub const MAX_LAYER: usize = 3;
-/// Scores this close to the best count as equal, and the coarser element wins.
+/// Likelihood ratios within this share of the best count as equal, and the coarser element wins.
 const COARSE_MARGIN: f64 = 0.02;
 /// Search stops once this share of the excess is explained…
 const EXPLAINED_ENOUGH: f64 = 0.9;
 /// …or when the next element would explain less than this.
 const MIN_EXPLANATORY_POWER: f64 = 0.05;
-/// An element whose hypothesis reproduces less than this share of the deviation is no cause:
-/// the excess is scattered, or sits in leaves too thin to name.
-const MIN_SCORE: f64 = 0.3;
+/// An element whose log-likelihood ratio is below this is no cause (2·9 = 18 on a χ² with one
+/// degree of freedom: p ≈ 2·10⁻⁵): its excess could be chance.
+const MIN_LIKELIHOOD_RATIO: f64 = 9.0;
 /// Deviations within this many binomial standard deviations are sampling noise.
 const NOISE_SD: f64 = 2.0;
 /// At most this many causes.
@@ -76,7 +78,7 @@ pub struct Cause {
     pub excess: f64,
     /// Denominator inside the element (e.g. attempts affected).
     pub denominator: f64,
-    /// How well "this element deviates, nothing else does" reproduces the leaves, ≤ 1.
+    /// Poisson log-likelihood ratio of "this element's rate rose" against the baseline.
     pub score: f64,
 }
 
@@ -147,7 +149,7 @@ pub fn localise(input: &Input, metric: &str) -> Localisation {
                 .map(|&i| leaves[i].actual - leaves[i].expected)
                 .sum();
             let power = members.iter().map(|&i| significant[i]).sum::<f64>() / positive_excess;
-            if power < MIN_EXPLANATORY_POWER || score < MIN_SCORE {
+            if power < MIN_EXPLANATORY_POWER || score < MIN_LIKELIHOOD_RATIO {
                 break;
             }
             let sum = |f: &dyn Fn(&Leaf) -> f64, inside: bool| -> f64 {
@@ -269,69 +271,51 @@ fn combinations(
     }
 }
 
-/// The best unexplained element: the top potential score, the coarsest within the margin, then
-/// the largest excess.
+/// The best unexplained element: the largest log-likelihood ratio, the coarsest within the margin,
+/// then the largest excess.
 fn best(
     leaves: &[Leaf],
     candidates: &[(Element, Vec<usize>)],
     explained: &[bool],
     min_support: f64,
 ) -> Option<(Element, Vec<usize>, f64)> {
-    // A leaf's deviation beyond its sampling noise: |actual − prediction| less two binomial
-    // standard deviations of the prediction, so that thousands of noisy normal leaves do not
-    // drown the few that changed.
-    let beyond_noise =
-        |l: &Leaf, predicted: f64| ((l.actual - predicted).abs() - noise(l, predicted)).max(0.0);
-    let deviation = |l: &Leaf| beyond_noise(l, l.expected);
-    let total: f64 = leaves
-        .iter()
-        .zip(explained)
-        .filter(|(_, e)| !**e)
-        .map(|(l, _)| deviation(l))
-        .sum();
-    if total <= 0.0 {
-        return None;
-    }
     let mut scored: Vec<(f64, usize, f64, usize)> = Vec::new();
     for (index, (element, members)) in candidates.iter().enumerate() {
-        let members: Vec<usize> = members.iter().copied().filter(|&i| !explained[i]).collect();
-        let support: f64 = members.iter().map(|&i| leaves[i].denominator).sum();
-        let actual: f64 = members.iter().map(|&i| leaves[i].actual).sum();
-        let expected: f64 = members.iter().map(|&i| leaves[i].expected).sum();
+        let members = members.iter().copied().filter(|&i| !explained[i]);
+        let (mut support, mut actual, mut expected) = (0.0, 0.0, 0.0);
+        for i in members {
+            support += leaves[i].denominator;
+            actual += leaves[i].actual;
+            expected += leaves[i].expected;
+        }
         if support < min_support || actual <= expected {
             continue;
         }
-        // Hypothesis: every leaf of the element deviates by the element's own factor.
-        let factor = if expected > 0.0 {
-            actual / expected
-        } else {
-            0.0
-        };
-        let before: f64 = members.iter().map(|&i| deviation(&leaves[i])).sum();
-        let after: f64 = members
-            .iter()
-            .map(|&i| {
-                let l = &leaves[i];
-                // With no expectation to scale, the hypothesis spreads the excess by denominator.
-                let predicted = if expected > 0.0 {
-                    l.expected * factor
-                } else {
-                    actual * l.denominator / support
-                };
-                beyond_noise(l, predicted)
-            })
-            .sum();
-        let score = 1.0 - (total - before + after) / total;
-        scored.push((score, element.len(), actual - expected, index));
+        scored.push((
+            likelihood_ratio(actual, expected),
+            element.len(),
+            actual - expected,
+            index,
+        ));
     }
     let top = scored.iter().map(|s| s.0).fold(f64::NEG_INFINITY, f64::max);
     let (score, _, _, index) = scored
         .into_iter()
-        .filter(|s| s.0 >= top - COARSE_MARGIN)
+        .filter(|s| s.0 >= top * (1.0 - COARSE_MARGIN))
         .min_by(|a, b| a.1.cmp(&b.1).then(b.2.total_cmp(&a.2)))?;
     let (element, members) = &candidates[index];
     let members = members.iter().copied().filter(|&i| !explained[i]).collect();
     Some((element.clone(), members, score))
+}
+
+/// Poisson log-likelihood ratio of "this element's numerator rose by one common factor" against
+/// "it is as the baseline predicts": `a·ln(a/e) − (a − e)` for `a` observed, `e` expected. It
+/// depends only on the element's sums, so thin leaves (one view, one failure) weigh what they
+/// carry; an element that holds all the excess in less traffic scores higher than its parent,
+/// and one that misses part of the excess scores lower than the true cause.
+fn likelihood_ratio(actual: f64, expected: f64) -> f64 {
+    let expected = expected.max(1e-9);
+    actual * (actual / expected).ln() - (actual - expected)
 }
 
 fn ratio(n: f64, d: f64) -> f64 {

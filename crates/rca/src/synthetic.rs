@@ -3,6 +3,12 @@
 //! traffic, one to three injected root-cause elements of layers 1–3 whose leaves' rate rises by a
 //! random factor, and binomial sampling noise on every count — plus the scoring of
 //! [`crate::localise`] against the answers (exact top-1, all causes in the top 3, lenient hits).
+//!
+//! Two measures, as in Squeeze: *derived* (a ratio, failed / attempts, localised on its
+//! numerator and denominator) and *additive* (a count such as failed views, localised against
+//! its forecast: each row's denominator is the leaf's forecast, so the baseline rate is 1 and the
+//! excess is actual − forecast). `noise` adds Squeeze's forecast-error levels: every leaf's rate
+//! in the window wanders from its baseline by a log-normal factor with that σ, causes or not.
 use std::collections::BTreeMap;
 
 use rand::rngs::SmallRng;
@@ -23,8 +29,17 @@ pub struct Case {
     pub causes: Vec<BTreeMap<String, String>>,
 }
 
+/// The kind of measure localised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// A ratio of two counts (failed / attempts).
+    Derived,
+    /// A count, against its forecast.
+    Additive,
+}
+
 /// Generates case `index` of a seeded series: 1–3 causes, layers 1–3, rate factors 3–10.
-pub fn case(seed: u64, index: u64) -> Case {
+pub fn case(seed: u64, index: u64, measure: Measure, noise: f64) -> Case {
     let mut rng = SmallRng::seed_from_u64(seed.wrapping_mul(1_000_003).wrapping_add(index));
     let count = 1 + (index % 3) as usize;
     let mut causes: Vec<Vec<(usize, usize)>> = Vec::new();
@@ -69,18 +84,43 @@ pub fn case(seed: u64, index: u64) -> Case {
             .enumerate()
             .map(|(d, v)| format!("{}-{v}", DIMENSIONS[d].0))
             .collect();
-        for _ in 0..4 {
-            baseline.push(Row {
-                leaf: values.clone(),
-                numerator: binomial(&mut rng, traffic, rate),
-                denominator: traffic,
-            });
+        // Forecast error: the window's rate wanders from the baseline's for every leaf.
+        let wander = (noise * normal(&mut rng)).exp();
+        let now = binomial(&mut rng, traffic, (rate * factor * wander).min(1.0));
+        match measure {
+            Measure::Derived => {
+                for _ in 0..4 {
+                    baseline.push(Row {
+                        leaf: values.clone(),
+                        numerator: binomial(&mut rng, traffic, rate),
+                        denominator: traffic,
+                    });
+                }
+                current.push(Row {
+                    leaf: values,
+                    numerator: now,
+                    denominator: traffic,
+                });
+            }
+            Measure::Additive => {
+                // The forecast is the mean of four earlier windows' counts.
+                let forecast = (0..4)
+                    .map(|_| binomial(&mut rng, traffic, rate))
+                    .sum::<f64>()
+                    / 4.0;
+                let forecast = forecast.max(0.5);
+                baseline.push(Row {
+                    leaf: values.clone(),
+                    numerator: forecast,
+                    denominator: forecast,
+                });
+                current.push(Row {
+                    leaf: values,
+                    numerator: now,
+                    denominator: forecast,
+                });
+            }
         }
-        current.push(Row {
-            leaf: values,
-            numerator: binomial(&mut rng, traffic, (rate * factor).min(1.0)),
-            denominator: traffic,
-        });
         // Next leaf, odometer style.
         let mut d = DIMENSIONS.len();
         loop {
@@ -119,14 +159,17 @@ pub fn case(seed: u64, index: u64) -> Case {
     }
 }
 
+/// A standard normal draw (Box–Muller).
+fn normal(rng: &mut SmallRng) -> f64 {
+    let (u1, u2): (f64, f64) = (rng.gen_range(f64::EPSILON..1.0), rng.gen());
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
 /// A binomial draw by its normal approximation (counts here are large enough), rounded, ≥ 0.
 fn binomial(rng: &mut SmallRng, n: f64, p: f64) -> f64 {
     let mean = n * p;
     let sd = (n * p * (1.0 - p)).sqrt();
-    // Box–Muller.
-    let (u1, u2): (f64, f64) = (rng.gen_range(f64::EPSILON..1.0), rng.gen());
-    let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
-    (mean + sd * z).round().clamp(0.0, n)
+    (mean + sd * normal(rng)).round().clamp(0.0, n)
 }
 
 /// Accuracy over a series of cases.
@@ -147,11 +190,11 @@ pub struct Evaluation {
 }
 
 /// Runs `cases` generated cases and scores the localisation.
-pub fn evaluate(seed: u64, cases: u64) -> Evaluation {
+pub fn evaluate(seed: u64, cases: u64, measure: Measure, noise: f64) -> Evaluation {
     let (mut top1, mut top3, mut lenient) = (0u64, 0u64, 0u64);
     let mut times = Vec::new();
     for index in 0..cases {
-        let case = case(seed, index);
+        let case = case(seed, index, measure, noise);
         let started = std::time::Instant::now();
         let found = localise(&case.input, "failure %");
         times.push(started.elapsed().as_secs_f64() * 1000.0);

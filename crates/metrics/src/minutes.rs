@@ -1,0 +1,149 @@
+//! A view's contribution to each minute of server time: the fundamental counters that minute
+//! rollups sum (DESIGN §5) and detectors read. Additive by construction, so any cohort's rate is
+//! Σnumerator / Σdenominator over its views and minutes, never an average of ratios.
+use openqoe_model::{EventKind, ServerTime, View};
+
+use crate::timeline::{walk_spans, Bucket};
+
+/// What one view (or, summed, a cohort) did in one minute.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct MinuteCounts {
+    /// Play attempts made in the minute (the first play request).
+    pub attempts: u64,
+    /// First frames shown in the minute.
+    pub started: u64,
+    /// Fatal errors before the first frame (VSF), in the minute of the error.
+    pub startup_failures: u64,
+    /// Views that ended in the minute without a first frame or a fatal error (EBVS).
+    pub exits_before_start: u64,
+    /// Fatal errors after the first frame, in the minute of the error (VPF after start).
+    pub playback_failures: u64,
+    /// Views with any watch time in the minute (rebuffering, playing, starting).
+    pub watching: u64,
+    /// Rebuffering in the minute, ms.
+    pub rebuffer_ms: u64,
+    /// Playing in the minute, ms.
+    pub playing_ms: u64,
+    /// Σ bitrate × playing ms over playing time with a known rendition, bit·ms/s.
+    pub bitrate_ms: f64,
+    /// Playing ms with a known rendition (the weight of `bitrate_ms`).
+    pub rendition_ms: u64,
+    /// Video startup times of the first frames shown in the minute, ms.
+    pub startup_times_ms: Vec<u64>,
+}
+
+impl MinuteCounts {
+    /// Adds `other` into `self`.
+    pub fn add(&mut self, other: &MinuteCounts) {
+        self.attempts += other.attempts;
+        self.started += other.started;
+        self.startup_failures += other.startup_failures;
+        self.exits_before_start += other.exits_before_start;
+        self.playback_failures += other.playback_failures;
+        self.watching += other.watching;
+        self.rebuffer_ms += other.rebuffer_ms;
+        self.playing_ms += other.playing_ms;
+        self.bitrate_ms += other.bitrate_ms;
+        self.rendition_ms += other.rendition_ms;
+        self.startup_times_ms
+            .extend_from_slice(&other.startup_times_ms);
+    }
+}
+
+/// Splits `view` over minutes of `minute_ms` (server clock, aligned to the epoch), in time order.
+///
+/// Intervals are placed by the server time at which they began and cut at minute boundaries;
+/// point events (attempt, first frame, failures, exit) go to the minute they happened in.
+pub fn view_minutes(view: &View, minute_ms: i64) -> Vec<(ServerTime, MinuteCounts)> {
+    let minute_ms = minute_ms.max(1);
+    let mut minutes: Vec<(ServerTime, MinuteCounts)> = Vec::new();
+    fn slot(
+        minutes: &mut Vec<(ServerTime, MinuteCounts)>,
+        at: i64,
+        minute_ms: i64,
+    ) -> &mut MinuteCounts {
+        let start = ServerTime(at.div_euclid(minute_ms) * minute_ms);
+        // Spans and events arrive nearly in order: search from the back.
+        let position = minutes.iter().rposition(|(t, _)| *t <= start);
+        let index = match position {
+            Some(i) if minutes[i].0 == start => i,
+            Some(i) => {
+                minutes.insert(i + 1, (start, MinuteCounts::default()));
+                i + 1
+            }
+            None => {
+                minutes.insert(0, (start, MinuteCounts::default()));
+                0
+            }
+        };
+        &mut minutes[index].1
+    }
+    let mut watched: Vec<ServerTime> = Vec::new();
+    let walk = walk_spans(view, &mut |span| {
+        let (mut at, mut left) = (span.at.0, span.ms as i64);
+        while left > 0 {
+            let boundary = (at.div_euclid(minute_ms) + 1) * minute_ms;
+            let piece = left.min(boundary - at);
+            let counts = slot(&mut minutes, at, minute_ms);
+            match span.bucket {
+                Bucket::Rebuffer => counts.rebuffer_ms += piece as u64,
+                Bucket::Playing => {
+                    counts.playing_ms += piece as u64;
+                    if let Some(rendition) = span.rendition {
+                        counts.bitrate_ms += rendition.bitrate_bps as f64 * piece as f64;
+                        counts.rendition_ms += piece as u64;
+                    }
+                }
+                _ => {}
+            }
+            if matches!(
+                span.bucket,
+                Bucket::Startup | Bucket::Rebuffer | Bucket::Playing | Bucket::Seek | Bucket::Ad
+            ) {
+                let minute = ServerTime(at.div_euclid(minute_ms) * minute_ms);
+                if !watched.contains(&minute) {
+                    watched.push(minute);
+                }
+            }
+            at += piece;
+            left -= piece;
+        }
+    });
+    for minute in watched {
+        slot(&mut minutes, minute.0, minute_ms).watching += 1;
+    }
+    let mut attempted = false;
+    let mut started = false;
+    for event in view.measured_events() {
+        match &event.kind {
+            EventKind::PlayRequested if !attempted && !started => {
+                attempted = true;
+                slot(&mut minutes, event.at.0, minute_ms).attempts += 1;
+            }
+            EventKind::FirstFrame if !started => {
+                started = true;
+                let counts = slot(&mut minutes, event.at.0, minute_ms);
+                counts.started += 1;
+                if attempted && walk.requested_before_start {
+                    counts.startup_times_ms.push(walk.startup_ms);
+                }
+            }
+            EventKind::Error { fatal: true, .. } => {
+                let counts = slot(&mut minutes, event.at.0, minute_ms);
+                if started {
+                    counts.playback_failures += 1;
+                } else if attempted {
+                    counts.startup_failures += 1;
+                }
+                break;
+            }
+            _ => {}
+        }
+    }
+    if let Some(end) = view.end {
+        if attempted && !walk.started && !walk.fatal {
+            slot(&mut minutes, end.at.0, minute_ms).exits_before_start += 1;
+        }
+    }
+    minutes
+}

@@ -1,0 +1,301 @@
+//! Detection wired to delivery. Every second the alerting task judges the minutes that have
+//! sealed — ended at least the grace before the newest event time seen (so a replayed or
+//! accelerated stream is judged on its own clock; with no traffic for two minutes the wall clock
+//! takes over) — from the views that touch them, and sends each alert change to the rule's
+//! destinations and action. `GET /v1/alerts` lists alerts with their history and deliveries.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use openqoe_alert::{ActionHook, Notice, NoticeCause, NoticeStatus, Notifier, RetryPolicy};
+use openqoe_detect::{Alert, AlertChange, AlertStatus, ChangeKind, Detector, Severity};
+use openqoe_model::ServerTime;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use serde_json::{json, Value};
+
+use crate::config::Config;
+use crate::topology::Pipeline;
+
+const MINUTE_MS: i64 = 60_000;
+/// At start-up, at most this much history is replayed into the baselines.
+const LEARN_HISTORY_MS: i64 = 24 * 60 * MINUTE_MS;
+
+struct Judged {
+    detector: Detector,
+    /// Each alert's changes, oldest first.
+    history: HashMap<String, Vec<Value>>,
+}
+
+/// Labels of `openqoe_alerts_firing`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FiringLabels {
+    rule: String,
+    severity: String,
+}
+
+/// The detector, the notifier and what they did.
+pub struct Alerting {
+    firing_gauge: Family<FiringLabels, Gauge>,
+    judged: Mutex<Judged>,
+    notifier: Notifier,
+    actions: Vec<ActionHook>,
+    destinations: Vec<String>,
+    dashboard_url: Option<String>,
+    grace_ms: i64,
+    enabled: bool,
+    /// Minutes ending at or before this were replayed from the log: they teach, never alert.
+    learn_until: i64,
+}
+
+fn notice(alert: &Alert, kind: ChangeKind, dashboard_url: Option<&str>) -> Notice {
+    Notice {
+        alert_id: alert.id.clone(),
+        status: match kind {
+            ChangeKind::Firing => NoticeStatus::Firing,
+            ChangeKind::Updated => NoticeStatus::Updated,
+            ChangeKind::Resolved => NoticeStatus::Resolved,
+        },
+        rule: alert.rule.clone(),
+        metric: alert.metric.into(),
+        unit: alert.unit.into(),
+        scope: alert.cohorts.first().cloned().unwrap_or_default(),
+        severity: match alert.severity {
+            Severity::Warning => openqoe_alert::Severity::Warning,
+            Severity::Critical => openqoe_alert::Severity::Critical,
+        },
+        summary: alert.summary.clone(),
+        started_at_ms: alert.started_at,
+        resolved_at_ms: alert.resolved_at,
+        value: alert.value,
+        baseline: alert.baseline,
+        affected_views: alert.affected_views,
+        causes: alert
+            .causes
+            .iter()
+            .map(|c| NoticeCause {
+                element: c.element.clone(),
+                explanatory_power: c.explanatory_power,
+                rate_inside: c.rate_inside,
+                rate_outside: c.rate_outside,
+                excess: c.excess,
+            })
+            .collect(),
+        runbook_url: alert.runbook_url.clone(),
+        dashboard_url: dashboard_url
+            .map(|base| format!("{}/#/alerts/{}", base.trim_end_matches('/'), alert.id)),
+    }
+}
+
+impl Alerting {
+    /// Builds the detector and starts the notifier; `learn_until` is the newest replayed event.
+    pub fn new(
+        config: &Config,
+        learn_until: ServerTime,
+        registry: &mut Registry,
+    ) -> anyhow::Result<Alerting> {
+        let firing_gauge = Family::<FiringLabels, Gauge>::default();
+        registry.register(
+            "openqoe_alerts_firing",
+            "Alerts firing now, by rule and severity",
+            firing_gauge.clone(),
+        );
+        let detector = Detector::new(&config.detect).map_err(anyhow::Error::msg)?;
+        for rule in detector.rules() {
+            if let Some(action) = &rule.action {
+                if !config.alerts.actions.iter().any(|a| &a.name == action) {
+                    anyhow::bail!(
+                        "rule {:?}: action {action:?} is not one of [[alerts.actions]]",
+                        rule.name
+                    );
+                }
+            }
+            for name in &rule.destinations {
+                if !config.alerts.destinations.iter().any(|d| &d.name == name) {
+                    anyhow::bail!(
+                        "rule {:?}: destination {name:?} is not one of [[alerts.destinations]]",
+                        rule.name
+                    );
+                }
+            }
+        }
+        Ok(Alerting {
+            firing_gauge,
+            judged: Mutex::new(Judged {
+                detector,
+                history: HashMap::new(),
+            }),
+            notifier: Notifier::start(config.alerts.destinations.clone(), RetryPolicy::default()),
+            actions: config.alerts.actions.clone(),
+            destinations: config
+                .alerts
+                .destinations
+                .iter()
+                .map(|d| d.name.clone())
+                .collect(),
+            dashboard_url: config.alerts.dashboard_url.clone(),
+            grace_ms: config.detect.grace_seconds as i64 * 1000,
+            enabled: config.detect.enabled,
+            learn_until: learn_until.0,
+        })
+    }
+
+    /// Judges every minute sealed since the last tick and delivers what changed.
+    pub fn tick(&self, pipeline: &Pipeline, now: ServerTime) {
+        if !self.enabled {
+            return;
+        }
+        let clock = pipeline.event_clock(now).0;
+        let sealed_to = (clock - self.grace_ms).div_euclid(MINUTE_MS) * MINUTE_MS;
+        let mut judged = self.judged.lock().expect("alerting lock poisoned");
+        let from = match judged.detector.last_minute() {
+            Some(last) => last + MINUTE_MS,
+            None => match pipeline.earliest_event() {
+                Some(first) => {
+                    (first.0.div_euclid(MINUTE_MS) * MINUTE_MS).max(sealed_to - LEARN_HISTORY_MS)
+                }
+                None => return,
+            },
+        };
+        if from >= sealed_to {
+            return;
+        }
+        let dimensions = judged.detector.dimensions().to_vec();
+        let mut minutes = pipeline.minutes(ServerTime(from), ServerTime(sealed_to), &dimensions);
+        let mut changes = Vec::new();
+        for minute in (from..sealed_to).step_by(MINUTE_MS as usize) {
+            let views = minutes.remove(&minute).unwrap_or_default();
+            let learn_only = minute + MINUTE_MS <= self.learn_until;
+            judged
+                .detector
+                .judge_minute(minute, &views, learn_only, &mut changes);
+        }
+        for change in &changes {
+            self.deliver(&mut judged, change, now);
+        }
+        let firing: Vec<(Notice, Vec<String>)> = judged
+            .detector
+            .alerts()
+            .filter(|a| a.status == AlertStatus::Firing)
+            .map(|a| {
+                let n = notice(a, ChangeKind::Updated, self.dashboard_url.as_deref());
+                (n, self.destinations_of(a))
+            })
+            .collect();
+        self.firing_gauge.clear();
+        for (n, to) in firing {
+            let labels = FiringLabels {
+                rule: n.rule.clone(),
+                severity: format!("{:?}", n.severity).to_lowercase(),
+            };
+            self.firing_gauge.get_or_create(&labels).inc();
+            self.notifier.keep_alive(std::slice::from_ref(&n), &to);
+        }
+    }
+
+    fn destinations_of(&self, alert: &Alert) -> Vec<String> {
+        if alert.destinations.is_empty() {
+            self.destinations.clone()
+        } else {
+            alert.destinations.clone()
+        }
+    }
+
+    fn deliver(&self, judged: &mut Judged, change: &AlertChange, now: ServerTime) {
+        let alert = &change.alert;
+        tracing::warn!(alert = %alert.id, change = ?change.kind, "{}", alert.summary);
+        judged
+            .history
+            .entry(alert.id.clone())
+            .or_default()
+            .push(json!({"at": now.0, "change": change.kind, "summary": alert.summary, "severity": alert.severity}));
+        let n = notice(alert, change.kind, self.dashboard_url.as_deref());
+        self.notifier.notify(&n, &self.destinations_of(alert));
+        // The action runs when the alert fires and again when it resolves (to undo itself).
+        let acts = matches!(change.kind, ChangeKind::Firing | ChangeKind::Resolved);
+        if let Some(action) = alert
+            .action
+            .as_ref()
+            .filter(|_| acts)
+            .and_then(|name| self.actions.iter().find(|a| &a.name == name))
+        {
+            self.notifier.act(action, &n);
+        }
+    }
+
+    fn alert_json(&self, judged: &Judged, alert: &Alert) -> Value {
+        let mut body = serde_json::to_value(alert).unwrap_or_default();
+        body["history"] = json!(judged.history.get(&alert.id).cloned().unwrap_or_default());
+        body["deliveries"] = serde_json::to_value(self.notifier.log(&alert.id)).unwrap_or_default();
+        body
+    }
+
+    /// `GET /v1/alerts[?status=firing|resolved]` and `GET /v1/alerts/{id}`.
+    pub fn router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/v1/alerts", get(list))
+            .route("/v1/alerts/{id}", get(one))
+            .with_state(self)
+    }
+}
+
+async fn list(
+    State(alerting): State<Arc<Alerting>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
+    let status = match query.get("status").map(String::as_str) {
+        None | Some("") => None,
+        Some("firing") => Some(AlertStatus::Firing),
+        Some("resolved") => Some(AlertStatus::Resolved),
+        Some(other) => {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                Json(
+                    json!({"error": format!("status: expected firing or resolved, got {other:?}")}),
+                ),
+            ))
+        }
+    };
+    let judged = alerting.judged.lock().expect("alerting lock poisoned");
+    let alerts: Vec<Value> = judged
+        .detector
+        .alerts()
+        .filter(|a| status.is_none_or(|s| a.status == s))
+        .map(|a| alerting.alert_json(&judged, a))
+        .collect();
+    let rules: Vec<Value> = judged
+        .detector
+        .rules()
+        .map(|r| serde_json::to_value(r).unwrap_or_default())
+        .collect();
+    Ok(Json(json!({
+        "enabled": alerting.enabled,
+        "judged_through": judged.detector.last_minute().map(|m| m + MINUTE_MS),
+        "destinations": alerting.destinations,
+        "rules": rules,
+        "alerts": alerts,
+    })))
+}
+
+async fn one(
+    State(alerting): State<Arc<Alerting>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
+    let judged = alerting.judged.lock().expect("alerting lock poisoned");
+    let found = judged
+        .detector
+        .alerts()
+        .find(|a| a.id == id)
+        .map(|alert| alerting.alert_json(&judged, alert));
+    found.map(Json).ok_or_else(|| {
+        (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no alert {id:?}")})),
+        )
+    })
+}
