@@ -47,7 +47,7 @@ impl Default for DetectConfig {
                 "app_version",
             ]),
             pairs: vec![["cdn".into(), "country".into()]],
-            grace_seconds: 20,
+            grace_seconds: 15,
             warmup_minutes: 30,
             rules: Vec::new(),
         }
@@ -79,6 +79,9 @@ pub struct Rule {
     pub z: f64,
     /// Fire when `persistence[0]` of the last `persistence[1]` judged minutes are anomalous.
     pub persistence: [u32; 2],
+    /// Fire on one minute alone beyond this many standard deviations (an outage is plain at
+    /// once); 0 turns it off.
+    pub immediate_z: f64,
     /// A cohort is judged only in minutes with at least this much volume (attempts, starts or
     /// watching views, by metric; Conviva's floor is 25 a minute).
     pub min_volume: f64,
@@ -106,6 +109,7 @@ impl Default for Rule {
             filter: Vec::new(),
             z: 4.0,
             persistence: [2, 3],
+            immediate_z: 8.0,
             min_volume: 25.0,
             min_excess_views: 3.0,
             min_excess_share: 0.01,
@@ -164,6 +168,9 @@ impl Rule {
         let [m, n] = self.persistence;
         if m == 0 || m > n || n > 60 {
             return bad("persistence: expected [m, n] with 1 ≤ m ≤ n ≤ 60");
+        }
+        if !(self.immediate_z == 0.0 || self.immediate_z >= self.z) {
+            return bad("immediate_z: expected 0 (off) or at least z");
         }
         if self.resolve_minutes == 0 {
             return bad("resolve_minutes: expected at least 1");

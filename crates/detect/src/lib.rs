@@ -219,15 +219,17 @@ impl Detector {
                 continue;
             }
             // Fire when the last n minutes together are beyond z, m of them lean the bad way
-            // (persistence), this one among them, and the excess passes the impact floors.
+            // (persistence), this one among them — or this minute alone is beyond immediate_z —
+            // and the excess passes the impact floors.
             let window = series.window(minute, n as usize);
             let leaning = window.iter().filter(|(_, j)| j.z > LEANING_Z).count() as u32;
             let excess: f64 = window.iter().map(|(_, j)| j.excess_views).sum();
             let views: f64 = window.iter().map(|(_, j)| j.views).sum();
+            let immediate =
+                rule.immediate_z > 0.0 && judgement.is_some_and(|j| j.z > rule.immediate_z);
             if !learn_only
                 && judgement.is_some_and(|j| j.z > LEANING_Z)
-                && leaning >= m
-                && series.window_z(&window) > rule.z
+                && (immediate || (leaning >= m && series.window_z(&window) > rule.z))
                 && excess >= rule.min_excess_views
                 && views > 0.0
                 && excess / views >= rule.min_excess_share

@@ -188,9 +188,10 @@ impl Series {
         }
     }
 
-    /// The baseline a counted outcome is tested against: its upper bound two standard deviations
-    /// up, given how many events the level has seen (a rate learnt from thirty failures is
-    /// uncertain by a fifth; tested at its point estimate, every unlucky low estimate would page).
+    /// The baseline a counted outcome is tested against: its upper bound about two standard
+    /// deviations up, given how many events it was learnt from (a rate learnt from thirty
+    /// failures is uncertain by a fifth; tested at its point estimate, every unlucky low estimate
+    /// would page).
     fn tested_baseline(&self, minute: i64, baseline: f64) -> f64 {
         if !self.metric.counts_outcomes() || self.metric == AlertMetric::VideoStartupTimeP95 {
             return baseline;
@@ -199,16 +200,21 @@ impl Series {
         if denominator <= 0.0 {
             return baseline;
         }
-        // Relative variance of the level (from the events it has seen), plus the seasonal
-        // value's when it is in use.
-        let events = baseline * denominator;
-        let mut relative_variance = 1.0 / (events + 1.0);
+        // Events behind the estimate (fewer when the seasonal value, with its own count, is in
+        // use), and their upper bound E + 2√(E+1) + 1 (three when none were seen: the rule of
+        // three).
+        let mut events = baseline * denominator;
         if let Some((_, seasonal_events)) =
             self.seasonal(minute).filter(|_| self.level_predicted > 0.0)
         {
-            relative_variance += 1.0 / (seasonal_events + 1.0);
+            events = events.min(seasonal_events);
         }
-        (baseline * (1.0 + BASELINE_SD * relative_variance.sqrt())).max(BASELINE_SD / denominator)
+        let upper = events + BASELINE_SD * (events + 1.0).sqrt() + 1.0;
+        if events > 0.0 {
+            baseline * upper / events
+        } else {
+            upper / denominator
+        }
     }
 
     /// The minute's deviation from `baseline` in standard units, bad direction positive.
@@ -347,8 +353,13 @@ impl Series {
             sum.volume += j.observation.volume;
             expected += j.tested * j.observation.denominator;
         }
-        if sum.denominator <= 0.0 {
+        if sum.denominator <= 0.0 || window.is_empty() {
             return 0.0;
+        }
+        if !self.metric.counts_outcomes() {
+            // The same views watch minute after minute: three minutes of them are not three
+            // times the evidence.
+            sum.volume /= window.len() as f64;
         }
         let baseline = expected / sum.denominator;
         self.residual(&sum, baseline).unwrap_or(0.0) / self.dispersion()

@@ -14,7 +14,8 @@ pub struct MinuteCounts {
     pub started: u64,
     /// Fatal errors before the first frame (VSF), in the minute of the error.
     pub startup_failures: u64,
-    /// Views that ended in the minute without a first frame or a fatal error (EBVS).
+    /// Views that ended without a first frame or a fatal error (EBVS), in the minute of their
+    /// last event.
     pub exits_before_start: u64,
     /// Fatal errors after the first frame, in the minute of the error (VPF after start).
     pub playback_failures: u64,
@@ -140,9 +141,11 @@ pub fn view_minutes(view: &View, minute_ms: i64) -> Vec<(ServerTime, MinuteCount
             _ => {}
         }
     }
-    if let Some(end) = view.end {
-        if attempted && !walk.started && !walk.fatal {
-            slot(&mut minutes, end.at.0, minute_ms).exits_before_start += 1;
+    // The viewer gave up at their last event, whenever the view was ended (an idle view ends
+    // an hour later).
+    if view.end.is_some() && attempted && !walk.started && !walk.fatal {
+        if let Some(last) = view.measured_events().last() {
+            slot(&mut minutes, last.at.0, minute_ms).exits_before_start += 1;
         }
     }
     minutes

@@ -1,8 +1,8 @@
 //! Detection wired to delivery. Every second the alerting task judges the minutes that have
-//! sealed — ended at least the grace before the newest event time seen (so a replayed or
-//! accelerated stream is judged on its own clock; with no traffic for two minutes the wall clock
-//! takes over) — from the views that touch them, and sends each alert change to the rule's
-//! destinations and action. `GET /v1/alerts` lists alerts with their history and deliveries.
+//! sealed — ended at least the grace before the point the viewers sending now have reached
+//! (`Pipeline::event_clock`: so a replayed or accelerated stream is judged on its own clock, and
+//! with no traffic for two minutes the wall clock takes over) — from the views that touch them,
+//! and sends each alert change to the rule's destinations and action. `GET /v1/alerts` lists alerts with their history and deliveries.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 

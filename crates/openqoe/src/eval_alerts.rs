@@ -64,6 +64,7 @@ struct IncidentOutcome {
     first_alert: Option<String>,
     top_cause: Option<BTreeMap<String, String>>,
     exact_top1: bool,
+    exact_top1_at_firing: bool,
     in_top3: bool,
     lenient: bool,
 }
@@ -85,6 +86,7 @@ struct Report {
     time_to_detect_s_p50: Option<f64>,
     time_to_detect_s_max: Option<f64>,
     rca_exact_top1: f64,
+    rca_exact_top1_at_firing: f64,
     rca_top3: f64,
     rca_lenient: f64,
     run_seconds: f64,
@@ -152,7 +154,9 @@ fn incidents(rng: &mut SmallRng, count: usize, run_ms: i64) -> Vec<Incident> {
             let minutes = rng.gen_range(10..=45);
             let mut incident = Incident {
                 filters,
-                at_ms: 2 * HOUR_MS + i * slot + rng.gen_range(0..(slot - 90 * MINUTE_MS).max(1)),
+                at_ms: 2 * HOUR_MS
+                    + i * slot
+                    + rng.gen_range(0..(slot - 90 * MINUTE_MS).max(MINUTE_MS)),
                 for_ms: Some(minutes * MINUTE_MS),
                 throughput: 1.0,
                 rtt: 1.0,
@@ -362,16 +366,47 @@ pub fn run(eval: AlertEval) -> anyhow::Result<()> {
         .iter()
         .filter(|c| c.kind == ChangeKind::Firing && c.alert.reopened == 0)
         .collect();
-    let belongs = |incident: &Incident, at: i64| {
-        at >= incident.at_ms && at <= incident.at_ms + incident.for_ms.unwrap_or(0) + MATCH_AFTER_MS
+    // An alert belongs to an incident when it fired during it (or soon after) and is about its
+    // viewers: its top cause (or, without one, one of its cohorts — all views included) names
+    // nothing that contradicts the incident's dimension values.
+    let related = |alert: &openqoe_detect::Alert, incident: &Incident| {
+        let filters: BTreeMap<&str, &str> = incident
+            .filters
+            .iter()
+            .map(|(d, v)| (d.as_str(), v.as_str()))
+            .collect();
+        let fits = |element: &BTreeMap<String, String>| {
+            element
+                .iter()
+                .all(|(d, v)| filters.get(d.as_str()).is_none_or(|want| want == v))
+        };
+        match alert.causes.first() {
+            Some(cause) => fits(&cause.element),
+            None => alert.cohorts.iter().any(fits),
+        }
     };
+    let belongs = |incident: &Incident, alert: &openqoe_detect::Alert| {
+        let at = alert.fired_at;
+        at >= incident.at_ms
+            && at <= incident.at_ms + incident.for_ms.unwrap_or(0) + MATCH_AFTER_MS
+            && related(alert, incident)
+    };
+    let final_causes: HashMap<&str, Vec<openqoe_rca::Cause>> = detector
+        .alerts()
+        .map(|a| (a.id.as_str(), a.causes.clone()))
+        .collect();
     let mut outcomes = Vec::new();
     let mut detect_times = Vec::new();
     for (i, incident) in injected.iter().enumerate() {
-        let first = fired.iter().find(|c| belongs(incident, c.alert.fired_at));
+        let first = fired.iter().find(|c| belongs(incident, &c.alert));
         let filters: BTreeMap<String, String> = incident.filters.iter().cloned().collect();
-        let causes = first.map(|c| c.alert.causes.clone()).unwrap_or_default();
+        // Root cause as the alert holds it at the end (refined 2, 5 and 10 minutes after
+        // firing), and as it was when it fired.
+        let causes = first
+            .and_then(|c| final_causes.get(c.alert.id.as_str()).cloned())
+            .unwrap_or_default();
         let top = causes.first().map(|c| c.element.clone());
+        let top_at_firing = first.and_then(|c| c.alert.causes.first().map(|c| c.element.clone()));
         let subset = |a: &BTreeMap<String, String>, b: &BTreeMap<String, String>| {
             a.iter().all(|(k, v)| b.get(k) == Some(v))
         };
@@ -393,6 +428,7 @@ pub fn run(eval: AlertEval) -> anyhow::Result<()> {
             time_to_detect_s,
             first_alert: first.map(|c| c.alert.summary.clone()),
             exact_top1: top.as_ref() == Some(&filters),
+            exact_top1_at_firing: top_at_firing.as_ref() == Some(&filters),
             in_top3: causes.iter().take(3).any(|c| c.element == filters),
             lenient: top
                 .as_ref()
@@ -403,7 +439,7 @@ pub fn run(eval: AlertEval) -> anyhow::Result<()> {
     }
     let false_alerts: Vec<&AlertChange> = fired
         .iter()
-        .filter(|c| !injected.iter().any(|i| belongs(i, c.alert.fired_at)))
+        .filter(|c| !injected.iter().any(|i| belongs(i, &c.alert)))
         .copied()
         .collect();
     let big: Vec<&IncidentOutcome> = outcomes.iter().filter(|o| o.view_share >= 0.02).collect();
@@ -437,6 +473,10 @@ pub fn run(eval: AlertEval) -> anyhow::Result<()> {
         detected_at_all: share(detected.len(), outcomes.len()),
         time_to_detect_s_p50: percentile(&detect_times, 0.5),
         time_to_detect_s_max: detect_times.last().copied(),
+        rca_exact_top1_at_firing: share(
+            detected.iter().filter(|o| o.exact_top1_at_firing).count(),
+            detected.len(),
+        ),
         rca_exact_top1: share(
             detected.iter().filter(|o| o.exact_top1).count(),
             detected.len(),

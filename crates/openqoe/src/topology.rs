@@ -60,6 +60,8 @@ impl Views {
 
 /// With no batch for this long, the detection clock follows the wall clock.
 const IDLE_CLOCK_MS: i64 = 120_000;
+/// A view with a batch this recent (wall clock) is sending now and sets the detection clock.
+const SENDING_MS: i64 = 10_000;
 
 /// One minute's views for detection: each view's dimension values and counts in the minute.
 pub type MinuteViews = Vec<(Vec<Option<String>>, MinuteCounts)>;
@@ -80,16 +82,33 @@ impl Pipeline {
         self.ended_views.set(views.store.len() as i64);
     }
 
-    /// The clock detection judges by: the newest event time delivered (never ahead of `now`), or
-    /// `now` itself once no batch has arrived for two minutes.
+    /// The clock detection judges by: how far the viewers sending now have got — the 5th
+    /// percentile, over live views with a batch in the last ten seconds, of their newest event
+    /// time (so a viewer whose batches lag holds minutes open, and a few stuck devices do not);
+    /// the newest event time when no view is that recent; `now` once no batch has arrived for
+    /// two minutes. Never ahead of `now`.
     pub fn event_clock(&self, now: ServerTime) -> ServerTime {
         let newest = self.newest_event_at.load(Ordering::Relaxed);
         let delivered = self.delivered_at.load(Ordering::Relaxed);
         if newest == 0 || now.0 - delivered > IDLE_CLOCK_MS {
-            now
-        } else {
-            ServerTime(newest.min(now.0))
+            return now;
         }
+        let mut frontiers: Vec<i64> = {
+            let views = self.views.read().expect("views lock poisoned");
+            views
+                .sessionizer
+                .live_views()
+                .filter(|v| now.0 - v.last_received_at.0 <= SENDING_MS)
+                .filter_map(|v| v.events.values().next_back().map(|e| e.at.0))
+                .collect()
+        };
+        let clock = if frontiers.is_empty() {
+            newest
+        } else {
+            let rank = frontiers.len() / 20;
+            *frontiers.select_nth_unstable(rank).1
+        };
+        ServerTime(clock.min(now.0))
     }
 
     /// The oldest view start known.
