@@ -236,7 +236,6 @@ impl Detector {
             {
                 series.firing = true;
                 series.calm_minutes = 0;
-                series.fired_minute = minute;
                 fired.push(cohort.clone());
             }
         }

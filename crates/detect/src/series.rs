@@ -96,8 +96,6 @@ pub struct Series {
     pub firing: bool,
     /// Judged minutes in a row back in range while firing.
     pub calm_minutes: u32,
-    /// The minute it last started firing.
-    pub fired_minute: i64,
 }
 
 impl Series {
@@ -117,7 +115,6 @@ impl Series {
             startup: StartupWindow::default(),
             firing: false,
             calm_minutes: 0,
-            fired_minute: 0,
         }
     }
 
