@@ -14,9 +14,12 @@ fn report(pathway: &str, throughput_bps: Option<u64>) -> PathwayReport {
     }
 }
 
+/// A poll's dialect, its query pairs, and what it reports.
+type Case<'a> = (Protocol, &'a [(&'a str, &'a str)], Vec<PathwayReport>);
+
 #[test]
 fn reads_every_form_players_send() {
-    let cases: [(Protocol, &[(&str, &str)], Vec<PathwayReport>); 6] = [
+    let cases: [Case; 6] = [
         // hls.js: unquoted, bandwidth estimate as an integer.
         (
             Protocol::Hls,
