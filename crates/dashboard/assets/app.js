@@ -12,11 +12,19 @@ const fmtPct = (v) => (isNum(v) ? `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed
 const fmtBps = (v) => (isNum(v) ? (v >= 1e6 ? `${(v / 1e6).toFixed(2)} Mbps` : `${Math.round(v / 1e3)} kbps`) : dash);
 const fmtCount = (v) => (isNum(v) ? (Number.isInteger(v) ? v.toLocaleString() : v.toFixed(2)) : dash);
 const fmtTime = (ms) => (isNum(ms) ? new Date(ms).toLocaleTimeString() : dash);
+const fmtClock = (ms) => (isNum(ms) ? new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : dash);
+function fmtDuration(ms) {
+  if (!isNum(ms) || ms < 0) return dash;
+  const minutes = Math.round(ms / 60000);
+  return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+// A group of viewers, `{cdn: 'cdn-b', country: 'DE'}` → "cdn=cdn-b & country=DE"; `{}` is everyone.
+const fmtElement = (el) => Object.entries(el ?? {}).map(([d, v]) => `${d}=${v}`).join(' & ') || 'all views';
 function fmtUnit(unit, v) {
   if (unit === 'score') return v === null || v === undefined ? dash : Number(v).toFixed(1);
   if (unit === 'mos') return v === null || v === undefined ? dash : Number(v).toFixed(2);
   if (unit === 'ms') return fmtSeconds(v);
-  if (unit === 'percent') return fmtPct(v);
+  if (unit === 'percent' || unit === '%') return fmtPct(v);
   if (unit === 'bps') return fmtBps(v);
   return fmtCount(v);
 }
@@ -78,7 +86,7 @@ const TILES = [
 ];
 
 async function overview() {
-  page.innerHTML = `<h1>How viewers are doing</h1><p class="lede">Key experience numbers for the selected time range, with their trend per interval.
+  page.innerHTML = `<div id="alert-banner"></div><h1>How viewers are doing</h1><p class="lede">Key experience numbers for the selected time range, with their trend per interval.
     <span id="audience"></span></p>
     <div class="tiles">${TILES.map((t) => `<section class="tile" id="tile-${t.id}"><h2>${t.title}</h2>
       <div class="value" data-value>${dash}</div><p class="help">${t.help}</p><div class="chart" data-chart></div></section>`).join('')}</div>`;
@@ -102,6 +110,10 @@ async function overview() {
       chartEl.innerHTML = '';
       lineChart(chartEl, points.map((p) => p.t / 1000), t.series.map((s) => ({ label: s.label, values: points.map((p) => p[s.field] ?? null) })), t.format);
     }
+    // Last, so a slow alert list never holds the numbers back.
+    const { alerts: firing } = await api('/v1/alerts', { status: 'firing' });
+    const banner = document.getElementById('alert-banner');
+    if (banner) banner.innerHTML = alertBanner(firing);
   };
   await render();
   refreshTimer = setInterval(() => render().catch(showError), 10000);
@@ -126,7 +138,7 @@ async function breakdown(params) {
       const now = Date.now();
       const r = await api(`/v1/metrics/${metric.name}/rca`, { from: now - 900000, to: now, baseline_from: now - 4500000, baseline_to: now - 900000 });
       document.getElementById('cause').innerHTML = `<p class="lede" data-cause>${esc(r.summary)}</p>${r.causes.length === 0 ? '' : `<table><thead><tr><th>where</th><th class="num">share of the excess</th><th class="num">rate inside</th><th class="num">outside</th><th class="num">normally</th><th class="num">excess</th></tr></thead><tbody>
-        ${r.causes.map((c) => `<tr><td>${esc(Object.entries(c.element).map(([d, v]) => `${d}=${v}`).join(' & '))}</td><td class="num">${fmtPct(c.explanatory_power * 100)}</td><td class="num">${fmtPct(c.rate_inside * 100)}</td><td class="num">${fmtPct(c.rate_outside * 100)}</td><td class="num">${fmtPct(c.baseline_rate_inside * 100)}</td><td class="num">${fmtCount(Math.round(c.excess))}</td></tr>`).join('')}</tbody></table>`}`;
+        ${r.causes.map((c) => `<tr><td>${esc(fmtElement(c.element))}</td><td class="num">${fmtPct(c.explanatory_power * 100)}</td><td class="num">${fmtPct(c.rate_inside * 100)}</td><td class="num">${fmtPct(c.rate_outside * 100)}</td><td class="num">${fmtPct(c.baseline_rate_inside * 100)}</td><td class="num">${fmtCount(Math.round(c.excess))}</td></tr>`).join('')}</tbody></table>`}`;
     };
   }
   const go = () => { location.hash = `#/breakdown?metric=${document.getElementById('metric').value}&by=${encodeURIComponent(document.getElementById('dim').value)}`; };
@@ -224,6 +236,116 @@ async function view(id) {
   lineChart(document.getElementById('p1203'), o22.map((_, i) => i + 1), [{ label: 'video MOS (O22)', values: o22 }], (x) => x.toFixed(1), false);
 }
 
+// ---- alerts -----------------------------------------------------------------------------------
+const WATCHED = {
+  startup_failure: 'videos failing to start', exit_before_video_start: 'viewers leaving before the video starts',
+  playback_failure: 'playback failures', rebuffer_percentage: 'rebuffering', video_startup_time_p95: 'slow video starts',
+  avg_bitrate_bps: 'picture quality (bitrate)',
+};
+const ALERTS_HELP = `How alerts work: every minute, each number is compared with its normal level for that time of day,
+  for all viewers and for each group of them (one CDN, one country, one device type…). An alert fires only when enough
+  viewers are affected and the problem lasts for several minutes, so a single bad minute or a handful of viewers does not
+  page anyone. It resolves after some quiet minutes. The likely cause is the smallest group of viewers (for example one
+  CDN in one country) that explains most of the extra problems.`;
+const safeUrl = (url) => (/^https?:\/\//i.test(url ?? '') ? url : null);
+const runbookLink = (a) => (safeUrl(a.runbook_url) ? `<a href="${esc(a.runbook_url)}" target="_blank" rel="noopener">runbook</a>` : '');
+const chips = (elements) => elements.map((el) => `<span class="chip">${esc(fmtElement(el))}</span>`).join(' ');
+const alertBadges = (a) => `<span class="badge ${a.status === 'firing' ? 'bad' : ''}">${esc(a.status)}</span>
+  <span class="badge ${a.severity === 'critical' ? 'bad' : 'warn'}">${esc(a.severity)}</span>`;
+// `judged` is how far the server has judged: a firing alert lasts at least until then.
+function alertTimes(a, judged) {
+  const end = a.resolved_at ?? judged ?? Date.now();
+  return `started ${fmtClock(a.started_at)} · fired ${fmtClock(a.fired_at)}${a.resolved_at ? ` · resolved ${fmtClock(a.resolved_at)}` : ''}
+    · ${a.resolved_at ? 'lasted' : 'going on for'} ${fmtDuration(end - a.started_at)}`;
+}
+function alertBanner(firing) {
+  if (firing.length === 0) return '';
+  return `<a class="banner" href="#/alerts">⚠ ${firing.length} alert${firing.length === 1 ? '' : 's'} firing: ${esc(firing[0].summary)}</a>`;
+}
+function watchedSentence(data) {
+  if (!data.enabled) return 'Alerting is switched off in this server\u2019s settings.';
+  const metrics = [...new Set(data.rules.map((r) => WATCHED[r.metric] ?? r.metric.replace(/_/g, ' ')))];
+  const through = data.judged_through === null ? 'no minute has been judged yet' : `judged through ${fmtClock(data.judged_through)}`;
+  return `Watching ${metrics.join(', ')} (${through}).`;
+}
+function alertRow(a, judged) {
+  return `<li class="alert-row link" data-id="${esc(a.id)}"><div>${alertBadges(a)} <span class="summary">${esc(a.summary)}</span></div>
+    <div class="meta">${alertTimes(a, judged)} · about <strong title="Views hit beyond normal (view-minutes for rebuffering and bitrate)">${fmtCount(Math.round(a.affected_views))}</strong> affected views
+      ${a.causes.length ? ` · likely cause ${chips(a.causes.slice(0, 3).map((c) => c.element))}` : ''} ${runbookLink(a)}</div></li>`;
+}
+
+async function alertList() {
+  page.innerHTML = `<h1>Alerts</h1><p class="lede" id="alert-status"></p><ul class="alerts" id="alert-list"></ul><p class="help">${ALERTS_HELP}</p>`;
+  const render = async () => {
+    const data = await api('/v1/alerts');
+    const list = document.getElementById('alert-list');
+    if (!list) return;
+    const alerts = [...data.alerts].sort((a, b) => (b.status === 'firing') - (a.status === 'firing'));
+    const firing = alerts.filter((a) => a.status === 'firing').length;
+    document.getElementById('alert-status').textContent = `${firing ? `${firing} alert${firing === 1 ? ' is' : 's are'} firing.` : 'Nothing is wrong right now.'} ${watchedSentence(data)}`;
+    list.innerHTML = alerts.length === 0 ? '<li class="empty">No alerts so far: every watched number has stayed close to normal.</li>' : alerts.map((a) => alertRow(a, data.judged_through)).join('');
+    list.dataset.count = alerts.length;
+    list.querySelectorAll('li[data-id]').forEach((li) => { li.onclick = (e) => { if (!e.target.closest('a')) location.hash = `#/alerts/${encodeURIComponent(li.dataset.id)}`; }; });
+  };
+  await render();
+  refreshTimer = setInterval(() => render().catch(showError), 10000);
+}
+
+// ---- one alert --------------------------------------------------------------------------------
+function causesTable(a) {
+  if (a.causes.length === 0) return '<p class="help">No single group of viewers stood out: the problem is spread across everyone watched.</p>';
+  return `<table id="causes"><thead><tr><th>where</th><th class="num">share of the excess</th><th class="num">share inside / outside</th><th class="num">normally inside</th><th class="num">excess</th></tr></thead><tbody>
+    ${a.causes.map((c) => `<tr><td>${esc(fmtElement(c.element))}</td><td class="num">${fmtPct(c.explanatory_power * 100)}</td>
+      <td class="num">${fmtPct(c.rate_inside * 100)} / ${fmtPct(c.rate_outside * 100)}</td><td class="num">${fmtPct(c.baseline_rate_inside * 100)}</td>
+      <td class="num">${fmtCount(Math.round(c.excess))}</td></tr>`).join('')}</tbody></table>
+    <p class="help">Share of the excess: how much of the extra trouble this group accounts for. Share inside / outside: how often the problem
+      hit viewers in this group and everyone else (for rebuffering and bitrate, as a share of their viewing time); normally inside: the usual level
+      for this group. Excess: extra affected views beyond normal.</p>`;
+}
+function deliveriesTable(a) {
+  if (a.deliveries.length === 0) return '<p class="help">No notifications were sent for this alert (destinations are set in the server\u2019s alert settings).</p>';
+  const outcome = (d) => `<span class="badge ${d.outcome === 'delivered' ? 'good' : d.outcome === 'failed' ? 'bad' : 'warn'}">${esc(d.outcome)}</span>`;
+  return `<table><thead><tr><th>when</th><th>destination</th><th>purpose</th><th>notice</th><th class="num">attempt</th><th>outcome</th><th>answer</th></tr></thead><tbody>
+    ${a.deliveries.map((d) => `<tr><td>${fmtTime(d.at_ms)}</td><td>${esc(d.destination)}</td><td>${esc(d.purpose)}</td><td>${esc(d.status)}</td>
+      <td class="num">${fmtCount(d.attempt)}</td><td>${outcome(d)}</td><td>${esc([d.http_status && `HTTP ${d.http_status}`, d.error].filter(Boolean).join(' · ') || dash)}</td></tr>`).join('')}</tbody></table>`;
+}
+function historyList(a) {
+  if (a.history.length === 0) return '<p class="help">No changes recorded.</p>';
+  return `<ol class="history">${a.history.map((h) => `<li><strong>${fmtTime(h.at)}</strong> ${esc(h.change)} (${esc(h.severity)}): ${esc(h.summary)}</li>`).join('')}</ol>`;
+}
+function viewersLink(a) {
+  const [dim, value] = Object.entries(a.causes[0]?.element ?? a.key ?? {})[0] ?? [];
+  return dim ? `<a href="#/views?filter=${encodeURIComponent(`${dim}:${value}`)}">see these viewers (${esc(dim)}=${esc(value)})</a>` : '';
+}
+
+async function alertDetail(id) {
+  const [a, { judged_through: judged }] = await Promise.all([api(`/v1/alerts/${encodeURIComponent(id)}`), api('/v1/alerts', { status: 'firing' })]);
+  page.innerHTML = `<h1>${alertBadges(a)} ${esc(WATCHED[a.metric] ? `Alert: ${WATCHED[a.metric]}` : a.rule)}</h1>
+    <p class="lede" data-summary>${esc(a.summary)}</p>
+    <p class="links">${viewersLink(a)} ${runbookLink(a)} <a href="#/alerts">all alerts</a></p>
+    <div class="grid2">
+      <section class="card"><h2>What is wrong</h2><dl>
+        <dt>${a.status === 'firing' ? 'now' : 'last seen'}</dt><dd><strong>${fmtUnit(a.unit, a.value)}</strong> <span class="help">in the last minute judged while it fired</span></dd>
+        <dt>normally</dt><dd>${fmtUnit(a.unit, a.baseline)} <span class="help">usual level for this time of day</span></dd>
+        <dt>affected views</dt><dd>about ${fmtCount(Math.round(a.affected_views))} <span class="help">views hit beyond normal so far (view-minutes for rebuffering and bitrate)</span></dd>
+        <dt>who</dt><dd>${chips(a.cohorts)} <span class="help">the watched groups where it was noticed</span></dd>
+        <dt>severity</dt><dd>${esc(a.severity)} <span class="help">an alert turns critical when it goes on for long</span></dd>
+        <dt>rule</dt><dd>${esc(a.rule)} (${esc(a.metric)})${a.reopened ? ` · came back ${fmtCount(Number(a.reopened))}× after resolving` : ''}</dd>
+      </dl></section>
+      <section class="card"><h2>When</h2><dl>
+        <dt>started</dt><dd>${fmtTime(a.started_at)} <span class="help">first unusual minute</span></dd>
+        <dt>fired</dt><dd>${fmtTime(a.fired_at)} <span class="help">when it had lasted long enough to alert</span></dd>
+        <dt>last change</dt><dd>${fmtTime(a.updated_at)}</dd>
+        <dt>resolved</dt><dd>${a.resolved_at ? fmtTime(a.resolved_at) : 'not yet'}</dd>
+        <dt>duration</dt><dd>${fmtDuration((a.resolved_at ?? judged ?? Date.now()) - a.started_at)}</dd>
+        <dt>notifies</dt><dd>${esc(a.destinations.join(', ') || 'every destination')}${a.action ? ` · action ${esc(a.action)}` : ''}</dd>
+      </dl></section>
+    </div>
+    <section class="card" style="margin-top:16px"><h2>Likely cause</h2>${causesTable(a)}</section>
+    <section class="card" style="margin-top:16px"><h2>History</h2>${historyList(a)}</section>
+    <section class="card" style="margin-top:16px"><h2>Notifications</h2>${deliveriesTable(a)}</section>`;
+}
+
 // ---- routing ----------------------------------------------------------------------------------
 function showError(e) {
   page.insertAdjacentHTML('afterbegin', `<p class="error">Could not load data: ${esc(e.message)}</p>`);
@@ -233,10 +355,14 @@ async function route() {
   destroyCharts();
   const [path, query] = location.hash.replace(/^#/, '').split('?');
   const params = new URLSearchParams(query ?? '');
-  const name = path.startsWith('/views/') ? 'view' : path === '/breakdown' ? 'breakdown' : path === '/views' ? 'views' : 'overview';
-  document.querySelectorAll('nav a').forEach((a) => a.classList.toggle('active', a.dataset.page === name || (name === 'view' && a.dataset.page === 'views')));
+  const name = path.startsWith('/views/') ? 'view' : path.startsWith('/alerts/') ? 'alert'
+    : ['/breakdown', '/views', '/alerts'].includes(path) ? path.slice(1) : 'overview';
+  // One view and one alert light up their list's nav entry.
+  document.querySelectorAll('nav a').forEach((a) => a.classList.toggle('active', a.dataset.page === name || a.dataset.page === `${name}s`));
   try {
     if (name === 'view') await view(decodeURIComponent(path.slice('/views/'.length)));
+    else if (name === 'alert') await alertDetail(decodeURIComponent(path.slice('/alerts/'.length)));
+    else if (name === 'alerts') await alertList();
     else if (name === 'breakdown') await breakdown(params);
     else if (name === 'views') await views(params);
     else await overview();

@@ -11,8 +11,9 @@ use crate::metric::AlertMetric;
 use crate::rollup::{Cohort, Rollup};
 use crate::series::Series;
 
-/// A resolved alert whose cause fires again within this long reopens instead of paging anew.
-const REOPEN_MS: i64 = 3_600_000;
+/// A resolved alert whose cause fires again within this many minutes reopens instead of paging
+/// anew.
+const REOPEN_MINUTES: i64 = 60;
 /// Root cause is searched again this many minutes after firing, over the whole incident so far
 /// (a few minutes of data name a cause less surely than ten).
 const REFINE_AFTER_MINUTES: [i64; 3] = [2, 5, 10];
@@ -109,6 +110,14 @@ pub struct Alert {
     pub reopened: u32,
     #[serde(skip)]
     rule_index: usize,
+    /// The minute it fired (or reopened), and the minute it resolved.
+    #[serde(skip)]
+    fired_minute: i64,
+    #[serde(skip)]
+    resolved_minute: Option<i64>,
+    /// The cohort that speaks for it: the one with the most excess in the last window.
+    #[serde(skip)]
+    primary: BTreeMap<String, String>,
     #[serde(skip)]
     series: Vec<Cohort>,
 }
@@ -154,11 +163,11 @@ fn summary(metric: AlertMetric, alert: &Alert) -> String {
     } else {
         "above normal".into()
     };
-    let cohort = alert.cohorts.first().cloned().unwrap_or_default();
+    let cohort = &alert.primary;
     let mut sentence = format!(
         "{} is {change} for {} ({} vs {})",
         metric.label(),
-        describe(&cohort),
+        describe(cohort),
         amount(metric, alert.value),
         amount(metric, alert.baseline)
     );
@@ -211,13 +220,16 @@ impl Alerts {
                     a.rule_index == rule_index
                         && nested(&a.key, &key)
                         && (a.status == AlertStatus::Firing
-                            || a.resolved_at.is_some_and(|r| judged_at - r < REOPEN_MS))
+                            || a.resolved_minute
+                                .is_some_and(|r| minute - r < REOPEN_MINUTES))
                 });
                 let alert = match existing {
                     Some(alert) => {
                         if alert.status == AlertStatus::Resolved {
                             alert.status = AlertStatus::Firing;
                             alert.resolved_at = None;
+                            alert.resolved_minute = None;
+                            alert.fired_minute = minute;
                             alert.reopened += 1;
                             alert.causes = found.causes.clone();
                             raised.push(alert.id.clone());
@@ -251,6 +263,9 @@ impl Alerts {
                             action: rule.action.clone(),
                             reopened: 0,
                             rule_index,
+                            fired_minute: minute,
+                            resolved_minute: None,
+                            primary: BTreeMap::new(),
                             series: Vec::new(),
                         });
                         self.list.last_mut().expect("just pushed")
@@ -282,6 +297,7 @@ impl Alerts {
             if alert.series.is_empty() {
                 alert.status = AlertStatus::Resolved;
                 alert.resolved_at = Some(judged_at);
+                alert.resolved_minute = Some(minute);
                 alert.updated_at = judged_at;
                 changes.push(AlertChange {
                     kind: ChangeKind::Resolved,
@@ -293,27 +309,29 @@ impl Alerts {
             let judged = alert
                 .series
                 .iter()
-                .filter_map(|c| series.get(&(rule_index, c.clone())))
-                .filter_map(|s| {
+                .filter_map(|c| series.get(&(rule_index, c.clone())).map(|s| (c, s)))
+                .filter_map(|(c, s)| {
                     let window = s.window(minute, n);
                     let excess: f64 = window.iter().map(|(_, j)| j.excess_views).sum();
                     let views: f64 = window.iter().map(|(_, j)| j.views).sum();
                     let last = window.last().filter(|(m, _)| *m == minute).map(|(_, j)| *j);
-                    last.map(|j| (excess, views, j, s.slow_start_ms()))
+                    last.map(|j| (excess, views, j, s.slow_start_ms(), c))
                 })
                 .max_by(|a, b| a.0.total_cmp(&b.0));
-            let Some((excess, views, last, slow_ms)) = judged else {
+            let Some((excess, views, last, slow_ms, cohort)) = judged else {
                 continue;
             };
-            let since_fired = (judged_at - alert.fired_at) / 60_000;
+            let since_fired = minute - alert.fired_minute;
             let mut refined = false;
             if REFINE_AFTER_MINUTES.contains(&since_fired) && !raised.contains(&alert.id) {
                 let window =
                     ((minute * 60_000 - alert.started_at) / 60_000 + 1).clamp(1, MAX_RCA_WINDOW);
                 let found = localise(window as usize);
                 let top = |causes: &[Cause]| causes.first().map(|c| c.element.clone());
-                if !found.causes.is_empty() {
-                    refined = top(&found.causes) != top(&alert.causes);
+                if let Some(new_top) = top(&found.causes) {
+                    refined = Some(&new_top) != top(&alert.causes).as_ref();
+                    // The key follows the cause (cohorts still join it when nested).
+                    alert.key = new_top;
                     alert.causes = found.causes;
                 }
             }
@@ -322,6 +340,7 @@ impl Alerts {
             if last.hot || raised.contains(&alert.id) {
                 alert.value = last.shown;
                 alert.baseline = metric.display(last.baseline, slow_ms);
+                alert.primary = rollup.describe(cohort);
             }
             alert.affected_views += last.excess_views.max(0.0);
             let minutes_firing = (minute * 60_000 - alert.started_at) / 60_000 + 1;

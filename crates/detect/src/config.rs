@@ -108,7 +108,7 @@ impl Default for Rule {
             metric: AlertMetric::RebufferPercentage,
             filter: Vec::new(),
             z: 4.0,
-            persistence: [2, 3],
+            persistence: [2, 2],
             immediate_z: 8.0,
             min_volume: 25.0,
             min_excess_views: 3.0,

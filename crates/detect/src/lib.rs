@@ -107,6 +107,11 @@ impl Detector {
         self.alerts.list()
     }
 
+    /// Seconds after a minute's end before it may be judged (late batches).
+    pub fn grace_ms(&self) -> i64 {
+        self.grace_ms
+    }
+
     /// The minute judged last (epoch ms of its start).
     pub fn last_minute(&self) -> Option<i64> {
         self.last_minute
@@ -115,12 +120,14 @@ impl Detector {
     /// Judges the minute starting at `minute_ms` (epoch ms, a multiple of 60,000) from its views'
     /// counts (`values` in [`Detector::dimensions`] order). Minutes must come in order; one that
     /// does not is ignored. With `learn_only` the minute only feeds baselines (history replayed
-    /// at start-up must not alert). Alert changes are pushed to `changes`.
+    /// at start-up must not alert). `judged_at` (epoch ms) dates the alert changes, which are
+    /// pushed to `changes`.
     pub fn judge_minute(
         &mut self,
         minute_ms: i64,
         views: &[(Vec<Option<String>>, MinuteCounts)],
         learn_only: bool,
+        judged_at: i64,
         changes: &mut Vec<AlertChange>,
     ) {
         let minute = minute_ms.div_euclid(MINUTE_MS);
@@ -132,7 +139,6 @@ impl Detector {
         }
         self.last_minute = Some(minute * MINUTE_MS);
         self.rollup.push_minute(minute, views);
-        let judged_at = (minute + 1) * MINUTE_MS + self.grace_ms;
         for rule_index in 0..self.rules.len() {
             let fired = self.judge_rule(rule_index, minute, learn_only);
             let (rule, filter) = &self.rules[rule_index];

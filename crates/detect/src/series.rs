@@ -354,8 +354,8 @@ impl Series {
             return 0.0;
         }
         if !self.metric.counts_outcomes() {
-            // The same views watch minute after minute: three minutes of them are not three
-            // times the evidence.
+            // The same views watch minute after minute: n minutes of them are not n times the
+            // evidence.
             sum.volume /= window.len() as f64;
         }
         let baseline = expected / sum.denominator;

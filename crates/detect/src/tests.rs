@@ -73,7 +73,13 @@ fn run(
     let mut changes = Vec::new();
     for m in minutes {
         let views = minute(noise, 20, &|cdn, country| bad(m, cdn, country), 0.5);
-        detector.judge_minute(m * MINUTE_MS, &views, false, &mut changes);
+        detector.judge_minute(
+            m * MINUTE_MS,
+            &views,
+            false,
+            (m + 1) * MINUTE_MS + 15_000,
+            &mut changes,
+        );
     }
     changes
 }
@@ -162,7 +168,13 @@ fn warm_up_and_learning_never_alert() {
     let mut changes = Vec::new();
     for m in 0..60 {
         let views = minute(&mut noise, 20, &|_, _| m >= 40, 0.5);
-        learning.judge_minute(m * MINUTE_MS, &views, true, &mut changes);
+        learning.judge_minute(
+            m * MINUTE_MS,
+            &views,
+            true,
+            (m + 1) * MINUTE_MS,
+            &mut changes,
+        );
     }
     assert!(
         changes.is_empty(),
@@ -180,7 +192,13 @@ fn thin_cohorts_are_not_judged() {
     for m in 0..200 {
         // 2 attempts per leaf: 8 per cdn, 6 per country, 24 in all — all under 25 a minute.
         let views = minute(&mut noise, 2, &|_, _| m >= 150, 0.9);
-        detector.judge_minute(m * MINUTE_MS, &views, false, &mut changes);
+        detector.judge_minute(
+            m * MINUTE_MS,
+            &views,
+            false,
+            (m + 1) * MINUTE_MS + 15_000,
+            &mut changes,
+        );
     }
     assert!(changes.is_empty(), "{changes:#?}");
 }
@@ -189,8 +207,8 @@ fn thin_cohorts_are_not_judged() {
 fn minutes_out_of_order_are_ignored() {
     let mut detector = Detector::new(&config(30)).unwrap();
     let mut changes = Vec::new();
-    detector.judge_minute(10 * MINUTE_MS, &[], false, &mut changes);
-    detector.judge_minute(9 * MINUTE_MS, &[], false, &mut changes);
+    detector.judge_minute(10 * MINUTE_MS, &[], false, 11 * MINUTE_MS, &mut changes);
+    detector.judge_minute(9 * MINUTE_MS, &[], false, 10 * MINUTE_MS, &mut changes);
     assert_eq!(detector.last_minute(), Some(10 * MINUTE_MS));
 }
 

@@ -171,12 +171,13 @@ impl Alerting {
         for minute in (from..sealed_to).step_by(MINUTE_MS as usize) {
             let views = minutes.remove(&minute).unwrap_or_default();
             let learn_only = minute + MINUTE_MS <= self.learn_until;
+            // Changes are dated by the clock the minutes were judged on (the stream's own time).
             judged
                 .detector
-                .judge_minute(minute, &views, learn_only, &mut changes);
+                .judge_minute(minute, &views, learn_only, clock, &mut changes);
         }
         for change in &changes {
-            self.deliver(&mut judged, change, now);
+            self.deliver(&mut judged, change);
         }
         let firing: Vec<(Notice, Vec<String>)> = judged
             .detector
@@ -206,14 +207,14 @@ impl Alerting {
         }
     }
 
-    fn deliver(&self, judged: &mut Judged, change: &AlertChange, now: ServerTime) {
+    fn deliver(&self, judged: &mut Judged, change: &AlertChange) {
         let alert = &change.alert;
         tracing::warn!(alert = %alert.id, change = ?change.kind, "{}", alert.summary);
         judged
             .history
             .entry(alert.id.clone())
             .or_default()
-            .push(json!({"at": now.0, "change": change.kind, "summary": alert.summary, "severity": alert.severity}));
+            .push(json!({"at": alert.updated_at, "change": change.kind, "summary": alert.summary, "severity": alert.severity}));
         let n = notice(alert, change.kind, self.dashboard_url.as_deref());
         self.notifier.notify(&n, &self.destinations_of(alert));
         // The action runs when the alert fires and again when it resolves (to undo itself).

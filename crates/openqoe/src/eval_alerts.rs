@@ -21,6 +21,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 const MINUTE_MS: i64 = 60_000;
+/// How far the newest events of the viewers sending now lag real time: the SDK flushes every
+/// 10 s, so the server's detection clock runs this much behind.
+const FLUSH_LAG_MS: i64 = 10_000;
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 /// Alerts fired this long after an incident's end still belong to it.
@@ -262,6 +265,7 @@ pub fn run(eval: AlertEval) -> anyhow::Result<()> {
     let config = DetectConfig::default();
     let mut detector = Detector::new(&config).map_err(anyhow::Error::msg)?;
     let dimensions = detector.dimensions().to_vec();
+    let grace_ms = detector.grace_ms();
     // Generators (one per core) each own part of the population and send views in start order;
     // this thread sums them into minutes and judges a minute once every generator is past it.
     let generators = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -325,7 +329,10 @@ pub fn run(eval: AlertEval) -> anyhow::Result<()> {
                 .map(|(leaf, counts)| (leaves[leaf].clone(), counts))
                 .collect();
             let t = Instant::now();
-            detector.judge_minute(*next_minute, &rows, false, &mut changes);
+            // In a server the minute is judged once the viewers sending have passed its end by
+            // the grace; their newest events lag by up to the SDK's 10 s flush.
+            let judged_at = *next_minute + MINUTE_MS + grace_ms + FLUSH_LAG_MS;
+            detector.judge_minute(*next_minute, &rows, false, judged_at, &mut changes);
             judge_ms.push(t.elapsed().as_secs_f64() * 1000.0);
             *next_minute += MINUTE_MS;
         }

@@ -71,7 +71,7 @@ struct DemoArgs {
     #[command(flatten)]
     serve: ServeArgs,
     /// Simulated viewers (live, and in the history).
-    #[arg(long, default_value_t = 400)]
+    #[arg(long, default_value_t = 600)]
     viewers: usize,
     /// Minutes of history simulated (compressed) before the live population starts.
     #[arg(long, default_value_t = 60.0)]
@@ -251,7 +251,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         // A CDN that degraded in one country a while ago, after detection's warm-up: something
         // for the breakdown to show and the alerts page to have caught.
         incidents: vec![
-            "cdn=cdn-b,country=DE,at=+35m,for=12m,throughput=0.08,startup_failure=0.5".parse()?,
+            "cdn=cdn-b,country=DE,at=+31m,for=12m,throughput=0.08,startup_failure=0.8".parse()?,
         ],
         ledger: None,
     };

@@ -23,7 +23,8 @@ pub struct Incident {
     pub rtt: f64,
     /// Extra probability of a fatal error before the first frame.
     pub startup_failure: f64,
-    /// Extra probability of a fatal error while playing.
+    /// Probability that a view playing for four minutes during the incident hits a fatal error
+    /// (a hazard: views already playing when it starts fail too).
     pub playback_failure: f64,
 }
 

@@ -17,6 +17,8 @@ const LADDER: [(u64, u32, u32, &str); 5] = [
     (6_000_000, 1920, 1080, "avc1.640028"),
 ];
 const SEGMENT_MS: f64 = 2_000.0;
+/// An incident's `playback_failure` is the chance that a view playing this long through it fails.
+const FAILURE_SPAN_MS: f64 = 240_000.0;
 const MAX_BUFFER_MS: f64 = 30_000.0;
 /// Buffer-based ABR (Huang et al., BBA): below the reservoir take the lowest rendition, above
 /// reservoir + cushion the highest, linear in between.
@@ -207,8 +209,9 @@ pub fn simulate_view(
     let watch_ms = watch_ms.min(content.duration_ms);
     let pause_at = (p.rng.gen::<f64>() < 0.06).then(|| watch_ms * p.rng.gen::<f64>());
     let seek_at = (p.rng.gen::<f64>() < 0.12).then(|| watch_ms * p.rng.gen::<f64>());
-    let failure = 0.003 + p.incident_effect(t, |i| i.playback_failure, 0.0);
-    let fail_at = (p.rng.gen::<f64>() < failure).then(|| watch_ms * p.rng.gen::<f64>());
+    // Background failures are scheduled over the view; an incident's strike views while it lasts
+    // (a hazard per segment), so views already playing fail too.
+    let fail_at = (p.rng.gen::<f64>() < 0.003).then(|| watch_ms * p.rng.gen::<f64>());
     let warn_at = (p.rng.gen::<f64>() < 0.03).then(|| watch_ms * p.rng.gen::<f64>());
     let stall_patience_ms = log_normal(p.rng, 45_000.0, 0.5);
     let (mut buffer, mut played, mut dropped) = (SEGMENT_MS, 0.0, 0u64);
@@ -216,7 +219,11 @@ pub fn simulate_view(
     let (mut paused, mut sought, mut warned) = (false, false, false);
 
     while played < watch_ms {
-        if fail_at.is_some_and(|at| played >= at) {
+        let incident_failure = p.incident_effect(t, |i| i.playback_failure, 0.0).min(1.0);
+        let struck = incident_failure > 0.0
+            && p.rng.gen::<f64>()
+                < 1.0 - (1.0 - incident_failure).powf(SEGMENT_MS / FAILURE_SPAN_MS);
+        if struck || fail_at.is_some_and(|at| played >= at) {
             let code =
                 ["fragParsingError", "bufferAppendError", "mediaError"][p.rng.gen_range(0..3)];
             p.emit(
