@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::routing::post;
 use axum::Router;
 use serde_json::Value;
-use support::{binary, data_dir, TestServer};
+use support::{binary, data_dir, get_json, TestServer};
 
 /// Every request a receiver got: path, headers, body.
 type Received = Arc<Mutex<Vec<(String, HeaderMap, Bytes)>>>;
@@ -136,14 +136,7 @@ url = "{hooks}/action"
     // The incident ended 12 simulated minutes before the run did: resolution (5 calm minutes)
     // follows within seconds of the last minutes being judged.
     for _ in 0..60 {
-        alerts = client
-            .get(format!("{}/v1/alerts", server.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        alerts = get_json(&client, &format!("{}/v1/alerts", server.url)).await;
         let resolved = alerts["alerts"]
             .as_array()
             .unwrap()
@@ -233,14 +226,7 @@ url = "{hooks}/action"
     assert_eq!(action_statuses, ["firing", "resolved"]);
     assert!(actions.iter().all(|(_, b)| b["action"] == "fail-over"));
     // The API shows what was delivered, and one alert by id.
-    let one: Value = client
-        .get(format!("{}/v1/alerts/{id}", server.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let one = get_json(&client, &format!("{}/v1/alerts/{id}", server.url)).await;
     let delivered = one["deliveries"].as_array().unwrap();
     assert!(
         delivered

@@ -118,3 +118,15 @@ pub async fn post_batch(client: &reqwest::Client, url: &str, body: &serde_json::
         .status()
         .as_u16()
 }
+
+/// GETs `url` and reads the answer as JSON.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client
+        .get(url)
+        .send()
+        .await
+        .expect("the server answers")
+        .json()
+        .await
+        .expect("a JSON answer")
+}
