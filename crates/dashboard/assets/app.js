@@ -112,8 +112,9 @@ async function overview() {
     }
     // Last, so a slow alert list never holds the numbers back.
     const { alerts: firing } = await api('/v1/alerts', { status: 'firing' });
+    const steer = await steeringBanner().catch(() => '');
     const banner = document.getElementById('alert-banner');
-    if (banner) banner.innerHTML = alertBanner(firing);
+    if (banner) banner.innerHTML = alertBanner(firing) + steer;
   };
   await render();
   refreshTimer = setInterval(() => render().catch(showError), 10000);
@@ -346,6 +347,339 @@ async function alertDetail(id) {
     <section class="card" style="margin-top:16px"><h2>Notifications</h2>${deliveriesTable(a)}</section>`;
 }
 
+// ---- CDN steering -----------------------------------------------------------------------------
+// The steering server's state (`GET /v1/steer`): whether decisions follow viewers' experience, each
+// pathway's health, the cohorts where the order differs, manual overrides and the change log.
+const TOKEN_KEY = 'openqoe-steer-token';
+let steerAbsent = false; // a 404 from /v1/steer: this server steers nothing until restarted with [steer]
+const fmtCohort = (c) => (Object.keys(c ?? {}).length ? fmtElement(c) : 'everyone');
+const isEveryone = (c) => Object.keys(c ?? {}).length === 0;
+const ordinal = (n) => `${n}${n % 10 === 1 && n % 100 !== 11 ? 'st' : n % 10 === 2 && n % 100 !== 12 ? 'nd' : n % 10 === 3 && n % 100 !== 13 ? 'rd' : 'th'}`;
+const scoreClass = (s) => (!isNum(s) ? 'unknown' : s >= 80 ? 'good' : s >= 60 ? 'warn' : 'bad');
+const fmtScore = (s) => (isNum(s) ? Math.round(s).toString() : dash);
+const fmtWhen = (ms) => (isNum(ms) ? `${fmtTime(ms)}${Date.now() - ms >= 60000 ? ` (${fmtDuration(Date.now() - ms)} ago)` : ''}` : dash);
+const steerHelp = (ttl) => `<p class="help"><strong>How CDN steering works.</strong> Players ask openqoe which CDN to use every ${fmtCount(ttl)} seconds
+  (HLS and DASH content steering). openqoe answers with an order of CDNs, best first, chosen for the viewer's group: their country,
+  then their internet provider, then their kind of device. It gives every CDN a health score from 0 to 100, built from rebuffering,
+  playback failures, startup time and the download speed players report, over the last few minutes. When one CDN has been clearly
+  worse than another for a group for a while, it is moved down for that group; once it has been healthy again for a while, it is put
+  back. A few viewers still get a moved-down CDN first, so its recovery shows. An alert's runbook action can also move a CDN down
+  until the alert resolves. A manual override fixes the order for a group yourself. The switch at the top stops automatic decisions:
+  players then keep the CDN they are on, then get the default order; manual overrides still apply.</p>`;
+const STEER_SETUP = `<h1>CDN steering</h1>
+  <p class="lede" id="steer-absent">CDN steering is not set up on this server. To turn it on, add a <code>[steer]</code> section to
+    <code>openqoe.toml</code> with one <code>[[steer.pathways]]</code> entry per CDN (at least two; the id is the pathway id your HLS
+    <code>PATHWAY-ID</code> or DASH <code>serviceLocation</code> uses), then restart openqoe:</p>
+  <pre class="card">[steer]
+ttl_seconds = 10          # how often players ask again
+
+[[steer.pathways]]
+id = "cdn-a"              # listed first: the default order
+
+[[steer.pathways]]
+id = "cdn-b"
+cdn = "cdn-b"             # the cdn your views report, when it differs from the id</pre>`;
+
+// Health of one pathway as a compact score whose tooltip lists its parts.
+function healthTitle(pathway, h) {
+  if (!h) return `${pathway}: no viewers measured here yet`;
+  return [`${pathway}: health ${isNum(h.score) ? `${h.score.toFixed(1)} of 100` : 'not known yet (too few views)'}`,
+    `views: ${fmtCount(h.views)}`, `rebuffering: ${fmtPct(h.rebuffer_pct)} of viewing time`, `playback failures: ${fmtPct(h.failure_pct)} of views`,
+    `startup time: ${fmtSeconds(h.startup_ms)}`, `download speed: ${fmtBps(h.throughput_bps)} (${fmtCount(h.reports ?? null)} player reports)`].join('\n');
+}
+const scoreCell = (pathway, h) => `<span class="score ${scoreClass(h?.score)}" title="${esc(healthTitle(pathway, h))}">${fmtScore(h?.score)}</span>`;
+// The order new sessions get, moved-down pathways marked.
+function priorityChips(priority, demoted = []) {
+  const down = new Set(demoted.map((d) => d.pathway));
+  return `<span class="order">${priority.map((p, i) => `<span class="chip${down.has(p) ? ' demoted' : ''}" title="${down.has(p) ? 'moved down' : `${ordinal(i + 1)} choice`}">${i + 1}. ${esc(p)}</span>`).join('<span class="sep">›</span>')}</span>`;
+}
+const demotedBy = (d) => (d.by === 'action' ? 'by an alert\u2019s runbook action' : d.by === 'policy' ? 'automatically' : `by ${esc(d.by)}`);
+function demotedLine(d, c) {
+  const elsewhere = d.cohort && fmtCohort(d.cohort) !== fmtCohort(c.cohort) ? ` for ${esc(fmtCohort(d.cohort))}` : '';
+  return `<li><strong>${esc(d.pathway)}</strong> moved down${elsewhere} ${demotedBy(d)} since ${fmtWhen(d.since)}${d.expires_at ? `, until ${fmtClock(d.expires_at)} at the latest` : ''}:
+    <span class="why">${esc(d.reason || 'no reason given')}</span></li>`;
+}
+const overrideEnds = (o) => (o.expires_at ? `until ${fmtTime(o.expires_at)}` : 'until removed');
+const removeButton = (o) => `<button type="button" class="small" data-remove="${esc(o.id)}" title="Remove this override: the group goes back to the automatic order">Remove</button>`;
+const CHANGE_WORDS = {
+  demoted: (c) => `${c.pathway} moved down`, restored: (c) => `${c.pathway} put back in its usual place`,
+  override_set: () => 'manual order set', override_cleared: () => 'manual order removed', override_expired: () => 'manual order expired',
+  disabled: () => 'automatic steering switched off', enabled: () => 'automatic steering switched on',
+  action_demoted: (c) => `${c.pathway} moved down by an alert\u2019s runbook action`, action_reverted: (c) => `${c.pathway} put back after the alert\u2019s action ended`,
+};
+const changeWords = (c) => (CHANGE_WORDS[c.kind] ?? ((x) => `${x.kind.replace(/_/g, ' ')}${x.pathway ? ` (${x.pathway})` : ''}`))(c);
+const changeBadge = (kind) => (['demoted', 'action_demoted', 'disabled'].includes(kind) ? 'bad' : ['restored', 'action_reverted', 'enabled'].includes(kind) ? 'good' : 'warn');
+
+// Changes are sent with the admin token, if this server asks for one; a refusal shows its reason.
+async function steerSend(method, path, body, messageEl) {
+  const headers = { 'content-type': 'application/json' };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.authorization = `Bearer ${token}`;
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const answer = await response.json().catch(() => ({}));
+  if (response.ok) return answer;
+  if (response.status === 401 || response.status === 403) {
+    document.getElementById('steer-token')?.removeAttribute('hidden');
+    messageEl.innerHTML = `<span class="error">This server asks for its admin token before changing steering${token ? ' and did not accept the one given' : ''}: enter it under \u201cAdmin token\u201d below, then try again.</span>`;
+  } else {
+    messageEl.innerHTML = `<span class="error">Not done: ${esc(answer.error ?? `the server answered ${response.status}`)}</span>`;
+  }
+  return null;
+}
+
+async function steering() {
+  const root = document.createElement('div');
+  root.id = 'steering';
+  page.innerHTML = '';
+  page.append(root);
+  let data = null;
+  let formReady = false;
+  const load = async () => {
+    const response = await fetch('/v1/steer');
+    if (response.status === 404) return null;
+    if (!response.ok) throw new Error(`/v1/steer: ${response.status} ${(await response.json().catch(() => ({}))).error ?? ''}`);
+    return response.json();
+  };
+  const skeleton = () => `<h1>CDN steering</h1><p class="lede">Which CDN each new viewer is sent to, and why.</p>
+    <section class="card steer-status" id="steer-status"><div class="status-line"><span class="dot"></span><strong id="steer-state"></strong></div>
+      <p id="steer-state-help" class="help"></p>
+      <div class="actions"><button type="button" id="steer-toggle"></button></div>
+      <form id="steer-confirm" class="confirm" hidden>
+        <p id="steer-confirm-text"></p>
+        <label>Why? <input id="steer-reason" required size="48" placeholder="e.g. steering looks wrong, investigating"></label>
+        <button type="submit" id="steer-confirm-yes"></button> <button type="button" id="steer-confirm-no">Cancel</button>
+        <span id="steer-toggle-message"></span>
+      </form></section>
+    <h2 class="section">CDNs for everyone</h2><div class="tiles" id="steer-pathways"></div>
+    <h2 class="section">Groups with a CDN moved down or a manual order</h2><ul class="alerts" id="steer-attention"></ul>
+    <h2 class="section">All other groups of viewers</h2>
+    <div class="controls"><label>Find a group <input id="steer-find" placeholder="DE"></label><span class="help" id="steer-others-count"></span></div>
+    <div id="steer-others"></div>
+    <h2 class="section">Manual overrides</h2><div id="steer-overrides"></div>
+    <form class="card" id="override-form"></form>
+    <h2 class="section">What changed</h2><div id="steer-changes"></div>
+    <div id="steer-help"></div>
+    <section class="card" id="steer-token" hidden><h2>Admin token</h2>
+      <p class="help">This server asks for the token in its <code>steer.admin_token</code> setting before any change. It is kept in this tab only.</p>
+      <input id="steer-token-value" type="password" size="40" autocomplete="off"> <button type="button" id="steer-token-save">Use this token</button></section>`;
+
+  const renderStatus = () => {
+    const on = data.enabled;
+    const status = document.getElementById('steer-status');
+    status.classList.toggle('on', on);
+    status.classList.toggle('off', !on);
+    const defaultOrder = data.pathways.map((p) => p.id).join(', ');
+    document.getElementById('steer-state').textContent = on ? 'Automatic steering is on' : 'Automatic steering is off';
+    document.getElementById('steer-state-help').innerHTML = `${on
+      ? 'New viewers are sent first to the CDN that currently works best for viewers like them.'
+      : `Players keep the CDN they are on, then get the default order (${esc(defaultOrder)}), whatever viewers experience; manual overrides still apply.`}
+      Players ask again every ${fmtCount(data.ttl_seconds)} s; last decided at ${fmtTime(data.evaluated_at)}.
+      ${fmtCount(data.polls?.hls ?? 0)} HLS and ${fmtCount(data.polls?.dash ?? 0)} DASH requests from players so far${data.polls?.rejected ? `, ${fmtCount(data.polls.rejected)} unreadable ones refused` : ''}.`;
+    const toggle = document.getElementById('steer-toggle');
+    toggle.textContent = on ? 'Turn off automatic steering\u2026' : 'Turn automatic steering back on\u2026';
+    toggle.className = on ? 'danger' : 'primary';
+    toggle.dataset.enabled = on;
+  };
+
+  const renderPathways = () => {
+    const everyone = data.cohorts.find((c) => isEveryone(c.cohort)) ?? { priority: data.pathways.map((p) => p.id), health: [], demoted: [] };
+    document.getElementById('steer-pathways').innerHTML = data.pathways.map((p) => {
+      const h = everyone.health.find((x) => x.pathway === p.id);
+      const place = everyone.priority.indexOf(p.id);
+      const down = everyone.demoted.find((d) => d.pathway === p.id);
+      return `<section class="tile pathway" data-pathway="${esc(p.id)}"><h2>${esc(p.id)}${p.cdn && p.cdn !== p.id ? ` <small>(CDN ${esc(p.cdn)})</small>` : ''}</h2>
+        <div class="value"><span class="score-big ${scoreClass(h?.score)}" data-score title="${esc(healthTitle(p.id, h))}">${fmtScore(h?.score)}</span><small>health of 100</small></div>
+        <p class="help">${place >= 0 ? `<strong>${ordinal(place + 1)} choice</strong> for new viewers` : 'not offered'}${down ? ` · <span class="badge bad">moved down</span> ${esc(down.reason)}` : ''}</p>
+        <dl><dt>views</dt><dd>${fmtCount(h?.views ?? null)}</dd><dt>rebuffering</dt><dd>${fmtPct(h?.rebuffer_pct)}</dd>
+          <dt>playback failures</dt><dd>${fmtPct(h?.failure_pct)}</dd><dt>startup time</dt><dd>${fmtSeconds(h?.startup_ms)}</dd>
+          <dt>download speed</dt><dd>${fmtBps(h?.throughput_bps)} <span class="help">${fmtCount(h?.reports ?? null)} player reports</span></dd></dl></section>`;
+    }).join('');
+  };
+
+  // A demotion or override shows on every finer group it applies to; each is highlighted where it was made.
+  const sameCohort = (a, b) => fmtCohort(a) === fmtCohort(b);
+  const madeHere = (c, x) => !x.cohort || sameCohort(x.cohort, c.cohort) || !data.cohorts.some((o) => sameCohort(o.cohort, x.cohort));
+  const inheritedNote = (c) => {
+    const from = [...c.demoted.filter((d) => !madeHere(c, d)).map((d) => `${d.pathway} moved down for ${fmtCohort(d.cohort)}`),
+      ...(c.override && !madeHere(c, c.override) ? [`manual order of ${fmtCohort(c.override.cohort)}`] : [])];
+    return from.length ? `<span class="help">as ${esc(from.join('; '))}</span>` : '';
+  };
+  const healthRow = (c) => data.pathways.map((p) => `<span class="pair">${esc(p.id)} ${scoreCell(p.id, c.health.find((x) => x.pathway === p.id))}</span>`).join(' ');
+  const renderCohorts = () => {
+    const special = (c) => c.demoted.some((d) => madeHere(c, d)) || (c.override && madeHere(c, c.override));
+    const byCoarseness = (a, b) => Object.keys(a.cohort).length - Object.keys(b.cohort).length || fmtCohort(a.cohort).localeCompare(fmtCohort(b.cohort));
+    const attention = data.cohorts.filter(special).sort(byCoarseness);
+    const list = document.getElementById('steer-attention');
+    list.innerHTML = attention.length === 0
+      ? `<li class="empty">Nowhere: every group of viewers gets the ${data.enabled ? 'usual' : 'default'} order, and there is no manual override.</li>`
+      : attention.map((c) => `<li class="alert-row steer-cohort" data-cohort="${esc(fmtCohort(c.cohort))}">
+        <div><strong>${esc(fmtCohort(c.cohort))}</strong> ${c.override ? '<span class="badge warn">manual order</span>' : ''}
+          ${c.demoted.length ? `<span class="badge bad">${c.demoted.length} CDN${c.demoted.length === 1 ? '' : 's'} moved down</span>` : ''}
+          · new viewers get ${priorityChips(c.priority, c.demoted)}</div>
+        <ul class="reasons">${c.demoted.map((d) => demotedLine(d, c)).join('')}
+          ${c.override ? `<li>Manual order set ${fmtWhen(c.override.created_at)}, ${overrideEnds(c.override)}: <span class="why">${esc(c.override.reason || 'no reason given')}</span> ${removeButton(c.override)}</li>` : ''}</ul>
+        <div class="meta">health here: ${healthRow(c)}</div></li>`).join('');
+    const find = document.getElementById('steer-find').value.trim().toLowerCase();
+    const others = data.cohorts.filter((c) => !special(c) && !isEveryone(c.cohort)).sort(byCoarseness);
+    const shown = others.filter((c) => !find || fmtCohort(c.cohort).toLowerCase().includes(find));
+    document.getElementById('steer-others-count').textContent = `${fmtCount(shown.length)} of ${fmtCount(others.length)} groups; hover a score for what it is made of.`;
+    document.getElementById('steer-others').innerHTML = shown.length === 0
+      ? `<div class="empty">${others.length ? 'No group matches' : 'No other group of viewers has been seen yet'}</div>`
+      : `<table id="steer-others-table"><thead><tr><th>group of viewers</th><th>order new viewers get</th>${data.pathways.map((p) => `<th class="num">${esc(p.id)} health</th>`).join('')}</tr></thead><tbody>
+        ${shown.map((c) => `<tr data-cohort="${esc(fmtCohort(c.cohort))}"><td>${esc(fmtCohort(c.cohort))}</td><td>${priorityChips(c.priority, c.demoted)} ${inheritedNote(c)}</td>
+          ${data.pathways.map((p) => `<td class="num">${scoreCell(p.id, c.health.find((x) => x.pathway === p.id))}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+  };
+
+  const renderOverrides = () => {
+    document.getElementById('steer-overrides').innerHTML = data.overrides.length === 0
+      ? '<p class="help">No manual overrides: every group gets the order steering chooses.</p>'
+      : `<table id="override-table"><thead><tr><th>group of viewers</th><th>order</th><th>why</th><th>set</th><th>ends</th><th></th></tr></thead><tbody>
+        ${data.overrides.map((o) => `<tr data-id="${esc(o.id)}"><td>${esc(fmtCohort(o.cohort))}</td><td>${priorityChips(o.priority)}</td><td class="wrap">${esc(o.reason || dash)}</td>
+          <td>${fmtTime(o.created_at)}</td><td>${overrideEnds(o)}</td><td>${removeButton(o)}</td></tr>`).join('')}</tbody></table>`;
+    // The values seen so far, offered as suggestions in the form.
+    for (const dim of data.cohort_dimensions) {
+      const list = document.getElementById(`steer-values-${dim}`);
+      const values = [...new Set(data.cohorts.map((c) => c.cohort[dim]).filter((v) => v !== undefined))].sort();
+      if (list) list.innerHTML = values.map((v) => `<option value="${esc(v)}">`).join('');
+    }
+  };
+
+  const renderChanges = () => {
+    const shown = data.changes.slice(0, 100);
+    document.getElementById('steer-changes').innerHTML = shown.length === 0 ? '<p class="help">Nothing has changed since the server started.</p>'
+      : `<table id="change-table"><thead><tr><th>when</th><th>group of viewers</th><th>what changed</th><th>why</th><th>order since</th></tr></thead><tbody>
+        ${shown.map((c) => `<tr data-kind="${esc(c.kind)}"><td>${fmtTime(c.at)}</td><td>${esc(fmtCohort(c.cohort))}</td>
+          <td><span class="badge ${changeBadge(c.kind)}">${esc(changeWords(c))}</span></td><td class="wrap">${esc(c.reason || dash)}</td>
+          <td>${c.priority?.length ? priorityChips(c.priority) : dash}</td></tr>`).join('')}</tbody></table>
+        ${data.changes.length > shown.length ? `<p class="help">The ${fmtCount(shown.length)} most recent of ${fmtCount(data.changes.length)} changes.</p>` : ''}`;
+  };
+
+  // The form is drawn once (a refresh must not wipe what is being typed).
+  const buildForm = () => {
+    const form = document.getElementById('override-form');
+    form.innerHTML = `<h2>Add an override</h2>
+      <p class="help">Fix the order of CDNs for one group of viewers, whatever steering would choose (for example during a CDN\u2019s maintenance).
+        Leave a field empty to mean any; all empty means everyone. When several overrides match a viewer, the most specific one wins.</p>
+      <div class="controls">${data.cohort_dimensions.map((d) => `<label>${esc(d.replace(/_/g, ' '))} <input name="dim" data-dim="${esc(d)}" list="steer-values-${esc(d)}" placeholder="any" size="12"><datalist id="steer-values-${esc(d)}"></datalist></label>`).join('')}</div>
+      <div class="order-pick"><span class="help">Order, first choice at the top (untick a CDN to leave it out):</span>
+        <ol id="override-order">${data.pathways.map((p) => `<li data-pathway="${esc(p.id)}"><label><input type="checkbox" checked> ${esc(p.id)}</label>
+          <button type="button" class="small" data-move="-1" aria-label="move ${esc(p.id)} up">↑</button><button type="button" class="small" data-move="1" aria-label="move ${esc(p.id)} down">↓</button></li>`).join('')}</ol></div>
+      <div class="controls"><label>For how long <select id="override-expiry"><option value="">until removed</option><option value="900">15 minutes</option>
+          <option value="3600">1 hour</option><option value="14400">4 hours</option><option value="86400">1 day</option><option value="604800">1 week</option></select></label>
+        <label>Why? <input id="override-reason" required size="40" placeholder="e.g. cdn-b maintenance tonight"></label>
+        <button type="submit" class="primary" id="override-add">Add override</button> <span id="override-message"></span></div>`;
+    const order = document.getElementById('override-order');
+    order.onclick = (e) => {
+      const button = e.target.closest('button[data-move]');
+      if (!button) return;
+      const li = button.closest('li');
+      if (button.dataset.move === '-1' && li.previousElementSibling) order.insertBefore(li, li.previousElementSibling);
+      if (button.dataset.move === '1' && li.nextElementSibling) order.insertBefore(li.nextElementSibling, li);
+      button.focus();
+    };
+    form.onsubmit = async (e) => {
+      e.preventDefault();
+      const message = document.getElementById('override-message');
+      const cohort = {};
+      form.querySelectorAll('input[data-dim]').forEach((input) => { if (input.value.trim()) cohort[input.dataset.dim] = input.value.trim(); });
+      const priority = [...order.querySelectorAll('li')].filter((li) => li.querySelector('input').checked).map((li) => li.dataset.pathway);
+      const expiry = document.getElementById('override-expiry').value;
+      const request = { cohort, priority, reason: document.getElementById('override-reason').value.trim() };
+      if (expiry) request.expires_in_s = Number(expiry);
+      message.textContent = 'Adding\u2026';
+      const added = await steerSend('POST', '/v1/steer/overrides', request, message);
+      if (!added) return;
+      message.innerHTML = `<span class="ok">Added: ${esc(fmtCohort(cohort))} now gets ${esc(priority.join(', '))}.</span>`;
+      document.getElementById('override-reason').value = '';
+      await render();
+    };
+    formReady = true;
+  };
+
+  const wire = () => {
+    const confirm = document.getElementById('steer-confirm');
+    document.getElementById('steer-toggle').onclick = () => {
+      const turningOff = data.enabled;
+      document.getElementById('steer-confirm-text').textContent = turningOff
+        ? `Turn off automatic steering? Until it is turned back on, players keep the CDN they are on and then get the default order (${data.pathways.map((p) => p.id).join(', ')}), instead of the CDN that works best for them. CDNs moved down by steering are put back; manual overrides still apply.`
+        : 'Turn automatic steering back on? New viewers will again be sent to the CDN that works best for viewers like them.';
+      document.getElementById('steer-confirm-yes').textContent = turningOff ? 'Yes, turn it off' : 'Yes, turn it on';
+      document.getElementById('steer-confirm-yes').className = turningOff ? 'danger' : 'primary';
+      document.getElementById('steer-toggle-message').textContent = '';
+      confirm.dataset.enable = String(!turningOff);
+      confirm.hidden = false;
+      document.getElementById('steer-reason').focus();
+    };
+    document.getElementById('steer-confirm-no').onclick = () => { confirm.hidden = true; };
+    confirm.onsubmit = async (e) => {
+      e.preventDefault();
+      const done = await steerSend('PUT', '/v1/steer/enabled', { enabled: confirm.dataset.enable === 'true', reason: document.getElementById('steer-reason').value.trim() },
+        document.getElementById('steer-toggle-message'));
+      if (!done) return;
+      confirm.hidden = true;
+      document.getElementById('steer-reason').value = '';
+      await render();
+    };
+    document.getElementById('steer-find').oninput = () => renderCohorts();
+    document.getElementById('steer-token-save').onclick = () => {
+      const token = document.getElementById('steer-token-value').value.trim();
+      if (token) sessionStorage.setItem(TOKEN_KEY, token); else sessionStorage.removeItem(TOKEN_KEY);
+      document.getElementById('steer-token').hidden = true;
+    };
+  };
+
+  // Remove buttons, in the override list and in the cohorts' cards alike.
+  root.addEventListener('click', async (e) => {
+    const button = e.target.closest('button[data-remove]');
+    if (!button) return;
+    const message = document.getElementById('override-message');
+    button.disabled = true;
+    const removed = await steerSend('DELETE', `/v1/steer/overrides/${encodeURIComponent(button.dataset.remove)}`, undefined, message);
+    if (removed) message.innerHTML = '<span class="ok">Override removed.</span>';
+    button.disabled = false;
+    await render();
+  });
+
+  const render = async () => {
+    const next = await load();
+    if (!root.isConnected) return;
+    if (next === null) {
+      steerAbsent = true;
+      root.innerHTML = STEER_SETUP;
+      formReady = false;
+      return;
+    }
+    steerAbsent = false;
+    const first = data === null || !document.getElementById('steer-status');
+    data = next;
+    if (first) {
+      root.innerHTML = skeleton();
+      wire();
+      buildForm();
+    }
+    if (!formReady) buildForm();
+    renderStatus();
+    renderPathways();
+    renderCohorts();
+    renderOverrides();
+    renderChanges();
+    document.getElementById('steer-help').innerHTML = steerHelp(data.ttl_seconds);
+    root.dataset.loaded = data.evaluated_at ?? '';
+  };
+  await render();
+  refreshTimer = setInterval(() => render().catch(showError), 5000);
+}
+
+// Overview: a plain warning while someone has switched automatic steering off.
+async function steeringBanner() {
+  if (steerAbsent) return '';
+  const response = await fetch('/v1/steer');
+  if (response.status === 404) { steerAbsent = true; return ''; }
+  if (!response.ok) return '';
+  const data = await response.json();
+  return data.enabled ? '' : '<a class="banner" href="#/steering">Automatic CDN steering is switched off: players get the default CDN order.</a>';
+}
+
 // ---- routing ----------------------------------------------------------------------------------
 function showError(e) {
   page.insertAdjacentHTML('afterbegin', `<p class="error">Could not load data: ${esc(e.message)}</p>`);
@@ -356,13 +690,14 @@ async function route() {
   const [path, query] = location.hash.replace(/^#/, '').split('?');
   const params = new URLSearchParams(query ?? '');
   const name = path.startsWith('/views/') ? 'view' : path.startsWith('/alerts/') ? 'alert'
-    : ['/breakdown', '/views', '/alerts'].includes(path) ? path.slice(1) : 'overview';
+    : ['/breakdown', '/views', '/alerts', '/steering'].includes(path) ? path.slice(1) : 'overview';
   // One view and one alert light up their list's nav entry.
   document.querySelectorAll('nav a').forEach((a) => a.classList.toggle('active', a.dataset.page === name || a.dataset.page === `${name}s`));
   try {
     if (name === 'view') await view(decodeURIComponent(path.slice('/views/'.length)));
     else if (name === 'alert') await alertDetail(decodeURIComponent(path.slice('/alerts/'.length)));
     else if (name === 'alerts') await alertList();
+    else if (name === 'steering') await steering();
     else if (name === 'breakdown') await breakdown(params);
     else if (name === 'views') await views(params);
     else await overview();

@@ -3,7 +3,7 @@
 //! (`Pipeline::event_clock`: so a replayed or accelerated stream is judged on its own clock, and
 //! with no traffic for two minutes the wall clock takes over) — from the views that touch them,
 //! and sends each alert change to the rule's destinations and action. `GET /v1/alerts` lists alerts with their history and deliveries.
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, Query, State};
@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use openqoe_alert::{ActionHook, Notice, NoticeCause, NoticeStatus, Notifier, RetryPolicy};
 use openqoe_detect::{Alert, AlertChange, AlertStatus, ChangeKind, Detector, Severity};
 use openqoe_model::ServerTime;
+use openqoe_steer::SteerAction;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -20,6 +21,7 @@ use prometheus_client::registry::Registry;
 use serde_json::{json, Value};
 
 use crate::config::Config;
+use crate::steering::Steering;
 use crate::topology::Pipeline;
 
 const MINUTE_MS: i64 = 60_000;
@@ -30,6 +32,8 @@ struct Judged {
     detector: Detector,
     /// Each alert's changes, oldest first.
     history: HashMap<String, Vec<Value>>,
+    /// The root-cause element each alert's steering action demoted for.
+    steered: HashMap<String, BTreeMap<String, String>>,
 }
 
 /// Labels of `openqoe_alerts_firing`.
@@ -45,6 +49,9 @@ pub struct Alerting {
     judged: Mutex<Judged>,
     notifier: Notifier,
     actions: Vec<ActionHook>,
+    /// The steering server, for rules whose action is one of `[[steer.actions]]`.
+    steering: Option<Arc<Steering>>,
+    steer_actions: Vec<SteerAction>,
     destinations: Vec<String>,
     dashboard_url: Option<String>,
     grace_ms: i64,
@@ -97,6 +104,7 @@ impl Alerting {
     pub fn new(
         config: &Config,
         learn_until: ServerTime,
+        steering: Option<Arc<Steering>>,
         registry: &mut Registry,
     ) -> anyhow::Result<Alerting> {
         let firing_gauge = Family::<FiringLabels, Gauge>::default();
@@ -108,9 +116,16 @@ impl Alerting {
         let detector = Detector::new(&config.detect).map_err(anyhow::Error::msg)?;
         for rule in detector.rules() {
             if let Some(action) = &rule.action {
-                if !config.alerts.actions.iter().any(|a| &a.name == action) {
+                let steers = config.steer.actions.iter().any(|a| &a.name == action);
+                if !steers && !config.alerts.actions.iter().any(|a| &a.name == action) {
                     anyhow::bail!(
-                        "rule {:?}: action {action:?} is not one of [[alerts.actions]]",
+                        "rule {:?}: action {action:?} is not one of [[alerts.actions]] or [[steer.actions]]",
+                        rule.name
+                    );
+                }
+                if steers && steering.is_none() {
+                    anyhow::bail!(
+                        "rule {:?}: action {action:?} demotes a pathway, but [steer] names no pathways",
                         rule.name
                     );
                 }
@@ -129,9 +144,12 @@ impl Alerting {
             judged: Mutex::new(Judged {
                 detector,
                 history: HashMap::new(),
+                steered: HashMap::new(),
             }),
             notifier: Notifier::start(config.alerts.destinations.clone(), RetryPolicy::default()),
             actions: config.alerts.actions.clone(),
+            steering,
+            steer_actions: config.steer.actions.clone(),
             destinations: config
                 .alerts
                 .destinations
@@ -227,6 +245,51 @@ impl Alerting {
         {
             self.notifier.act(action, &n);
         }
+        self.steer(judged, change);
+    }
+
+    /// A `[[steer.actions]]` action: demote the root cause's pathway while the alert fires,
+    /// following the cause as it is refined; undo it when the alert resolves.
+    fn steer(&self, judged: &mut Judged, change: &AlertChange) {
+        let alert = &change.alert;
+        let (Some(steering), Some(action)) = (
+            &self.steering,
+            alert
+                .action
+                .as_ref()
+                .and_then(|name| self.steer_actions.iter().find(|a| &a.name == name)),
+        ) else {
+            return;
+        };
+        let now = crate::topology::now().0;
+        let acted_on = judged.steered.get(&alert.id);
+        let outcome = match change.kind {
+            ChangeKind::Resolved => {
+                judged.steered.remove(&alert.id);
+                steering.revert_alert(&alert.id, now);
+                format!("{}: demotion reverted", action.name)
+            }
+            _ if acted_on == Some(&alert.key) => return,
+            _ => {
+                if acted_on.is_some() {
+                    steering.revert_alert(&alert.id, now);
+                }
+                judged.steered.insert(alert.id.clone(), alert.key.clone());
+                let done = steering.act_on_alert(
+                    &alert.id,
+                    &alert.key,
+                    &alert.summary,
+                    action.expire_minutes,
+                    now,
+                );
+                format!("{}: {done}", action.name)
+            }
+        };
+        judged
+            .history
+            .entry(alert.id.clone())
+            .or_default()
+            .push(json!({"at": now, "change": "action", "summary": outcome}));
     }
 
     fn alert_json(&self, judged: &Judged, alert: &Alert) -> Value {

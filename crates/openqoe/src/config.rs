@@ -6,6 +6,7 @@ use openqoe_alert::{ActionHook, Destination};
 use openqoe_collect::CollectConfig;
 use openqoe_detect::DetectConfig;
 use openqoe_sessionize::SessionizeConfig;
+use openqoe_steer::SteerConfig;
 use openqoe_wal::WalConfig;
 use serde::Deserialize;
 
@@ -27,6 +28,8 @@ pub struct Config {
     pub detect: DetectConfig,
     /// `[alerts]`: where alerts go.
     pub alerts: AlertsConfig,
+    /// `[steer]`: the content-steering server's pathways and guardrails.
+    pub steer: SteerConfig,
 }
 
 /// `[alerts]`: destinations, action webhooks, and the dashboard address put in notices.

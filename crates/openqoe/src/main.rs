@@ -9,6 +9,7 @@ mod import;
 mod p1203_cli;
 mod rca_cli;
 mod stdin;
+mod steering;
 mod topology;
 
 use std::path::{Path, PathBuf};
@@ -217,10 +218,26 @@ async fn run(
             _ = external => {},
         }
     };
+    let steering = server.topology.steering.clone().map(|steering| {
+        let pipeline = server.topology.pipeline.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(steering.evaluate_seconds()));
+            loop {
+                tick.tick().await;
+                let (pipeline, steering) = (pipeline.clone(), steering.clone());
+                let _ =
+                    tokio::task::spawn_blocking(move || steering.tick(&pipeline, topology::now()))
+                        .await;
+            }
+        })
+    });
     axum::serve(server.listener, server.topology.router)
         .with_graceful_shutdown(shutdown)
         .await?;
     expiry.abort();
+    if let Some(steering) = steering {
+        steering.abort();
+    }
     Ok(())
 }
 

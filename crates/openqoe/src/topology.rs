@@ -23,6 +23,7 @@ use prometheus_client::registry::Registry;
 
 use crate::alerting::Alerting;
 use crate::config::Config;
+use crate::steering::Steering;
 
 /// Every view the process knows, live and ended.
 struct Views {
@@ -153,6 +154,40 @@ impl Pipeline {
         minutes
     }
 
+    /// Each view's counts over `[from, to)` in `bucket_ms` buckets (a view counts if any bucket
+    /// starting in the range holds something of it), with its values of `dimensions`.
+    pub fn window(
+        &self,
+        from: ServerTime,
+        to: ServerTime,
+        bucket_ms: i64,
+        dimensions: &[String],
+    ) -> MinuteViews {
+        let views = self.views.read().expect("views lock poisoned");
+        let touches = |view: &View| {
+            view.started_at().is_some_and(|s| s < to) && view.end.is_none_or(|end| end.at >= from)
+        };
+        let stored = views.store.iter().map(|s| &s.view);
+        stored
+            .chain(views.sessionizer.live_views())
+            .filter(|v| touches(v))
+            .filter_map(|view| {
+                let mut sum: Option<MinuteCounts> = None;
+                for (bucket, counts) in view_minutes(view, bucket_ms) {
+                    if bucket >= from && bucket < to {
+                        sum.get_or_insert_with(MinuteCounts::default).add(&counts);
+                    }
+                }
+                sum.map(|counts| {
+                    (
+                        dimensions.iter().map(|d| view.dimension(d)).collect(),
+                        counts,
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// Ends idle and over-stalled views as of `now`.
     pub fn expire(&self, now: ServerTime) {
         let mut views = self.views.write().expect("views lock poisoned");
@@ -232,6 +267,8 @@ pub struct Topology {
     pub pipeline: Arc<Pipeline>,
     /// Detection and delivery (for the alerting tick).
     pub alerting: Arc<Alerting>,
+    /// The content-steering server, when `[steer]` names pathways (for its tick).
+    pub steering: Option<Arc<Steering>>,
     /// What replaying the log found at start-up.
     pub replay: ReplayReport,
     /// Log records that could not be read back as batches.
@@ -310,9 +347,12 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
     };
     pipeline.expire(now());
     let replayed_until = pipeline.newest_event_at.load(Ordering::Relaxed);
+    let steering =
+        Steering::new(&config.steer, config.collect.country_header.clone())?.map(Arc::new);
     let alerting = Arc::new(Alerting::new(
         config,
         ServerTime(replayed_until),
+        steering.clone(),
         &mut registry,
     )?);
 
@@ -328,12 +368,17 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
             Arc::new(registry),
         ))
         .merge(Arc::clone(&alerting).router())
+        .merge(match &steering {
+            Some(steering) => Arc::clone(steering).router(),
+            None => crate::steering::unconfigured_router(),
+        })
         .merge(openqoe_dashboard::router())
         .merge(openqoe_beacon::router());
     Ok(Topology {
         router,
         pipeline,
         alerting,
+        steering,
         replay,
         unreadable_records,
     })
