@@ -18,6 +18,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use openqoe_sim::{Incident, SimConfig};
+use openqoe_steer::PathwayConfig;
 
 use crate::config::Config;
 
@@ -105,6 +106,9 @@ struct SimArgs {
     /// File to write every acknowledged `view_id seq` pair to.
     #[arg(long)]
     ledger: Option<PathBuf>,
+    /// Viewers follow the target's content steering (`/v1/steer/hls`) before each view.
+    #[arg(long)]
+    steering: bool,
     /// Prints the report as JSON.
     #[arg(long)]
     json: bool,
@@ -143,8 +147,17 @@ struct Server {
     url: String,
 }
 
-async fn start(args: &ServeArgs, default_data_dir: &Path) -> anyhow::Result<Server> {
-    let config = Config::load(args.config.as_deref())?;
+/// Starts a server; `demo` steers between the simulator's CDNs unless `[steer]` names pathways.
+async fn start(args: &ServeArgs, default_data_dir: &Path, demo: bool) -> anyhow::Result<Server> {
+    let mut config = Config::load(args.config.as_deref())?;
+    if demo && config.steer.pathways.is_empty() {
+        config.steer.pathways = ["cdn-a", "cdn-b", "cdn-c"]
+            .map(|id| PathwayConfig {
+                id: id.into(),
+                cdn: None,
+            })
+            .into();
+    }
     let listen = args
         .listen
         .clone()
@@ -245,14 +258,14 @@ async fn serve(
     args: ServeArgs,
     until: Option<tokio::sync::oneshot::Receiver<()>>,
 ) -> anyhow::Result<()> {
-    let server = start(&args, Path::new("openqoe-data")).await?;
+    let server = start(&args, Path::new("openqoe-data"), false).await?;
     println!("openqoe listening: {}", server.url);
     run(server, until).await
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let default_dir = std::env::temp_dir().join(format!("openqoe-demo-{}", std::process::id()));
-    let server = start(&args.serve, &default_dir).await?;
+    let server = start(&args.serve, &default_dir, true).await?;
     let target = server.url.trim_end_matches('/').to_owned();
     println!("dashboard: {}", server.url);
     println!("write key: demo   (POST {target}/v1/events)");
@@ -271,13 +284,19 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             "cdn=cdn-b,country=DE,at=+31m,for=12m,throughput=0.08,startup_failure=0.8".parse()?,
         ],
         ledger: None,
+        steering: false,
     };
+    // Live, viewers follow steering; cdn-c degrades in France a few minutes in, so the
+    // steering page has something to do.
     let live = SimConfig {
         viewers: args.viewers,
         minutes: None,
         speed: 1.0,
         seed: 8,
-        incidents: Vec::new(),
+        incidents: vec![
+            "cdn=cdn-c,country=FR,at=+4m,for=30m,throughput=0.1,startup_failure=0.2".parse()?,
+        ],
+        steering: true,
         ..history.clone()
     };
     let population = tokio::spawn(async move {
@@ -305,6 +324,7 @@ async fn sim(args: SimArgs) -> anyhow::Result<()> {
         seed: args.seed,
         incidents: args.incidents,
         ledger: args.ledger,
+        steering: args.steering,
     };
     let stop = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -42,6 +42,9 @@ pub struct SimConfig {
     pub incidents: Vec<Incident>,
     /// File that receives one `view_id seq` line per acknowledged event.
     pub ledger: Option<PathBuf>,
+    /// Viewers ask the target's HLS steering server (`/v1/steer/hls`) which CDN to use before
+    /// each view, as a player does at start, and report their throughput on the last one.
+    pub steering: bool,
 }
 
 /// What a run achieved.
@@ -59,6 +62,8 @@ pub struct SimReport {
     pub retries: u64,
     /// Batches refused with a 4xx other than 429 (a bug: logged).
     pub rejected: u64,
+    /// Views that steering sent to another CDN than the viewer's usual one.
+    pub steered_views: u64,
     /// Wall-clock run time.
     #[serde(serialize_with = "seconds")]
     pub elapsed: Duration,
@@ -88,6 +93,7 @@ impl std::fmt::Display for SimReport {
             "retries          {}  rejected {}",
             self.retries, self.rejected
         )?;
+        writeln!(f, "steered views    {}", self.steered_views)?;
         writeln!(f, "elapsed          {:.1} s", self.elapsed.as_secs_f64())?;
         writeln!(f, "events/s         {:.0}", self.events_per_sec)?;
         write!(

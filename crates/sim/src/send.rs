@@ -197,14 +197,45 @@ async fn watch(shared: Arc<Shared>, index: u64) {
         .map_or(60_000, |end| end - shared.clock.sim_start_ms);
     // Viewers arrive spread over the first 20 s (or a quarter of a short run), not all at once.
     let mut start_ms = shared.clock.sim_start_ms + rng.gen_range(0..(run_ms / 4).clamp(1, 20_000));
+    let home = who
+        .props
+        .get("cdn")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let mut pathway = home.clone();
+    let mut steering = shared
+        .config
+        .steering
+        .then(|| first_steering_url(&shared, &who))
+        .flatten();
     let mut first_of_session = true;
     while !shared.stopping.load(Ordering::Relaxed)
         && shared.sim_end_ms.is_none_or(|end| start_ms < end)
     {
         let what = content(&mut rng);
+        let mut who_now = who.clone();
+        if let (Some(url), Some(on)) = (steering.as_ref(), pathway.as_deref()) {
+            let sim_ms = start_ms - shared.clock.sim_start_ms;
+            let throughput = who.throughput_bps * throughput_factor(&shared, &who, on, sim_ms);
+            if let Some((next, first)) = poll_steering(&shared, url, on, throughput).await {
+                steering = Some(next);
+                pathway = Some(first);
+            }
+            if pathway != home {
+                shared
+                    .tally
+                    .lock()
+                    .expect("tally lock")
+                    .report
+                    .steered_views += 1;
+            }
+            who_now
+                .props
+                .insert("cdn".into(), json!(pathway.clone().unwrap_or_default()));
+        }
         let planned = simulate_view(
             &mut rng,
-            &who,
+            &who_now,
             &what,
             &shared.config.incidents,
             start_ms,
@@ -243,6 +274,59 @@ async fn watch(shared: Arc<Shared>, index: u64) {
             session_id = format!("session-{}", &random_id(&mut rng)[..8]);
         }
     }
+}
+
+/// The viewer's first steering poll: the target's HLS steering server, with its cohort.
+fn first_steering_url(shared: &Shared, who: &crate::Viewer) -> Option<reqwest::Url> {
+    let mut url = reqwest::Url::parse(&format!("{}/v1/steer/hls", shared.config.target)).ok()?;
+    for dim in ["country", "isp", "device_type"] {
+        if let Some(value) = who.props.get(dim).and_then(Value::as_str) {
+            url.query_pairs_mut().append_pair(dim, value);
+        }
+    }
+    Some(url)
+}
+
+/// Incidents' throughput multiplier for this viewer on pathway `on` at `sim_ms`.
+fn throughput_factor(shared: &Shared, who: &crate::Viewer, on: &str, sim_ms: i64) -> f64 {
+    let mut props = who.props.clone();
+    props.insert("cdn".into(), json!(on));
+    shared
+        .config
+        .incidents
+        .iter()
+        .filter(|i| i.hits(&props, sim_ms))
+        .map(|i| i.throughput)
+        .product()
+}
+
+/// Polls as hls.js does (its pathway and bandwidth estimate appended to the last `RELOAD-URI`);
+/// the next URL and the first pathway, or `None` when the server did not answer usefully (the
+/// viewer then stays where it is).
+async fn poll_steering(
+    shared: &Shared,
+    url: &reqwest::Url,
+    pathway: &str,
+    throughput_bps: f64,
+) -> Option<(reqwest::Url, String)> {
+    let mut poll = url.clone();
+    poll.query_pairs_mut()
+        .append_pair("_HLS_pathway", pathway)
+        .append_pair(
+            "_HLS_throughput",
+            &format!("{}", throughput_bps.round() as u64),
+        );
+    let response = shared.client.get(poll.clone()).send().await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let manifest: Value = response.json().await.ok()?;
+    let first = manifest["PATHWAY-PRIORITY"][0].as_str()?.to_owned();
+    let next = match manifest["RELOAD-URI"].as_str() {
+        Some(reload) => poll.join(reload).ok()?,
+        None => url.clone(),
+    };
+    Some((next, first))
 }
 
 /// Sleeps until the sim clock reaches `due_ms`; false if the run is stopping.

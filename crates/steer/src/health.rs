@@ -35,12 +35,17 @@ pub struct Evidence {
     pub startup_times_ms: Vec<u64>,
     /// Players' throughput reports, bits/s.
     pub throughput_bps: Vec<u64>,
+    /// The view with the most rebuffering: (its rebuffer ms, its watched ms).
+    pub worst_view: (u64, u64),
 }
 
 impl Evidence {
     /// Adds one view's counts over the window.
     pub fn add_view(&mut self, counts: &MinuteCounts) {
         self.views += 1;
+        if counts.rebuffer_ms > self.worst_view.0 {
+            self.worst_view = (counts.rebuffer_ms, counts.rebuffer_ms + counts.playing_ms);
+        }
         self.failures += counts.startup_failures + counts.playback_failures;
         self.rebuffer_ms += counts.rebuffer_ms;
         self.playing_ms += counts.playing_ms;
@@ -62,6 +67,9 @@ impl Evidence {
         self.startup_times_ms
             .extend_from_slice(&other.startup_times_ms);
         self.throughput_bps.extend_from_slice(&other.throughput_bps);
+        if other.worst_view.0 > self.worst_view.0 {
+            self.worst_view = other.worst_view;
+        }
     }
 
     /// How much this evidence weighs (views plus reports).
@@ -78,45 +86,70 @@ impl Evidence {
             (enough_views && watched > 0).then(|| 100.0 * self.rebuffer_ms as f64 / watched as f64);
         let failure_pct = enough_views.then(|| 100.0 * self.failures as f64 / self.views as f64);
         let startup_ms = (enough_views && !self.startup_times_ms.is_empty())
-            .then(|| median(&self.startup_times_ms));
-        let throughput_bps = enough_reports.then(|| median(&self.throughput_bps));
-        let mut parts = Penalties::default();
-        if let Some(pct) = rebuffer_pct {
-            parts.rebuffer = REBUFFER_POINTS * (pct / REBUFFER_WORST_PCT).min(1.0);
-        }
-        if let Some(pct) = failure_pct {
-            parts.failure = FAILURE_POINTS * (pct / FAILURE_WORST_PCT).min(1.0);
-        }
-        if let Some(ms) = startup_ms {
-            parts.startup =
-                STARTUP_POINTS * ((ms - STARTUP_FREE_MS) / STARTUP_SPAN_MS).clamp(0.0, 1.0);
-        }
-        if let Some(bps) = throughput_bps {
-            parts.throughput =
-                THROUGHPUT_POINTS * (1.0 - bps / config.throughput_need_bps as f64).clamp(0.0, 1.0);
-        }
+            .then(|| quantile(&self.startup_times_ms, 0.5));
+        let throughput_bps = enough_reports.then(|| quantile(&self.throughput_bps, 0.5));
+        let penalties = Penalties::of(
+            config,
+            rebuffer_pct,
+            failure_pct,
+            startup_ms,
+            throughput_bps,
+        );
+        // The best case the same evidence allows, so noise never demotes: without its worst
+        // view, failures at their 95 % Poisson lower bound, throughput at its upper quartile.
+        let (worst_rebuffer, worst_watched) = self.worst_view;
+        let best_rebuffer_pct = rebuffer_pct.map(|pct| {
+            let rest = watched - worst_watched.min(watched);
+            if rest == 0 {
+                pct.min(REBUFFER_WORST_PCT)
+            } else {
+                100.0 * (self.rebuffer_ms - worst_rebuffer) as f64 / rest as f64
+            }
+        });
+        let best_failure_pct =
+            failure_pct.map(|_| 100.0 * poisson_lower_95(self.failures) / self.views as f64);
+        let best_throughput = throughput_bps.map(|_| quantile(&self.throughput_bps, 0.75));
+        let best_case = Penalties::of(
+            config,
+            best_rebuffer_pct,
+            best_failure_pct,
+            startup_ms,
+            best_throughput,
+        );
+        let known = enough_views || enough_reports;
         Health {
-            score: (enough_views || enough_reports).then(|| 100.0 - parts.total()),
+            score: known.then(|| 100.0 - penalties.total()),
+            best_case_score: known.then(|| 100.0 - best_case.total()),
             views: self.views,
             reports: self.throughput_bps.len() as u64,
             rebuffer_pct,
             failure_pct,
             startup_ms,
             throughput_bps,
-            penalties: parts,
+            penalties,
         }
     }
 }
 
-fn median(values: &[u64]) -> f64 {
+/// The one-sided 95 % lower confidence bound of a Poisson mean with `events` observed
+/// (Wilson–Hilferty).
+fn poisson_lower_95(events: u64) -> f64 {
+    if events == 0 {
+        return 0.0;
+    }
+    let x = events as f64;
+    (x * (1.0 - 1.0 / (9.0 * x) - 1.645 / (3.0 * x.sqrt())).powi(3)).max(0.0)
+}
+
+/// Nearest-rank quantile; the median of an even count averages the middle two.
+fn quantile(values: &[u64], q: f64) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_unstable();
     let n = sorted.len();
-    if n % 2 == 1 {
-        sorted[n / 2] as f64
-    } else {
-        (sorted[n / 2 - 1] + sorted[n / 2]) as f64 / 2.0
+    if q == 0.5 && n.is_multiple_of(2) {
+        return (sorted[n / 2 - 1] + sorted[n / 2]) as f64 / 2.0;
     }
+    sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1] as f64
 }
 
 /// Points each component takes off the score.
@@ -133,6 +166,31 @@ pub struct Penalties {
 }
 
 impl Penalties {
+    fn of(
+        config: &SteerConfig,
+        rebuffer_pct: Option<f64>,
+        failure_pct: Option<f64>,
+        startup_ms: Option<f64>,
+        throughput_bps: Option<f64>,
+    ) -> Penalties {
+        let mut parts = Penalties::default();
+        if let Some(pct) = rebuffer_pct {
+            parts.rebuffer = REBUFFER_POINTS * (pct / REBUFFER_WORST_PCT).min(1.0);
+        }
+        if let Some(pct) = failure_pct {
+            parts.failure = FAILURE_POINTS * (pct / FAILURE_WORST_PCT).min(1.0);
+        }
+        if let Some(ms) = startup_ms {
+            parts.startup =
+                STARTUP_POINTS * ((ms - STARTUP_FREE_MS) / STARTUP_SPAN_MS).clamp(0.0, 1.0);
+        }
+        if let Some(bps) = throughput_bps {
+            parts.throughput =
+                THROUGHPUT_POINTS * (1.0 - bps / config.throughput_need_bps as f64).clamp(0.0, 1.0);
+        }
+        parts
+    }
+
     fn total(&self) -> f64 {
         self.rebuffer + self.failure + self.startup + self.throughput
     }
@@ -143,6 +201,10 @@ impl Penalties {
 pub struct Health {
     /// 0–100, higher is better; `None` with too little evidence.
     pub score: Option<f64>,
+    /// The best score the same evidence plausibly allows (its worst view left out, failures at
+    /// their lower confidence bound, throughput at its upper quartile): a pathway is demoted
+    /// only when even this is far behind, so one unlucky view never moves traffic.
+    pub best_case_score: Option<f64>,
     /// Views in the window.
     pub views: u64,
     /// Throughput reports in the window.

@@ -531,6 +531,10 @@ impl Policy {
         self.healths.get(key).and_then(|h| h[p].score)
     }
 
+    fn own_best_case(&self, key: &[String], p: usize) -> Option<f64> {
+        self.healths.get(key).and_then(|h| h[p].best_case_score)
+    }
+
     /// The best score among `p`'s alternatives that `cohort` may use, and which it is.
     fn best_alternative(&self, key: &[String], cohort: &Cohort, p: usize) -> Option<(usize, f64)> {
         let demoted: Vec<&str> = self
@@ -634,10 +638,13 @@ impl Policy {
                 if self.demoted_for(&cohort).any(|d| d.pathway == id) {
                     continue;
                 }
-                let (Some(own_score), Some((q, best_score))) = (own, best) else {
+                let (Some(own_score), Some(own_best_case), Some((q, best_score))) =
+                    (own, self.own_best_case(&key, p), best)
+                else {
                     continue;
                 };
-                if own_score > best_score - self.config.demote_margin || !self.gap_is_broad(&key, p)
+                if own_best_case > best_score - self.config.demote_margin
+                    || !self.gap_is_broad(&key, p)
                 {
                     continue;
                 }
@@ -666,6 +673,10 @@ impl Policy {
                     healths[p].reports,
                     self.config.window_seconds
                 );
+                // A finer cohort's demotion of the same pathway is now covered by this one.
+                self.demotions.retain(|d| {
+                    !(d.by == DemotedBy::Policy && d.pathway == id && contains(&d.cohort, &cohort))
+                });
                 self.demotions.push(Demotion {
                     cohort: cohort.clone(),
                     pathway: id.clone(),

@@ -520,3 +520,55 @@ fn configuration_errors_name_the_field() {
     }
     assert_eq!(config().validate(), Ok(()));
 }
+
+#[test]
+fn one_unlucky_view_never_demotes() {
+    let mut o = observe(&healthy());
+    // One more German view on cdn-b with a long stall and then a fatal error.
+    o.add_view(&place("DE", "isp-1"), Some("cdn-b"), &view(40.0, true));
+    let mut p = Policy::new(config());
+    for t in [0, 10 * S, 20 * S] {
+        p.evaluate(t, &o);
+    }
+    let h = &p
+        .cohorts(100)
+        .into_iter()
+        .find(|c| c.cohort == cohort(&[("country", "DE"), ("isp", "isp-1")]))
+        .unwrap()
+        .health[1];
+    assert!(
+        h.health.score.unwrap() < 75.0,
+        "the point estimate looks bad: {h:?}"
+    );
+    assert!(h.health.best_case_score.unwrap() > 90.0, "{h:?}");
+    assert!(p.demotions().is_empty(), "{:?}", kinds(&p));
+}
+
+#[test]
+fn a_coarser_demotion_absorbs_the_finer_ones() {
+    // First only isp-1 in DE shows it, then both ISPs.
+    let one_isp: Vec<_> = healthy()
+        .into_iter()
+        .map(|(c, i, p, r, n)| {
+            if (c, i, p) == ("DE", "isp-1", "cdn-b") {
+                (c, i, p, 8.0, n)
+            } else {
+                (c, i, p, r, n)
+            }
+        })
+        .collect();
+    let mut p = Policy::new(config());
+    for t in [0, 10 * S] {
+        p.evaluate(t, &observe(&one_isp));
+    }
+    assert_eq!(
+        p.demotions()[0].cohort,
+        cohort(&[("country", "DE"), ("isp", "isp-1")])
+    );
+    let both = bad_in("DE", "cdn-b", 8.0);
+    for t in [20 * S, 30 * S] {
+        p.evaluate(t, &both);
+    }
+    let scopes: Vec<&Cohort> = p.demotions().iter().map(|d| &d.cohort).collect();
+    assert_eq!(scopes, [&cohort(&[("country", "DE")])]);
+}
