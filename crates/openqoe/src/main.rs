@@ -3,6 +3,7 @@
 mod alerting;
 mod cmcd_cli;
 mod config;
+mod demo_origins;
 mod eval_alerts;
 mod eval_cli;
 mod import;
@@ -13,6 +14,7 @@ mod steering;
 mod topology;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -78,6 +80,10 @@ struct DemoArgs {
     /// Minutes of history simulated (compressed) before the live population starts.
     #[arg(long, default_value_t = 60.0)]
     history_minutes: f64,
+    /// Also run two local origins (cdn-a, cdn-b) serving an ffmpeg-made ladder, with steered
+    /// HLS and DASH manifests for real players (needs ffmpeg).
+    #[arg(long)]
+    origins: bool,
 }
 
 #[derive(Args)]
@@ -147,14 +153,25 @@ struct Server {
     url: String,
 }
 
-/// Starts a server; `demo` steers between the simulator's CDNs unless `[steer]` names pathways.
-async fn start(args: &ServeArgs, default_data_dir: &Path, demo: bool) -> anyhow::Result<Server> {
+/// Starts a server. The demo steers between the simulator's CDNs unless `[steer]` names
+/// pathways; `origin_hosts` are the demo origins' hosts by pathway.
+async fn start(
+    args: &ServeArgs,
+    default_data_dir: &Path,
+    demo: bool,
+    origin_hosts: &[(String, String)],
+) -> anyhow::Result<Server> {
     let mut config = Config::load(args.config.as_deref())?;
     if demo && config.steer.pathways.is_empty() {
         config.steer.pathways = ["cdn-a", "cdn-b", "cdn-c"]
             .map(|id| PathwayConfig {
                 id: id.into(),
                 cdn: None,
+                hosts: origin_hosts
+                    .iter()
+                    .filter(|(pathway, _)| pathway == id)
+                    .map(|(_, host)| host.clone())
+                    .collect(),
             })
             .into();
     }
@@ -258,17 +275,45 @@ async fn serve(
     args: ServeArgs,
     until: Option<tokio::sync::oneshot::Receiver<()>>,
 ) -> anyhow::Result<()> {
-    let server = start(&args, Path::new("openqoe-data"), false).await?;
+    let server = start(&args, Path::new("openqoe-data"), false, &[]).await?;
     println!("openqoe listening: {}", server.url);
     run(server, until).await
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let default_dir = std::env::temp_dir().join(format!("openqoe-demo-{}", std::process::id()));
-    let server = start(&args.serve, &default_dir, true).await?;
+    let origins = if args.origins {
+        let media = std::env::temp_dir().join("openqoe-demo-media-v1");
+        eprintln!(
+            "making the demo ladder with ffmpeg in {} (once)…",
+            media.display()
+        );
+        Some(Arc::new(
+            demo_origins::Origins::start(media, &["cdn-a", "cdn-b"]).await?,
+        ))
+    } else {
+        None
+    };
+    let hosts: Vec<(String, String)> = origins
+        .iter()
+        .flat_map(|o| {
+            o.origins
+                .iter()
+                .map(|o| (o.pathway.clone(), o.host.clone()))
+        })
+        .collect();
+    let mut server = start(&args.serve, &default_dir, true, &hosts).await?;
     let target = server.url.trim_end_matches('/').to_owned();
     println!("dashboard: {}", server.url);
     println!("write key: demo   (POST {target}/v1/events)");
+    if let Some(origins) = origins {
+        for (pathway, host) in &hosts {
+            println!("origin {pathway}: http://{host}/");
+        }
+        println!("play (steered): {target}/demo/hls/master.m3u8   {target}/demo/dash/manifest.mpd");
+        println!("degrade an origin: curl -X PUT {target}/v1/demo/origins/cdn-a -H 'content-type: application/json' -d '{{\"throughput_kbps\": 400, \"error_percent\": 20}}'");
+        server.topology.router = server.topology.router.merge(origins.router());
+    }
     // The last hour first, compressed into seconds (at full size: detection needs 25 attempts a
     // minute per cohort), then the live population.
     let history = SimConfig {

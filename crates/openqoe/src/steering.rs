@@ -169,7 +169,7 @@ impl Steering {
             .config()
             .pathways
             .iter()
-            .find(|p| p.cdn() == cdn)
+            .find(|p| p.cdn_values().any(|v| v == cdn))
             .map(|p| p.id.clone())
         else {
             return format!("cdn={cdn} is not a steering pathway: no pathway demoted");
@@ -364,7 +364,7 @@ async fn state(State(s): State<Arc<Steering>>) -> Json<Value> {
         "enabled": policy.enabled(),
         "ttl_seconds": config.ttl_seconds,
         "window_seconds": config.window_seconds,
-        "pathways": config.pathways.iter().map(|p| json!({"id": p.id, "cdn": p.cdn()})).collect::<Vec<_>>(),
+        "pathways": config.pathways.iter().map(|p| json!({"id": p.id, "cdn": p.cdn(), "hosts": p.hosts})).collect::<Vec<_>>(),
         "cohort_dimensions": config.cohort_dimensions,
         "evaluated_at": policy.evaluated_at(),
         "cohorts": policy.cohorts(COHORTS_SHOWN),

@@ -12,12 +12,21 @@ pub struct PathwayConfig {
     pub id: String,
     /// The `cdn` dimension of views served by this pathway; the id when absent.
     pub cdn: Option<String>,
+    /// Other `cdn` values meaning this pathway: its media hosts (`host[:port]`), which the web
+    /// SDK reports as `cdn` when the app names none.
+    #[serde(default)]
+    pub hosts: Vec<String>,
 }
 
 impl PathwayConfig {
     /// The `cdn` value views served by this pathway carry.
     pub fn cdn(&self) -> &str {
         self.cdn.as_deref().unwrap_or(&self.id)
+    }
+
+    /// Every `cdn` value that means this pathway.
+    pub fn cdn_values(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.cdn()).chain(self.hosts.iter().map(String::as_str))
     }
 }
 
@@ -121,11 +130,15 @@ impl SteerConfig {
                     pathway.id
                 ));
             }
-            if self.pathways[..i].iter().any(|p| p.cdn() == pathway.cdn()) {
-                return Err(format!(
-                    "steer.pathways[{i}].cdn: {:?} is already another pathway's",
-                    pathway.cdn()
-                ));
+            for value in pathway.cdn_values() {
+                if self.pathways[..i]
+                    .iter()
+                    .any(|p| p.cdn_values().any(|v| v == value))
+                {
+                    return Err(format!(
+                        "steer.pathways[{i}]: cdn {value:?} is already another pathway's"
+                    ));
+                }
             }
         }
         if self.pathways.len() == 1 {

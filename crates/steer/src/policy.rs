@@ -38,7 +38,7 @@ impl Observations {
                 .pathways
                 .iter()
                 .enumerate()
-                .map(|(i, p)| (p.cdn().to_owned(), i))
+                .flat_map(|(i, p)| p.cdn_values().map(move |v| (v.to_owned(), i)))
                 .collect(),
             pathway_index: config
                 .pathways

@@ -13,6 +13,7 @@ fn config() -> SteerConfig {
             .map(|id| PathwayConfig {
                 id: (*id).into(),
                 cdn: None,
+                hosts: Vec::new(),
             })
             .collect(),
         cohort_dimensions: vec!["country".into(), "isp".into()],
