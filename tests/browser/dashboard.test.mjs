@@ -1,6 +1,6 @@
 // The dashboard of a freshly started `openqoe demo`, in Debian's headless Chromium: it must show
 // real, non-zero numbers within 10 s, render its charts, list the alert its history's incident
-// raised, and log no console errors.
+// raised, show and change CDN steering, and log no console errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -114,6 +114,50 @@ test('dashboard of a running demo shows real numbers, charts and views', { timeo
     }
     assert.ok(elements.some((e) => e.includes('cdn=cdn-b')), `a cause names cdn=cdn-b (${elements})`);
     await page.screenshot({ path: path.join(artifacts, 'dashboard-alert.png'), fullPage: true });
+
+    // CDN steering: the demo steers between cdn-a, cdn-b and cdn-c. Each pathway is shown; an
+    // override added through the form is listed and logged, and removing it works; the kill switch
+    // asks for a reason, then turns steering off and back on. Last, each pathway's health for
+    // everyone (measured on the live viewers, who follow steering once the history is in).
+    const steeringStarted = Date.now();
+    await page.goto(`${url}#/steering`);
+    await page.waitForSelector('#steer-pathways [data-pathway]');
+    const pathways = await page.$$eval('#steer-pathways [data-pathway]', (tiles) => tiles.map((t) => t.dataset.pathway));
+    assert.deepEqual(pathways, ['cdn-a', 'cdn-b', 'cdn-c'], 'the steering page shows each pathway');
+
+    const reason = `browser test ${steeringStarted}`;
+    await page.fill('#override-form input[data-dim="country"]', 'DE');
+    for (let i = 0; i < 2; i++) await page.click('#override-order li[data-pathway="cdn-c"] button[data-move="-1"]');
+    await page.selectOption('#override-expiry', '3600');
+    await page.fill('#override-reason', reason);
+    await page.click('#override-add');
+    const listed = page.locator('#override-table tbody tr[data-id]', { hasText: reason });
+    await listed.waitFor();
+    const override = (await listed.textContent()).replace(/\s+/g, ' ');
+    assert.match(override, /country=DE.*1\. cdn-c.*2\. cdn-a.*3\. cdn-b/, `the override is listed with its order (${override})`);
+    await page.locator('#change-table tbody tr[data-kind="override_set"]', { hasText: reason }).waitFor();
+    await page.screenshot({ path: path.join(artifacts, 'dashboard-steering.png'), fullPage: true });
+    await listed.locator('button[data-remove]').click();
+    await listed.waitFor({ state: 'detached' });
+    await page.locator('#change-table tbody tr[data-kind="override_cleared"]', { hasText: 'country=DE' }).first().waitFor();
+
+    await page.click('#steer-toggle');
+    await page.fill('#steer-reason', 'browser test of the kill switch');
+    await page.click('#steer-confirm-yes');
+    await page.waitForSelector('#steer-status.off');
+    await page.locator('#change-table tbody tr[data-kind="disabled"]', { hasText: 'browser test of the kill switch' }).waitFor();
+    await page.click('#steer-toggle');
+    await page.fill('#steer-reason', 'browser test done');
+    await page.click('#steer-confirm-yes');
+    await page.waitForSelector('#steer-status.on');
+
+    // The page refreshes every 5 s: give the scores two refreshes to appear.
+    await page.waitForFunction(() => [...document.querySelectorAll('#steer-pathways [data-score]')].some((el) => !Number.isNaN(parseFloat(el.textContent))),
+      null, { timeout: 11000 }).catch(() => {});
+    const scores = await page.$$eval('#steer-pathways [data-score]', (els) => els.map((el) => parseFloat(el.textContent)).filter((v) => !Number.isNaN(v)));
+    const note = await page.locator('#steer-pathways-note').textContent();
+    console.log(`dashboard: steering page checked in ${((Date.now() - steeringStarted) / 1000).toFixed(1)} s, ${((Date.now() - shownBy) / 1000 + 10).toFixed(0)} s after start`);
+    assert.ok(scores.length > 0 && scores.every((v) => v >= 0 && v <= 100), `health scores 0–100 for everyone (${scores}; page says: ${note})`);
 
     assert.deepEqual(problems, [], 'no console errors');
   } finally {

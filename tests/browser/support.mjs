@@ -10,11 +10,14 @@ export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const binary = process.env.OPENQOE_BIN ?? path.join(repo, 'target/debug/openqoe');
 export const artifacts = path.join(repo, 'artifacts');
 
-/** Starts `openqoe <command> --listen 127.0.0.1:0 --data-dir <tmp>` and resolves its URL from `prefix`. */
-export function startOpenqoe(command, prefix) {
+/**
+ * Starts `openqoe <command> --listen 127.0.0.1:0 --data-dir <tmp>` and resolves its URL from
+ * `prefix`; `env` adds variables (e.g. `OPENQOE_CONFIG`, a configuration file).
+ */
+export function startOpenqoe(command, prefix, env = {}) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'openqoe-'));
   const child = spawn(binary, [command, '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
-    env: { ...process.env, OPENQOE_LOG: 'warn' },
+    env: { ...process.env, OPENQOE_LOG: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = new Promise((resolve, reject) => {

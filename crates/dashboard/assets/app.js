@@ -358,10 +358,11 @@ const ordinal = (n) => `${n}${n % 10 === 1 && n % 100 !== 11 ? 'st' : n % 10 ===
 const scoreClass = (s) => (!isNum(s) ? 'unknown' : s >= 80 ? 'good' : s >= 60 ? 'warn' : 'bad');
 const fmtScore = (s) => (isNum(s) ? Math.round(s).toString() : dash);
 const fmtWhen = (ms) => (isNum(ms) ? `${fmtTime(ms)}${Date.now() - ms >= 60000 ? ` (${fmtDuration(Date.now() - ms)} ago)` : ''}` : dash);
-const steerHelp = (ttl) => `<p class="help"><strong>How CDN steering works.</strong> Players ask openqoe which CDN to use every ${fmtCount(ttl)} seconds
+const fmtWindow = (seconds) => (isNum(seconds) ? (seconds % 60 === 0 ? `${seconds / 60} minute${seconds === 60 ? '' : 's'}` : `${seconds} seconds`) : 'few minutes');
+const steerHelp = (ttl, window) => `<p class="help"><strong>How CDN steering works.</strong> Players ask openqoe which CDN to use every ${fmtCount(ttl)} seconds
   (HLS and DASH content steering). openqoe answers with an order of CDNs, best first, chosen for the viewer's group: their country,
   then their internet provider, then their kind of device. It gives every CDN a health score from 0 to 100, built from rebuffering,
-  playback failures, startup time and the download speed players report, over the last few minutes. When one CDN has been clearly
+  playback failures, startup time and the download speed players report, over the last ${fmtWindow(window)}. When one CDN has been clearly
   worse than another for a group for a while, it is moved down for that group; once it has been healthy again for a while, it is put
   back. A few viewers still get a moved-down CDN first, so its recovery shows. An alert's runbook action can also move a CDN down
   until the alert resolves. A manual override fixes the order for a group yourself. The switch at the top stops automatic decisions:
@@ -381,12 +382,17 @@ id = "cdn-b"
 cdn = "cdn-b"             # the cdn your views report, when it differs from the id</pre>`;
 
 // Health of one pathway as a compact score whose tooltip lists its parts.
+// Points a part took off the score, when the server says.
+const lost = (h, part) => (isNum(h?.penalties?.[part]) ? ` \u2192 \u2212${h.penalties[part].toFixed(1)} points` : '');
 function healthTitle(pathway, h) {
   if (!h) return `${pathway}: no viewers measured here yet`;
-  return [`${pathway}: health ${isNum(h.score) ? `${h.score.toFixed(1)} of 100` : 'not known yet (too few views)'}`,
-    `views: ${fmtCount(h.views)}`, `rebuffering: ${fmtPct(h.rebuffer_pct)} of viewing time`, `playback failures: ${fmtPct(h.failure_pct)} of views`,
-    `startup time: ${fmtSeconds(h.startup_ms)}`, `download speed: ${fmtBps(h.throughput_bps)} (${fmtCount(h.reports ?? null)} player reports)`].join('\n');
+  const best = isNum(h.best_case_score) && isNum(h.score) && h.best_case_score - h.score >= 0.05 ? ` (at best ${h.best_case_score.toFixed(1)}, allowing for bad luck)` : '';
+  return [`${pathway}: health ${isNum(h.score) ? `${h.score.toFixed(1)} of 100${best}` : 'not known yet (too few views)'}`,
+    `views: ${fmtCount(h.views ?? null)}`, `rebuffering: ${fmtPct(h.rebuffer_pct)} of viewing time${lost(h, 'rebuffer')}`,
+    `playback failures: ${fmtPct(h.failure_pct)} of views${lost(h, 'failure')}`, `startup time: ${fmtSeconds(h.startup_ms)}${lost(h, 'startup')}`,
+    `download speed: ${fmtBps(h.throughput_bps)} (${fmtCount(h.reports ?? null)} player reports)${lost(h, 'throughput')}`].join('\n');
 }
+const lostSmall = (h, part) => (isNum(h?.penalties?.[part]) && h.penalties[part] >= 0.05 ? ` <span class="help">\u2212${h.penalties[part].toFixed(1)} pts</span>` : '');
 const scoreCell = (pathway, h) => `<span class="score ${scoreClass(h?.score)}" title="${esc(healthTitle(pathway, h))}">${fmtScore(h?.score)}</span>`;
 // The order new sessions get, moved-down pathways marked.
 function priorityChips(priority, demoted = []) {
@@ -440,7 +446,7 @@ async function steering() {
     if (!response.ok) throw new Error(`/v1/steer: ${response.status} ${(await response.json().catch(() => ({}))).error ?? ''}`);
     return response.json();
   };
-  const skeleton = () => `<h1>CDN steering</h1><p class="lede">Which CDN each new viewer is sent to, and why.</p>
+  const skeleton = () => `<h1>CDN steering</h1><p class="lede">Which CDN each new viewer is sent to, and why. Updates every 5 s.</p>
     <section class="card steer-status" id="steer-status"><div class="status-line"><span class="dot"></span><strong id="steer-state"></strong></div>
       <p id="steer-state-help" class="help"></p>
       <div class="actions"><button type="button" id="steer-toggle"></button></div>
@@ -450,7 +456,7 @@ async function steering() {
         <button type="submit" id="steer-confirm-yes"></button> <button type="button" id="steer-confirm-no">Cancel</button>
         <span id="steer-toggle-message"></span>
       </form></section>
-    <h2 class="section">CDNs for everyone</h2><div class="tiles" id="steer-pathways"></div>
+    <h2 class="section">CDNs for everyone</h2><p class="help" id="steer-pathways-note"></p><div class="tiles" id="steer-pathways"></div>
     <h2 class="section">Groups with a CDN moved down or a manual order</h2><ul class="alerts" id="steer-attention"></ul>
     <h2 class="section">All other groups of viewers</h2>
     <div class="controls"><label>Find a group <input id="steer-find" placeholder="DE"></label><span class="help" id="steer-others-count"></span></div>
@@ -483,6 +489,8 @@ async function steering() {
 
   const renderPathways = () => {
     const everyone = data.cohorts.find((c) => isEveryone(c.cohort)) ?? { priority: data.pathways.map((p) => p.id), health: [], demoted: [] };
+    const measured = everyone.health.some((h) => isNum(h.score));
+    document.getElementById('steer-pathways-note').textContent = `${measured ? 'Health' : 'No CDN has enough viewers yet to judge its health'} over the last ${fmtWindow(data.window_seconds)}, all viewers together; hover a score for what it is made of.`;
     document.getElementById('steer-pathways').innerHTML = data.pathways.map((p) => {
       const h = everyone.health.find((x) => x.pathway === p.id);
       const place = everyone.priority.indexOf(p.id);
@@ -490,9 +498,9 @@ async function steering() {
       return `<section class="tile pathway" data-pathway="${esc(p.id)}"><h2>${esc(p.id)}${p.cdn && p.cdn !== p.id ? ` <small>(CDN ${esc(p.cdn)})</small>` : ''}</h2>
         <div class="value"><span class="score-big ${scoreClass(h?.score)}" data-score title="${esc(healthTitle(p.id, h))}">${fmtScore(h?.score)}</span><small>health of 100</small></div>
         <p class="help">${place >= 0 ? `<strong>${ordinal(place + 1)} choice</strong> for new viewers` : 'not offered'}${down ? ` · <span class="badge bad">moved down</span> ${esc(down.reason)}` : ''}</p>
-        <dl><dt>views</dt><dd>${fmtCount(h?.views ?? null)}</dd><dt>rebuffering</dt><dd>${fmtPct(h?.rebuffer_pct)}</dd>
-          <dt>playback failures</dt><dd>${fmtPct(h?.failure_pct)}</dd><dt>startup time</dt><dd>${fmtSeconds(h?.startup_ms)}</dd>
-          <dt>download speed</dt><dd>${fmtBps(h?.throughput_bps)} <span class="help">${fmtCount(h?.reports ?? null)} player reports</span></dd></dl></section>`;
+        <dl><dt>views</dt><dd>${fmtCount(h?.views ?? null)}</dd><dt>rebuffering</dt><dd>${fmtPct(h?.rebuffer_pct)}${lostSmall(h, 'rebuffer')}</dd>
+          <dt>playback failures</dt><dd>${fmtPct(h?.failure_pct)}${lostSmall(h, 'failure')}</dd><dt>startup time</dt><dd>${fmtSeconds(h?.startup_ms)}${lostSmall(h, 'startup')}</dd>
+          <dt>download speed</dt><dd>${fmtBps(h?.throughput_bps)}${lostSmall(h, 'throughput')} <span class="help">${fmtCount(h?.reports ?? null)} player reports</span></dd></dl></section>`;
     }).join('');
   };
 
@@ -663,7 +671,7 @@ async function steering() {
     renderCohorts();
     renderOverrides();
     renderChanges();
-    document.getElementById('steer-help').innerHTML = steerHelp(data.ttl_seconds);
+    document.getElementById('steer-help').innerHTML = steerHelp(data.ttl_seconds, data.window_seconds);
     root.dataset.loaded = data.evaluated_at ?? '';
   };
   await render();

@@ -505,8 +505,8 @@ fn configuration_errors_name_the_field() {
             "steer.pathways[1].id",
         ),
         (
-            |c| c.pathways[2].cdn = Some("cdn-a".into()),
-            "steer.pathways[2].cdn",
+            |c| c.pathways[2].hosts = vec!["cdn-a".into()],
+            "steer.pathways[2]: cdn \"cdn-a\" is already",
         ),
         (
             |c| c.restore_margin = 20.0,
