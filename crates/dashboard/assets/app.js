@@ -440,6 +440,8 @@ async function steering() {
   page.append(root);
   let data = null;
   let formReady = false;
+  let showAll = false; // the other groups' table shows its first OTHERS_SHOWN rows until asked for all
+  const OTHERS_SHOWN = 20;
   const load = async () => {
     const response = await fetch('/v1/steer');
     if (response.status === 404) return null;
@@ -459,7 +461,7 @@ async function steering() {
     <h2 class="section">CDNs for everyone</h2><p class="help" id="steer-pathways-note"></p><div class="tiles" id="steer-pathways"></div>
     <h2 class="section">Groups with a CDN moved down or a manual order</h2><ul class="alerts" id="steer-attention"></ul>
     <h2 class="section">All other groups of viewers</h2>
-    <div class="controls"><label>Find a group <input id="steer-find" placeholder="DE"></label><span class="help" id="steer-others-count"></span></div>
+    <div class="controls"><label>Find a group <input id="steer-find" placeholder="e.g. DE"></label><span class="help" id="steer-others-count"></span></div>
     <div id="steer-others"></div>
     <h2 class="section">Manual overrides</h2><div id="steer-overrides"></div>
     <form class="card" id="override-form"></form>
@@ -528,9 +530,14 @@ async function steering() {
           ${c.override ? `<li>Manual order set ${fmtWhen(c.override.created_at)}, ${overrideEnds(c.override)}: <span class="why">${esc(c.override.reason || 'no reason given')}</span> ${removeButton(c.override)}</li>` : ''}</ul>
         <div class="meta">health here: ${healthRow(c)}</div></li>`).join('');
     const find = document.getElementById('steer-find').value.trim().toLowerCase();
-    const others = data.cohorts.filter((c) => !special(c) && !isEveryone(c.cohort)).sort(byCoarseness);
-    const shown = others.filter((c) => !find || fmtCohort(c.cohort).toLowerCase().includes(find));
-    document.getElementById('steer-others-count').textContent = `${fmtCount(shown.length)} of ${fmtCount(others.length)} groups; hover a score for what it is made of.`;
+    const viewers = (c) => c.health.reduce((sum, h) => sum + (h.views ?? 0), 0);
+    const others = data.cohorts.filter((c) => !special(c) && !isEveryone(c.cohort)).sort((a, b) => viewers(b) - viewers(a) || byCoarseness(a, b));
+    const matching = others.filter((c) => !find || fmtCohort(c.cohort).toLowerCase().includes(find));
+    const shown = showAll ? matching : matching.slice(0, OTHERS_SHOWN);
+    document.getElementById('steer-others-count').innerHTML = `${fmtCount(shown.length)} of ${fmtCount(others.length)} groups, most viewers first${matching.length > shown.length
+      ? ` <button type="button" class="small" id="steer-show-all">show all ${fmtCount(matching.length)}</button>` : ''}; hover a score for what it is made of.`;
+    const more = document.getElementById('steer-show-all');
+    if (more) more.onclick = () => { showAll = true; renderCohorts(); };
     document.getElementById('steer-others').innerHTML = shown.length === 0
       ? `<div class="empty">${others.length ? 'No group matches' : 'No other group of viewers has been seen yet'}</div>`
       : `<table id="steer-others-table"><thead><tr><th>group of viewers</th><th>order new viewers get</th>${data.pathways.map((p) => `<th class="num">${esc(p.id)} health</th>`).join('')}</tr></thead><tbody>
