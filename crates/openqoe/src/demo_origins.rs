@@ -17,6 +17,8 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::steering::error;
+
 /// The ladder: (height, width, video kbit/s).
 const LADDER: [(u32, u32, u32); 2] = [(720, 1280, 2500), (360, 640, 700)];
 const SECONDS: u32 = 120;
@@ -360,27 +362,13 @@ async fn degrade(
 ) -> Response {
     let Json(degradation) = match body {
         Ok(body) => body,
-        Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(json!({"error": e.body_text()})),
-            )
-                .into_response()
-        }
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
     };
     if degradation.error_percent > 100 {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "error_percent: expected 0 to 100"})),
-        )
-            .into_response();
+        return error(StatusCode::BAD_REQUEST, "error_percent: expected 0 to 100");
     }
     let Some(origin) = o.origins.iter().find(|origin| origin.pathway == pathway) else {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(json!({"error": format!("no origin {pathway:?}")})),
-        )
-            .into_response();
+        return error(StatusCode::NOT_FOUND, format!("no origin {pathway:?}"));
     };
     *origin.degradation.lock().expect("origin lock poisoned") = degradation;
     tracing::warn!(%pathway, ?degradation, "demo origin degradation changed");

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -56,7 +57,8 @@ pub struct Steering {
     logged_changes: AtomicU64,
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+/// `{"error": message}` with `status`.
+pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": message.into()}))).into_response()
 }
 
@@ -308,6 +310,17 @@ impl Steering {
         player_headers(Json(manifest.to_json()).into_response())
     }
 
+    /// An operator request's JSON body once the request is authorised, else the refusal.
+    fn operator_request<T>(
+        &self,
+        headers: &HeaderMap,
+        body: Result<Json<T>, JsonRejection>,
+    ) -> Result<T, Box<Response>> {
+        self.authorised(headers)?;
+        body.map(|Json(body)| body)
+            .map_err(|e| Box::new(error(StatusCode::BAD_REQUEST, e.body_text())))
+    }
+
     fn authorised(&self, headers: &HeaderMap) -> Result<(), Box<Response>> {
         let policy = self.policy.lock().expect("steering lock poisoned");
         let Some(token) = &policy.config().admin_token else {
@@ -389,14 +402,11 @@ struct EnabledBody {
 async fn set_enabled(
     State(s): State<Arc<Steering>>,
     headers: HeaderMap,
-    body: Result<Json<EnabledBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<EnabledBody>, JsonRejection>,
 ) -> Response {
-    if let Err(refused) = s.authorised(&headers) {
-        return *refused;
-    }
-    let Json(body) = match body {
+    let body = match s.operator_request(&headers, body) {
         Ok(body) => body,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+        Err(refused) => return *refused,
     };
     let mut policy = s.policy.lock().expect("steering lock poisoned");
     let reason = if body.reason.is_empty() {
@@ -423,14 +433,11 @@ struct OverrideBody {
 async fn add_override(
     State(s): State<Arc<Steering>>,
     headers: HeaderMap,
-    body: Result<Json<OverrideBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<OverrideBody>, JsonRejection>,
 ) -> Response {
-    if let Err(refused) = s.authorised(&headers) {
-        return *refused;
-    }
-    let Json(body) = match body {
+    let body = match s.operator_request(&headers, body) {
         Ok(body) => body,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+        Err(refused) => return *refused,
     };
     let now = crate::topology::now().0;
     let expires_at = match body.expires_in_s {

@@ -51,6 +51,17 @@ impl Views {
         }
     }
 
+    /// Stored and live views with time in `[from, to)`.
+    fn touching(&self, from: ServerTime, to: ServerTime) -> impl Iterator<Item = &View> {
+        let stored = self.store.iter().map(|s| &s.view);
+        stored
+            .chain(self.sessionizer.live_views())
+            .filter(move |view| {
+                view.started_at().is_some_and(|s| s < to)
+                    && view.end.is_none_or(|end| end.at >= from)
+            })
+    }
+
     fn expire(&mut self, now: ServerTime) {
         let mut ended = Vec::new();
         self.sessionizer.expire(now, &mut ended);
@@ -132,14 +143,7 @@ impl Pipeline {
     ) -> BTreeMap<i64, MinuteViews> {
         let views = self.views.read().expect("views lock poisoned");
         let mut minutes: BTreeMap<i64, MinuteViews> = BTreeMap::new();
-        let touches = |view: &View| {
-            view.started_at().is_some_and(|s| s < to) && view.end.is_none_or(|end| end.at >= from)
-        };
-        let stored = views.store.iter().map(|s| &s.view);
-        for view in stored
-            .chain(views.sessionizer.live_views())
-            .filter(|v| touches(v))
-        {
+        for view in views.touching(from, to) {
             let values: Vec<Option<String>> =
                 dimensions.iter().map(|d| view.dimension(d)).collect();
             for (minute, counts) in view_minutes(view, 60_000) {
@@ -164,13 +168,8 @@ impl Pipeline {
         dimensions: &[String],
     ) -> MinuteViews {
         let views = self.views.read().expect("views lock poisoned");
-        let touches = |view: &View| {
-            view.started_at().is_some_and(|s| s < to) && view.end.is_none_or(|end| end.at >= from)
-        };
-        let stored = views.store.iter().map(|s| &s.view);
-        stored
-            .chain(views.sessionizer.live_views())
-            .filter(|v| touches(v))
+        views
+            .touching(from, to)
             .filter_map(|view| {
                 let mut sum: Option<MinuteCounts> = None;
                 for (bucket, counts) in view_minutes(view, bucket_ms) {

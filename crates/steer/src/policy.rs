@@ -693,16 +693,19 @@ impl Policy {
         self.held_since = held;
     }
 
+    /// The override that applies to `cohort`: the most specific, then the newest.
+    fn override_for(&self, cohort: &Cohort) -> Option<&Override> {
+        self.overrides
+            .iter()
+            .filter(|o| contains(cohort, &o.cohort))
+            .max_by_key(|o| (o.cohort.len(), o.created_at))
+    }
+
     /// The order for a session of `cohort` now on `current` (None: a new session). `session`
     /// picks the explorers; without one nobody explores.
     fn order(&self, cohort: &Cohort, current: Option<&str>, session: Option<&str>) -> Vec<String> {
         let ids: Vec<&str> = self.config.pathways.iter().map(|p| p.id.as_str()).collect();
-        if let Some(o) = self
-            .overrides
-            .iter()
-            .filter(|o| contains(cohort, &o.cohort))
-            .max_by_key(|o| (o.cohort.len(), o.created_at))
-        {
+        if let Some(o) = self.override_for(cohort) {
             let mut order = o.priority.clone();
             order.extend(
                 ids.iter()
@@ -825,12 +828,7 @@ impl Policy {
         CohortState {
             priority: self.order(&cohort, None, None),
             demoted: self.demoted_for(&cohort).cloned().collect(),
-            r#override: self
-                .overrides
-                .iter()
-                .filter(|o| contains(&cohort, &o.cohort))
-                .max_by_key(|o| (o.cohort.len(), o.created_at))
-                .cloned(),
+            r#override: self.override_for(&cohort).cloned(),
             health,
             cohort,
         }
