@@ -1,11 +1,15 @@
 //! `openqoe`: the binary. `serve` runs collector, API and dashboard on one port; `demo` adds a
 //! live simulated population; `sim` drives simulated viewers against any collector.
 mod alerting;
+mod bench;
+mod bench_ingest;
+mod bench_query;
 mod cmcd_cli;
 mod config;
 mod demo_origins;
 mod eval_alerts;
 mod eval_cli;
+mod export_cli;
 mod import;
 mod p1203_cli;
 mod rca_cli;
@@ -55,6 +59,11 @@ enum Command {
     /// Accuracy harnesses with known answers (root cause on semi-synthetic cases).
     #[command(subcommand)]
     Eval(eval_cli::EvalCommand),
+    /// Writes views or raw events of a time range from a server to a Parquet, CSV or JSONL file.
+    Export(export_cli::ExportArgs),
+    /// Performance figures: ingest load, freshness, queries over millions of views.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 #[derive(Args)]
@@ -142,6 +151,8 @@ fn main() -> anyhow::Result<()> {
             Command::P1203(args) => p1203_cli::run(args),
             Command::Rca(args) => rca_cli::run(args),
             Command::Eval(command) => eval_cli::run(command),
+            Command::Export(args) => export_cli::run(args).await,
+            Command::Bench(command) => bench::run(command).await,
         }
     })
 }

@@ -15,7 +15,7 @@ use openqoe_metrics::{compute, view_minutes, MinuteCounts, ViewMetrics};
 use openqoe_model::{Batch, ServerTime, View, ViewId};
 use openqoe_query::ViewSource;
 use openqoe_sessionize::Sessionizer;
-use openqoe_store::ViewStore;
+use openqoe_store::{ViewStore, ViewTable};
 use openqoe_wal::{ReplayReport, SegmentLog};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
@@ -255,6 +255,24 @@ impl ViewSource for Pipeline {
     fn dimensions(&self) -> Vec<String> {
         let views = self.views.read().expect("views lock poisoned");
         views.dimensions.iter().cloned().collect()
+    }
+
+    fn visit_tables(&self, from: ServerTime, to: ServerTime, visit: &mut dyn FnMut(&ViewTable)) {
+        let views = self.views.read().expect("views lock poisoned");
+        visit(views.store.table());
+        // Live views change with every batch: their rows are made per query.
+        let mut live = ViewTable::new();
+        for view in views.sessionizer.live_views() {
+            if view.started_at().is_some_and(|t| t >= from && t < to) {
+                live.upsert(view, &compute(view));
+            }
+        }
+        visit(&live);
+    }
+
+    fn visit_ended(&self, visit: &mut dyn FnMut(&ViewTable)) {
+        let views = self.views.read().expect("views lock poisoned");
+        visit(views.store.table());
     }
 }
 

@@ -2,23 +2,30 @@
 //!
 //! Owns request parsing, filtering, grouping and aggregation; does not own where views live: it
 //! reads them through a [`ViewSource`] the binary provides (live views from the sessionizer,
-//! ended ones from the store). Key decision: percentiles are exact — nearest-rank over the sorted
-//! values of the selected views — so the API never needs to state an error bound; rates are always
-//! Σnumerator / Σdenominator, never an average of ratios.
+//! ended ones from the store). Key decisions: breakdowns and timeseries scan the store's columns
+//! ([`aggregate`]); percentiles are exact (nearest rank) for groups of up to [`EXACT_VIEWS`]
+//! views and come from a mergeable sketch within 0.8 % beyond (each row says which, `exact`);
+//! rates are always Σnumerator / Σdenominator, never an average of ratios.
 #![warn(missing_docs)]
 
 mod aggregate;
 mod error;
+mod export;
 mod params;
 mod routes;
+mod scan;
+mod sketch;
 
-pub use aggregate::Aggregate;
+pub use aggregate::{Aggregate, Distribution, EXACT_VIEWS};
 pub use error::ApiError;
 pub use params::{parse_interval_ms, parse_time, Selection};
 pub use routes::router;
+pub use scan::{aggregate, GroupKey, Grouping};
+pub use sketch::Sketch;
 
 use openqoe_metrics::ViewMetrics;
 use openqoe_model::{ServerTime, View, ViewId};
+use openqoe_store::ViewTable;
 
 /// Where the API reads views from.
 pub trait ViewSource: Send + Sync + 'static {
@@ -33,4 +40,9 @@ pub trait ViewSource: Send + Sync + 'static {
     fn view(&self, id: &ViewId) -> Option<(View, ViewMetrics)>;
     /// Names of the dimensions views have carried, sorted.
     fn dimensions(&self) -> Vec<String>;
+    /// Calls `visit` with every table holding views, live or ended, that started in
+    /// `[from, to)` (it may hold others too: queries select by time themselves).
+    fn visit_tables(&self, from: ServerTime, to: ServerTime, visit: &mut dyn FnMut(&ViewTable));
+    /// Calls `visit` with the table of ended views (briefly: a caller reading much calls again).
+    fn visit_ended(&self, visit: &mut dyn FnMut(&ViewTable));
 }

@@ -13,10 +13,10 @@ use openqoe_model::{ServerTime, View, ViewId};
 use prometheus_client::registry::Registry;
 use serde_json::{json, Map, Value};
 
-use crate::{Aggregate, ApiError, Selection, ViewSource};
+use crate::{Aggregate, ApiError, GroupKey, Grouping, Selection, ViewSource};
 
-struct Api<S> {
-    source: Arc<S>,
+pub(crate) struct Api<S> {
+    pub(crate) source: Arc<S>,
     registry: Arc<Registry>,
 }
 
@@ -36,6 +36,7 @@ pub fn router<S: ViewSource>(source: Arc<S>, registry: Arc<Registry>) -> Router 
         .route("/v1/views", get(view_list::<S>))
         .route("/v1/views/{id}", get(view::<S>))
         .route("/v1/views/{id}/events", get(view_events::<S>))
+        .route("/v1/export/{table}", get(crate::export::export::<S>))
         .with_state(Arc::new(Api { source, registry }))
 }
 
@@ -77,6 +78,28 @@ fn group_json(group_by: &[String], key: &[Option<String>]) -> Value {
     Value::Object(map)
 }
 
+/// One metric over the selected views of every table the source holds, by group (and bucket).
+fn aggregate_views<S: ViewSource>(
+    source: &S,
+    metric: &'static Metric,
+    selection: &Selection,
+    interval_ms: Option<i64>,
+) -> BTreeMap<GroupKey, Aggregate> {
+    let grouping = Grouping {
+        metric,
+        from: selection.from,
+        to: selection.to,
+        filters: &selection.filters,
+        group_by: &selection.group_by,
+        interval_ms,
+    };
+    let mut groups = BTreeMap::new();
+    source.visit_tables(selection.from, selection.to, &mut |table| {
+        crate::aggregate(table, &grouping, &mut groups)
+    });
+    groups
+}
+
 fn metric_header(metric: &Metric) -> Map<String, Value> {
     let mut header = Map::new();
     header.insert("metric".into(), json!(metric.name));
@@ -92,23 +115,13 @@ async fn breakdown<S: ViewSource>(
 ) -> Result<Json<Value>, ApiError> {
     let metric = find_metric(&name)?;
     let selection = Selection::from_query(&pairs, now())?;
-    let mut groups: BTreeMap<Vec<Option<String>>, Aggregate> = BTreeMap::new();
-    if selection.group_by.is_empty() {
-        groups.insert(Vec::new(), Aggregate::new(metric.kind));
+    let mut groups = aggregate_views(api.source.as_ref(), metric, &selection, None);
+    if selection.group_by.is_empty() && groups.is_empty() {
+        groups.insert((selection.from.0, Vec::new()), Aggregate::new(metric.kind));
     }
-    api.source
-        .visit_views(selection.from, selection.to, &mut |view, metrics| {
-            if selection.matches(view) {
-                let key = group_key(view, &selection.group_by);
-                groups
-                    .entry(key)
-                    .or_insert_with(|| Aggregate::new(metric.kind))
-                    .add(metrics.value(metric.name));
-            }
-        });
     let mut rows: Vec<(u64, Value)> = groups
         .into_iter()
-        .map(|(key, aggregate)| {
+        .map(|((_, key), aggregate)| {
             let views = aggregate.views();
             let mut row = Map::new();
             row.insert("group".into(), group_json(&selection.group_by, &key));
@@ -319,22 +332,12 @@ async fn timeseries<S: ViewSource>(
     let metric = find_metric(&name)?;
     let selection = Selection::from_query(&pairs, now())?;
     selection.check_buckets()?;
-    let interval = selection.interval_ms;
-    let mut buckets: BTreeMap<(i64, Vec<Option<String>>), Aggregate> = BTreeMap::new();
-    api.source
-        .visit_views(selection.from, selection.to, &mut |view, metrics| {
-            let Some(started_at) = view.started_at() else {
-                return;
-            };
-            if selection.matches(view) {
-                let t = started_at.0.div_euclid(interval) * interval;
-                let key = (t, group_key(view, &selection.group_by));
-                buckets
-                    .entry(key)
-                    .or_insert_with(|| Aggregate::new(metric.kind))
-                    .add(metrics.value(metric.name));
-            }
-        });
+    let buckets = aggregate_views(
+        api.source.as_ref(),
+        metric,
+        &selection,
+        Some(selection.interval_ms),
+    );
     let points: Vec<Value> = buckets
         .into_iter()
         .map(|((t, key), aggregate)| {
@@ -346,7 +349,7 @@ async fn timeseries<S: ViewSource>(
         })
         .collect();
     let mut body = metric_header(metric);
-    body.insert("interval_ms".into(), json!(interval));
+    body.insert("interval_ms".into(), json!(selection.interval_ms));
     body.insert("points".into(), Value::Array(points));
     Ok(Json(Value::Object(body)))
 }
@@ -448,7 +451,7 @@ async fn view_events<S: ViewSource>(
     ))
 }
 
-fn now() -> ServerTime {
+pub(crate) fn now() -> ServerTime {
     ServerTime(
         SystemTime::now()
             .duration_since(UNIX_EPOCH)

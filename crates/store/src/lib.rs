@@ -2,9 +2,13 @@
 //!
 //! Owns ended views only; live views belong to the sessionizer. Durability is not this crate's
 //! job: the write-ahead log is the record, and the binary rebuilds this store by replaying it at
-//! start-up. Key decision (for now): everything stays in memory and queries scan; the columnar
-//! store (Parquet partitions, rollups) replaces the scan without changing this interface.
+//! start-up. Key decisions: every ended view also has a row in [`ViewTable`] — dimensions
+//! dictionary-encoded, one column per metric, hourly partitions — which aggregate queries scan;
+//! whole views (events included) stay in memory for lookups and late events.
 #![warn(missing_docs)]
+
+mod files;
+mod table;
 
 use std::collections::HashMap;
 
@@ -24,7 +28,11 @@ pub struct StoredView {
 #[derive(Debug, Default)]
 pub struct ViewStore {
     ended: HashMap<ViewId, StoredView>,
+    table: ViewTable,
 }
+
+pub use files::{write_views, EventsWriter, Format, ViewsWriter, WriteError};
+pub use table::{Dictionary, Partition, ViewTable, ABSENT, PARTITION_MS};
 
 impl ViewStore {
     /// Creates an empty store.
@@ -36,6 +44,7 @@ impl ViewStore {
     pub fn insert(&mut self, view: View) {
         debug_assert!(view.is_ended(), "only ended views are stored");
         let metrics = compute(&view);
+        self.table.upsert(&view, &metrics);
         self.ended
             .insert(view.id.clone(), StoredView { view, metrics });
     }
@@ -48,9 +57,13 @@ impl ViewStore {
     pub fn merge_late(&mut self, batch: Batch) -> Result<Merged, Box<Batch>> {
         match self.ended.get_mut(&batch.view.id) {
             Some(stored) => {
+                let props = !batch.view.props.is_empty();
                 let merged = stored.view.merge(batch);
                 if merged.fresh > 0 {
                     stored.metrics = compute(&stored.view);
+                }
+                if merged.fresh > 0 || props {
+                    self.table.upsert(&stored.view, &stored.metrics);
                 }
                 Ok(merged)
             }
@@ -68,6 +81,11 @@ impl ViewStore {
     /// The ended view with this id.
     pub fn get(&self, id: &ViewId) -> Option<&StoredView> {
         self.ended.get(id)
+    }
+
+    /// Ended views in columns, for aggregate queries.
+    pub fn table(&self) -> &ViewTable {
+        &self.table
     }
 
     /// Every ended view, in no particular order.

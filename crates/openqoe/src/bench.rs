@@ -1,0 +1,20 @@
+//! `openqoe bench`: performance figures measured on this machine, printed (or as JSON with
+//! `--json`). Benchmarks, never timed tests: nothing here passes or fails.
+use clap::Subcommand;
+
+/// The benchmarks.
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// HTTP ingest load against a server: events/s, acknowledgement latency, server memory.
+    Ingest(crate::bench_ingest::IngestArgs),
+    /// Breakdown, timeseries and lookup over millions of synthetic ended views.
+    Query(crate::bench_query::QueryArgs),
+}
+
+/// Runs one benchmark.
+pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Ingest(args) => crate::bench_ingest::run(args).await,
+        BenchCommand::Query(args) => crate::bench_query::run(args),
+    }
+}

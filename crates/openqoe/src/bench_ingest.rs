@@ -1,0 +1,433 @@
+//! `openqoe bench ingest`: HTTP load against a collector. Reports events/s with durable
+//! acknowledgements, acknowledgement latency, the server's memory and CPU, and its group commits.
+//!
+//! The load generator shares the machine with the server, so it must be cheap: each request
+//! body is built once per (props variant, position in the view), and a request only copies it
+//! and patches fixed-width digits (the view's identity, `sent_at`, each event's `ts`). One task
+//! per keep-alive connection keeps one request in flight. Each connection takes turns among its
+//! own live views; a view ends with `view_end` after `--view-batches` batches and a new one takes
+//! its place, so the sessionizer holds `connections × views-per-connection` views at most.
+//! Event times are compressed (1 ms apart): one connection stands in for many viewers.
+mod bodies;
+mod load;
+mod server;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use self::bodies::{props_variant, BodyTemplate, ViewShape, PROPS_VARIANTS};
+use self::load::{drive_connection, wall_ms, Plan, Tally};
+use self::server::{read_memory, snapshot, HistogramDelta, StartedServer};
+
+/// `openqoe bench ingest` flags.
+#[derive(Args)]
+pub struct IngestArgs {
+    /// Collector base URL (`http://127.0.0.1:8080`). Without it, a server is started here on a
+    /// temporary data directory and stopped at the end.
+    #[arg(long)]
+    target: Option<String>,
+    /// Environment write key.
+    #[arg(long, default_value = "demo")]
+    key: String,
+    /// Keep-alive connections, each with one request in flight.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Events per batch (one request).
+    #[arg(long, default_value_t = 100)]
+    batch_events: usize,
+    /// Seconds measured, after the warm-up.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Seconds of load before measuring.
+    #[arg(long, default_value_t = 2.0)]
+    warmup_seconds: f64,
+    /// Live views per connection, sent to in turn.
+    #[arg(long, default_value_t = 16)]
+    views_per_connection: usize,
+    /// Batches per view; the last one ends the view with `view_end`.
+    #[arg(long, default_value_t = 20)]
+    view_batches: usize,
+    /// HTTP client: `raw` (HTTP/1.1 written by hand on a tokio socket) or `reqwest`.
+    #[arg(long, value_enum, default_value_t = ClientKind::Raw)]
+    client: ClientKind,
+    /// Data directory of the server started without `--target` (default: a new temporary
+    /// directory, removed at the end).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Process id of the `--target` server, to read its memory and CPU time from /proc.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Prints the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// How requests are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum ClientKind {
+    /// Pre-encoded HTTP/1.1 requests written straight to the socket.
+    Raw,
+    /// One `reqwest::Client` per connection.
+    Reqwest,
+}
+
+/// The run's figures and parameters (`--json` prints this).
+#[derive(Serialize)]
+struct Report {
+    parameters: Parameters,
+    events: u64,
+    batches: u64,
+    events_per_second: f64,
+    batches_per_second: f64,
+    ack_ms: Option<Quantiles>,
+    failures: Failures,
+    server: ServerFigures,
+    load_generator_cpu_cores: Option<f64>,
+    wal: Option<WalFigures>,
+}
+
+#[derive(Serialize)]
+struct Parameters {
+    target: String,
+    started_server: bool,
+    client: ClientKind,
+    connections: usize,
+    batch_events: usize,
+    views_per_connection: usize,
+    view_batches: usize,
+    seconds: f64,
+    warmup_seconds: f64,
+}
+
+#[derive(Serialize)]
+struct Quantiles {
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    max: f64,
+    mean: f64,
+}
+
+impl Quantiles {
+    /// Nearest-rank quantiles of latencies in microseconds, in milliseconds.
+    fn of(latencies_us: &mut [u32]) -> Option<Quantiles> {
+        latencies_us.sort_unstable();
+        let ms = |us: u32| f64::from(us) / 1000.0;
+        let rank = |q: f64| {
+            let index = (q * latencies_us.len() as f64).ceil() as usize;
+            ms(latencies_us[index.clamp(1, latencies_us.len()) - 1])
+        };
+        let total: u64 = latencies_us.iter().map(|&us| u64::from(us)).sum();
+        Some(Quantiles {
+            p50: rank(0.5),
+            p90: rank(0.9),
+            p99: rank(0.99),
+            max: ms(*latencies_us.last()?),
+            mean: total as f64 / latencies_us.len() as f64 / 1000.0,
+        })
+    }
+}
+
+/// Everything that went wrong over the whole run, warm-up included.
+#[derive(Serialize)]
+struct Failures {
+    /// Non-202 answers by status.
+    refusals: BTreeMap<u16, u64>,
+    transport_errors: u64,
+    /// 202 answers whose counts did not add up to the events sent.
+    short_accepts: u64,
+    duplicates: u64,
+    first: Option<String>,
+}
+
+impl Failures {
+    fn any(&self) -> bool {
+        !self.refusals.is_empty()
+            || self.transport_errors > 0
+            || self.short_accepts > 0
+            || self.duplicates > 0
+    }
+}
+
+#[derive(Serialize)]
+struct ServerFigures {
+    pid: Option<u32>,
+    rss_bytes: Option<u64>,
+    peak_rss_bytes: Option<u64>,
+    cpu_cores: Option<f64>,
+    /// Events the server has accepted since it started (`openqoe_ingest_events_total`).
+    events_held: Option<f64>,
+    rss_bytes_per_event_held: Option<f64>,
+}
+
+/// Group commits in the window, from the server's `/metrics`.
+#[derive(Serialize)]
+struct WalFigures {
+    fsyncs_per_second: f64,
+    group_batches_mean: Option<f64>,
+    group_batches_p50_at_most: Option<f64>,
+    group_batches_p99_at_most: Option<f64>,
+    fsync_ms_mean: Option<f64>,
+    fsync_ms_p50_at_most: Option<f64>,
+    fsync_ms_p99_at_most: Option<f64>,
+}
+
+/// Runs the benchmark and prints its report.
+///
+/// # Errors
+/// When the server cannot be started or reached, and after printing the report when any
+/// request failed, was refused or counted duplicates.
+pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
+    if args.connections == 0 || args.batch_events == 0 || args.view_batches == 0 {
+        bail!("--connections, --batch-events and --view-batches: expected at least 1");
+    }
+    if !(args.seconds > 0.0 && args.warmup_seconds >= 0.0) {
+        bail!("--seconds: expected more than 0; --warmup-seconds: expected 0 or more");
+    }
+    let server = match args.target {
+        Some(_) => None,
+        None => Some(StartedServer::start(args.data_dir.clone()).await?),
+    };
+    let outcome = measure(&args, server.as_ref()).await;
+    if let Some(server) = server {
+        server.stop().await;
+    }
+    let report = outcome?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&report);
+    }
+    if report.failures.any() {
+        bail!(
+            "THE RUN HAD FAILURES: refusals {:?}, transport errors {}, short accepts {}, duplicates {}; first: {}",
+            report.failures.refusals,
+            report.failures.transport_errors,
+            report.failures.short_accepts,
+            report.failures.duplicates,
+            report.failures.first.as_deref().unwrap_or("-")
+        );
+    }
+    Ok(())
+}
+
+async fn measure(args: &IngestArgs, server: Option<&StartedServer>) -> anyhow::Result<Report> {
+    let target = match server {
+        Some(server) => server.url.clone(),
+        None => args.target.clone().unwrap_or_default(),
+    };
+    let target = target.trim_end_matches('/').to_owned();
+    let authority = target
+        .strip_prefix("http://")
+        .with_context(|| format!("--target {target:?}: expected http://HOST:PORT"))?
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let addr = tokio::net::lookup_host(&authority)
+        .await
+        .with_context(|| format!("resolving {authority}"))?
+        .next()
+        .with_context(|| format!("{authority}: no address"))?;
+    let pid = server.and_then(|s| s.child.id()).or(args.server_pid);
+    let shape = ViewShape {
+        batch_events: args.batch_events,
+        view_batches: args.view_batches,
+    };
+    let head = |len: usize| {
+        format!("POST /v1/events HTTP/1.1\r\nhost: {authority}\r\ncontent-type: application/json\r\ncontent-length: {len}\r\n\r\n")
+    };
+    let templates = (0..PROPS_VARIANTS)
+        .map(|variant| {
+            let props = props_variant(variant);
+            (0..shape.view_batches)
+                .map(|position| {
+                    BodyTemplate::build(&args.key, &props, position, shape).with_head(head)
+                })
+                .collect()
+        })
+        .collect();
+    let from = Instant::now() + Duration::from_secs_f64(args.warmup_seconds);
+    let until = from + Duration::from_secs_f64(args.seconds);
+    let plan = Arc::new(Plan {
+        templates,
+        shape,
+        views_per_connection: args.views_per_connection,
+        run: wall_ms(),
+        client: args.client,
+        addr,
+        url: format!("{target}/v1/events"),
+        from,
+        until,
+    });
+    let connections: Vec<_> = (0..args.connections)
+        .map(|connection| tokio::spawn(drive_connection(Arc::clone(&plan), connection)))
+        .collect();
+    let scraper = reqwest::Client::new();
+    let metrics_url = format!("{target}/metrics");
+    tokio::time::sleep_until(from.into()).await;
+    let before = snapshot(pid, &scraper, &metrics_url).await;
+    tokio::time::sleep_until(until.into()).await;
+    let after = snapshot(pid, &scraper, &metrics_url).await;
+    let mut tally = Tally::default();
+    for connection in connections {
+        tally.merge(connection.await.context("a connection task panicked")?);
+    }
+    let memory = pid.and_then(read_memory);
+
+    let window_seconds = after.at.duration_since(before.at).as_secs_f64();
+    let cores = |before: Option<f64>, after: Option<f64>| Some((after? - before?) / window_seconds);
+    let events_held = after
+        .metrics
+        .as_ref()
+        .and_then(|m| m.get("openqoe_ingest_events_total").copied());
+    let wal = before
+        .metrics
+        .as_ref()
+        .zip(after.metrics.as_ref())
+        .map(|(b, a)| {
+            let groups = HistogramDelta::between(b, a, "openqoe_wal_group_batches");
+            let sync = HistogramDelta::between(b, a, "openqoe_wal_sync_seconds");
+            let ms = |seconds: Option<f64>| seconds.map(|s| s * 1000.0);
+            WalFigures {
+                fsyncs_per_second: groups.as_ref().map_or(0.0, |g| g.count) / window_seconds,
+                group_batches_mean: groups.as_ref().and_then(HistogramDelta::mean),
+                group_batches_p50_at_most: groups.as_ref().and_then(|g| g.quantile_bound(0.5)),
+                group_batches_p99_at_most: groups.as_ref().and_then(|g| g.quantile_bound(0.99)),
+                fsync_ms_mean: ms(sync.as_ref().and_then(HistogramDelta::mean)),
+                fsync_ms_p50_at_most: ms(sync.as_ref().and_then(|s| s.quantile_bound(0.5))),
+                fsync_ms_p99_at_most: ms(sync.as_ref().and_then(|s| s.quantile_bound(0.99))),
+            }
+        });
+    Ok(Report {
+        parameters: Parameters {
+            target,
+            started_server: server.is_some(),
+            client: args.client,
+            connections: args.connections,
+            batch_events: args.batch_events,
+            views_per_connection: args.views_per_connection,
+            view_batches: args.view_batches,
+            seconds: args.seconds,
+            warmup_seconds: args.warmup_seconds,
+        },
+        events: tally.events,
+        batches: tally.batches,
+        events_per_second: tally.events as f64 / args.seconds,
+        batches_per_second: tally.batches as f64 / args.seconds,
+        ack_ms: Quantiles::of(&mut tally.latencies_us),
+        failures: Failures {
+            refusals: tally.refusals,
+            transport_errors: tally.transport_errors,
+            short_accepts: tally.short_accepts,
+            duplicates: tally.duplicates,
+            first: tally.first_failure,
+        },
+        server: ServerFigures {
+            pid,
+            rss_bytes: memory.map(|m| m.0),
+            peak_rss_bytes: memory.map(|m| m.1),
+            cpu_cores: cores(before.server_cpu_seconds, after.server_cpu_seconds),
+            events_held,
+            rss_bytes_per_event_held: memory
+                .zip(events_held)
+                .filter(|(_, held)| *held > 0.0)
+                .map(|((rss, _), held)| rss as f64 / held),
+        },
+        load_generator_cpu_cores: cores(before.own_cpu_seconds, after.own_cpu_seconds),
+        wal,
+    })
+}
+
+/// `1234567` → `1,234,567`.
+fn grouped(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+fn print_table(report: &Report) {
+    let p = &report.parameters;
+    let or_na = |value: Option<String>| value.unwrap_or_else(|| "n/a".into());
+    let mib = |bytes: Option<u64>| or_na(bytes.map(|b| format!("{:.0} MiB", b as f64 / 1048576.0)));
+    println!(
+        "openqoe bench ingest: {} connections ({:?} client) × {}-event batches, {} views/connection × {} batches/view, {} s after {} s warm-up, {}{}",
+        p.connections,
+        p.client,
+        p.batch_events,
+        p.views_per_connection,
+        p.view_batches,
+        p.seconds,
+        p.warmup_seconds,
+        p.target,
+        if p.started_server { " (started here)" } else { "" }
+    );
+    println!(
+        "  events/s          {:>12}   ({} batches/s; {} events acknowledged)",
+        grouped(report.events_per_second),
+        grouped(report.batches_per_second),
+        grouped(report.events as f64)
+    );
+    match &report.ack_ms {
+        Some(q) => println!(
+            "  ack latency       p50 {:.2} ms   p90 {:.2} ms   p99 {:.2} ms   max {:.2} ms   mean {:.2} ms",
+            q.p50, q.p90, q.p99, q.max, q.mean
+        ),
+        None => println!("  ack latency       n/a (nothing acknowledged in the window)"),
+    }
+    let s = &report.server;
+    println!(
+        "  server memory     RSS {}   peak {}   ({} per event held, {} events held)",
+        mib(s.rss_bytes),
+        mib(s.peak_rss_bytes),
+        or_na(s.rss_bytes_per_event_held.map(|b| format!("{b:.0} B"))),
+        or_na(s.events_held.map(grouped))
+    );
+    println!(
+        "  CPU               server {} cores   load generator {} cores",
+        or_na(s.cpu_cores.map(|c| format!("{c:.2}"))),
+        or_na(report.load_generator_cpu_cores.map(|c| format!("{c:.2}")))
+    );
+    if let Some(wal) = &report.wal {
+        let number = |v: Option<f64>, unit: &str| or_na(v.map(|v| format!("{v:.2}{unit}")));
+        println!(
+            "  group commit      {} fsyncs/s   batches per fsync: mean {}, p50 ≤ {}, p99 ≤ {}",
+            grouped(wal.fsyncs_per_second),
+            number(wal.group_batches_mean, ""),
+            number(wal.group_batches_p50_at_most, ""),
+            number(wal.group_batches_p99_at_most, "")
+        );
+        println!(
+            "  fsync             mean {}   p50 ≤ {}   p99 ≤ {}",
+            number(wal.fsync_ms_mean, " ms"),
+            number(wal.fsync_ms_p50_at_most, " ms"),
+            number(wal.fsync_ms_p99_at_most, " ms")
+        );
+    }
+    let f = &report.failures;
+    if f.any() {
+        println!(
+            "  FAILURES          refusals {:?}   transport errors {}   short accepts {}   duplicates {}",
+            f.refusals, f.transport_errors, f.short_accepts, f.duplicates
+        );
+        println!(
+            "                    first: {}",
+            f.first.as_deref().unwrap_or("-")
+        );
+    } else {
+        println!("  failures          none (every request 202, no duplicates)");
+    }
+}

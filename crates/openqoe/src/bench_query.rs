@@ -1,0 +1,480 @@
+//! `openqoe bench query`: the view store's standard queries over millions of synthetic ended
+//! views with realistic dimension cardinalities, timed warm (the best and the median of the
+//! repeats) and cold (the first run).
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use openqoe_metrics::{metric, MetricKind, METRICS};
+use openqoe_model::{ServerTime, ViewId};
+use openqoe_query::{aggregate, Aggregate, GroupKey, Grouping};
+use openqoe_store::{Format, ViewTable};
+use rand::distributions::{Distribution, WeightedIndex};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+/// `openqoe bench query` flags.
+#[derive(Args)]
+pub struct QueryArgs {
+    /// Synthetic ended views generated.
+    #[arg(long, default_value_t = 10_000_000)]
+    views: usize,
+    /// Hours of view start times they spread over (with a daily curve).
+    #[arg(long, default_value_t = 24)]
+    hours: i64,
+    /// Timed runs of each query after the first.
+    #[arg(long, default_value_t = 7)]
+    repeat: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// One JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Also write the views to `DIR/views.parquet` (for `bench/compare`: the same data in DuckDB
+    /// and chdb).
+    #[arg(long, value_name = "DIR")]
+    parquet: Option<std::path::PathBuf>,
+}
+
+/// One dimension of the synthetic population: its values and how common each is.
+struct SyntheticDimension {
+    name: &'static str,
+    values: Vec<String>,
+    weights: WeightedIndex<f64>,
+}
+
+/// A Zipf-like share for the `rank`-th most common value.
+fn zipf(count: usize, exponent: f64) -> Vec<f64> {
+    (1..=count)
+        .map(|rank| (rank as f64).powf(-exponent))
+        .collect()
+}
+
+fn dimension(name: &'static str, values: Vec<String>, weights: Vec<f64>) -> SyntheticDimension {
+    SyntheticDimension {
+        name,
+        values,
+        weights: WeightedIndex::new(weights).expect("positive weights"),
+    }
+}
+
+fn named(values: &[&str]) -> Vec<String> {
+    values.iter().map(|v| v.to_string()).collect()
+}
+
+fn numbered(prefix: &str, count: usize) -> Vec<String> {
+    (0..count).map(|i| format!("{prefix}{i}")).collect()
+}
+
+/// The population's dimensions: cardinalities of a mid-size OTT service.
+fn population() -> Vec<SyntheticDimension> {
+    let countries = [
+        "US", "GB", "DE", "FR", "IN", "BR", "JP", "CA", "AU", "ES", "IT", "MX", "NL", "SE", "PL",
+        "TR", "KR", "AR", "ZA", "NG", "EG", "ID", "PH", "VN", "TH", "MY", "SG", "NZ", "IE", "BE",
+        "CH", "AT", "DK", "NO", "FI", "PT", "GR", "CZ", "RO", "HU", "UA", "IL", "SA", "AE", "CL",
+        "CO", "PE", "KE", "MA", "PK",
+    ];
+    vec![
+        dimension(
+            "cdn",
+            named(&["cdn-a", "cdn-b", "cdn-c", "cdn-d", "origin"]),
+            vec![40.0, 30.0, 20.0, 9.0, 1.0],
+        ),
+        dimension("country", named(&countries), zipf(countries.len(), 1.1)),
+        dimension("isp", numbered("isp-", 400), zipf(400, 1.0)),
+        dimension(
+            "device_type",
+            named(&["desktop", "mobile", "tablet", "tv", "console", "set-top"]),
+            vec![30.0, 35.0, 8.0, 20.0, 3.0, 4.0],
+        ),
+        dimension(
+            "os",
+            named(&[
+                "Windows", "macOS", "Android", "iOS", "tvOS", "Tizen", "webOS", "Roku", "Linux",
+                "ChromeOS",
+            ]),
+            vec![20.0, 8.0, 25.0, 18.0, 4.0, 7.0, 6.0, 8.0, 2.0, 2.0],
+        ),
+        dimension(
+            "browser",
+            named(&[
+                "Chrome",
+                "Safari",
+                "Firefox",
+                "Edge",
+                "Samsung Internet",
+                "app",
+            ]),
+            vec![35.0, 18.0, 5.0, 7.0, 5.0, 30.0],
+        ),
+        dimension(
+            "player_name",
+            named(&["web-hlsjs", "web-dashjs", "web-shaka", "native"]),
+            vec![35.0, 15.0, 15.0, 35.0],
+        ),
+        dimension("app_version", numbered("3.", 20), zipf(20, 1.3)),
+        dimension(
+            "stream_type",
+            named(&["on-demand", "live"]),
+            vec![70.0, 30.0],
+        ),
+        dimension("video_id", numbered("title-", 20_000), zipf(20_000, 0.9)),
+    ]
+}
+
+/// One synthetic view's value of every catalogue metric, in [`METRICS`] order.
+fn metric_values(rng: &mut SmallRng, cdn_penalty: f64, values: &mut Vec<f64>) {
+    // Log-normal around a median, by the Box–Muller normal.
+    let mut log_normal = |median: f64, sigma: f64| {
+        let (u1, u2): (f64, f64) = (rng.gen_range(1e-12..1.0), rng.gen());
+        let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+        median * (sigma * z).exp()
+    };
+    let startup = (log_normal(1_100.0, 0.6) * cdn_penalty).round();
+    let player_startup = log_normal(300.0, 0.5).round();
+    let page_load = log_normal(900.0, 0.7).round();
+    let watch = log_normal(600_000.0, 1.2).round();
+    let bitrate = log_normal(3_500_000.0, 0.5);
+    let mut r = || rng.gen::<f64>();
+    let failed_start = r() < 0.004 * cdn_penalty;
+    let exited = !failed_start && r() < 0.02;
+    let started = !failed_start && !exited;
+    let stalls = if started && r() < 0.25 * cdn_penalty {
+        1.0 + (r() * 4.0).floor()
+    } else {
+        0.0
+    };
+    let stall_ms = stalls * (400.0 + r() * 3_000.0).round();
+    let playing = if started {
+        (watch - stall_ms).max(1.0)
+    } else {
+        0.0
+    };
+    let switches = (r() * 6.0).floor();
+    let up = (switches * r()).floor();
+    values.clear();
+    for m in METRICS {
+        let when_started = |v: f64| if started { v } else { f64::NAN };
+        let value = match m.name {
+            "video_startup_time_ms" => when_started(startup),
+            "player_startup_time_ms" => player_startup,
+            "page_load_time_ms" => page_load,
+            "aggregate_startup_time_ms" => when_started(page_load + player_startup + startup),
+            "startup_failure" => f64::from(u8::from(failed_start)),
+            "exit_before_video_start" => f64::from(u8::from(exited)),
+            "playback_failure" => f64::from(u8::from(failed_start || r() < 0.003)),
+            "rebuffer_count" => stalls,
+            "rebuffer_duration_ms" => stall_ms,
+            "rebuffer_percentage" => when_started(stall_ms * 100.0 / (stall_ms + playing)),
+            "rebuffer_frequency_per_min" => when_started(stalls * 60_000.0 / watch),
+            "watch_time_ms" => watch,
+            "playing_time_ms" => playing,
+            "avg_bitrate_bps" => when_started(bitrate.round()),
+            "rendition_change_count" => switches,
+            "upshift_count" => up,
+            "downshift_count" => switches - up,
+            "total_startup_time_ms" => when_started(player_startup + startup),
+            "exit_before_start_wait_ms" => {
+                if exited {
+                    (r() * 8_000.0).round()
+                } else {
+                    f64::NAN
+                }
+            }
+            "p1203_mos" => when_started((4.5 - stalls * 0.4 - r() * 0.5).max(1.0)),
+            _ => match m.kind {
+                MetricKind::Rate => f64::from(u8::from(r() < 0.01)),
+                MetricKind::Distribution => when_started((r() * 100.0).round()),
+            },
+        };
+        values.push(value);
+    }
+}
+
+/// Fills a table with `views` synthetic ended views over `hours` hours ending at `end`.
+fn generate(views: usize, hours: i64, end: i64, seed: u64) -> ViewTable {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut table = ViewTable::new();
+    let dimensions = population();
+    let encoded: Vec<(usize, Vec<u32>)> = dimensions
+        .iter()
+        .map(|d| {
+            let index = table.dimension_index(d.name);
+            let codes = d.values.iter().map(|v| table.encode(index, v)).collect();
+            (index, codes)
+        })
+        .collect();
+    let viewer = table.dimension_index("viewer_id");
+    let viewer_codes: Vec<u32> = (0..(views / 3).max(1))
+        .map(|v| table.encode(viewer, &format!("viewer-{v}")))
+        .collect();
+    let span = hours * 3_600_000;
+    let start = end - span;
+    // Evening peak: a view's start hour follows 1 + 0.6·sin over the day.
+    let daily = WeightedIndex::new(
+        (0..24).map(|h| 1.0 + 0.6 * (std::f64::consts::TAU * (f64::from(h) - 14.0) / 24.0).sin()),
+    )
+    .expect("positive weights");
+    let mut started: Vec<i64> = (0..views)
+        .map(|_| {
+            let hour = (daily.sample(&mut rng) as i64) % hours.max(1);
+            start + (hour * 3_600_000 + rng.gen_range(0..3_600_000)).min(span - 1)
+        })
+        .collect();
+    started.sort_unstable();
+    let mut codes = Vec::with_capacity(encoded.len() + 1);
+    let mut values = Vec::with_capacity(METRICS.len());
+    for (i, at) in started.into_iter().enumerate() {
+        codes.clear();
+        for ((index, dimension_codes), dimension) in encoded.iter().zip(&dimensions) {
+            codes.push((*index, dimension_codes[dimension.weights.sample(&mut rng)]));
+        }
+        // cdn-c is a little worse everywhere: the breakdown has something to show.
+        let cdn_penalty = if codes[0].1 == encoded[0].1[2] {
+            1.4
+        } else {
+            1.0
+        };
+        codes.push((viewer, viewer_codes[rng.gen_range(0..viewer_codes.len())]));
+        metric_values(&mut rng, cdn_penalty, &mut values);
+        let id = ViewId::new(&format!("view-{i:010}")).expect("valid id");
+        table.write_encoded(id, at, &codes, &values);
+    }
+    table
+}
+
+/// Cold (first) and warm (best and median of the repeats) times of one query.
+struct Timing {
+    name: &'static str,
+    cold: Duration,
+    best: Duration,
+    median: Duration,
+    rows: usize,
+}
+
+fn time_query(name: &'static str, repeat: usize, mut run: impl FnMut() -> usize) -> Timing {
+    let started = Instant::now();
+    let rows = run();
+    let cold = started.elapsed();
+    let mut warm: Vec<Duration> = (0..repeat.max(1))
+        .map(|_| {
+            let started = Instant::now();
+            std::hint::black_box(run());
+            started.elapsed()
+        })
+        .collect();
+    warm.sort();
+    Timing {
+        name,
+        cold,
+        best: warm[0],
+        median: warm[warm.len() / 2],
+        rows,
+    }
+}
+
+/// A query as the API runs it: the aggregates, then the JSON rows.
+fn query_json(table: &ViewTable, grouping: &Grouping<'_>) -> usize {
+    let mut groups: BTreeMap<GroupKey, Aggregate> = BTreeMap::new();
+    aggregate(table, grouping, &mut groups);
+    let rows: Vec<Value> = groups
+        .into_iter()
+        .map(|((t, key), aggregate)| {
+            let mut row = aggregate.into_fields();
+            row.insert("t".into(), json!(t));
+            row.insert("group".into(), json!(key));
+            Value::Object(row)
+        })
+        .collect();
+    serde_json::to_vec(&rows).map_or(0, |_| rows.len())
+}
+
+/// Resident and peak memory of this process, bytes (Linux).
+fn memory() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Runs the query benchmark and prints its figures.
+pub fn run(args: QueryArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.views > 0, "--views: expected at least 1");
+    anyhow::ensure!(args.hours > 0, "--hours: expected at least 1");
+    let (rss_before, _) = memory();
+    let end = 1_767_225_600_000; // 2026-01-01T00:00Z: a fixed day, for repeatable figures
+    let generating = Instant::now();
+    let table = generate(args.views, args.hours, end, args.seed);
+    let generated_in = generating.elapsed();
+    let (rss, _) = memory();
+    let from = ServerTime(end - args.hours * 3_600_000);
+    let to = ServerTime(end);
+    let parquet = match &args.parquet {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            let path = dir.join("views.parquet");
+            let writing = Instant::now();
+            let file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+            let rows = openqoe_store::write_views(&table, from, to, Format::Parquet, file)?;
+            let bytes = std::fs::metadata(&path)?.len();
+            Some(json!({
+                "path": path.display().to_string(),
+                "rows": rows,
+                "bytes": bytes,
+                "write_s": writing.elapsed().as_secs_f64(),
+            }))
+        }
+        None => None,
+    };
+    let startup = metric("video_startup_time_ms").expect("catalogue metric");
+    let rebuffer = metric("rebuffer_percentage").expect("catalogue metric");
+    let group_by = ["cdn".to_string(), "country".to_string()];
+    let filter = [("device_type".to_string(), "tv".to_string())];
+    let breakdown = Grouping {
+        metric: startup,
+        from,
+        to,
+        filters: &[],
+        group_by: &group_by,
+        interval_ms: None,
+    };
+    let timeseries = Grouping {
+        metric: rebuffer,
+        from,
+        to,
+        filters: &filter,
+        group_by: &[],
+        interval_ms: Some(60_000),
+    };
+    let mut rng = SmallRng::seed_from_u64(args.seed + 1);
+    let timings = [
+        time_query(
+            "breakdown: video startup p50/p95 by cdn × country, 24 h",
+            args.repeat,
+            || query_json(&table, &breakdown),
+        ),
+        time_query(
+            "timeseries: rebuffer % by minute, device_type=tv, 24 h",
+            args.repeat,
+            || query_json(&table, &timeseries),
+        ),
+        time_query("view lookup by id", args.repeat, || {
+            let id = ViewId::new(&format!("view-{:010}", rng.gen_range(0..args.views)))
+                .expect("valid id");
+            let (partition, row) = table.find(&id).expect("generated view");
+            let metrics: Vec<f64> = (0..METRICS.len())
+                .map(|m| partition.metric(m)[row])
+                .collect();
+            serde_json::to_vec(&metrics).map_or(0, |_| 1)
+        }),
+    ];
+    let bytes_per_view = rss.saturating_sub(rss_before) as f64 / args.views as f64;
+    if args.json {
+        let queries: Vec<Value> = timings
+            .iter()
+            .map(|t| {
+                json!({
+                    "query": t.name,
+                    "rows": t.rows,
+                    "cold_ms": t.cold.as_secs_f64() * 1e3,
+                    "warm_best_ms": t.best.as_secs_f64() * 1e3,
+                    "warm_median_ms": t.median.as_secs_f64() * 1e3,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({
+                "views": args.views,
+                "hours": args.hours,
+                "repeat": args.repeat,
+                "seed": args.seed,
+                "generate_s": generated_in.as_secs_f64(),
+                "rss_bytes": rss,
+                "bytes_per_view": bytes_per_view,
+                "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
+                "from": from.0,
+                "to": to.0,
+                "parquet": parquet,
+                "queries": queries,
+            })
+        );
+        return Ok(());
+    }
+    println!(
+        "{} synthetic ended views over {} h, generated in {:.1} s; {:.0} MiB resident ({:.0} bytes per view)",
+        args.views,
+        args.hours,
+        generated_in.as_secs_f64(),
+        rss as f64 / 1_048_576.0,
+        bytes_per_view
+    );
+    if let Some(parquet) = &parquet {
+        println!(
+            "wrote {} rows to {} ({:.0} MiB) in {:.1} s",
+            parquet["rows"],
+            parquet["path"].as_str().unwrap_or_default(),
+            parquet["bytes"].as_f64().unwrap_or(0.0) / 1_048_576.0,
+            parquet["write_s"].as_f64().unwrap_or(0.0)
+        );
+    }
+    println!(
+        "{:<58} {:>6} {:>10} {:>10} {:>10}",
+        "query", "rows", "cold ms", "warm best", "warm p50"
+    );
+    for t in &timings {
+        println!(
+            "{:<58} {:>6} {:>10.2} {:>10.2} {:>10.2}",
+            t.name,
+            t.rows,
+            t.cold.as_secs_f64() * 1e3,
+            t.best.as_secs_f64() * 1e3,
+            t.median.as_secs_f64() * 1e3
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_views_fill_the_range_and_answer_the_breakdown() {
+        let end = 10 * 3_600_000;
+        let table = generate(5_000, 2, end, 7);
+        assert_eq!(table.len(), 5_000);
+        let group_by = ["cdn".to_string()];
+        let grouping = Grouping {
+            metric: metric("video_startup_time_ms").unwrap(),
+            from: ServerTime(end - 2 * 3_600_000),
+            to: ServerTime(end),
+            filters: &[],
+            group_by: &group_by,
+            interval_ms: None,
+        };
+        let mut groups = BTreeMap::new();
+        aggregate(&table, &grouping, &mut groups);
+        let views: u64 = groups.values().map(Aggregate::views).sum();
+        // Views that never started (failures, exits) have no startup time.
+        assert!((4_500..5_000).contains(&views), "{views}");
+        let median = |cdn: &str| {
+            let key = (grouping.from.0, vec![Some(cdn.to_string())]);
+            groups[&key].clone().into_fields()["p50"].as_f64().unwrap()
+        };
+        assert!(median("cdn-c") > median("cdn-a") * 1.2);
+    }
+}

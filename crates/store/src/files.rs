@@ -1,0 +1,551 @@
+//! Views and raw events out into files the operator owns: Parquet (for DuckDB, ClickHouse,
+//! Spark, pandas…), CSV, or JSON lines. Views: one row each — `view_id`, `started_at`, every
+//! dimension, every catalogue metric (rates as booleans; empty where outside the population).
+//! Events: one row each, as received.
+use std::io::Write;
+use std::sync::Arc;
+
+use arrow_array::builder::{BooleanBuilder, Float64Builder, StringBuilder};
+use arrow_array::{ArrayRef, RecordBatch, StringArray, TimestampMillisecondArray, UInt64Array};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use openqoe_metrics::{MetricKind, METRICS};
+use openqoe_model::{Event, ServerTime, View};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+use crate::table::{Partition, ViewTable, ABSENT};
+
+/// A file format views can be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Apache Parquet, snappy-compressed.
+    Parquet,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Format, String> {
+        match name {
+            "parquet" => Ok(Format::Parquet),
+            "csv" => Ok(Format::Csv),
+            "jsonl" => Ok(Format::Jsonl),
+            other => Err(format!("expected parquet, csv or jsonl, got {other:?}")),
+        }
+    }
+}
+
+/// Why views could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The Parquet writer failed (usually the output's I/O).
+    #[error("parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+    /// Building a column failed.
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow_schema::ArrowError),
+    /// The CSV writer failed.
+    #[error("csv: {0}")]
+    Csv(#[from] csv::Error),
+    /// Writing the output failed.
+    #[error("writing: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The rows of one partition that started in the range.
+fn rows_in(partition: &Partition, from: ServerTime, to: ServerTime) -> Vec<usize> {
+    partition
+        .started_at()
+        .iter()
+        .enumerate()
+        .filter(|(_, at)| **at >= from.0 && **at < to.0)
+        .map(|(row, _)| row)
+        .collect()
+}
+
+fn code(partition: &Partition, dimension: usize, row: usize) -> u32 {
+    partition
+        .dimension(dimension)
+        .get(row)
+        .copied()
+        .unwrap_or(ABSENT)
+}
+
+/// The files' columns: id, start, dimensions, metrics.
+fn schema(dimensions: &[String]) -> Arc<Schema> {
+    let mut fields = vec![
+        Field::new("view_id", DataType::Utf8, false),
+        Field::new(
+            "started_at",
+            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            false,
+        ),
+    ];
+    fields.extend(
+        dimensions
+            .iter()
+            .map(|name| Field::new(name.as_str(), DataType::Utf8, true)),
+    );
+    fields.extend(METRICS.iter().map(|m| {
+        let kind = match m.kind {
+            MetricKind::Rate => DataType::Boolean,
+            MetricKind::Distribution => DataType::Float64,
+        };
+        Field::new(m.name, kind, true)
+    }));
+    Arc::new(Schema::new(fields))
+}
+
+/// Where the rows go.
+enum Sink<W: Write + Send> {
+    Parquet(Box<ArrowWriter<W>>, Arc<Schema>),
+    Csv(Box<csv::Writer<W>>),
+    Jsonl(std::io::BufWriter<W>),
+}
+
+/// Writes views partition by partition into one file, so a caller can release the table between
+/// partitions (a long export must not hold up ingest).
+pub struct ViewsWriter<W: Write + Send> {
+    dimensions: Vec<String>,
+    sink: Sink<W>,
+    written: u64,
+}
+
+impl<W: Write + Send> ViewsWriter<W> {
+    /// Starts a file with these dimension columns (the table's at the start of the export).
+    ///
+    /// # Errors
+    /// [`WriteError`] when the header cannot be written.
+    pub fn new(
+        dimensions: Vec<String>,
+        format: Format,
+        out: W,
+    ) -> Result<ViewsWriter<W>, WriteError> {
+        let sink = match format {
+            Format::Parquet => {
+                let schema = schema(&dimensions);
+                let properties = WriterProperties::builder()
+                    .set_compression(Compression::SNAPPY)
+                    .build();
+                let writer = ArrowWriter::try_new(out, Arc::clone(&schema), Some(properties))?;
+                Sink::Parquet(Box::new(writer), schema)
+            }
+            Format::Csv => {
+                let mut writer = csv::Writer::from_writer(out);
+                let mut header = vec!["view_id", "started_at"];
+                header.extend(dimensions.iter().map(String::as_str));
+                header.extend(METRICS.iter().map(|m| m.name));
+                writer.write_record(&header)?;
+                Sink::Csv(Box::new(writer))
+            }
+            Format::Jsonl => Sink::Jsonl(std::io::BufWriter::new(out)),
+        };
+        Ok(ViewsWriter {
+            dimensions,
+            sink,
+            written: 0,
+        })
+    }
+
+    /// Writes the rows of `partition` (of `table`) that started in `[from, to)`; returns how many.
+    ///
+    /// # Errors
+    /// [`WriteError`] when a writer or the output fails.
+    pub fn write_partition(
+        &mut self,
+        table: &ViewTable,
+        partition: &Partition,
+        from: ServerTime,
+        to: ServerTime,
+    ) -> Result<u64, WriteError> {
+        let rows = rows_in(partition, from, to);
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        // This file's dimension columns in this table (a dimension it never saw is empty).
+        let dimensions: Vec<Option<usize>> = self
+            .dimensions
+            .iter()
+            .map(|name| table.find_dimension(name))
+            .collect();
+        let value = |dimension: Option<usize>, row: usize| {
+            dimension.and_then(|d| table.dictionary(d).value(code(partition, d, row)))
+        };
+        match &mut self.sink {
+            Sink::Parquet(writer, schema) => {
+                let batch =
+                    record_batch(schema, partition, &rows, |d, row| value(dimensions[d], row))?;
+                writer.write(&batch)?;
+            }
+            Sink::Csv(writer) => {
+                let mut record: Vec<String> = Vec::new();
+                for row in &rows {
+                    record.clear();
+                    record.push(partition.ids()[*row].as_str().to_owned());
+                    record.push(partition.started_at()[*row].to_string());
+                    for dimension in &dimensions {
+                        record.push(value(*dimension, *row).unwrap_or_default().to_owned());
+                    }
+                    for (index, metric) in METRICS.iter().enumerate() {
+                        record.push(cell(metric.kind, partition.metric(index)[*row]));
+                    }
+                    writer.write_record(&record)?;
+                }
+            }
+            Sink::Jsonl(out) => {
+                for row in &rows {
+                    let mut object = serde_json::Map::new();
+                    object.insert("view_id".into(), partition.ids()[*row].as_str().into());
+                    object.insert("started_at".into(), partition.started_at()[*row].into());
+                    for (name, dimension) in self.dimensions.iter().zip(&dimensions) {
+                        if let Some(v) = value(*dimension, *row) {
+                            object.insert(name.clone(), v.into());
+                        }
+                    }
+                    for (index, metric) in METRICS.iter().enumerate() {
+                        let v = partition.metric(index)[*row];
+                        if v.is_nan() {
+                            continue;
+                        }
+                        let json = match metric.kind {
+                            MetricKind::Rate => serde_json::Value::Bool(v > 0.5),
+                            MetricKind::Distribution => serde_json::json!(v),
+                        };
+                        object.insert(metric.name.into(), json);
+                    }
+                    serde_json::to_writer(&mut *out, &object).map_err(std::io::Error::from)?;
+                    out.write_all(b"\n")?;
+                }
+            }
+        }
+        self.written += rows.len() as u64;
+        Ok(rows.len() as u64)
+    }
+
+    /// Ends the file (Parquet's footer); returns the rows written.
+    ///
+    /// # Errors
+    /// [`WriteError`] when the end cannot be written.
+    pub fn finish(self) -> Result<u64, WriteError> {
+        finish_sink(self.sink)?;
+        Ok(self.written)
+    }
+}
+
+/// Rows of one partition as an Arrow batch of `schema`; `dimension(i, row)` gives the value of
+/// the file's `i`-th dimension.
+fn record_batch<'t>(
+    schema: &Arc<Schema>,
+    partition: &Partition,
+    rows: &[usize],
+    dimension: impl Fn(usize, usize) -> Option<&'t str>,
+) -> Result<RecordBatch, WriteError> {
+    let dimensions = schema.fields().len() - 2 - METRICS.len();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    columns.push(Arc::new(StringArray::from_iter_values(
+        rows.iter().map(|row| partition.ids()[*row].as_str()),
+    )));
+    columns.push(Arc::new(
+        TimestampMillisecondArray::from_iter_values(
+            rows.iter().map(|row| partition.started_at()[*row]),
+        )
+        .with_timezone("UTC"),
+    ));
+    for d in 0..dimensions {
+        let mut values = StringBuilder::with_capacity(rows.len(), rows.len() * 8);
+        rows.iter()
+            .for_each(|row| values.append_option(dimension(d, *row)));
+        columns.push(Arc::new(values.finish()));
+    }
+    for (index, metric) in METRICS.iter().enumerate() {
+        let column = partition.metric(index);
+        let present = |row: &usize| Some(column[*row]).filter(|v| !v.is_nan());
+        let array: ArrayRef = match metric.kind {
+            MetricKind::Rate => {
+                let mut flags = BooleanBuilder::with_capacity(rows.len());
+                rows.iter()
+                    .for_each(|row| flags.append_option(present(row).map(|v| v > 0.5)));
+                Arc::new(flags.finish())
+            }
+            MetricKind::Distribution => {
+                let mut numbers = Float64Builder::with_capacity(rows.len());
+                rows.iter()
+                    .for_each(|row| numbers.append_option(present(row)));
+                Arc::new(numbers.finish())
+            }
+        };
+        columns.push(array);
+    }
+    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+}
+
+/// Writes every view of `table` that started in `[from, to)` to `out`, oldest partition first;
+/// returns the rows written.
+///
+/// # Errors
+/// [`WriteError`] when a writer or the output fails.
+pub fn write_views(
+    table: &ViewTable,
+    from: ServerTime,
+    to: ServerTime,
+    format: Format,
+    out: impl Write + Send,
+) -> Result<u64, WriteError> {
+    let mut writer = ViewsWriter::new(table.dimension_names().to_vec(), format, out)?;
+    for (_, partition) in table.partitions(from, to) {
+        writer.write_partition(table, partition, from, to)?;
+    }
+    writer.finish()
+}
+
+/// Raw events out into a file: one row per event — `view_id`, `seq`, `at` (server-corrected
+/// time), `ts` (device time), `type`, and the event as received (`fields`, JSON text).
+pub struct EventsWriter<W: Write + Send> {
+    sink: Sink<W>,
+    written: u64,
+}
+
+/// Columns of an events file.
+fn events_schema() -> Arc<Schema> {
+    let time = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
+    Arc::new(Schema::new(vec![
+        Field::new("view_id", DataType::Utf8, false),
+        Field::new("seq", DataType::UInt64, false),
+        Field::new("at", time.clone(), false),
+        Field::new("ts", time, false),
+        Field::new("type", DataType::Utf8, true),
+        Field::new("fields", DataType::Utf8, false),
+    ]))
+}
+
+impl<W: Write + Send> EventsWriter<W> {
+    /// Starts a file.
+    ///
+    /// # Errors
+    /// [`WriteError`] when the header cannot be written.
+    pub fn new(format: Format, out: W) -> Result<EventsWriter<W>, WriteError> {
+        let sink = match format {
+            Format::Parquet => {
+                let schema = events_schema();
+                let properties = WriterProperties::builder()
+                    .set_compression(Compression::SNAPPY)
+                    .build();
+                let writer = ArrowWriter::try_new(out, Arc::clone(&schema), Some(properties))?;
+                Sink::Parquet(Box::new(writer), schema)
+            }
+            Format::Csv => {
+                let mut writer = csv::Writer::from_writer(out);
+                writer.write_record(["view_id", "seq", "at", "ts", "type", "fields"])?;
+                Sink::Csv(Box::new(writer))
+            }
+            Format::Jsonl => Sink::Jsonl(std::io::BufWriter::new(out)),
+        };
+        Ok(EventsWriter { sink, written: 0 })
+    }
+
+    /// Writes every event of `views`, view by view in `seq` order; returns how many.
+    ///
+    /// # Errors
+    /// [`WriteError`] when a writer or the output fails.
+    pub fn write_events<'v>(
+        &mut self,
+        views: impl IntoIterator<Item = &'v View>,
+    ) -> Result<u64, WriteError> {
+        let events: Vec<(&View, &Event)> = views
+            .into_iter()
+            .flat_map(|view| view.events.values().map(move |event| (view, event)))
+            .collect();
+        let kind = |event: &Event| {
+            event
+                .fields
+                .get("type")
+                .and_then(|t| t.as_str())
+                .map(str::to_owned)
+        };
+        let fields = |event: &Event| serde_json::Value::Object(event.fields.clone()).to_string();
+        match &mut self.sink {
+            Sink::Parquet(writer, schema) => {
+                let columns: Vec<ArrayRef> = vec![
+                    Arc::new(StringArray::from_iter_values(
+                        events.iter().map(|(view, _)| view.id.as_str()),
+                    )),
+                    Arc::new(UInt64Array::from_iter_values(
+                        events.iter().map(|(_, event)| event.seq.0),
+                    )),
+                    Arc::new(
+                        TimestampMillisecondArray::from_iter_values(
+                            events.iter().map(|(_, event)| event.at.0),
+                        )
+                        .with_timezone("UTC"),
+                    ),
+                    Arc::new(
+                        TimestampMillisecondArray::from_iter_values(
+                            events.iter().map(|(_, event)| event.ts.0),
+                        )
+                        .with_timezone("UTC"),
+                    ),
+                    Arc::new(StringArray::from_iter(events.iter().map(|(_, e)| kind(e)))),
+                    Arc::new(StringArray::from_iter_values(
+                        events.iter().map(|(_, e)| fields(e)),
+                    )),
+                ];
+                writer.write(&RecordBatch::try_new(Arc::clone(schema), columns)?)?;
+            }
+            Sink::Csv(writer) => {
+                for (view, event) in &events {
+                    writer.write_record([
+                        view.id.as_str().to_owned(),
+                        event.seq.0.to_string(),
+                        event.at.0.to_string(),
+                        event.ts.0.to_string(),
+                        kind(event).unwrap_or_default(),
+                        fields(event),
+                    ])?;
+                }
+            }
+            Sink::Jsonl(out) => {
+                for (view, event) in &events {
+                    let row = serde_json::json!({
+                        "view_id": view.id.as_str(),
+                        "seq": event.seq.0,
+                        "at": event.at.0,
+                        "ts": event.ts.0,
+                        "type": kind(event),
+                        "fields": event.fields,
+                    });
+                    serde_json::to_writer(&mut *out, &row).map_err(std::io::Error::from)?;
+                    out.write_all(b"\n")?;
+                }
+            }
+        }
+        self.written += events.len() as u64;
+        Ok(events.len() as u64)
+    }
+
+    /// Ends the file; returns the events written.
+    ///
+    /// # Errors
+    /// [`WriteError`] when the end cannot be written.
+    pub fn finish(self) -> Result<u64, WriteError> {
+        finish_sink(self.sink)?;
+        Ok(self.written)
+    }
+}
+
+fn finish_sink<W: Write + Send>(sink: Sink<W>) -> Result<(), WriteError> {
+    match sink {
+        Sink::Parquet(writer, _) => {
+            writer.close()?;
+        }
+        Sink::Csv(mut writer) => writer.flush()?,
+        Sink::Jsonl(mut out) => out.flush()?,
+    }
+    Ok(())
+}
+
+/// A metric's CSV cell: empty outside the population, `true`/`false` for a rate.
+fn cell(kind: MetricKind, value: f64) -> String {
+    match kind {
+        _ if value.is_nan() => String::new(),
+        MetricKind::Rate => (value > 0.5).to_string(),
+        MetricKind::Distribution => value.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openqoe_model::ViewId;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    fn table() -> ViewTable {
+        let mut table = ViewTable::new();
+        for (i, cdn) in [Some("cdn-a"), None, Some("cdn-b")].into_iter().enumerate() {
+            let mut values = vec![f64::NAN; METRICS.len()];
+            values[0] = 1000.0 + i as f64;
+            let failure = METRICS
+                .iter()
+                .position(|m| m.name == "startup_failure")
+                .unwrap();
+            values[failure] = if i == 2 { 1.0 } else { 0.0 };
+            table.write_row(
+                ViewId::new(&format!("v{i}")).unwrap(),
+                i as i64 * 1000,
+                &[("cdn".into(), cdn.map(str::to_owned))],
+                &values,
+            );
+        }
+        table
+    }
+
+    #[test]
+    fn parquet_holds_every_row_in_range_with_its_columns() {
+        let table = table();
+        let file = tempfile::tempfile().unwrap();
+        let rows = write_views(
+            &table,
+            ServerTime(0),
+            ServerTime(2_000),
+            Format::Parquet,
+            file.try_clone().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(rows, 2);
+        let reader = SerializedFileReader::new(file).unwrap();
+        assert_eq!(reader.metadata().file_metadata().num_rows(), 2);
+        let columns: Vec<String> = reader
+            .metadata()
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
+        assert_eq!(&columns[..3], ["view_id", "started_at", "cdn"]);
+        assert_eq!(columns.len(), 3 + METRICS.len());
+    }
+
+    #[test]
+    fn csv_and_jsonl_leave_absent_values_empty() {
+        let table = table();
+        let mut csv_out = Vec::new();
+        write_views(
+            &table,
+            ServerTime(0),
+            ServerTime(5_000),
+            Format::Csv,
+            &mut csv_out,
+        )
+        .unwrap();
+        let text = String::from_utf8(csv_out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4);
+        assert!(lines[0].starts_with("view_id,started_at,cdn,video_startup_time_ms"));
+        assert!(lines[2].starts_with("v1,1000,,1001,"), "{}", lines[2]);
+        assert!(lines[3].contains(",true,"), "{}", lines[3]);
+
+        let mut jsonl = Vec::new();
+        write_views(
+            &table,
+            ServerTime(0),
+            ServerTime(5_000),
+            Format::Jsonl,
+            &mut jsonl,
+        )
+        .unwrap();
+        let rows: Vec<serde_json::Value> = String::from_utf8(jsonl)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(rows.len(), 3);
+        assert!(rows[1].get("cdn").is_none());
+        assert_eq!(rows[2]["startup_failure"], serde_json::json!(true));
+        assert_eq!(rows[0]["video_startup_time_ms"], serde_json::json!(1000.0));
+    }
+}
