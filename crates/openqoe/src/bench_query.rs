@@ -245,18 +245,19 @@ fn generate(views: usize, hours: i64, end: i64, seed: u64) -> ViewTable {
     table
 }
 
-/// Cold (first) and warm (best and median of the repeats) times of one query.
+/// Cold (first) and warm (best and median of the repeats) times of one query, and the first
+/// run's answer (the API's rows).
 struct Timing {
     name: &'static str,
     cold: Duration,
     best: Duration,
     median: Duration,
-    rows: usize,
+    answer: Vec<Value>,
 }
 
-fn time_query(name: &'static str, repeat: usize, mut run: impl FnMut() -> usize) -> Timing {
+fn time_query(name: &'static str, repeat: usize, mut run: impl FnMut() -> Vec<Value>) -> Timing {
     let started = Instant::now();
-    let rows = run();
+    let answer = run();
     let cold = started.elapsed();
     let mut warm: Vec<Duration> = (0..repeat.max(1))
         .map(|_| {
@@ -271,12 +272,13 @@ fn time_query(name: &'static str, repeat: usize, mut run: impl FnMut() -> usize)
         cold,
         best: warm[0],
         median: warm[warm.len() / 2],
-        rows,
+        answer,
     }
 }
 
-/// A query as the API runs it: the aggregates, then the JSON rows.
-fn query_json(table: &ViewTable, grouping: &Grouping<'_>) -> usize {
+/// A query as the API runs it: the aggregates, then the JSON rows (serialized, as the API
+/// would, and returned).
+fn query_json(table: &ViewTable, grouping: &Grouping<'_>) -> Vec<Value> {
     let mut groups: BTreeMap<GroupKey, Aggregate> = BTreeMap::new();
     aggregate(table, grouping, &mut groups);
     let rows: Vec<Value> = groups
@@ -288,7 +290,8 @@ fn query_json(table: &ViewTable, grouping: &Grouping<'_>) -> usize {
             Value::Object(row)
         })
         .collect();
-    serde_json::to_vec(&rows).map_or(0, |_| rows.len())
+    std::hint::black_box(serde_json::to_vec(&rows).map(|bytes| bytes.len()).unwrap_or(0));
+    rows
 }
 
 /// Resident and peak memory of this process, bytes (Linux).
@@ -375,10 +378,15 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
             let id = ViewId::new(&format!("view-{:010}", rng.gen_range(0..args.views)))
                 .expect("valid id");
             let (partition, row) = table.find(&id).expect("generated view");
-            let metrics: Vec<f64> = (0..METRICS.len())
-                .map(|m| partition.metric(m)[row])
-                .collect();
-            serde_json::to_vec(&metrics).map_or(0, |_| 1)
+            let mut view = serde_json::Map::new();
+            view.insert("view_id".into(), json!(id.as_str()));
+            view.insert("started_at".into(), json!(partition.started_at()[row]));
+            for (m, metric) in METRICS.iter().enumerate() {
+                let value = partition.metric(m)[row];
+                view.insert(metric.name.into(), json!((!value.is_nan()).then_some(value)));
+            }
+            std::hint::black_box(serde_json::to_vec(&view).map(|b| b.len()).unwrap_or(0));
+            vec![Value::Object(view)]
         }),
     ];
     let bytes_per_view = rss.saturating_sub(rss_before) as f64 / args.views as f64;
@@ -388,7 +396,8 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
             .map(|t| {
                 json!({
                     "query": t.name,
-                    "rows": t.rows,
+                    "rows": t.answer.len(),
+                    "answer": t.answer,
                     "cold_ms": t.cold.as_secs_f64() * 1e3,
                     "warm_best_ms": t.best.as_secs_f64() * 1e3,
                     "warm_median_ms": t.median.as_secs_f64() * 1e3,
@@ -439,7 +448,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         println!(
             "{:<58} {:>6} {:>10.2} {:>10.2} {:>10.2}",
             t.name,
-            t.rows,
+            t.answer.len(),
             t.cold.as_secs_f64() * 1e3,
             t.best.as_secs_f64() * 1e3,
             t.median.as_secs_f64() * 1e3

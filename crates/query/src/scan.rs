@@ -32,6 +32,8 @@ pub type GroupKey = (i64, Vec<Option<String>>);
 
 /// Dense group slots up to this many (codes × buckets); sparser groupings use a hash map.
 const DENSE_SLOTS: usize = 1 << 18;
+/// Group sizes are estimated from every this-many-th row.
+const SAMPLE_STRIDE: usize = 16;
 /// Partitions below this many rows in total are not worth a second thread.
 const PARALLEL_ROWS: usize = 200_000;
 
@@ -105,10 +107,16 @@ impl Plan {
             .filter(|slots| *slots <= DENSE_SLOTS)
     }
 
-    /// Calls `visit(row, slot, bucket)` for every row of `partition` in the range that matches
-    /// the filters: `slot` is its dense group index (bucket-major), `bucket` its bucket number.
+    /// Calls `visit(row, slot, bucket)` for every `stride`-th row of `partition` in the range
+    /// that matches the filters: `slot` is its dense group index (bucket-major), `bucket` its
+    /// bucket number.
     #[inline]
-    fn rows(&self, partition: &Partition, mut visit: impl FnMut(usize, usize, usize)) {
+    fn rows(
+        &self,
+        partition: &Partition,
+        stride: usize,
+        mut visit: impl FnMut(usize, usize, usize),
+    ) {
         let started = partition.started_at();
         let code = |column: &[u32], row: usize| column.get(row).copied().unwrap_or(ABSENT);
         let filters: Vec<(&[u32], u32)> = self
@@ -129,7 +137,7 @@ impl Plan {
         let whole = partition
             .span()
             .is_some_and(|(low, high)| low >= self.from && high < self.to);
-        for (row, at) in started.iter().enumerate() {
+        for (row, at) in started.iter().enumerate().step_by(stride) {
             if !whole && (*at < self.from || *at >= self.to) {
                 continue;
             }
@@ -154,22 +162,26 @@ impl Plan {
         }
     }
 
-    /// Rows per dense slot over a slice of partitions.
-    fn count(&self, partitions: &[&Partition], slots: usize) -> Vec<u32> {
+    /// Estimated rows per dense slot over a slice of partitions, from every
+    /// [`SAMPLE_STRIDE`]-th row.
+    fn estimate(&self, partitions: &[&Partition], slots: usize) -> Vec<u32> {
         let mut counts = vec![0u32; slots];
         for partition in partitions {
-            self.rows(partition, |_, slot, _| counts[slot] += 1);
+            self.rows(partition, SAMPLE_STRIDE, |_, slot, _| {
+                counts[slot] += SAMPLE_STRIDE as u32
+            });
         }
         counts
     }
 
-    /// Aggregates of one slice of partitions; `sized` gives each dense slot's total rows (over
-    /// every slice), so a large group starts as a sketch instead of filling and spilling.
+    /// Aggregates of one slice of partitions; `sized` estimates each dense slot's total rows
+    /// (over every slice), so a group that will be large starts as a sketch instead of filling
+    /// and spilling (a wrong guess costs time, never accuracy beyond the sketch's bound).
     fn scan(&self, partitions: &[&Partition], sized: Option<&[u32]>) -> Slots {
         match self.dense_slots() {
             Some(n) => {
                 let fresh = |slot: usize| match sized {
-                    Some(counts) if counts[slot] as usize > EXACT_VIEWS => {
+                    Some(estimates) if estimates[slot] as usize > EXACT_VIEWS => {
                         Aggregate::Distribution(Distribution::sketched())
                     }
                     _ => Aggregate::new(self.kind),
@@ -177,7 +189,7 @@ impl Plan {
                 let mut dense: Vec<Option<Aggregate>> = vec![None; n];
                 for partition in partitions {
                     let values = partition.metric(self.metric);
-                    self.rows(partition, |row, slot, _| {
+                    self.rows(partition, 1, |row, slot, _| {
                         dense[slot]
                             .get_or_insert_with(|| fresh(slot))
                             .add_column_value(values[row]);
@@ -195,7 +207,7 @@ impl Plan {
                         .iter()
                         .map(|(index, _)| index.map_or(&[][..], |i| partition.dimension(i)))
                         .collect();
-                    self.rows(partition, |row, _, bucket| {
+                    self.rows(partition, 1, |row, _, bucket| {
                         key.clear();
                         key.push(bucket as u32);
                         key.extend(
@@ -310,10 +322,11 @@ pub fn aggregate(
         .partitions(grouping.from, grouping.to)
         .map(|(_, p)| p)
         .collect();
+    let rows: usize = partitions.iter().map(|p| p.len()).sum();
     let chunks = shares(partitions);
     let sized = match (plan.kind, plan.dense_slots()) {
-        (MetricKind::Distribution, Some(n)) => {
-            let counts = in_parallel(&chunks, |chunk| plan.count(chunk, n));
+        (MetricKind::Distribution, Some(n)) if rows > EXACT_VIEWS => {
+            let counts = in_parallel(&chunks, |chunk| plan.estimate(chunk, n));
             Some(counts.into_iter().reduce(|mut total, more| {
                 total.iter_mut().zip(more).for_each(|(t, m)| *t += m);
                 total
