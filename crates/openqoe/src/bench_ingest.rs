@@ -118,6 +118,9 @@ struct Quantiles {
 impl Quantiles {
     /// Nearest-rank quantiles of latencies in microseconds, in milliseconds.
     fn of(latencies_us: &mut [u32]) -> Option<Quantiles> {
+        if latencies_us.is_empty() {
+            return None;
+        }
         latencies_us.sort_unstable();
         let ms = |us: u32| f64::from(us) / 1000.0;
         let rank = |q: f64| {
@@ -429,5 +432,38 @@ fn print_table(report: &Report) {
         );
     } else {
         println!("  failures          none (every request 202, no duplicates)");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_quantiles_are_nearest_rank_and_absent_without_samples() {
+        assert!(
+            Quantiles::of(&mut []).is_none(),
+            "a run with nothing acknowledged"
+        );
+        // 1..=100 ms, shuffled: p50 is the 50th sample, p99 the 99th.
+        let mut samples: Vec<u32> = (1..=100).map(|ms| (ms * 37 % 101) * 1000).collect();
+        let q = Quantiles::of(&mut samples).expect("100 samples");
+        assert_eq!(
+            (q.p50, q.p90, q.p99, q.max, q.mean),
+            (50.0, 90.0, 99.0, 100.0, 50.5)
+        );
+    }
+
+    #[test]
+    fn figures_group_thousands() {
+        let cases = [
+            (0.0, "0"),
+            (999.4, "999"),
+            (1_000.0, "1,000"),
+            (1_234_567.0, "1,234,567"),
+        ];
+        for (value, want) in cases {
+            assert_eq!(grouped(value), want, "{value}");
+        }
     }
 }

@@ -176,7 +176,7 @@ pub(super) fn props_variant(index: usize) -> String {
     json!({
         "content_id": format!("movie-{}", index % 11),
         "title": format!("Title {}", index % 11),
-        "stream_type": if index % 5 == 0 { "live" } else { "vod" },
+        "stream_type": if index.is_multiple_of(5) { "live" } else { "vod" },
         "cdn": CDNS[index % CDNS.len()],
         "country": COUNTRIES[index % COUNTRIES.len()],
         "device_type": device_type,

@@ -151,7 +151,7 @@ pub(super) async fn exchange(
     let (status, body_start, body_len, close) = loop {
         if let Some(end) = response.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = parse_response_head(&response[..end])?;
-            break (head.0, end + 4, head.1, head.2);
+            break (head.status, end + 4, head.content_length, head.close);
         }
         response.reserve(1024);
         if socket.read_buf(response).await? == 0 {
@@ -168,8 +168,17 @@ pub(super) async fn exchange(
     Ok((status, body_start, close))
 }
 
-/// Reads an HTTP/1.1 response head: (status, content length, whether the connection closes).
-pub(super) fn parse_response_head(head: &[u8]) -> anyhow::Result<(u16, usize, bool)> {
+/// What a response head says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ResponseHead {
+    pub(super) status: u16,
+    pub(super) content_length: usize,
+    /// `connection: close`: the server closes the connection after this response.
+    pub(super) close: bool,
+}
+
+/// Reads an HTTP/1.1 response head.
+pub(super) fn parse_response_head(head: &[u8]) -> anyhow::Result<ResponseHead> {
     let head = std::str::from_utf8(head).context("response head: expected ASCII")?;
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
@@ -193,7 +202,11 @@ pub(super) fn parse_response_head(head: &[u8]) -> anyhow::Result<(u16, usize, bo
             close = value.eq_ignore_ascii_case("close");
         }
     }
-    Ok((status, length.unwrap_or(0), close))
+    Ok(ResponseHead {
+        status,
+        content_length: length.unwrap_or(0),
+        close,
+    })
 }
 
 /// A view a connection is sending: which template row, which batch next, its client clock.
@@ -292,18 +305,25 @@ mod tests {
 
     #[test]
     fn response_heads_give_status_length_and_close() {
-        let cases: [(&str, &str, Option<(u16, usize, bool)>); 5] = [
+        let head = |status, content_length, close| {
+            Some(ResponseHead {
+                status,
+                content_length,
+                close,
+            })
+        };
+        let cases = [
             (
                 "accepted",
                 "HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\ncontent-length: 31",
-                Some((202, 31, false)),
+                head(202, 31, false),
             ),
             (
                 "refused, closing",
                 "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 10",
-                Some((503, 10, true)),
+                head(503, 10, true),
             ),
-            ("no body", "HTTP/1.1 204 No Content", Some((204, 0, false))),
+            ("no body", "HTTP/1.1 204 No Content", head(204, 0, false)),
             (
                 "chunked is not read",
                 "HTTP/1.1 202 Accepted\r\ntransfer-encoding: chunked",

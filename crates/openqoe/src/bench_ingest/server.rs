@@ -76,11 +76,21 @@ impl StartedServer {
         Ok(url)
     }
 
+    /// Kills the server and waits for it to exit; dropping then removes its temporary directory.
     pub(super) async fn stop(mut self) {
         let _ = self.child.kill().await;
+    }
+}
+
+impl Drop for StartedServer {
+    /// Also runs when a run fails or panics: the child is killed (`kill_on_drop`) and its
+    /// temporary directory is not left behind.
+    fn drop(&mut self) {
         if let Some(dir) = &self.temporary_dir {
             if let Err(e) = std::fs::remove_dir_all(dir) {
-                eprintln!("could not remove {}: {e}", dir.display());
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    eprintln!("could not remove {}: {e}", dir.display());
+                }
             }
         }
     }
