@@ -469,7 +469,7 @@ mod tests {
         let requests = batches[0]
             .events
             .iter()
-            .filter(|e| e.kind.name() == "request" && e.fields["host"] == "cdn-a.example")
+            .filter(|e| e.kind.name() == "request" && e.fields()["host"] == "cdn-a.example")
             .count();
         assert_eq!(
             requests, 5,

@@ -306,7 +306,7 @@ fn response_records_carry_host_timing_and_decoded_cmsd() {
     let fields_of = |record: &str| {
         let payload = decode_payload(record).unwrap();
         let (batches, _) = records_to_batches(&[payload], openqoe_model::ServerTime(0));
-        batches[0].events[0].fields.clone()
+        batches[0].events[0].fields()
     };
     let record = format!(
         "cmsdd=\"{}\",cmsds=\"{}\",e=rr,rc=206,sid=\"s\",sn=1,ts=5,ttfb=12,ttlb=80,url=\"https://user@edge-7.cdn.example:8443/v/seg_3.m4s?x=1\",v=2",

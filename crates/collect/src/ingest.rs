@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use openqoe_model::{Batch, BatchError, ServerTime};
+use openqoe_model::{Batch, BatchError, Props, ServerTime};
 use openqoe_wal::EventLog;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -17,7 +17,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::decode::{decode_body, BEACON_TYPES, CMCD_TYPES};
-use crate::record::encode_record;
+use crate::record::{encode_body_record, encode_record};
 use crate::{CollectConfig, CollectStats, IngestError};
 
 /// Where durable batches go: the sessionizer, as the binary wires it.
@@ -124,8 +124,12 @@ async fn accept<L: EventLog, D: DurableBatches>(
     let decoded = decode_body(headers, &body, BEACON_TYPES, limit)?; // gzip, text/plain, 413
     let mut batch = Batch::parse(&decoded, now())?; // wire v1; a 400 names `at`
     let environment = resolve_key(ingest, batch.key.as_deref(), &query, headers)?; // 401
-    stamp_server_dimensions(ingest, &mut batch, environment, headers);
-    let (accepted, duplicates) = make_durable(ingest, batch).await?; // 202 only after the fsync
+    let stamps = server_stamps(ingest, environment, headers);
+    batch.view.props.extend(stamps.clone());
+    let received_at = batch.received_at;
+    // The log keeps the body as it came (replay parses it again), not a re-encoding.
+    let record = |_: &Batch| encode_body_record(received_at, &stamps, &decoded);
+    let (accepted, duplicates) = make_durable(ingest, batch, record).await?; // 202 after fsync
     Ok(Accepted {
         accepted,
         duplicates,
@@ -148,16 +152,17 @@ fn admit<L, D>(
     Ok((body, permit))
 }
 
-/// Drops what is already durable, appends the rest to the log and, once it is durable, hands
-/// it on; returns (accepted, duplicates).
+/// Drops what is already durable, appends the batch's `record` to the log and, once it is
+/// durable, hands the batch on; returns (accepted, duplicates).
 async fn make_durable<L: EventLog, D: DurableBatches>(
     ingest: &Ingest<L, D>,
     mut batch: Batch,
+    record: impl FnOnce(&Batch) -> Vec<u8>,
 ) -> Result<(usize, usize), IngestError> {
     let duplicates = ingest.sink.remove_durable(&mut batch); // (view id, seq) already durable
     let accepted = batch.events.len();
     if accepted > 0 || !batch.view.props.is_empty() {
-        let record = encode_record(&batch);
+        let record = record(&batch);
         ingest.log.append(record).await.map_err(|e| {
             tracing::error!(error = %e, "write-ahead log append failed; batch refused with 503");
             IngestError::LogUnavailable(e.to_string())
@@ -227,9 +232,10 @@ async fn accept_cmcd<L: EventLog, D: DurableBatches>(
         });
         return Err(IngestError::Malformed(problem));
     }
+    let stamps = server_stamps(ingest, environment, headers);
     for mut batch in batches {
-        stamp_server_dimensions(ingest, &mut batch, environment.clone(), headers);
-        make_durable(ingest, batch).await?;
+        batch.view.props.extend(stamps.clone());
+        make_durable(ingest, batch, encode_record).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -248,17 +254,10 @@ fn resolve_key<L, D>(
     ingest.keys.get(key).cloned().ok_or(IngestError::UnknownKey)
 }
 
-/// Adds the dimensions the server knows better than the client: environment and trusted country.
-fn stamp_server_dimensions<L, D>(
-    ingest: &Ingest<L, D>,
-    batch: &mut Batch,
-    environment: String,
-    headers: &HeaderMap,
-) {
-    batch
-        .view
-        .props
-        .insert("environment".into(), Value::String(environment));
+/// The dimensions the server knows better than the client: environment and trusted country.
+fn server_stamps<L, D>(ingest: &Ingest<L, D>, environment: String, headers: &HeaderMap) -> Props {
+    let mut stamps = Props::new();
+    stamps.insert("environment".into(), Value::String(environment));
     let country = ingest
         .config
         .country_header
@@ -268,11 +267,12 @@ fn stamp_server_dimensions<L, D>(
         .map(str::trim)
         .filter(|c| c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic()));
     if let Some(country) = country {
-        batch.view.props.insert(
+        stamps.insert(
             "country".into(),
             Value::String(country.to_ascii_uppercase()),
         );
     }
+    stamps
 }
 
 fn now() -> ServerTime {

@@ -18,5 +18,5 @@ mod stats;
 pub use config::{CollectConfig, Environment};
 pub use error::IngestError;
 pub use ingest::{router, Accepted, DurableBatches, Ingest};
-pub use record::{decode_record, encode_record, RecordError};
+pub use record::{decode_record, encode_body_record, encode_record, RecordError};
 pub use stats::CollectStats;

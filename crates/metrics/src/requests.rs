@@ -44,7 +44,8 @@ pub fn requests_by_host(view: &View) -> Vec<HostRequests> {
         if !matches!(&event.kind, EventKind::Unknown(name) if name == "request") {
             continue;
         }
-        let field = |name: &str| event.fields.get(name);
+        let fields = event.fields();
+        let field = |name: &str| fields.get(name);
         let Some(host) = field("host").and_then(Value::as_str) else {
             continue;
         };

@@ -1,4 +1,5 @@
 //! Wire format v1 (DESIGN §4.1): one `POST /v1/events` body carries events of one view.
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use crate::{ClientTime, Event, EventKind, Heartbeat, Props, Rendition, Seq, ServerTime, ViewId};
@@ -64,24 +65,64 @@ fn shown(value: &Value) -> String {
     }
 }
 
+/// A JSON object's entries in order, each value as raw text (later duplicates win on insert).
+struct RawEntries<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for RawEntries<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Entries<'a> {
+            type Value = RawEntries<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Self::Value, M::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
+                    entries.push(entry);
+                }
+                Ok(RawEntries(entries))
+            }
+        }
+        deserializer.deserialize_map(Entries(std::marker::PhantomData))
+    }
+}
+
 impl Batch {
     /// Parses and validates a decoded request body received at `received_at`.
     ///
     /// # Errors
     /// A [`BatchError`] naming the first offending field; nothing of the batch is usable then.
     pub fn parse(body: &[u8], received_at: ServerTime) -> Result<Batch, BatchError> {
-        let root: Value = serde_json::from_slice(body)
-            .map_err(|e| reject("", format!("expected a JSON object: {e}")))?;
-        let root = root
-            .as_object()
-            .ok_or_else(|| reject("", "expected a JSON object"))?;
+        // The top level as raw JSON text per key: events stay text (kept as received), the
+        // rest is read as values.
+        let top = match serde_json::from_slice::<RawEntries<'_>>(body) {
+            Ok(entries) => entries.0,
+            // Valid JSON of another kind, or not JSON at all.
+            Err(e) => match serde_json::from_slice::<Value>(body) {
+                Ok(_) => return Err(reject("", "expected a JSON object")),
+                Err(_) => return Err(reject("", format!("expected a JSON object: {e}"))),
+            },
+        };
+        let mut raw_events = None;
+        let mut root = Map::new();
+        for (name, raw) in top {
+            if name == "events" {
+                raw_events = Some(raw);
+            } else {
+                root.insert(name, serde_json::from_str(raw.get()).unwrap_or(Value::Null));
+            }
+        }
 
         match root.get("v") {
             Some(v) if v.as_u64() == Some(WIRE_VERSION) => {}
             Some(v) => return Err(reject("v", format!("expected 1, got {}", shown(v)))),
             None => return Err(reject("v", "missing; expected 1")),
         }
-        let key = optional_string(root, "key", "key")?;
+        let key = optional_string(&root, "key", "key")?;
         let sent_at = match root.get("sent_at") {
             None | Some(Value::Null) => None,
             Some(v) => Some(ClientTime(epoch_ms(v, "sent_at")?)),
@@ -91,18 +132,18 @@ impl Batch {
         // The skew of this device's clock against ours, from the moment the batch was sent.
         let offset_ms = sent_at.map_or(0, |sent| received_at.0 - sent.0);
 
-        let events = match root.get("events") {
+        let items: Vec<&RawValue> = match raw_events {
             None => return Err(reject("events", "missing; expected an array")),
-            Some(Value::Array(items)) => items,
-            Some(other) => {
-                return Err(reject(
+            Some(raw) => serde_json::from_str(raw.get()).map_err(|_| {
+                let other: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+                reject(
                     "events",
-                    format!("expected an array, got {}", shown(other)),
-                ))
-            }
+                    format!("expected an array, got {}", shown(&other)),
+                )
+            })?,
         };
-        let events = events
-            .iter()
+        let events = items
+            .into_iter()
             .enumerate()
             .map(|(i, item)| parse_event(item, &format!("events[{i}]"), offset_ms))
             .collect::<Result<Vec<_>, _>>()?;
@@ -130,7 +171,7 @@ impl Batch {
         let events: Vec<Value> = self
             .events
             .iter()
-            .map(|e| Value::Object(e.fields.clone()))
+            .map(|e| Value::Object(e.fields()))
             .collect();
         let mut body = json!({ "v": WIRE_VERSION, "view": view, "events": events });
         if let Some(sent) = self.sent_at {
@@ -237,10 +278,14 @@ fn required_count(event: &Map<String, Value>, name: &str, at: &str) -> Result<u6
     optional_count(event, name, at)?.ok_or_else(|| reject(format!("{at}.{name}"), "missing"))
 }
 
-fn parse_event(item: &Value, at: &str, offset_ms: i64) -> Result<Event, BatchError> {
-    let fields = item
-        .as_object()
-        .ok_or_else(|| reject(at, format!("expected an object, got {}", shown(item))))?;
+fn parse_event(raw: &RawValue, at: &str, offset_ms: i64) -> Result<Event, BatchError> {
+    let item: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+    let Value::Object(fields) = item else {
+        return Err(reject(
+            at,
+            format!("expected an object, got {}", shown(&item)),
+        ));
+    };
     let seq = match fields.get("seq") {
         Some(v) => v.as_u64().ok_or_else(|| {
             reject(
@@ -264,13 +309,13 @@ fn parse_event(item: &Value, at: &str, offset_ms: i64) -> Result<Event, BatchErr
         }
         None => return Err(reject(format!("{at}.type"), "missing")),
     };
-    let kind = parse_kind(kind_name, fields, at)?;
+    let kind = parse_kind(kind_name, &fields, at)?;
     Ok(Event {
         seq: Seq(seq),
         ts: ClientTime(ts),
         at: ServerTime(ts.saturating_add(offset_ms)),
         kind,
-        fields: fields.clone(),
+        raw: raw.to_owned(),
     })
 }
 

@@ -1,10 +1,11 @@
 //! One timestamped player fact and its typed payload (DESIGN §4.1 event types).
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::{ClientTime, Seq, ServerTime};
 
 /// One event of a view, as received and validated.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Event {
     /// Per-view sequence number; (view id, seq) is the de-duplication key.
     pub seq: Seq,
@@ -14,8 +15,32 @@ pub struct Event {
     pub at: ServerTime,
     /// The typed payload metrics read.
     pub kind: EventKind,
+    /// The event object as received, as its JSON text: a fraction of the memory of a parsed
+    /// map, and the form the events API and exports serve anyway.
+    pub(crate) raw: Box<RawValue>,
+}
+
+impl Event {
     /// The event object as received, unknown fields included (served back by the events API).
-    pub fields: Map<String, Value>,
+    pub fn fields(&self) -> Map<String, Value> {
+        // Validated as an object when the batch was parsed.
+        serde_json::from_str(self.raw.get()).unwrap_or_default()
+    }
+
+    /// The event object as received, as JSON text.
+    pub fn raw_json(&self) -> &str {
+        self.raw.get()
+    }
+}
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Event) -> bool {
+        self.seq == other.seq
+            && self.ts == other.ts
+            && self.at == other.at
+            && self.kind == other.kind
+            && self.raw.get() == other.raw.get()
+    }
 }
 
 /// What happened, with the fields metrics need. Unknown types are kept as [`EventKind::Unknown`].

@@ -290,7 +290,11 @@ fn query_json(table: &ViewTable, grouping: &Grouping<'_>) -> Vec<Value> {
             Value::Object(row)
         })
         .collect();
-    std::hint::black_box(serde_json::to_vec(&rows).map(|bytes| bytes.len()).unwrap_or(0));
+    std::hint::black_box(
+        serde_json::to_vec(&rows)
+            .map(|bytes| bytes.len())
+            .unwrap_or(0),
+    );
     rows
 }
 
@@ -383,7 +387,10 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
             view.insert("started_at".into(), json!(partition.started_at()[row]));
             for (m, metric) in METRICS.iter().enumerate() {
                 let value = partition.metric(m)[row];
-                view.insert(metric.name.into(), json!((!value.is_nan()).then_some(value)));
+                view.insert(
+                    metric.name.into(),
+                    json!((!value.is_nan()).then_some(value)),
+                );
             }
             std::hint::black_box(serde_json::to_vec(&view).map(|b| b.len()).unwrap_or(0));
             vec![Value::Object(view)]

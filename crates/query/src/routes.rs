@@ -441,7 +441,7 @@ async fn view_events<S: ViewSource>(
         .events
         .values()
         .map(|event| {
-            let mut fields = event.fields.clone();
+            let mut fields = event.fields();
             fields.insert("at".into(), json!(event.at.0));
             Value::Object(fields)
         })

@@ -360,14 +360,8 @@ impl<W: Write + Send> EventsWriter<W> {
             .into_iter()
             .flat_map(|view| view.events.values().map(move |event| (view, event)))
             .collect();
-        let kind = |event: &Event| {
-            event
-                .fields
-                .get("type")
-                .and_then(|t| t.as_str())
-                .map(str::to_owned)
-        };
-        let fields = |event: &Event| serde_json::Value::Object(event.fields.clone()).to_string();
+        let kind = |event: &Event| Some(event.kind.name().to_owned());
+        let fields = |event: &Event| event.raw_json().to_owned();
         match &mut self.sink {
             Sink::Parquet(writer, schema) => {
                 let columns: Vec<ArrayRef> = vec![
@@ -416,7 +410,7 @@ impl<W: Write + Send> EventsWriter<W> {
                         "at": event.at.0,
                         "ts": event.ts.0,
                         "type": kind(event),
-                        "fields": event.fields,
+                        "fields": event.fields(),
                     });
                     serde_json::to_writer(&mut *out, &row).map_err(std::io::Error::from)?;
                     out.write_all(b"\n")?;

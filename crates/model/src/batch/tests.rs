@@ -74,7 +74,7 @@ fn keeps_unknown_event_types_and_fields() {
         batch.events[0].kind,
         EventKind::Unknown("quality_vote".into())
     );
-    assert_eq!(batch.events[0].fields["stars"], json!(4));
+    assert_eq!(batch.events[0].fields()["stars"], json!(4));
 }
 
 #[test]
