@@ -9,6 +9,8 @@ pub enum BenchCommand {
     Ingest(crate::bench_ingest::IngestArgs),
     /// Breakdown, timeseries and lookup over millions of synthetic ended views.
     Query(crate::bench_query::QueryArgs),
+    /// Ack → visible in the view API and in a breakdown, under a paced ingest load.
+    Freshness(crate::bench_freshness::FreshnessArgs),
 }
 
 /// Runs one benchmark.
@@ -16,5 +18,6 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Ingest(args) => crate::bench_ingest::run(args).await,
         BenchCommand::Query(args) => crate::bench_query::run(args),
+        BenchCommand::Freshness(args) => crate::bench_freshness::run(args).await,
     }
 }

@@ -8,9 +8,9 @@
 //! own live views; a view ends with `view_end` after `--view-batches` batches and a new one takes
 //! its place, so the sessionizer holds `connections × views-per-connection` views at most.
 //! Event times are compressed (1 ms apart): one connection stands in for many viewers.
-mod bodies;
-mod load;
-mod server;
+pub(crate) mod bodies;
+pub(crate) mod load;
+pub(crate) mod server;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -71,7 +71,7 @@ pub struct IngestArgs {
 /// How requests are sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
-enum ClientKind {
+pub(crate) enum ClientKind {
     /// Pre-encoded HTTP/1.1 requests written straight to the socket.
     Raw,
     /// One `reqwest::Client` per connection.
@@ -107,17 +107,17 @@ struct Parameters {
 }
 
 #[derive(Serialize)]
-struct Quantiles {
-    p50: f64,
-    p90: f64,
-    p99: f64,
-    max: f64,
-    mean: f64,
+pub(crate) struct Quantiles {
+    pub(crate) p50: f64,
+    pub(crate) p90: f64,
+    pub(crate) p99: f64,
+    pub(crate) max: f64,
+    pub(crate) mean: f64,
 }
 
 impl Quantiles {
     /// Nearest-rank quantiles of latencies in microseconds, in milliseconds.
-    fn of(latencies_us: &mut [u32]) -> Option<Quantiles> {
+    pub(crate) fn of(latencies_us: &mut [u32]) -> Option<Quantiles> {
         if latencies_us.is_empty() {
             return None;
         }
@@ -140,18 +140,18 @@ impl Quantiles {
 
 /// Everything that went wrong over the whole run, warm-up included.
 #[derive(Serialize)]
-struct Failures {
+pub(crate) struct Failures {
     /// Non-202 answers by status.
-    refusals: BTreeMap<u16, u64>,
-    transport_errors: u64,
+    pub(crate) refusals: BTreeMap<u16, u64>,
+    pub(crate) transport_errors: u64,
     /// 202 answers whose counts did not add up to the events sent.
-    short_accepts: u64,
-    duplicates: u64,
-    first: Option<String>,
+    pub(crate) short_accepts: u64,
+    pub(crate) duplicates: u64,
+    pub(crate) first: Option<String>,
 }
 
 impl Failures {
-    fn any(&self) -> bool {
+    pub(crate) fn any(&self) -> bool {
         !self.refusals.is_empty()
             || self.transport_errors > 0
             || self.short_accepts > 0
@@ -269,6 +269,7 @@ async fn measure(args: &IngestArgs, server: Option<&StartedServer>) -> anyhow::R
         url: format!("{target}/v1/events"),
         from,
         until,
+        batches_per_second: None,
     });
     let connections: Vec<_> = (0..args.connections)
         .map(|connection| tokio::spawn(drive_connection(Arc::clone(&plan), connection)))
@@ -350,7 +351,7 @@ async fn measure(args: &IngestArgs, server: Option<&StartedServer>) -> anyhow::R
 }
 
 /// `1234567` → `1,234,567`.
-fn grouped(value: f64) -> String {
+pub(crate) fn grouped(value: f64) -> String {
     let digits = format!("{:.0}", value.max(0.0));
     let mut out = String::new();
     for (i, digit) in digits.chars().enumerate() {

@@ -2,6 +2,7 @@
 //! live simulated population; `sim` drives simulated viewers against any collector.
 mod alerting;
 mod bench;
+mod bench_freshness;
 mod bench_ingest;
 mod bench_query;
 mod cmcd_cli;
@@ -13,6 +14,7 @@ mod export_cli;
 mod import;
 mod p1203_cli;
 mod rca_cli;
+mod sql_api;
 mod stdin;
 mod steering;
 mod topology;

@@ -389,6 +389,7 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
             Some(steering) => Arc::clone(steering).router(),
             None => crate::steering::unconfigured_router(),
         })
+        .merge(crate::sql_api::router(Arc::clone(&pipeline)))
         .merge(openqoe_dashboard::router())
         .merge(openqoe_beacon::router());
     Ok(Topology {

@@ -167,20 +167,19 @@ impl<W: Write + Send> ViewsWriter<W> {
         if rows.is_empty() {
             return Ok(0);
         }
-        // This file's dimension columns in this table (a dimension it never saw is empty).
-        let dimensions: Vec<Option<usize>> = self
-            .dimensions
-            .iter()
-            .map(|name| table.find_dimension(name))
-            .collect();
+        let dimensions = dimension_indexes(&self.dimensions, table);
         let value = |dimension: Option<usize>, row: usize| {
             dimension.and_then(|d| table.dictionary(d).value(code(partition, d, row)))
         };
         match &mut self.sink {
             Sink::Parquet(writer, schema) => {
-                let batch =
-                    record_batch(schema, partition, &rows, |d, row| value(dimensions[d], row))?;
-                writer.write(&batch)?;
+                writer.write(&partition_batch(
+                    schema,
+                    &self.dimensions,
+                    table,
+                    partition,
+                    &rows,
+                )?)?;
             }
             Sink::Csv(writer) => {
                 let mut record: Vec<String> = Vec::new();
@@ -234,6 +233,71 @@ impl<W: Write + Send> ViewsWriter<W> {
     pub fn finish(self) -> Result<u64, WriteError> {
         finish_sink(self.sink)?;
         Ok(self.written)
+    }
+}
+
+/// Each of `names` as a dimension index of `table` (`None`: the table never saw it).
+fn dimension_indexes(names: &[String], table: &ViewTable) -> Vec<Option<usize>> {
+    names
+        .iter()
+        .map(|name| table.find_dimension(name))
+        .collect()
+}
+
+/// `rows` of `partition` (of `table`) as an Arrow batch of `schema`, whose dimension columns are
+/// `dimensions`.
+fn partition_batch(
+    schema: &Arc<Schema>,
+    dimensions: &[String],
+    table: &ViewTable,
+    partition: &Partition,
+    rows: &[usize],
+) -> Result<RecordBatch, WriteError> {
+    let indexes = dimension_indexes(dimensions, table);
+    record_batch(schema, partition, rows, |d, row| {
+        indexes[d].and_then(|i| table.dictionary(i).value(code(partition, i, row)))
+    })
+}
+
+/// Views as Arrow record batches in memory, partition by partition (the SQL engine's `views`).
+pub struct ViewBatches {
+    dimensions: Vec<String>,
+    schema: Arc<Schema>,
+    batches: Vec<RecordBatch>,
+}
+
+impl ViewBatches {
+    /// No batches yet, with these dimension columns.
+    pub fn new(dimensions: Vec<String>) -> ViewBatches {
+        ViewBatches {
+            schema: schema(&dimensions),
+            dimensions,
+            batches: Vec::new(),
+        }
+    }
+
+    /// Adds the rows of `partition` (of `table`) that started in `[from, to)`; returns how many.
+    ///
+    /// # Errors
+    /// [`WriteError::Arrow`] when a column cannot be built.
+    pub fn add_partition(
+        &mut self,
+        table: &ViewTable,
+        partition: &Partition,
+        from: ServerTime,
+        to: ServerTime,
+    ) -> Result<u64, WriteError> {
+        let rows = rows_in(partition, from, to);
+        if !rows.is_empty() {
+            let batch = partition_batch(&self.schema, &self.dimensions, table, partition, &rows)?;
+            self.batches.push(batch);
+        }
+        Ok(rows.len() as u64)
+    }
+
+    /// The schema and the batches.
+    pub fn into_parts(self) -> (Arc<Schema>, Vec<RecordBatch>) {
+        (self.schema, self.batches)
     }
 }
 
@@ -310,17 +374,47 @@ pub struct EventsWriter<W: Write + Send> {
     written: u64,
 }
 
-/// Columns of an events file.
-fn events_schema() -> Arc<Schema> {
+/// Columns of an events file or table.
+pub fn events_schema() -> Arc<Schema> {
     let time = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
     Arc::new(Schema::new(vec![
         Field::new("view_id", DataType::Utf8, false),
         Field::new("seq", DataType::UInt64, false),
         Field::new("at", time.clone(), false),
         Field::new("ts", time, false),
-        Field::new("type", DataType::Utf8, true),
+        Field::new("type", DataType::Utf8, false),
         Field::new("fields", DataType::Utf8, false),
     ]))
+}
+
+/// Events, each with its view, as an Arrow batch of [`events_schema`].
+///
+/// # Errors
+/// [`WriteError::Arrow`] when a column cannot be built.
+pub fn events_batch(events: &[(&View, &Event)]) -> Result<RecordBatch, WriteError> {
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(
+            events.iter().map(|(view, _)| view.id.as_str()),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            events.iter().map(|(_, event)| event.seq.0),
+        )),
+        Arc::new(
+            TimestampMillisecondArray::from_iter_values(events.iter().map(|(_, e)| e.at.0))
+                .with_timezone("UTC"),
+        ),
+        Arc::new(
+            TimestampMillisecondArray::from_iter_values(events.iter().map(|(_, e)| e.ts.0))
+                .with_timezone("UTC"),
+        ),
+        Arc::new(StringArray::from_iter_values(
+            events.iter().map(|(_, e)| e.kind.name()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            events.iter().map(|(_, e)| e.raw_json()),
+        )),
+    ];
+    Ok(RecordBatch::try_new(events_schema(), columns)?)
 }
 
 impl<W: Write + Send> EventsWriter<W> {
@@ -360,36 +454,10 @@ impl<W: Write + Send> EventsWriter<W> {
             .into_iter()
             .flat_map(|view| view.events.values().map(move |event| (view, event)))
             .collect();
-        let kind = |event: &Event| Some(event.kind.name().to_owned());
+        let kind = |event: &Event| event.kind.name().to_owned();
         let fields = |event: &Event| event.raw_json().to_owned();
         match &mut self.sink {
-            Sink::Parquet(writer, schema) => {
-                let columns: Vec<ArrayRef> = vec![
-                    Arc::new(StringArray::from_iter_values(
-                        events.iter().map(|(view, _)| view.id.as_str()),
-                    )),
-                    Arc::new(UInt64Array::from_iter_values(
-                        events.iter().map(|(_, event)| event.seq.0),
-                    )),
-                    Arc::new(
-                        TimestampMillisecondArray::from_iter_values(
-                            events.iter().map(|(_, event)| event.at.0),
-                        )
-                        .with_timezone("UTC"),
-                    ),
-                    Arc::new(
-                        TimestampMillisecondArray::from_iter_values(
-                            events.iter().map(|(_, event)| event.ts.0),
-                        )
-                        .with_timezone("UTC"),
-                    ),
-                    Arc::new(StringArray::from_iter(events.iter().map(|(_, e)| kind(e)))),
-                    Arc::new(StringArray::from_iter_values(
-                        events.iter().map(|(_, e)| fields(e)),
-                    )),
-                ];
-                writer.write(&RecordBatch::try_new(Arc::clone(schema), columns)?)?;
-            }
+            Sink::Parquet(writer, _) => writer.write(&events_batch(&events)?)?,
             Sink::Csv(writer) => {
                 for (view, event) in &events {
                     writer.write_record([
@@ -397,7 +465,7 @@ impl<W: Write + Send> EventsWriter<W> {
                         event.seq.0.to_string(),
                         event.at.0.to_string(),
                         event.ts.0.to_string(),
-                        kind(event).unwrap_or_default(),
+                        kind(event),
                         fields(event),
                     ])?;
                 }

@@ -31,7 +31,10 @@ pub struct ViewStore {
     table: ViewTable,
 }
 
-pub use files::{write_views, EventsWriter, Format, ViewsWriter, WriteError};
+pub use files::{
+    events_batch, events_schema, write_views, EventsWriter, Format, ViewBatches, ViewsWriter,
+    WriteError,
+};
 pub use table::{Dictionary, Partition, ViewTable, ABSENT, PARTITION_MS};
 
 impl ViewStore {

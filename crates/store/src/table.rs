@@ -206,6 +206,11 @@ impl ViewTable {
             .map(|(hour, partition)| (*hour, partition))
     }
 
+    /// The start (epoch ms) of every hour holding views, oldest first.
+    pub fn hours(&self) -> Vec<i64> {
+        self.partitions.keys().copied().collect()
+    }
+
     /// Rows held.
     pub fn len(&self) -> usize {
         self.rows.len()

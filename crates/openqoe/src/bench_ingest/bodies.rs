@@ -2,34 +2,34 @@
 use serde_json::json;
 
 /// Epoch milliseconds as 13 digits (enough until the year 2286).
-pub(super) const MS_WIDTH: usize = 13;
+pub(crate) const MS_WIDTH: usize = 13;
 /// A view's identity: run (13 digits) `-` connection (5) `-` view number (9).
-pub(super) const IDENTITY_WIDTH: usize = 29;
+pub(crate) const IDENTITY_WIDTH: usize = 29;
 /// Distinct props combinations the views take in turn.
-pub(super) const PROPS_VARIANTS: usize = 16;
+pub(crate) const PROPS_VARIANTS: usize = 16;
 
 /// The batches of one view.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct ViewShape {
-    pub(super) batch_events: usize,
-    pub(super) view_batches: usize,
+pub(crate) struct ViewShape {
+    pub(crate) batch_events: usize,
+    pub(crate) view_batches: usize,
 }
 
 /// One request (or body) with fixed-width slots to patch; offsets index `bytes`.
 #[derive(Debug, Clone)]
-pub(super) struct BodyTemplate {
-    pub(super) bytes: Vec<u8>,
+pub(crate) struct BodyTemplate {
+    pub(crate) bytes: Vec<u8>,
     /// Where the view's identity goes (in the view id, viewer id and session id).
-    pub(super) identity_at: Vec<usize>,
-    pub(super) sent_at_at: usize,
+    pub(crate) identity_at: Vec<usize>,
+    pub(crate) sent_at_at: usize,
     /// Where each event's `ts` goes, in event order.
-    pub(super) ts_at: Vec<usize>,
+    pub(crate) ts_at: Vec<usize>,
     /// Length of the HTTP head before the body (0 for a bare body).
-    pub(super) head_len: usize,
+    pub(crate) head_len: usize,
 }
 
 /// Writes `value` as decimal digits filling `slot`, zero-padded on the left.
-pub(super) fn put_digits(slot: &mut [u8], mut value: u64) {
+pub(crate) fn put_digits(slot: &mut [u8], mut value: u64) {
     for digit in slot.iter_mut().rev() {
         *digit = b'0' + (value % 10) as u8;
         value /= 10;
@@ -40,7 +40,7 @@ pub(super) fn put_digits(slot: &mut [u8], mut value: u64) {
 impl BodyTemplate {
     /// Builds the wire v1 body of batch `position` of a view shaped `shape`, with `props` (a JSON
     /// object) and every slot zeroed.
-    pub(super) fn build(key: &str, props: &str, position: usize, shape: ViewShape) -> BodyTemplate {
+    pub(crate) fn build(key: &str, props: &str, position: usize, shape: ViewShape) -> BodyTemplate {
         let mut text = String::with_capacity(300 + props.len() + shape.batch_events * 130);
         let mut identity_at = Vec::new();
         let mut ts_at = Vec::with_capacity(shape.batch_events);
@@ -86,7 +86,7 @@ impl BodyTemplate {
     }
 
     /// Puts `head` (which may depend on the body's length) before the body.
-    pub(super) fn with_head(self, head: impl FnOnce(usize) -> String) -> BodyTemplate {
+    pub(crate) fn with_head(self, head: impl FnOnce(usize) -> String) -> BodyTemplate {
         let head = head(self.bytes.len());
         let shift = head.len();
         let mut bytes = head.into_bytes();
@@ -102,7 +102,7 @@ impl BodyTemplate {
 
     /// Copies the template into `out` and fills its slots: events at `first_ts_ms`, +1, +2…;
     /// sent at the last event.
-    pub(super) fn fill(
+    pub(crate) fn fill(
         &self,
         out: &mut Vec<u8>,
         identity: &[u8; IDENTITY_WIDTH],
@@ -127,7 +127,7 @@ impl BodyTemplate {
 /// The fields after `seq` and `ts` of event `seq` of a view of `total` events: a play attempt
 /// with startup, heartbeats, a rendition change every 100 events, a short stall every 250, and
 /// `ended` and `view_end` last.
-pub(super) fn event_fields(seq: usize, total: usize) -> String {
+pub(crate) fn event_fields(seq: usize, total: usize) -> String {
     const LADDER: [(u64, u32, u32); 4] = [
         (800_000, 640, 360),
         (1_500_000, 960, 540),
@@ -162,7 +162,7 @@ pub(super) fn event_fields(seq: usize, total: usize) -> String {
 }
 
 /// Props (a JSON object) of variant `index`: the usual dimensions, combined differently.
-pub(super) fn props_variant(index: usize) -> String {
+pub(crate) fn props_variant(index: usize) -> String {
     const CDNS: [&str; 3] = ["cdn-a", "cdn-b", "cdn-c"];
     const COUNTRIES: [&str; 7] = ["US", "DE", "GB", "FR", "BR", "IN", "JP"];
     const DEVICES: [(&str, &str, &str, &str); 4] = [
@@ -194,7 +194,7 @@ pub(super) fn props_variant(index: usize) -> String {
 }
 
 /// `run-connection-view` as fixed-width digits.
-pub(super) fn identity(run: u64, connection: usize, view: u64) -> [u8; IDENTITY_WIDTH] {
+pub(crate) fn identity(run: u64, connection: usize, view: u64) -> [u8; IDENTITY_WIDTH] {
     let mut id = [b'-'; IDENTITY_WIDTH];
     put_digits(&mut id[..13], run % 10_u64.pow(13));
     put_digits(&mut id[14..19], connection as u64 % 100_000);

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use super::bodies::{identity, BodyTemplate, ViewShape, IDENTITY_WIDTH, PROPS_VARIANTS};
 use super::ClientKind;
 
-pub(super) fn wall_ms() -> u64 {
+pub(crate) fn wall_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -20,36 +20,78 @@ pub(super) fn wall_ms() -> u64 {
 
 /// What the connections share: the request templates (by props variant, then position) and
 /// where to send them.
-pub(super) struct Plan {
-    pub(super) templates: Vec<Vec<BodyTemplate>>,
-    pub(super) shape: ViewShape,
-    pub(super) views_per_connection: usize,
-    pub(super) run: u64,
-    pub(super) client: ClientKind,
-    pub(super) addr: SocketAddr,
-    pub(super) url: String,
+pub(crate) struct Plan {
+    pub(crate) templates: Vec<Vec<BodyTemplate>>,
+    pub(crate) shape: ViewShape,
+    pub(crate) views_per_connection: usize,
+    pub(crate) run: u64,
+    pub(crate) client: ClientKind,
+    pub(crate) addr: SocketAddr,
+    pub(crate) url: String,
     /// Acknowledgements count between `from` and `until`.
-    pub(super) from: Instant,
-    pub(super) until: Instant,
+    pub(crate) from: Instant,
+    pub(crate) until: Instant,
+    /// Requests per second each connection sends at most ([`TokenBucket`]); `None`: flat out.
+    pub(crate) batches_per_second: Option<f64>,
+}
+
+/// Paces one connection: tokens (requests) accrue at `per_second` up to a burst of 100 ms worth,
+/// so a connection that fell behind (a slow acknowledgement) catches up, but never in a flood.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenBucket {
+    per_second: f64,
+    burst: f64,
+    tokens: f64,
+    filled_at: Instant,
+}
+
+impl TokenBucket {
+    /// A bucket holding `phase` (0 to 1) of a token at `now`: connections given different phases
+    /// send out of step instead of all at once.
+    pub(crate) fn new(per_second: f64, phase: f64, now: Instant) -> TokenBucket {
+        debug_assert!(per_second > 0.0, "a pace of {per_second} requests/s");
+        TokenBucket {
+            per_second,
+            burst: (per_second * 0.1).max(1.0),
+            tokens: phase.clamp(0.0, 1.0),
+            filled_at: now,
+        }
+    }
+
+    /// Takes a token as of `now`: `None` when there was one (send now), else how long until
+    /// there is.
+    pub(crate) fn take(&mut self, now: Instant) -> Option<Duration> {
+        let elapsed = now.saturating_duration_since(self.filled_at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.burst);
+        self.filled_at = self.filled_at.max(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            None
+        } else {
+            // Whole microseconds, rounded up: a wait is never zero, however the floats round.
+            let micros = ((1.0 - self.tokens) / self.per_second * 1e6).ceil();
+            Some(Duration::from_micros((micros as u64).max(1)))
+        }
+    }
 }
 
 /// One connection's counts.
 #[derive(Debug, Default)]
-pub(super) struct Tally {
+pub(crate) struct Tally {
     /// Within the window.
-    pub(super) events: u64,
-    pub(super) batches: u64,
-    pub(super) latencies_us: Vec<u32>,
+    pub(crate) events: u64,
+    pub(crate) batches: u64,
+    pub(crate) latencies_us: Vec<u32>,
     /// Over the whole run, warm-up included.
-    pub(super) duplicates: u64,
-    pub(super) short_accepts: u64,
-    pub(super) refusals: BTreeMap<u16, u64>,
-    pub(super) transport_errors: u64,
-    pub(super) first_failure: Option<String>,
+    pub(crate) duplicates: u64,
+    pub(crate) short_accepts: u64,
+    pub(crate) refusals: BTreeMap<u16, u64>,
+    pub(crate) transport_errors: u64,
+    pub(crate) first_failure: Option<String>,
 }
 
 impl Tally {
-    pub(super) fn merge(&mut self, other: Tally) {
+    pub(crate) fn merge(&mut self, other: Tally) {
         self.events += other.events;
         self.batches += other.batches;
         self.latencies_us.extend(other.latencies_us);
@@ -62,26 +104,26 @@ impl Tally {
         self.first_failure = self.first_failure.take().or(other.first_failure);
     }
 
-    pub(super) fn fail(&mut self, failure: String) {
+    pub(crate) fn fail(&mut self, failure: String) {
         self.first_failure.get_or_insert(failure);
     }
 }
 
 /// A `202` answer's counts.
 #[derive(Deserialize)]
-pub(super) struct Accepted {
-    pub(super) accepted: u64,
-    pub(super) duplicates: u64,
+pub(crate) struct Accepted {
+    pub(crate) accepted: u64,
+    pub(crate) duplicates: u64,
 }
 
 /// An answer: its status, and its body when it was not `202`.
-pub(super) enum Answer {
+pub(crate) enum Answer {
     Accepted(Accepted),
     Refused(u16, String),
 }
 
 /// Sends one pre-encoded request per call over one keep-alive connection.
-pub(super) enum Transport {
+pub(crate) enum Transport {
     Raw {
         addr: SocketAddr,
         stream: Option<TcpStream>,
@@ -94,7 +136,7 @@ pub(super) enum Transport {
 }
 
 impl Transport {
-    pub(super) async fn post(&mut self, request: &[u8], head_len: usize) -> anyhow::Result<Answer> {
+    pub(crate) async fn post(&mut self, request: &[u8], head_len: usize) -> anyhow::Result<Answer> {
         let (status, body) = match self {
             Transport::Raw {
                 addr,
@@ -141,7 +183,7 @@ impl Transport {
 
 /// Writes one request and reads its response into `response`; returns the status, where the
 /// body starts (it runs to the end of `response`) and whether the server closes the connection.
-pub(super) async fn exchange(
+pub(crate) async fn exchange(
     socket: &mut TcpStream,
     request: &[u8],
     response: &mut Vec<u8>,
@@ -170,15 +212,15 @@ pub(super) async fn exchange(
 
 /// What a response head says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct ResponseHead {
-    pub(super) status: u16,
-    pub(super) content_length: usize,
+pub(crate) struct ResponseHead {
+    pub(crate) status: u16,
+    pub(crate) content_length: usize,
     /// `connection: close`: the server closes the connection after this response.
-    pub(super) close: bool,
+    pub(crate) close: bool,
 }
 
 /// Reads an HTTP/1.1 response head.
-pub(super) fn parse_response_head(head: &[u8]) -> anyhow::Result<ResponseHead> {
+pub(crate) fn parse_response_head(head: &[u8]) -> anyhow::Result<ResponseHead> {
     let head = std::str::from_utf8(head).context("response head: expected ASCII")?;
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
@@ -210,15 +252,15 @@ pub(super) fn parse_response_head(head: &[u8]) -> anyhow::Result<ResponseHead> {
 }
 
 /// A view a connection is sending: which template row, which batch next, its client clock.
-pub(super) struct LiveView {
-    pub(super) identity: [u8; IDENTITY_WIDTH],
-    pub(super) variant: usize,
-    pub(super) position: usize,
-    pub(super) last_ts_ms: u64,
+pub(crate) struct LiveView {
+    pub(crate) identity: [u8; IDENTITY_WIDTH],
+    pub(crate) variant: usize,
+    pub(crate) position: usize,
+    pub(crate) last_ts_ms: u64,
 }
 
 /// Drives one connection until the window ends; the request in flight then completes.
-pub(super) async fn drive_connection(plan: Arc<Plan>, connection: usize) -> Tally {
+pub(crate) async fn drive_connection(plan: Arc<Plan>, connection: usize) -> Tally {
     let mut transport = match plan.client {
         ClientKind::Raw => Transport::Raw {
             addr: plan.addr,
@@ -248,7 +290,16 @@ pub(super) async fn drive_connection(plan: Arc<Plan>, connection: usize) -> Tall
         .map(|_| new_view())
         .collect();
     let (mut tally, mut request, mut turn) = (Tally::default(), Vec::new(), 0);
+    // Golden-ratio phases spread the connections' sends evenly over each interval.
+    let phase = (connection as f64 * 0.618_034).fract();
+    let mut pace = plan
+        .batches_per_second
+        .map(|per_second| TokenBucket::new(per_second, phase, Instant::now()));
     while Instant::now() < plan.until {
+        if let Some(wait) = pace.as_mut().and_then(|bucket| bucket.take(Instant::now())) {
+            tokio::time::sleep(wait).await;
+            continue;
+        }
         let view = &mut views[turn % plan.views_per_connection.max(1)];
         turn += 1;
         let template = &plan.templates[view.variant][view.position];
@@ -302,6 +353,79 @@ pub(super) async fn drive_connection(plan: Arc<Plan>, connection: usize) -> Tall
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Sends from a bucket over `seconds` of simulated time, sleeping exactly as told; after the
+    /// first send past `stall.0` seconds, the clock jumps `stall.1` seconds (a slow
+    /// acknowledgement). Returns the sends and the most sent at one instant.
+    fn sends_over(per_second: f64, seconds: f64, stall: Option<(f64, f64)>) -> (usize, usize) {
+        let start = Instant::now();
+        let end = start + Duration::from_secs_f64(seconds);
+        let mut stall = stall.map(|(at, length)| {
+            (
+                start + Duration::from_secs_f64(at),
+                Duration::from_secs_f64(length),
+            )
+        });
+        let mut bucket = TokenBucket::new(per_second, 0.5, start);
+        let (mut now, mut sends, mut at_once, mut most_at_once) = (start, 0, 0, 0);
+        while now < end {
+            match bucket.take(now) {
+                None => {
+                    sends += 1;
+                    at_once += 1;
+                    most_at_once = most_at_once.max(at_once);
+                    if let Some((_, length)) = stall.filter(|(at, _)| now >= *at) {
+                        now += length;
+                        stall = None;
+                        at_once = 0;
+                    }
+                }
+                Some(wait) => {
+                    now += wait;
+                    at_once = 0;
+                }
+            }
+        }
+        (sends, most_at_once)
+    }
+
+    #[test]
+    fn token_buckets_keep_the_pace_and_bound_bursts() {
+        // (name, requests/s, seconds, stall (at, length), sends (±1), most sent at one instant)
+        let cases = [
+            (
+                "100 000 events/s in 100-event batches on 16 connections",
+                62.5,
+                10.0,
+                None,
+                625,
+                1,
+            ),
+            ("300 000 events/s likewise", 187.5, 10.0, None, 1875, 1),
+            ("below 1/s", 0.5, 10.0, None, 5, 1),
+            (
+                "a 50 ms stall is made up at once",
+                100.0,
+                10.0,
+                Some((2.0, 0.0505)),
+                1000,
+                5,
+            ),
+            (
+                "a 2 s stall, only up to the burst",
+                100.0,
+                10.0,
+                Some((2.0, 2.0)),
+                810,
+                10,
+            ),
+        ];
+        for (name, per_second, seconds, stall, want_sends, want_at_once) in cases {
+            let (sends, at_once) = sends_over(per_second, seconds, stall);
+            assert!(sends.abs_diff(want_sends) <= 1, "{name}: {sends} sends");
+            assert_eq!(at_once, want_at_once, "{name}");
+        }
+    }
 
     #[test]
     fn response_heads_give_status_length_and_close() {

@@ -10,15 +10,15 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use super::load::wall_ms;
 
 /// A server this benchmark started; `stop` kills it and removes its temporary directory.
-pub(super) struct StartedServer {
-    pub(super) child: tokio::process::Child,
-    pub(super) url: String,
-    pub(super) temporary_dir: Option<PathBuf>,
+pub(crate) struct StartedServer {
+    pub(crate) child: tokio::process::Child,
+    pub(crate) url: String,
+    pub(crate) temporary_dir: Option<PathBuf>,
 }
 
 impl StartedServer {
     /// Starts this executable as `serve` on a free loopback port and waits for its address.
-    pub(super) async fn start(data_dir: Option<PathBuf>) -> anyhow::Result<StartedServer> {
+    pub(crate) async fn start(data_dir: Option<PathBuf>) -> anyhow::Result<StartedServer> {
         let (dir, temporary_dir) = match data_dir {
             Some(dir) => (dir, None),
             None => {
@@ -59,7 +59,7 @@ impl StartedServer {
 
     /// Reads the server's stdout up to its `openqoe listening: URL` line, then drains the rest
     /// in the background so the server never blocks on a full pipe.
-    pub(super) async fn listening_url(&mut self) -> anyhow::Result<String> {
+    pub(crate) async fn listening_url(&mut self) -> anyhow::Result<String> {
         let stdout = self.child.stdout.take().context("server stdout")?;
         let mut lines = BufReader::new(stdout).lines();
         let url = tokio::time::timeout(Duration::from_secs(60), async {
@@ -77,7 +77,7 @@ impl StartedServer {
     }
 
     /// Kills the server and waits for it to exit; dropping then removes its temporary directory.
-    pub(super) async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
 }
@@ -97,7 +97,7 @@ impl Drop for StartedServer {
 }
 
 /// Resident and peak resident memory of a process, bytes (`VmRSS`, `VmHWM` of /proc/PID/status).
-pub(super) fn read_memory(pid: u32) -> Option<(u64, u64)> {
+pub(crate) fn read_memory(pid: u32) -> Option<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| {
         let line = status.lines().find(|l| l.starts_with(name))?;
@@ -113,7 +113,7 @@ pub(super) fn read_memory(pid: u32) -> Option<(u64, u64)> {
 }
 
 /// CPU seconds (user + system) a process has used, from /proc/PID/stat.
-pub(super) fn read_cpu_seconds(pid: u32) -> Option<f64> {
+pub(crate) fn read_cpu_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command's closing parenthesis start at field 3 (state); utime and stime
     // are fields 14 and 15, in USER_HZ ticks, which Linux fixes at 100 per second.
@@ -123,9 +123,9 @@ pub(super) fn read_cpu_seconds(pid: u32) -> Option<f64> {
 }
 
 /// One Prometheus text scrape: value by series (`name{labels}`).
-pub(super) type Scrape = HashMap<String, f64>;
+pub(crate) type Scrape = HashMap<String, f64>;
 
-pub(super) fn parse_exposition(text: &str) -> Scrape {
+pub(crate) fn parse_exposition(text: &str) -> Scrape {
     text.lines()
         .filter(|line| !line.starts_with('#'))
         .filter_map(|line| {
@@ -143,15 +143,15 @@ pub(super) fn parse_exposition(text: &str) -> Scrape {
 
 /// A histogram's change between two scrapes.
 #[derive(Debug)]
-pub(super) struct HistogramDelta {
-    pub(super) count: f64,
-    pub(super) sum: f64,
+pub(crate) struct HistogramDelta {
+    pub(crate) count: f64,
+    pub(crate) sum: f64,
     /// (upper bound, cumulative count), ascending.
-    pub(super) buckets: Vec<(f64, f64)>,
+    pub(crate) buckets: Vec<(f64, f64)>,
 }
 
 impl HistogramDelta {
-    pub(super) fn between(before: &Scrape, after: &Scrape, name: &str) -> Option<HistogramDelta> {
+    pub(crate) fn between(before: &Scrape, after: &Scrape, name: &str) -> Option<HistogramDelta> {
         let delta = |series: &str| Some(after.get(series)? - before.get(series).unwrap_or(&0.0));
         let prefix = format!("{name}_bucket{{le=\"");
         let mut buckets: Vec<(f64, f64)> = after
@@ -174,7 +174,7 @@ impl HistogramDelta {
     }
 
     /// Upper bound of the bucket holding quantile `q`; `None` without observations.
-    pub(super) fn quantile_bound(&self, q: f64) -> Option<f64> {
+    pub(crate) fn quantile_bound(&self, q: f64) -> Option<f64> {
         let rank = (q * self.count).ceil().max(1.0);
         (self.count > 0.0)
             .then(|| {
@@ -185,20 +185,20 @@ impl HistogramDelta {
             .map(|(bound, _)| *bound)
     }
 
-    pub(super) fn mean(&self) -> Option<f64> {
+    pub(crate) fn mean(&self) -> Option<f64> {
         (self.count > 0.0).then(|| self.sum / self.count)
     }
 }
 
 /// What is read at the start and at the end of the window.
-pub(super) struct Snapshot {
-    pub(super) at: Instant,
-    pub(super) server_cpu_seconds: Option<f64>,
-    pub(super) own_cpu_seconds: Option<f64>,
-    pub(super) metrics: Option<Scrape>,
+pub(crate) struct Snapshot {
+    pub(crate) at: Instant,
+    pub(crate) server_cpu_seconds: Option<f64>,
+    pub(crate) own_cpu_seconds: Option<f64>,
+    pub(crate) metrics: Option<Scrape>,
 }
 
-pub(super) async fn snapshot(
+pub(crate) async fn snapshot(
     pid: Option<u32>,
     scraper: &reqwest::Client,
     metrics_url: &str,

@@ -1,0 +1,183 @@
+//! `POST /v1/sql` `{"sql", "limit"?, "from"?, "to"?}`: a read-only SQL query over the `views`
+//! table (ended views: id, start, dimensions, metrics — the export's columns) and the `events`
+//! table (every event of the views, live or ended, that started in the range), answered as
+//! `{"columns", "rows", "truncated", "elapsed_ms"}`. The range defaults to everything held.
+//! Only with the `sql` feature (DataFusion); without it the route says how to get it (501).
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::json;
+
+/// The SQL route over the pipeline's views.
+#[cfg(feature = "sql")]
+pub fn router(pipeline: Arc<crate::topology::Pipeline>) -> Router {
+    Router::new().route(
+        "/v1/sql",
+        post(move |body| engine::answer(Arc::clone(&pipeline), body)),
+    )
+}
+
+/// The SQL route of a build without the engine.
+#[cfg(not(feature = "sql"))]
+pub fn router(_pipeline: Arc<crate::topology::Pipeline>) -> Router {
+    Router::new().route("/v1/sql", post(no_engine))
+}
+
+#[cfg(not(feature = "sql"))]
+async fn no_engine() -> Response {
+    error(
+        StatusCode::NOT_IMPLEMENTED,
+        "this build has no SQL engine: build openqoe with `--features sql` (Apache DataFusion), \
+         or export the data (GET /v1/export/views, openqoe export) and query it with DuckDB",
+    )
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+#[cfg(feature = "sql")]
+mod engine {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use axum::extract::rejection::JsonRejection;
+    use axum::http::StatusCode;
+    use axum::response::{IntoResponse, Response};
+    use axum::Json;
+    use openqoe_model::{ServerTime, View};
+    use openqoe_query::ViewSource;
+    use openqoe_sql::{Limits, SqlError, Table};
+    use openqoe_store::{events_batch, ViewBatches, PARTITION_MS};
+    use serde::Deserialize;
+    use serde_json::json;
+
+    use super::error;
+    use crate::topology::Pipeline;
+
+    /// Rows answered unless the request asks for fewer (or more, up to [`MAX_ROWS`]).
+    const DEFAULT_ROWS: usize = 1_000;
+    /// The most rows one answer carries.
+    const MAX_ROWS: usize = 100_000;
+    /// How long one query may run.
+    const TIMEOUT: Duration = Duration::from_secs(30);
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct SqlRequest {
+        sql: String,
+        limit: Option<usize>,
+        from: Option<String>,
+        to: Option<String>,
+    }
+
+    pub async fn answer(
+        pipeline: Arc<Pipeline>,
+        request: Result<Json<SqlRequest>, JsonRejection>,
+    ) -> Response {
+        let Json(request) = match request {
+            Ok(request) => request,
+            Err(e) => return error(StatusCode::BAD_REQUEST, &e.body_text()),
+        };
+        let max_rows = request.limit.unwrap_or(DEFAULT_ROWS);
+        if !(1..=MAX_ROWS).contains(&max_rows) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("limit: expected 1 to {MAX_ROWS}, got {max_rows}"),
+            );
+        }
+        let time = |name: &str, value: &Option<String>, default: i64| match value {
+            Some(v) => openqoe_query::parse_time(v).map_err(|e| format!("{name}: {e}")),
+            None => Ok(ServerTime(default)),
+        };
+        let range = time("from", &request.from, i64::MIN / 2)
+            .and_then(|from| Ok((from, time("to", &request.to, i64::MAX / 2)?)));
+        let (from, to) = match range {
+            Ok(range) => range,
+            Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+        };
+        // Tables are made off the async workers, an hour at a time, letting go of the views
+        // between hours so ingest never waits long.
+        let tables = tokio::task::spawn_blocking(move || tables(&pipeline, from, to)).await;
+        let tables = match tables {
+            Ok(Ok(tables)) => tables,
+            Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        };
+        let limits = Limits {
+            max_rows,
+            timeout: TIMEOUT,
+        };
+        match openqoe_sql::run(tables, &request.sql, limits).await {
+            Ok(answer) => Json(json!({
+                "columns": answer.columns,
+                "rows": answer.rows,
+                "truncated": answer.truncated,
+                "elapsed_ms": answer.elapsed_ms,
+            }))
+            .into_response(),
+            Err(e @ SqlError::Query(_)) => error(StatusCode::BAD_REQUEST, &e.to_string()),
+            Err(e @ SqlError::Timeout(_)) => error(StatusCode::GATEWAY_TIMEOUT, &e.to_string()),
+        }
+    }
+
+    /// The `views` and `events` tables for views that started in `[from, to)`.
+    fn tables(
+        pipeline: &Pipeline,
+        from: ServerTime,
+        to: ServerTime,
+    ) -> Result<Vec<Table>, openqoe_store::WriteError> {
+        let (mut hours, mut dimensions) = (Vec::new(), Vec::new());
+        pipeline.visit_ended(&mut |table| {
+            hours = table.hours();
+            dimensions = table.dimension_names().to_vec();
+        });
+        let mut views = ViewBatches::new(dimensions);
+        let mut failed = None;
+        for hour in &hours {
+            let until = ServerTime(hour + PARTITION_MS);
+            pipeline.visit_ended(&mut |table| {
+                for (_, partition) in table.partitions(ServerTime(*hour), until) {
+                    if let Err(e) = views.add_partition(table, partition, from, to) {
+                        failed = Some(e);
+                    }
+                }
+            });
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let (views_schema, views_batches) = views.into_parts();
+        let mut events_batches = Vec::new();
+        for hour in &hours {
+            let window_from = ServerTime(*hour).max(from);
+            let window_to = ServerTime(hour + PARTITION_MS).min(to);
+            let mut held: Vec<View> = Vec::new();
+            pipeline.visit_views(window_from, window_to, &mut |view, _| {
+                held.push(view.clone())
+            });
+            let events: Vec<_> = held
+                .iter()
+                .flat_map(|view| view.events.values().map(move |event| (view, event)))
+                .collect();
+            if !events.is_empty() {
+                events_batches.push(events_batch(&events)?);
+            }
+        }
+        Ok(vec![
+            Table {
+                name: "views",
+                schema: views_schema,
+                batches: views_batches,
+            },
+            Table {
+                name: "events",
+                schema: openqoe_store::events_schema(),
+                batches: events_batches,
+            },
+        ])
+    }
+}
