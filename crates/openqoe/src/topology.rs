@@ -3,10 +3,10 @@
 //! Stages never call each other; this file hands each the handles it needs. The one shared piece
 //! of state is [`Views`] (live views in the sessionizer, ended ones in the store) behind a lock:
 //! ingest writes to it once a batch is durable, queries read it.
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -70,6 +70,39 @@ impl Views {
     }
 }
 
+/// Metrics of live views as last computed, recomputed only for a view that changed since: a
+/// dashboard polling breakdowns must not recompute every live view under the views lock each
+/// time (that held up ingest; `openqoe bench freshness`).
+#[derive(Default)]
+struct LiveMetrics {
+    /// View id → (its last batch's receive time, its event count, its metrics then).
+    by_view: Mutex<HashMap<ViewId, (ServerTime, usize, Arc<ViewMetrics>)>>,
+}
+
+impl LiveMetrics {
+    /// The metrics of live `view`, computed now only if it changed since last asked.
+    fn of(&self, view: &View) -> Arc<ViewMetrics> {
+        let state = (view.last_received_at, view.events.len());
+        let mut by_view = self.by_view.lock().expect("live metrics lock poisoned");
+        match by_view.get(&view.id) {
+            Some((at, events, metrics)) if (*at, *events) == state => Arc::clone(metrics),
+            _ => {
+                let metrics = Arc::new(compute(view));
+                by_view.insert(view.id.clone(), (state.0, state.1, Arc::clone(&metrics)));
+                metrics
+            }
+        }
+    }
+
+    /// Forgets views that are no longer live, once they could outnumber the live ones.
+    fn retain_live(&self, sessionizer: &Sessionizer) {
+        let mut by_view = self.by_view.lock().expect("live metrics lock poisoned");
+        if by_view.len() > 2 * sessionizer.live_count() + 1_024 {
+            by_view.retain(|id, _| sessionizer.view(id).is_some());
+        }
+    }
+}
+
 /// With no batch for this long, the detection clock follows the wall clock.
 const IDLE_CLOCK_MS: i64 = 120_000;
 /// A view with a batch this recent (wall clock) is sending now and sets the detection clock.
@@ -81,6 +114,7 @@ pub type MinuteViews = Vec<(Vec<Option<String>>, MinuteCounts)>;
 /// The shared view state plus the gauges that describe it.
 pub struct Pipeline {
     views: RwLock<Views>,
+    live_metrics: LiveMetrics,
     active_views: Gauge,
     ended_views: Gauge,
     /// Newest event time delivered (server clock), and the wall time of that delivery.
@@ -192,6 +226,7 @@ impl Pipeline {
         let mut views = self.views.write().expect("views lock poisoned");
         views.expire(now);
         self.refresh_gauges(&views);
+        self.live_metrics.retain_live(&views.sessionizer);
     }
 }
 
@@ -237,7 +272,7 @@ impl ViewSource for Pipeline {
             visit(&stored.view, &stored.metrics);
         }
         for view in views.sessionizer.live_views().filter(|v| in_range(v)) {
-            visit(view, &compute(view));
+            visit(view, &self.live_metrics.of(view));
         }
     }
 
@@ -249,7 +284,7 @@ impl ViewSource for Pipeline {
         views
             .sessionizer
             .view(id)
-            .map(|view| (view.clone(), compute(view)))
+            .map(|view| (view.clone(), (*self.live_metrics.of(view)).clone()))
     }
 
     fn dimensions(&self) -> Vec<String> {
@@ -264,7 +299,7 @@ impl ViewSource for Pipeline {
         let mut live = ViewTable::new();
         for view in views.sessionizer.live_views() {
             if view.started_at().is_some_and(|t| t >= from && t < to) {
-                live.upsert(view, &compute(view));
+                live.upsert(view, &self.live_metrics.of(view));
             }
         }
         visit(&live);
@@ -323,6 +358,7 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
     );
 
     let pipeline = Arc::new(Pipeline {
+        live_metrics: LiveMetrics::default(),
         views: RwLock::new(Views {
             sessionizer: Sessionizer::new(config.sessionize.clone()),
             store: ViewStore::new(),
