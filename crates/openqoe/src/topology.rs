@@ -75,9 +75,11 @@ impl Views {
 /// time (that held up ingest; `openqoe bench freshness`).
 #[derive(Default)]
 struct LiveMetrics {
-    /// View id → (its last batch's receive time, its event count, its metrics then).
-    by_view: Mutex<HashMap<ViewId, (ServerTime, usize, Arc<ViewMetrics>)>>,
+    by_view: Mutex<HashMap<ViewId, CachedMetrics>>,
 }
+
+/// A live view's last batch receive time and event count, and its metrics then.
+type CachedMetrics = (ServerTime, usize, Arc<ViewMetrics>);
 
 impl LiveMetrics {
     /// The metrics of live `view`, computed now only if it changed since last asked.
