@@ -7,6 +7,7 @@ use openqoe_collect::CollectConfig;
 use openqoe_detect::DetectConfig;
 use openqoe_sessionize::SessionizeConfig;
 use openqoe_steer::SteerConfig;
+use openqoe_store::StoreConfig;
 use openqoe_wal::WalConfig;
 use serde::Deserialize;
 
@@ -24,6 +25,8 @@ pub struct Config {
     pub sessionize: SessionizeConfig,
     /// `[wal]`: write-ahead log segments and group commit.
     pub wal: WalConfig,
+    /// `[store]`: Parquet files in the data directory, and retention.
+    pub store: StoreConfig,
     /// `[detect]`: monitored dimensions and alert rules.
     pub detect: DetectConfig,
     /// `[alerts]`: where alerts go.

@@ -13,6 +13,7 @@ mod eval_cli;
 mod export_cli;
 mod import;
 mod p1203_cli;
+mod persist;
 mod rca_cli;
 mod sql_api;
 mod stdin;
@@ -232,6 +233,23 @@ async fn run(
 ) -> anyhow::Result<()> {
     let pipeline = server.topology.pipeline.clone();
     let alerting = server.topology.alerting.clone();
+    let files = {
+        let (pipeline, persistence) = (pipeline.clone(), server.topology.persistence.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let (pipeline, persistence) = (pipeline.clone(), persistence.clone());
+                let written = tokio::task::spawn_blocking(move || {
+                    persistence.tick(&pipeline, topology::now())
+                })
+                .await;
+                if let Ok(Err(e)) = written {
+                    tracing::error!(error = %e, "writing the store's files failed; retried in a minute");
+                }
+            }
+        })
+    };
     let expiry = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
@@ -283,6 +301,7 @@ async fn run(
         .with_graceful_shutdown(shutdown)
         .await?;
     expiry.abort();
+    files.abort();
     if let Some(steering) = steering {
         steering.abort();
     }

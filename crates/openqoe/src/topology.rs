@@ -10,12 +10,14 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
+use arrow_array::RecordBatch;
+use arrow_schema::Schema;
 use openqoe_collect::{decode_record, CollectStats, DurableBatches, Ingest};
 use openqoe_metrics::{compute, view_minutes, MinuteCounts, ViewMetrics};
 use openqoe_model::{Batch, ServerTime, View, ViewId};
 use openqoe_query::ViewSource;
 use openqoe_sessionize::Sessionizer;
-use openqoe_store::{ViewStore, ViewTable};
+use openqoe_store::{events_batch, ViewBatches, ViewStore, ViewTable, WriteError, PARTITION_MS};
 use openqoe_wal::{ReplayReport, SegmentLog};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
@@ -23,6 +25,7 @@ use prometheus_client::registry::Registry;
 
 use crate::alerting::Alerting;
 use crate::config::Config;
+use crate::persist::Persistence;
 use crate::steering::Steering;
 
 /// Every view the process knows, live and ended.
@@ -103,6 +106,14 @@ impl LiveMetrics {
             by_view.retain(|id, _| sessionizer.view(id).is_some());
         }
     }
+}
+
+/// One hour of ended views as Arrow batches: the `views` rows (schema, batches) and the events.
+pub struct HourBatches {
+    /// The views' rows.
+    pub views: (Arc<Schema>, Vec<RecordBatch>),
+    /// Their events.
+    pub events: RecordBatch,
 }
 
 /// With no batch for this long, the detection clock follows the wall clock.
@@ -223,6 +234,46 @@ impl Pipeline {
             .collect()
     }
 
+    /// Hours of ended views whose files are behind (ended by `settled`), with their versions.
+    pub fn unwritten_hours(&self, settled: ServerTime) -> Vec<(i64, u64)> {
+        let views = self.views.read().expect("views lock poisoned");
+        views.store.table().unwritten_hours(settled.0)
+    }
+
+    /// The ended views that started in hour `hour` and their events, as Arrow batches.
+    pub fn hour_batches(&self, hour: i64) -> Result<HourBatches, WriteError> {
+        let views = self.views.read().expect("views lock poisoned");
+        let table = views.store.table();
+        let mut rows = ViewBatches::new(table.dimension_names().to_vec());
+        let (from, to) = (ServerTime(hour), ServerTime(hour + PARTITION_MS));
+        for (_, partition) in table.partitions(from, to) {
+            rows.add_partition(table, partition, from, to)?;
+        }
+        let ended = views.store.hour_views(hour);
+        let events: Vec<_> = ended
+            .iter()
+            .flat_map(|view| view.events.values().map(move |event| (*view, event)))
+            .collect();
+        Ok(HourBatches {
+            views: rows.into_parts(),
+            events: events_batch(&events)?,
+        })
+    }
+
+    /// Records that hour `hour`'s files hold its rows as of `version`.
+    pub fn mark_written(&self, hour: i64, version: u64) {
+        let mut views = self.views.write().expect("views lock poisoned");
+        views.store.mark_written(hour, version);
+    }
+
+    /// Forgets the ended views of every hour that ended by `cutoff`; returns how many.
+    pub fn drop_before(&self, cutoff: ServerTime) -> usize {
+        let mut views = self.views.write().expect("views lock poisoned");
+        let dropped = views.store.drop_before(cutoff);
+        self.refresh_gauges(&views);
+        dropped
+    }
+
     /// Ends idle and over-stalled views as of `now`.
     pub fn expire(&self, now: ServerTime) {
         let mut views = self.views.write().expect("views lock poisoned");
@@ -321,6 +372,8 @@ pub struct Topology {
     pub pipeline: Arc<Pipeline>,
     /// Detection and delivery (for the alerting tick).
     pub alerting: Arc<Alerting>,
+    /// The store's files and retention (for its tick).
+    pub persistence: Arc<Persistence>,
     /// The content-steering server, when `[steer]` names pathways (for its tick).
     pub steering: Option<Arc<Steering>>,
     /// What replaying the log found at start-up.
@@ -432,6 +485,7 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
         .merge(openqoe_beacon::router());
     Ok(Topology {
         router,
+        persistence: Arc::new(Persistence::new(config.store.clone(), data_dir.to_owned())),
         pipeline,
         alerting,
         steering,

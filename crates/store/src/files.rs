@@ -510,6 +510,37 @@ fn finish_sink<W: Write + Send>(sink: Sink<W>) -> Result<(), WriteError> {
     Ok(())
 }
 
+/// Writes `batches` as the Parquet file `path`, whole or not at all: into a temporary file
+/// beside it, synced, then renamed over it (and the directory synced), so a reader or a crash
+/// never sees half a file. Returns the rows written.
+///
+/// # Errors
+/// [`WriteError`] when the directory, the file or the rename fails.
+pub fn write_parquet_file(
+    path: &std::path::Path,
+    schema: &Arc<Schema>,
+    batches: &[RecordBatch],
+) -> Result<u64, WriteError> {
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let temporary = path.with_extension("parquet.partial");
+    let file = std::fs::File::create(&temporary)?;
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
+    let mut writer = ArrowWriter::try_new(file.try_clone()?, Arc::clone(schema), Some(properties))?;
+    let mut rows = 0;
+    for batch in batches {
+        writer.write(batch)?;
+        rows += batch.num_rows() as u64;
+    }
+    writer.close()?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)?;
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(rows)
+}
+
 /// A metric's CSV cell: empty outside the population, `true`/`false` for a rate.
 fn cell(kind: MetricKind, value: f64) -> String {
     match kind {

@@ -7,13 +7,14 @@
 //! whole views (events included) stay in memory for lookups and late events.
 #![warn(missing_docs)]
 
+mod config;
 mod files;
 mod table;
 
 use std::collections::HashMap;
 
 use openqoe_metrics::{compute, ViewMetrics};
-use openqoe_model::{Batch, Merged, Seq, View, ViewId};
+use openqoe_model::{Batch, Merged, Seq, ServerTime, View, ViewId};
 
 /// An ended view and its metrics, computed once when it ended (again if late events arrive).
 #[derive(Debug, Clone)]
@@ -31,9 +32,10 @@ pub struct ViewStore {
     table: ViewTable,
 }
 
+pub use config::{file_hour, hour_file, StoreConfig};
 pub use files::{
-    events_batch, events_schema, write_views, EventsWriter, Format, ViewBatches, ViewsWriter,
-    WriteError,
+    events_batch, events_schema, write_parquet_file, write_views, EventsWriter, Format,
+    ViewBatches, ViewsWriter, WriteError,
 };
 pub use table::{Dictionary, Partition, ViewTable, ABSENT, PARTITION_MS};
 
@@ -84,6 +86,30 @@ impl ViewStore {
     /// The ended view with this id.
     pub fn get(&self, id: &ViewId) -> Option<&StoredView> {
         self.ended.get(id)
+    }
+
+    /// Ended views that started in hour `hour` (epoch ms of its start).
+    pub fn hour_views(&self, hour: i64) -> Vec<&View> {
+        self.table
+            .partitions(ServerTime(hour), ServerTime(hour + PARTITION_MS))
+            .flat_map(|(_, partition)| partition.ids())
+            .filter_map(|id| self.ended.get(id).map(|stored| &stored.view))
+            .collect()
+    }
+
+    /// Records that hour `hour`'s files hold its rows as of `version`.
+    pub fn mark_written(&mut self, hour: i64, version: u64) {
+        self.table.mark_written(hour, version);
+    }
+
+    /// Forgets every view that started in an hour that ended at or before `cutoff` (retention);
+    /// returns how many.
+    pub fn drop_before(&mut self, cutoff: ServerTime) -> usize {
+        let ids = self.table.drop_before(cutoff.0);
+        ids.iter().for_each(|id| {
+            self.ended.remove(id);
+        });
+        ids.len()
     }
 
     /// Ended views in columns, for aggregate queries.

@@ -55,6 +55,9 @@ pub struct Partition {
     started_at: Vec<i64>,
     /// Earliest and latest start time held.
     span: Option<(i64, i64)>,
+    /// Bumped by every write to the partition; the files are current when `written` equals it.
+    version: u64,
+    written: u64,
     /// By dimension index; a column shorter than the partition is [`ABSENT`] past its end
     /// (the dimension appeared after those rows were written).
     dimensions: Vec<Vec<u32>>,
@@ -98,6 +101,11 @@ impl Partition {
     /// The values of catalogue metric `index`, by row.
     pub fn metric(&self, index: usize) -> &[f64] {
         &self.metrics[index]
+    }
+
+    /// Whether the partition changed since its files were last written.
+    pub fn unwritten(&self) -> bool {
+        self.version != self.written
     }
 
     fn push(&mut self, id: ViewId, started_at: i64) -> usize {
@@ -211,6 +219,36 @@ impl ViewTable {
         self.partitions.keys().copied().collect()
     }
 
+    /// Hours that changed since their files were last written and ended by `settled`, each
+    /// with its version now (to [`ViewTable::mark_written`] once the files are written).
+    pub fn unwritten_hours(&self, settled: i64) -> Vec<(i64, u64)> {
+        self.partitions
+            .range(..=settled.saturating_sub(PARTITION_MS))
+            .filter(|(_, p)| p.unwritten())
+            .map(|(hour, p)| (*hour, p.version))
+            .collect()
+    }
+
+    /// Records that hour `hour`'s files hold its `version` (a later write makes it unwritten).
+    pub fn mark_written(&mut self, hour: i64, version: u64) {
+        if let Some(partition) = self.partitions.get_mut(&hour) {
+            partition.written = partition.written.max(version);
+        }
+    }
+
+    /// Drops every hour that ended at or before `cutoff`; returns the ids of its views.
+    pub fn drop_before(&mut self, cutoff: i64) -> Vec<ViewId> {
+        let keep = self
+            .partitions
+            .split_off(&(cutoff.div_euclid(PARTITION_MS) * PARTITION_MS));
+        let dropped = std::mem::replace(&mut self.partitions, keep);
+        let ids: Vec<ViewId> = dropped.into_values().flat_map(|p| p.ids).collect();
+        ids.iter().for_each(|id| {
+            self.rows.remove(id);
+        });
+        ids
+    }
+
     /// Rows held.
     pub fn len(&self) -> usize {
         self.rows.len()
@@ -298,6 +336,7 @@ impl ViewTable {
             }
         };
         let partition = self.partitions.get_mut(&at.hour).expect("row's partition");
+        partition.version += 1;
         if rewrite {
             for index in 0..self.names.len() {
                 partition.set_dimension(at.row, index, ABSENT);
@@ -366,6 +405,32 @@ mod tests {
         assert_eq!(code(0), ABSENT);
         assert_eq!(table.dictionary(isp).value(code(1)), Some("x"));
         assert_eq!(code(2), ABSENT);
+    }
+
+    #[test]
+    fn hours_are_unwritten_until_written_and_again_after_a_change() {
+        let mut table = ViewTable::new();
+        table.write_row(id("a"), 10, &[], &nan_metrics());
+        table.write_row(id("b"), PARTITION_MS + 10, &[], &nan_metrics());
+        // Only hours that ended by the settled time are offered.
+        assert_eq!(table.unwritten_hours(PARTITION_MS - 1).len(), 0);
+        let offered = table.unwritten_hours(2 * PARTITION_MS - 1);
+        assert_eq!(offered.iter().map(|h| h.0).collect::<Vec<_>>(), vec![0]);
+        table.mark_written(0, offered[0].1);
+        assert!(table.unwritten_hours(2 * PARTITION_MS - 1).is_empty());
+        table.write_row(id("a"), 10, &[], &nan_metrics());
+        assert_eq!(table.unwritten_hours(2 * PARTITION_MS - 1).len(), 1);
+    }
+
+    #[test]
+    fn dropping_old_hours_forgets_their_views() {
+        let mut table = ViewTable::new();
+        table.write_row(id("old"), 10, &[], &nan_metrics());
+        table.write_row(id("new"), PARTITION_MS + 10, &[], &nan_metrics());
+        assert_eq!(table.drop_before(PARTITION_MS), vec![id("old")]);
+        assert!(table.find(&id("old")).is_none());
+        assert!(table.find(&id("new")).is_some());
+        assert_eq!(table.hours(), vec![PARTITION_MS]);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-pub use log::{ReplayReport, SegmentLog, SyncObserver};
+pub use log::{remove_segments_before, ReplayReport, SegmentLog, SyncObserver};
 pub use segment::{read_segment, SegmentDamage, SegmentRead, MAX_RECORD_BYTES};
 
 /// `[wal]` section of openqoe.toml.

@@ -69,6 +69,36 @@ fn sync_dir(dir: &Path) -> Result<(), WalError> {
         .map_err(|e| WalError::io(dir, e))
 }
 
+/// Removes closed segments (never the newest, which the writer appends to) last written before
+/// `cutoff`: retention. Returns the segment numbers removed.
+///
+/// # Errors
+/// [`WalError`] when the directory cannot be read or a segment cannot be removed.
+pub fn remove_segments_before(
+    dir: &Path,
+    cutoff: std::time::SystemTime,
+) -> Result<Vec<u64>, WalError> {
+    let numbers = segment_numbers(dir)?;
+    let Some((_, closed)) = numbers.split_last() else {
+        return Ok(Vec::new());
+    };
+    let mut removed = Vec::new();
+    for &number in closed {
+        let path = segment_path(dir, number);
+        let written = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .map_err(|e| WalError::io(&path, e))?;
+        if written < cutoff {
+            std::fs::remove_file(&path).map_err(|e| WalError::io(&path, e))?;
+            removed.push(number);
+        }
+    }
+    if !removed.is_empty() {
+        sync_dir(dir)?;
+    }
+    Ok(removed)
+}
+
 impl SegmentLog {
     /// Opens or creates the log in `dir`, handing every intact record to `replay` in append order.
     ///

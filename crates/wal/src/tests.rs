@@ -116,3 +116,36 @@ async fn refuses_empty_records() {
     let (log, _, _) = open(dir.path(), WalConfig::default());
     assert!(log.append(Vec::new()).await.is_err());
 }
+
+#[tokio::test]
+async fn retention_removes_old_closed_segments_never_the_newest() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = WalConfig {
+        segment_bytes: 64,
+        ..WalConfig::default()
+    };
+    let (log, _, _) = open(dir.path(), small.clone());
+    for i in 0..20 {
+        log.append(format!("record {i:04} with some padding").into_bytes())
+            .await
+            .unwrap();
+    }
+    drop(log);
+    let segments = || std::fs::read_dir(dir.path()).unwrap().count();
+    let before = segments();
+    assert!(before > 3, "{before} segments");
+    // Nothing is older than a minute ago.
+    let minute_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    assert!(crate::remove_segments_before(dir.path(), minute_ago)
+        .unwrap()
+        .is_empty());
+    // Everything is older than the future, but the newest segment stays.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+    let removed = crate::remove_segments_before(dir.path(), later).unwrap();
+    assert_eq!(removed.len(), before - 1);
+    assert_eq!(segments(), 1);
+    // The log still opens and appends after its old segments are gone.
+    let (log, replayed, _) = open(dir.path(), small);
+    assert!(replayed.len() <= 2, "{}", replayed.len());
+    log.append(b"after".to_vec()).await.unwrap();
+}

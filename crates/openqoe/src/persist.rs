@@ -1,0 +1,96 @@
+//! The store's files and retention, once a minute: each settled hour of ended views (and their
+//! events) written as Parquet in the data directory, written again when it changes; views, files
+//! and write-ahead log segments older than `retention_days` removed.
+use std::path::PathBuf;
+use std::time::{Duration, UNIX_EPOCH};
+
+use openqoe_model::ServerTime;
+use openqoe_store::{
+    events_schema, file_hour, hour_file, write_parquet_file, StoreConfig, PARTITION_MS,
+};
+
+use crate::topology::Pipeline;
+
+/// `[store]` applied to one data directory.
+pub struct Persistence {
+    config: StoreConfig,
+    data_dir: PathBuf,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+impl Persistence {
+    /// Files and retention for `data_dir`.
+    pub fn new(config: StoreConfig, data_dir: PathBuf) -> Persistence {
+        Persistence { config, data_dir }
+    }
+
+    /// Writes what is due and removes what is past retention, as of `now`.
+    ///
+    /// # Errors
+    /// When a file cannot be written or removed; what was done before stays done.
+    pub fn tick(&self, pipeline: &Pipeline, now: ServerTime) -> anyhow::Result<()> {
+        if self.config.parquet {
+            let settled = ServerTime(now.0 - self.config.settle_minutes as i64 * 60_000);
+            for (hour, version) in pipeline.unwritten_hours(settled) {
+                if self.config.retention_days > 0 && hour + PARTITION_MS <= self.cutoff(now).0 {
+                    continue;
+                }
+                let batches = pipeline.hour_batches(hour)?;
+                let (schema, views) = &batches.views;
+                let rows =
+                    write_parquet_file(&hour_file(&self.data_dir, "views", hour), schema, views)?;
+                let events = write_parquet_file(
+                    &hour_file(&self.data_dir, "events", hour),
+                    &events_schema(),
+                    std::slice::from_ref(&batches.events),
+                )?;
+                pipeline.mark_written(hour, version);
+                tracing::info!(hour, views = rows, events, "hour written to Parquet");
+            }
+        }
+        if self.config.retention_days > 0 {
+            self.apply_retention(pipeline, now)?;
+        }
+        Ok(())
+    }
+
+    fn cutoff(&self, now: ServerTime) -> ServerTime {
+        ServerTime(now.0 - self.config.retention_days as i64 * DAY_MS)
+    }
+
+    fn apply_retention(&self, pipeline: &Pipeline, now: ServerTime) -> anyhow::Result<()> {
+        let cutoff = self.cutoff(now);
+        let views = pipeline.drop_before(cutoff);
+        let mut files = 0;
+        for table in ["views", "events"] {
+            let Ok(dates) = std::fs::read_dir(self.data_dir.join(table)) else {
+                continue;
+            };
+            for date in dates.flatten() {
+                for file in std::fs::read_dir(date.path())?.flatten() {
+                    let path = file.path();
+                    if file_hour(&path).is_some_and(|hour| hour + PARTITION_MS <= cutoff.0) {
+                        std::fs::remove_file(&path)?;
+                        files += 1;
+                    }
+                }
+                // An emptied date folder goes too (fails harmlessly while it holds files).
+                let _ = std::fs::remove_dir(date.path());
+            }
+        }
+        let cutoff_time = UNIX_EPOCH + Duration::from_millis(cutoff.0.max(0) as u64);
+        let segments =
+            openqoe_wal::remove_segments_before(&self.data_dir.join("wal"), cutoff_time)?;
+        if views + files + segments.len() > 0 {
+            tracing::info!(
+                views,
+                files,
+                segments = segments.len(),
+                retention_days = self.config.retention_days,
+                "removed data past retention"
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,103 @@
+//! The store's files and retention, against a real server: a settled hour of ended views is in
+//! the data directory as Parquet (views and their events) that a Parquet reader reads back; views
+//! past `retention_days` are gone from the API; recent ones stay.
+mod support;
+
+use std::fs::File;
+
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
+use serde_json::json;
+use support::{data_dir, free_port, TestServer};
+
+const HOUR_MS: i64 = 3_600_000;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// A whole view that started at `start` by the device's clock (no `sent_at`: no skew correction).
+fn view(id: &str, start: i64) -> serde_json::Value {
+    let event = |seq: u64, ms: i64, kind: &str| json!({"seq": seq, "ts": start + ms, "type": kind});
+    json!({
+        "v": 1, "key": "demo",
+        "view": {"id": id, "props": {"cdn": "cdn-a"}},
+        "events": [event(0, 0, "play_requested"), event(1, 1_500, "first_frame"),
+                   event(2, 60_000, "view_end")],
+    })
+}
+
+fn rows(path: &std::path::Path) -> Vec<parquet::record::Row> {
+    let reader = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
+    reader
+        .get_row_iter(None)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn text(row: &parquet::record::Row, column: &str) -> Option<String> {
+    row.get_column_iter()
+        .find(|(name, _)| name.as_str() == column)
+        .and_then(|(_, field)| match field {
+            Field::Str(s) => Some(s.clone()),
+            _ => None,
+        })
+}
+
+#[tokio::test]
+async fn settled_hours_become_parquet_and_old_views_go() {
+    let dir = data_dir();
+    let config = dir.path().join("openqoe.toml");
+    std::fs::write(&config, "[store]\nsettle_minutes = 0\nretention_days = 7\n").unwrap();
+    let data = dir.path().join("data");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let server = TestServer::start_with(&data, &listen, &["--config", config.to_str().unwrap()]);
+    let client = reqwest::Client::new();
+    let now = now_ms();
+    // Mid-hour, three hours ago: its hour has ended, so it is settled with settle_minutes = 0.
+    let recent_start = (now / HOUR_MS - 3) * HOUR_MS + HOUR_MS / 2;
+    for (id, start) in [("old", now - 10 * 24 * HOUR_MS), ("recent", recent_start)] {
+        let response = client
+            .post(format!("{}/v1/events", server.url))
+            .json(&view(id, start))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202, "{id}");
+    }
+    // The files and retention run at start-up and every minute: a restart runs them now.
+    server.kill_9();
+    let server = TestServer::start_with(&data, &listen, &["--config", config.to_str().unwrap()]);
+
+    let hour = recent_start / HOUR_MS * HOUR_MS;
+    let views = openqoe_store::hour_file(&data, "views", hour);
+    let events = openqoe_store::hour_file(&data, "events", hour);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !(views.exists() && events.exists()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {}",
+            views.display()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let view_rows = rows(&views);
+    assert_eq!(view_rows.len(), 1);
+    assert_eq!(text(&view_rows[0], "view_id").as_deref(), Some("recent"));
+    assert_eq!(text(&view_rows[0], "cdn").as_deref(), Some("cdn-a"));
+    let event_rows = rows(&events);
+    let kinds: Vec<String> = event_rows.iter().filter_map(|r| text(r, "type")).collect();
+    assert_eq!(kinds, ["play_requested", "first_frame", "view_end"]);
+
+    let status = |id: &str| {
+        let url = format!("{}/v1/views/{id}", server.url);
+        let client = client.clone();
+        async move { client.get(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status("recent").await, 200);
+    assert_eq!(status("old").await, 404, "a view past retention is gone");
+}
