@@ -46,7 +46,13 @@ impl Default for DetectConfig {
                 "player_name",
                 "app_version",
             ]),
-            pairs: vec![["cdn".into(), "country".into()]],
+            // A CDN failing in one country, a device type suffering on one CDN or in one
+            // country: the combinations incidents come in most.
+            pairs: vec![
+                ["cdn".into(), "country".into()],
+                ["cdn".into(), "device_type".into()],
+                ["country".into(), "device_type".into()],
+            ],
             grace_seconds: 15,
             warmup_minutes: 30,
             rules: Vec::new(),

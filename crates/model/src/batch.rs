@@ -157,7 +157,8 @@ impl Batch {
     }
 
     /// Encodes the batch back to a wire v1 body that [`Batch::parse`] reads to the same batch
-    /// (given the same `received_at`); the write-ahead log stores this form.
+    /// (given the same `received_at`); the write-ahead log stores this form for batches the
+    /// server built (CMCD event mode).
     pub fn to_wire_json(&self) -> Value {
         let mut view = Map::new();
         view.insert("id".into(), Value::String(self.view.id.as_str().to_owned()));

@@ -119,6 +119,8 @@ pub struct View {
     pub last_received_at: ServerTime,
     /// Set once the view has ended.
     pub end: Option<ViewEnd>,
+    /// Batches merged so far: anything derived from the view stays current while this does.
+    pub revision: u64,
 }
 
 impl View {
@@ -132,6 +134,7 @@ impl View {
             events: BTreeMap::new(),
             last_received_at: received_at,
             end: None,
+            revision: 0,
         }
     }
 
@@ -152,6 +155,7 @@ impl View {
         }
         self.props.extend(props);
         self.last_received_at = self.last_received_at.max(batch.received_at);
+        self.revision += 1;
         let mut merged = Merged::default();
         for event in batch.events {
             match self.events.entry(event.seq) {

@@ -201,12 +201,14 @@ fn generate(views: usize, hours: i64, end: i64, seed: u64) -> ViewTable {
     let encoded: Vec<(usize, Vec<u32>)> = dimensions
         .iter()
         .map(|d| {
-            let index = table.dimension_index(d.name);
+            let index = table.dimension_index(d.name).expect("fewer than the cap");
             let codes = d.values.iter().map(|v| table.encode(index, v)).collect();
             (index, codes)
         })
         .collect();
-    let viewer = table.dimension_index("viewer_id");
+    let viewer = table
+        .dimension_index("viewer_id")
+        .expect("fewer than the cap");
     let viewer_codes: Vec<u32> = (0..(views / 3).max(1))
         .map(|v| table.encode(viewer, &format!("viewer-{v}")))
         .collect();

@@ -30,7 +30,26 @@ pub struct ExportArgs {
     out: PathBuf,
 }
 
-/// Downloads the export into `--out`; a cut-short transfer removes the partial file.
+/// Writes the response body to `path`; returns its bytes.
+async fn download(response: &mut reqwest::Response, path: &std::path::Path) -> anyhow::Result<u64> {
+    let mut file = std::io::BufWriter::new(
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+    );
+    let mut bytes = 0u64;
+    while let Some(chunk) = response.chunk().await.map_err(|e| {
+        anyhow::anyhow!("the export was cut short after {bytes} bytes ({e}); nothing kept")
+    })? {
+        file.write_all(&chunk)?;
+        bytes += chunk.len() as u64;
+    }
+    file.into_inner()
+        .map_err(|e| e.into_error())?
+        .sync_all()
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(bytes)
+}
+
+/// Downloads the export into `--out`, whole or not at all.
 pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
     let mut query = vec![("format", args.format.clone())];
     query.extend(args.from.clone().map(|v| ("from", v)));
@@ -51,26 +70,19 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
         let body = response.text().await.unwrap_or_default();
         anyhow::bail!("{url}: {status}: {body}");
     }
-    let mut file = std::io::BufWriter::new(
-        std::fs::File::create(&args.out)
-            .with_context(|| format!("creating {}", args.out.display()))?,
-    );
-    let mut bytes = 0u64;
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                file.write_all(&chunk)?;
-                bytes += chunk.len() as u64;
-            }
-            Ok(None) => break,
-            Err(e) => {
-                drop(file);
-                let _ = std::fs::remove_file(&args.out);
-                anyhow::bail!("the export was cut short after {bytes} bytes ({e}); nothing kept");
-            }
+    // Downloaded beside the output and renamed over it once whole: a failed or interrupted
+    // export never leaves half a file, nor destroys an earlier one.
+    let partial = args.out.with_extension("partial");
+    let downloaded = download(&mut response, &partial).await;
+    let bytes = match downloaded {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
         }
-    }
-    file.flush()?;
+    };
+    std::fs::rename(&partial, &args.out)
+        .with_context(|| format!("renaming {} to {}", partial.display(), args.out.display()))?;
     eprintln!(
         "wrote {} ({bytes} bytes, {} {})",
         args.out.display(),

@@ -1,7 +1,7 @@
 //! `POST /v1/sql` `{"sql", "limit"?, "from"?, "to"?}`: a read-only SQL query over the `views`
 //! table (ended views: id, start, dimensions, metrics — the export's columns) and the `events`
 //! table (every event of the views, live or ended, that started in the range), answered as
-//! `{"columns", "rows", "truncated", "elapsed_ms"}`. The range defaults to everything held.
+//! `{"columns", "rows", "truncated", "elapsed_ms"}`. The range defaults to the last 24 hours.
 //! Only with the `sql` feature (DataFusion); without it the route says how to get it (501).
 use std::sync::Arc;
 
@@ -62,8 +62,19 @@ mod engine {
     const DEFAULT_ROWS: usize = 1_000;
     /// The most rows one answer carries.
     const MAX_ROWS: usize = 100_000;
-    /// How long one query may run.
+    /// How long one query may run, making its tables included.
     const TIMEOUT: Duration = Duration::from_secs(30);
+    /// The range when the request names none: the last 24 hours.
+    const DEFAULT_RANGE_MS: i64 = 24 * 3_600_000;
+
+    /// A failure of ours: logged with its detail, answered without it.
+    fn internal(detail: &str) -> Response {
+        tracing::error!(error = detail, "SQL tables could not be made");
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the tables for this query could not be made; see the server log",
+        )
+    }
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -93,23 +104,40 @@ mod engine {
             Some(v) => openqoe_query::parse_time(v).map_err(|e| format!("{name}: {e}")),
             None => Ok(ServerTime(default)),
         };
-        let range = time("from", &request.from, i64::MIN / 2)
-            .and_then(|from| Ok((from, time("to", &request.to, i64::MAX / 2)?)));
+        // The last 24 hours unless asked otherwise, like every other endpoint.
+        let now = crate::topology::now().0;
+        let range = time("to", &request.to, now + 1).and_then(|to| {
+            let from = time("from", &request.from, to.0 - DEFAULT_RANGE_MS)?;
+            Ok((from, to))
+        });
         let (from, to) = match range {
             Ok(range) => range,
             Err(message) => return error(StatusCode::BAD_REQUEST, &message),
         };
-        // Tables are made off the async workers, an hour at a time, letting go of the views
-        // between hours so ingest never waits long.
-        let tables = tokio::task::spawn_blocking(move || tables(&pipeline, from, to)).await;
-        let tables = match tables {
-            Ok(Ok(tables)) => tables,
-            Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        if from >= to {
+            return error(StatusCode::BAD_REQUEST, "from: expected before to");
+        }
+        // The time limit covers making the tables too; they are made off the async workers.
+        let started = std::time::Instant::now();
+        let made = tokio::time::timeout(
+            TIMEOUT,
+            tokio::task::spawn_blocking(move || tables(&pipeline, from, to)),
+        )
+        .await;
+        let tables = match made {
+            Ok(Ok(Ok(tables))) => tables,
+            Ok(Ok(Err(e))) => return internal(&e.to_string()),
+            Ok(Err(e)) => return internal(&e.to_string()),
+            Err(_) => {
+                return error(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    &SqlError::Timeout(TIMEOUT).to_string(),
+                )
+            }
         };
         let limits = Limits {
             max_rows,
-            timeout: TIMEOUT,
+            timeout: TIMEOUT.saturating_sub(started.elapsed()),
         };
         match openqoe_sql::run(tables, &request.sql, limits).await {
             Ok(answer) => Json(json!({
@@ -124,40 +152,35 @@ mod engine {
         }
     }
 
-    /// The `views` and `events` tables for views that started in `[from, to)`.
+    /// The `views` and `events` tables for views that started in `[from, to)`, an hour at a
+    /// time (the views are held only while an hour is copied).
     fn tables(
         pipeline: &Pipeline,
         from: ServerTime,
         to: ServerTime,
     ) -> Result<Vec<Table>, openqoe_store::WriteError> {
-        let (mut hours, mut dimensions) = (Vec::new(), Vec::new());
-        pipeline.visit_ended(&mut |table| {
-            hours = table.hours();
-            dimensions = table.dimension_names().to_vec();
-        });
+        let mut dimensions = Vec::new();
+        pipeline.visit_ended(&mut |table| dimensions = table.dimension_names().to_vec());
         let mut views = ViewBatches::new(dimensions);
-        let mut failed = None;
-        for hour in &hours {
+        let mut events_batches = Vec::new();
+        for hour in pipeline.hours(from, to) {
             let until = ServerTime(hour + PARTITION_MS);
+            let mut failed = None;
             pipeline.visit_ended(&mut |table| {
-                for (_, partition) in table.partitions(ServerTime(*hour), until) {
+                for (_, partition) in table.partitions(ServerTime(hour), until) {
                     if let Err(e) = views.add_partition(table, partition, from, to) {
-                        failed = Some(e);
+                        failed.get_or_insert(e);
                     }
                 }
             });
-        }
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        let (views_schema, views_batches) = views.into_parts();
-        let mut events_batches = Vec::new();
-        for hour in &hours {
-            let window_from = ServerTime(*hour).max(from);
-            let window_to = ServerTime(hour + PARTITION_MS).min(to);
+            if let Some(e) = failed {
+                return Err(e);
+            }
             let mut held: Vec<View> = Vec::new();
-            pipeline.visit_views(window_from, window_to, &mut |view, _| {
-                held.push(view.clone())
+            pipeline.visit_hour(hour, &mut |view| {
+                if view.started_at().is_some_and(|t| t >= from && t < to) {
+                    held.push(view.clone());
+                }
             });
             let events: Vec<_> = held
                 .iter()
@@ -167,6 +190,7 @@ mod engine {
                 events_batches.push(events_batch(&events)?);
             }
         }
+        let (views_schema, views_batches) = views.into_parts();
         Ok(vec![
             Table {
                 name: "views",

@@ -81,19 +81,18 @@ struct LiveMetrics {
     by_view: Mutex<HashMap<ViewId, CachedMetrics>>,
 }
 
-/// A live view's last batch receive time and event count, and its metrics then.
-type CachedMetrics = (ServerTime, usize, Arc<ViewMetrics>);
+/// A live view's revision (batches merged) and its metrics then.
+type CachedMetrics = (u64, Arc<ViewMetrics>);
 
 impl LiveMetrics {
     /// The metrics of live `view`, computed now only if it changed since last asked.
     fn of(&self, view: &View) -> Arc<ViewMetrics> {
-        let state = (view.last_received_at, view.events.len());
         let mut by_view = self.by_view.lock().expect("live metrics lock poisoned");
         match by_view.get(&view.id) {
-            Some((at, events, metrics)) if (*at, *events) == state => Arc::clone(metrics),
+            Some((revision, metrics)) if *revision == view.revision => Arc::clone(metrics),
             _ => {
                 let metrics = Arc::new(compute(view));
-                by_view.insert(view.id.clone(), (state.0, state.1, Arc::clone(&metrics)));
+                by_view.insert(view.id.clone(), (view.revision, Arc::clone(&metrics)));
                 metrics
             }
         }
@@ -361,6 +360,38 @@ impl ViewSource for Pipeline {
     fn visit_ended(&self, visit: &mut dyn FnMut(&ViewTable)) {
         let views = self.views.read().expect("views lock poisoned");
         visit(views.store.table());
+    }
+
+    fn hours(&self, from: ServerTime, to: ServerTime) -> Vec<i64> {
+        let views = self.views.read().expect("views lock poisoned");
+        let stored = views
+            .store
+            .table()
+            .partitions(from, to)
+            .map(|(hour, _)| hour);
+        let live = views
+            .sessionizer
+            .live_views()
+            .filter_map(|view| view.started_at())
+            .filter(|t| *t >= from && *t < to)
+            .map(|t| t.0.div_euclid(PARTITION_MS) * PARTITION_MS);
+        let hours: BTreeSet<i64> = stored.chain(live).collect();
+        hours.into_iter().collect()
+    }
+
+    fn visit_hour(&self, hour: i64, visit: &mut dyn FnMut(&View)) {
+        let views = self.views.read().expect("views lock poisoned");
+        views
+            .store
+            .hour_views(hour)
+            .into_iter()
+            .for_each(&mut *visit);
+        let in_hour = |t: ServerTime| t.0.div_euclid(PARTITION_MS) * PARTITION_MS == hour;
+        views
+            .sessionizer
+            .live_views()
+            .filter(|view| view.started_at().is_some_and(in_hour))
+            .for_each(visit);
     }
 }
 

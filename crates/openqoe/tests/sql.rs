@@ -57,6 +57,19 @@ async fn answers_read_only_sql_over_views_and_events() {
                {"cdn": "cdn-b", "views": 1, "startup": 2000.0}])
     );
 
+    // A view still playing: its events are in `events` already, the view not yet in `views`.
+    let live = json!({
+        "v": 1, "key": "demo", "sent_at": T0 + 60_000,
+        "view": {"id": "sql-live", "props": {"cdn": "cdn-c"}},
+        "events": [{"seq": 0, "ts": T0, "type": "play_requested"}],
+    });
+    let response = client
+        .post(format!("{}/v1/events", server.url))
+        .json(&live)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
     let (status, answer) = sql(
         &client,
         &server.url,
@@ -65,6 +78,7 @@ async fn answers_read_only_sql_over_views_and_events() {
     .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["rows"][0], json!({"type": "first_frame", "n": 3}));
+    assert_eq!(answer["rows"][1], json!({"type": "play_requested", "n": 4}));
 
     let (status, answer) = sql(
         &client,

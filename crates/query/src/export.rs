@@ -2,10 +2,12 @@
 //! file, streamed. Views are the ended views that started in the range (a live view is exported
 //! once it ends); events are every event of the views, live or ended, that started in it.
 //! Filters do not apply: an export is the whole range.
-//! The export walks the range an hour at a time and lets go of the views between hours, so a
-//! long export never holds up ingest.
+//! The export walks the hours that hold views, one at a time: each hour is written into memory
+//! while the views are held (never waiting on the client), then sent with the views let go, so
+//! neither a long export nor a slow client holds up ingest. Memory is bounded by an hour's part
+//! of the file.
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -18,95 +20,102 @@ use tokio::sync::mpsc;
 use crate::routes::Api;
 use crate::{ApiError, Selection, ViewSource};
 
-/// Bytes gathered before a chunk goes to the client.
-const CHUNK_BYTES: usize = 1 << 20;
+/// Bytes written while the views are held: appending never blocks, so a slow client can never
+/// hold up ingest; the spool goes to the client once the views are let go.
+#[derive(Clone, Default)]
+struct Spool(Arc<Mutex<Vec<u8>>>);
 
-/// A `Write` that hands full chunks to the response body.
-struct ChunkSender {
-    chunks: mpsc::Sender<Result<Bytes, std::io::Error>>,
-    pending: Vec<u8>,
-}
-
-impl ChunkSender {
-    fn send_pending(&mut self) -> std::io::Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::replace(
-            &mut self.pending,
-            Vec::with_capacity(CHUNK_BYTES),
-        ));
-        self.chunks
-            .blocking_send(Ok(chunk))
-            .map_err(|_| std::io::Error::other("the client went away"))
+impl Spool {
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.lock().expect("spool lock poisoned"))
     }
 }
 
-impl Write for ChunkSender {
+impl Write for Spool {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.pending.extend_from_slice(bytes);
-        if self.pending.len() >= CHUNK_BYTES {
-            self.send_pending()?;
-        }
+        self.0
+            .lock()
+            .expect("spool lock poisoned")
+            .extend_from_slice(bytes);
         Ok(bytes.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.send_pending()
+        Ok(())
     }
 }
 
-/// The hours (partition starts) a range touches.
-fn hours(from: ServerTime, to: ServerTime) -> impl Iterator<Item = ServerTime> {
-    let first = from.0.div_euclid(PARTITION_MS) * PARTITION_MS;
-    (0..)
-        .map(move |i| ServerTime(first + i * PARTITION_MS))
-        .take_while(move |hour| hour.0 < to.0)
+/// Where the spooled bytes go: the response body.
+type Chunks = mpsc::Sender<Result<Bytes, std::io::Error>>;
+
+/// Sends what the spool holds to the client (waiting for it if it reads slowly).
+fn send(spool: &Spool, chunks: &Chunks) -> std::io::Result<()> {
+    let bytes = spool.take();
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    chunks
+        .blocking_send(Ok(Bytes::from(bytes)))
+        .map_err(|_| std::io::Error::other("the client went away"))
 }
 
 fn write_views<S: ViewSource>(
     source: &S,
     selection: &Selection,
     format: Format,
-    out: ChunkSender,
+    chunks: &Chunks,
 ) -> Result<u64, WriteError> {
     let mut dimensions = Vec::new();
     source.visit_ended(&mut |table| dimensions = table.dimension_names().to_vec());
-    let mut writer = ViewsWriter::new(dimensions, format, out)?;
-    for hour in hours(selection.from, selection.to) {
-        let until = ServerTime(hour.0 + PARTITION_MS);
-        let mut result = Ok(());
+    let spool = Spool::default();
+    let mut writer = ViewsWriter::new(dimensions, format, spool.clone())?;
+    for hour in source.hours(selection.from, selection.to) {
+        let until = ServerTime(hour + PARTITION_MS);
+        let mut failed = None;
         source.visit_ended(&mut |table| {
-            for (_, partition) in table.partitions(hour, until) {
+            for (_, partition) in table.partitions(ServerTime(hour), until) {
                 if let Err(e) =
                     writer.write_partition(table, partition, selection.from, selection.to)
                 {
-                    result = Err(e);
-                    return;
+                    failed.get_or_insert(e);
                 }
             }
         });
-        result?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        send(&spool, chunks)?;
     }
-    writer.finish()
+    let rows = writer.finish()?;
+    send(&spool, chunks)?;
+    Ok(rows)
 }
 
 fn write_events<S: ViewSource>(
     source: &S,
     selection: &Selection,
     format: Format,
-    out: ChunkSender,
+    chunks: &Chunks,
 ) -> Result<u64, WriteError> {
-    let mut writer = EventsWriter::new(format, out)?;
-    for hour in hours(selection.from, selection.to) {
-        let from = hour.max(selection.from);
-        let to = ServerTime(hour.0 + PARTITION_MS).min(selection.to);
+    let spool = Spool::default();
+    let mut writer = EventsWriter::new(format, spool.clone())?;
+    for hour in source.hours(selection.from, selection.to) {
         let mut views: Vec<View> = Vec::new();
-        source.visit_views(from, to, &mut |view, _| views.push(view.clone()));
+        source.visit_hour(hour, &mut |view| {
+            if view
+                .started_at()
+                .is_some_and(|t| t >= selection.from && t < selection.to)
+            {
+                views.push(view.clone());
+            }
+        });
         views.sort_by(|a, b| a.started_at().cmp(&b.started_at()).then(a.id.cmp(&b.id)));
         writer.write_events(&views)?;
+        send(&spool, chunks)?;
     }
-    writer.finish()
+    let events = writer.finish()?;
+    send(&spool, chunks)?;
+    Ok(events)
 }
 
 /// The export route's handler.
@@ -131,24 +140,19 @@ pub(crate) async fn export<S: ViewSource>(
         }
     };
     let (chunks, body) = mpsc::channel(4);
-    let failed = chunks.clone();
     let source = Arc::clone(&api.source);
     tokio::task::spawn_blocking(move || {
-        let out = ChunkSender {
-            chunks,
-            pending: Vec::with_capacity(CHUNK_BYTES),
-        };
         let written = if events {
-            write_events(source.as_ref(), &selection, format, out)
+            write_events(source.as_ref(), &selection, format, &chunks)
         } else {
-            write_views(source.as_ref(), &selection, format, out)
+            write_views(source.as_ref(), &selection, format, &chunks)
         };
         match written {
             Ok(rows) => tracing::info!(table, rows, "export finished"),
             Err(e) => {
                 tracing::warn!(table, error = %e, "export failed; the response is cut short");
                 // The client sees the body end in an error, never a file that looks whole.
-                let _ = failed.blocking_send(Err(std::io::Error::other(e.to_string())));
+                let _ = chunks.blocking_send(Err(std::io::Error::other(e.to_string())));
             }
         }
     });

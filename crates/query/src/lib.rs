@@ -45,4 +45,9 @@ pub trait ViewSource: Send + Sync + 'static {
     fn visit_tables(&self, from: ServerTime, to: ServerTime, visit: &mut dyn FnMut(&ViewTable));
     /// Calls `visit` with the table of ended views (briefly: a caller reading much calls again).
     fn visit_ended(&self, visit: &mut dyn FnMut(&ViewTable));
+    /// The hours (epoch ms of their start) in which views held, live or ended, started within
+    /// `[from, to)`, oldest first.
+    fn hours(&self, from: ServerTime, to: ServerTime) -> Vec<i64>;
+    /// Calls `visit` with every view, live or ended, that started in the hour starting at `hour`.
+    fn visit_hour(&self, hour: i64, visit: &mut dyn FnMut(&View));
 }

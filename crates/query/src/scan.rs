@@ -167,8 +167,12 @@ impl Plan {
     fn estimate(&self, partitions: &[&Partition], slots: usize) -> Vec<u32> {
         let mut counts = vec![0u32; slots];
         for partition in partitions {
-            self.rows(partition, SAMPLE_STRIDE, |_, slot, _| {
-                counts[slot] += SAMPLE_STRIDE as u32
+            let values = partition.metric(self.metric);
+            self.rows(partition, SAMPLE_STRIDE, |row, slot, _| {
+                // Only views with a value count towards a group's size.
+                if values[row].is_finite() {
+                    counts[slot] += SAMPLE_STRIDE as u32;
+                }
             });
         }
         counts
@@ -181,7 +185,9 @@ impl Plan {
         match self.dense_slots() {
             Some(n) => {
                 let fresh = |slot: usize| match sized {
-                    Some(estimates) if estimates[slot] as usize > EXACT_VIEWS => {
+                    // Only groups surely past the exact limit start as sketches: a sample's
+                    // error must not cost a group of fewer views its exact answer.
+                    Some(estimates) if estimates[slot] as usize > 2 * EXACT_VIEWS => {
                         Aggregate::Distribution(Distribution::sketched())
                     }
                     _ => Aggregate::new(self.kind),

@@ -17,7 +17,11 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use serde_json::{Map, Value};
+
+/// Memory one query's operators (sorts, joins, aggregations) may hold.
+const MEMORY_LIMIT_BYTES: usize = 1 << 30;
 
 /// A table the query may read.
 pub struct Table {
@@ -120,8 +124,14 @@ async fn execute(
     max_rows: usize,
 ) -> Result<(Vec<String>, Vec<RecordBatch>), SqlError> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let context =
-        SessionContext::new_with_config(SessionConfig::new().with_target_partitions(threads));
+    // A bounded memory pool: a query that would need more fails instead of taking the server.
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_limit(MEMORY_LIMIT_BYTES, 1.0)
+        .build_arc()?;
+    let context = SessionContext::new_with_config_rt(
+        SessionConfig::new().with_target_partitions(threads),
+        runtime,
+    );
     for table in tables {
         let memory = MemTable::try_new(table.schema, vec![table.batches])?;
         context.register_table(table.name, Arc::new(memory))?;

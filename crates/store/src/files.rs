@@ -76,6 +76,28 @@ fn code(partition: &Partition, dimension: usize, row: usize) -> u32 {
         .unwrap_or(ABSENT)
 }
 
+/// The column names of `dimensions` in a views file: their own, unless that is taken by a fixed
+/// column (`view_id`, `started_at`, a metric) or an earlier dimension — then `prop_` before it
+/// (a client may name a prop anything; a file must not carry two columns of one name).
+pub fn dimension_columns(dimensions: &[String]) -> Vec<String> {
+    let mut taken: std::collections::HashSet<String> = ["view_id", "started_at"]
+        .into_iter()
+        .chain(METRICS.iter().map(|m| m.name))
+        .map(str::to_owned)
+        .collect();
+    dimensions
+        .iter()
+        .map(|name| {
+            let mut column = name.clone();
+            while taken.contains(&column) {
+                column = format!("prop_{column}");
+            }
+            taken.insert(column.clone());
+            column
+        })
+        .collect()
+}
+
 /// The files' columns: id, start, dimensions, metrics.
 fn schema(dimensions: &[String]) -> Arc<Schema> {
     let mut fields = vec![
@@ -87,9 +109,9 @@ fn schema(dimensions: &[String]) -> Arc<Schema> {
         ),
     ];
     fields.extend(
-        dimensions
-            .iter()
-            .map(|name| Field::new(name.as_str(), DataType::Utf8, true)),
+        dimension_columns(dimensions)
+            .into_iter()
+            .map(|name| Field::new(name, DataType::Utf8, true)),
     );
     fields.extend(METRICS.iter().map(|m| {
         let kind = match m.kind {
@@ -112,6 +134,8 @@ enum Sink<W: Write + Send> {
 /// partitions (a long export must not hold up ingest).
 pub struct ViewsWriter<W: Write + Send> {
     dimensions: Vec<String>,
+    /// The dimensions' column names ([`dimension_columns`]).
+    columns: Vec<String>,
     sink: Sink<W>,
     written: u64,
 }
@@ -137,15 +161,16 @@ impl<W: Write + Send> ViewsWriter<W> {
             }
             Format::Csv => {
                 let mut writer = csv::Writer::from_writer(out);
-                let mut header = vec!["view_id", "started_at"];
-                header.extend(dimensions.iter().map(String::as_str));
-                header.extend(METRICS.iter().map(|m| m.name));
+                let mut header = vec!["view_id".to_owned(), "started_at".to_owned()];
+                header.extend(dimension_columns(&dimensions));
+                header.extend(METRICS.iter().map(|m| m.name.to_owned()));
                 writer.write_record(&header)?;
                 Sink::Csv(Box::new(writer))
             }
             Format::Jsonl => Sink::Jsonl(std::io::BufWriter::new(out)),
         };
         Ok(ViewsWriter {
+            columns: dimension_columns(&dimensions),
             dimensions,
             sink,
             written: 0,
@@ -201,7 +226,7 @@ impl<W: Write + Send> ViewsWriter<W> {
                     let mut object = serde_json::Map::new();
                     object.insert("view_id".into(), partition.ids()[*row].as_str().into());
                     object.insert("started_at".into(), partition.started_at()[*row].into());
-                    for (name, dimension) in self.dimensions.iter().zip(&dimensions) {
+                    for (name, dimension) in self.columns.iter().zip(&dimensions) {
                         if let Some(v) = value(*dimension, *row) {
                             object.insert(name.clone(), v.into());
                         }
@@ -601,6 +626,20 @@ mod tests {
             .collect();
         assert_eq!(&columns[..3], ["view_id", "started_at", "cdn"]);
         assert_eq!(columns.len(), 3 + METRICS.len());
+    }
+
+    #[test]
+    fn props_named_like_fixed_columns_get_a_prefix() {
+        let names = ["cdn", "view_id", "watch_time_ms", "prop_view_id"].map(String::from);
+        assert_eq!(
+            dimension_columns(&names),
+            [
+                "cdn",
+                "prop_view_id",
+                "prop_watch_time_ms",
+                "prop_prop_view_id"
+            ]
+        );
     }
 
     #[test]

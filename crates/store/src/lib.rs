@@ -37,7 +37,7 @@ pub use files::{
     events_batch, events_schema, write_parquet_file, write_views, EventsWriter, Format,
     ViewBatches, ViewsWriter, WriteError,
 };
-pub use table::{Dictionary, Partition, ViewTable, ABSENT, PARTITION_MS};
+pub use table::{Dictionary, Partition, ViewTable, ABSENT, MAX_DIMENSIONS, PARTITION_MS};
 
 impl ViewStore {
     /// Creates an empty store.
@@ -62,14 +62,11 @@ impl ViewStore {
     pub fn merge_late(&mut self, batch: Batch) -> Result<Merged, Box<Batch>> {
         match self.ended.get_mut(&batch.view.id) {
             Some(stored) => {
-                let props = !batch.view.props.is_empty();
                 let merged = stored.view.merge(batch);
-                if merged.fresh > 0 {
-                    stored.metrics = compute(&stored.view);
-                }
-                if merged.fresh > 0 || props {
-                    self.table.upsert(&stored.view, &stored.metrics);
-                }
+                // New events, or new props (which metrics such as upscaling read): late batches
+                // are rare, so the view is measured again every time.
+                stored.metrics = compute(&stored.view);
+                self.table.upsert(&stored.view, &stored.metrics);
                 Ok(merged)
             }
             None => Err(Box::new(batch)),

@@ -9,6 +9,9 @@ use openqoe_model::{ServerTime, View, ViewId};
 /// Partition width: one hour of view start times.
 pub const PARTITION_MS: i64 = 3_600_000;
 
+/// Dimensions a table holds at most; props past them stay in the whole view but are not columns.
+pub const MAX_DIMENSIONS: usize = 64;
+
 /// The code of "no value" in every dimension column.
 pub const ABSENT: u32 = 0;
 
@@ -114,11 +117,16 @@ impl Partition {
         }
         self.ids.push(id);
         self.started_at.push(started_at);
-        self.span = Some(self.span.map_or((started_at, started_at), |(low, high)| {
-            (low.min(started_at), high.max(started_at))
-        }));
+        self.widen_span(started_at);
         self.metrics.iter_mut().for_each(|c| c.push(f64::NAN));
         self.ids.len() - 1
+    }
+
+    fn widen_span(&mut self, at: i64) {
+        self.span = Some(
+            self.span
+                .map_or((at, at), |(low, high)| (low.min(at), high.max(at))),
+        );
     }
 
     fn set_dimension(&mut self, row: usize, index: usize, code: u32) {
@@ -175,15 +183,19 @@ impl ViewTable {
         ViewTable::default()
     }
 
-    /// The index of dimension `name`, adding it if new.
-    pub fn dimension_index(&mut self, name: &str) -> usize {
+    /// The index of dimension `name`, adding it if new; `None` once [`MAX_DIMENSIONS`] are held
+    /// (a client sending a new prop name per view must not grow a column per view).
+    pub fn dimension_index(&mut self, name: &str) -> Option<usize> {
         if let Some(index) = self.by_name.get(name) {
-            return *index;
+            return Some(*index);
+        }
+        if self.names.len() >= MAX_DIMENSIONS {
+            return None;
         }
         self.names.push(name.to_owned());
         self.dictionaries.push(Dictionary::default());
         self.by_name.insert(name.to_owned(), self.names.len() - 1);
-        self.names.len() - 1
+        Some(self.names.len() - 1)
     }
 
     /// The index of dimension `name`, if any view carried it.
@@ -296,10 +308,10 @@ impl ViewTable {
     ) {
         let codes: Vec<(usize, u32)> = dimensions
             .iter()
-            .map(|(name, value)| {
-                let index = self.dimension_index(name);
+            .filter_map(|(name, value)| {
+                let index = self.dimension_index(name)?;
                 let code = value.as_deref().map_or(ABSENT, |v| self.encode(index, v));
-                (index, code)
+                Some((index, code))
             })
             .collect();
         self.write_encoded(id, started_at, &codes, metric_values);
@@ -337,6 +349,12 @@ impl ViewTable {
         };
         let partition = self.partitions.get_mut(&at.hour).expect("row's partition");
         partition.version += 1;
+        // A late event with a lower `seq` can move the start; the row keeps its hour (moving
+        // rows between partitions is not supported), so the move is kept within it.
+        if rewrite && started_at.div_euclid(PARTITION_MS) * PARTITION_MS == at.hour {
+            partition.started_at[at.row] = started_at;
+            partition.widen_span(started_at);
+        }
         if rewrite {
             for index in 0..self.names.len() {
                 partition.set_dimension(at.row, index, ABSENT);
@@ -431,6 +449,27 @@ mod tests {
         assert!(table.find(&id("old")).is_none());
         assert!(table.find(&id("new")).is_some());
         assert_eq!(table.hours(), vec![PARTITION_MS]);
+    }
+
+    #[test]
+    fn a_rewrite_moves_the_start_within_its_hour() {
+        let mut table = ViewTable::new();
+        table.write_row(id("a"), 5_000, &[], &nan_metrics());
+        table.write_row(id("a"), 1_000, &[], &nan_metrics());
+        let (partition, row) = table.find(&id("a")).unwrap();
+        assert_eq!(partition.started_at()[row], 1_000);
+        assert_eq!(partition.span(), Some((1_000, 5_000)));
+    }
+
+    #[test]
+    fn dimensions_stop_at_the_cap() {
+        let mut table = ViewTable::new();
+        let dims: Vec<(String, Option<String>)> = (0..MAX_DIMENSIONS + 5)
+            .map(|i| (format!("custom_{i}"), Some("x".to_string())))
+            .collect();
+        table.write_row(id("a"), 0, &dims, &nan_metrics());
+        assert_eq!(table.dimension_names().len(), MAX_DIMENSIONS);
+        assert_eq!(table.dimension_index("another"), None);
     }
 
     #[test]
