@@ -20,10 +20,12 @@ use clap::Args;
 use serde::Serialize;
 
 use self::probe::{run_probe, ProbeContext, ProbeOutcome, Seen};
-use crate::bench_ingest::bodies::{props_variant, BodyTemplate, ViewShape, PROPS_VARIANTS};
+use crate::bench_ingest::bodies::ViewShape;
 use crate::bench_ingest::load::{drive_connection, wall_ms, Plan, Tally};
 use crate::bench_ingest::server::{snapshot, StartedServer};
-use crate::bench_ingest::{grouped, ClientKind, Failures, Quantiles};
+use crate::bench_ingest::{
+    grouped, request_templates, resolve_target, ClientKind, Failures, Quantiles, Target,
+};
 
 /// `openqoe bench freshness` flags.
 #[derive(Args)]
@@ -215,41 +217,17 @@ pub async fn run(args: FreshnessArgs) -> anyhow::Result<()> {
 }
 
 async fn measure(args: &FreshnessArgs, server: Option<&StartedServer>) -> anyhow::Result<Report> {
-    let target = match server {
-        Some(server) => server.url.clone(),
-        None => args.target.clone().unwrap_or_default(),
-    };
-    let target = target.trim_end_matches('/').to_owned();
-    let authority = target
-        .strip_prefix("http://")
-        .with_context(|| format!("--target {target:?}: expected http://HOST:PORT"))?
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let addr = tokio::net::lookup_host(&authority)
-        .await
-        .with_context(|| format!("resolving {authority}"))?
-        .next()
-        .with_context(|| format!("{authority}: no address"))?;
+    let Target {
+        base: target,
+        authority,
+        addr,
+    } = resolve_target(server, args.target.as_deref()).await?;
     let pid = server.and_then(|s| s.child.id());
     let shape = ViewShape {
         batch_events: args.batch_events,
         view_batches: args.view_batches,
     };
-    let head = |len: usize| {
-        format!("POST /v1/events HTTP/1.1\r\nhost: {authority}\r\ncontent-type: application/json\r\ncontent-length: {len}\r\n\r\n")
-    };
-    let templates = (0..PROPS_VARIANTS)
-        .map(|variant| {
-            let props = props_variant(variant);
-            (0..shape.view_batches)
-                .map(|position| {
-                    BodyTemplate::build(&args.key, &props, position, shape).with_head(head)
-                })
-                .collect()
-        })
-        .collect();
+    let templates = request_templates(&args.key, &authority, shape);
     let run = wall_ms();
     let from = Instant::now() + Duration::from_secs_f64(args.warmup_seconds);
     let until = from + Duration::from_secs_f64(args.seconds);

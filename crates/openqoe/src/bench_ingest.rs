@@ -221,15 +221,26 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn measure(args: &IngestArgs, server: Option<&StartedServer>) -> anyhow::Result<Report> {
+/// The server a load goes to: its base URL, `host:port`, and socket address.
+pub(crate) struct Target {
+    pub(crate) base: String,
+    pub(crate) authority: String,
+    pub(crate) addr: std::net::SocketAddr,
+}
+
+/// The server started here, else `--target`, resolved.
+pub(crate) async fn resolve_target(
+    server: Option<&StartedServer>,
+    target: Option<&str>,
+) -> anyhow::Result<Target> {
     let target = match server {
         Some(server) => server.url.clone(),
-        None => args.target.clone().unwrap_or_default(),
+        None => target.unwrap_or_default().to_owned(),
     };
-    let target = target.trim_end_matches('/').to_owned();
-    let authority = target
+    let base = target.trim_end_matches('/').to_owned();
+    let authority = base
         .strip_prefix("http://")
-        .with_context(|| format!("--target {target:?}: expected http://HOST:PORT"))?
+        .with_context(|| format!("--target {base:?}: expected http://HOST:PORT"))?
         .split('/')
         .next()
         .unwrap_or_default()
@@ -239,24 +250,44 @@ async fn measure(args: &IngestArgs, server: Option<&StartedServer>) -> anyhow::R
         .with_context(|| format!("resolving {authority}"))?
         .next()
         .with_context(|| format!("{authority}: no address"))?;
+    Ok(Target {
+        base,
+        authority,
+        addr,
+    })
+}
+
+/// Pre-encoded requests: per props variant, one per position of a batch in its view.
+pub(crate) fn request_templates(
+    key: &str,
+    authority: &str,
+    shape: ViewShape,
+) -> Vec<Vec<BodyTemplate>> {
+    let head = |len: usize| {
+        format!("POST /v1/events HTTP/1.1\r\nhost: {authority}\r\ncontent-type: application/json\r\ncontent-length: {len}\r\n\r\n")
+    };
+    (0..PROPS_VARIANTS)
+        .map(|variant| {
+            let props = props_variant(variant);
+            (0..shape.view_batches)
+                .map(|position| BodyTemplate::build(key, &props, position, shape).with_head(head))
+                .collect()
+        })
+        .collect()
+}
+
+async fn measure(args: &IngestArgs, server: Option<&StartedServer>) -> anyhow::Result<Report> {
+    let Target {
+        base: target,
+        authority,
+        addr,
+    } = resolve_target(server, args.target.as_deref()).await?;
     let pid = server.and_then(|s| s.child.id()).or(args.server_pid);
     let shape = ViewShape {
         batch_events: args.batch_events,
         view_batches: args.view_batches,
     };
-    let head = |len: usize| {
-        format!("POST /v1/events HTTP/1.1\r\nhost: {authority}\r\ncontent-type: application/json\r\ncontent-length: {len}\r\n\r\n")
-    };
-    let templates = (0..PROPS_VARIANTS)
-        .map(|variant| {
-            let props = props_variant(variant);
-            (0..shape.view_batches)
-                .map(|position| {
-                    BodyTemplate::build(&args.key, &props, position, shape).with_head(head)
-                })
-                .collect()
-        })
-        .collect();
+    let templates = request_templates(&args.key, &authority, shape);
     let from = Instant::now() + Duration::from_secs_f64(args.warmup_seconds);
     let until = from + Duration::from_secs_f64(args.seconds);
     let plan = Arc::new(Plan {

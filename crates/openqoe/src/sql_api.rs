@@ -48,10 +48,10 @@ mod engine {
     use axum::http::StatusCode;
     use axum::response::{IntoResponse, Response};
     use axum::Json;
-    use openqoe_model::{ServerTime, View};
+    use openqoe_model::ServerTime;
     use openqoe_query::ViewSource;
     use openqoe_sql::{Limits, SqlError, Table};
-    use openqoe_store::{events_batch, ViewBatches, PARTITION_MS};
+    use openqoe_store::{events_batch, ViewBatches};
     use serde::Deserialize;
     use serde_json::json;
 
@@ -164,24 +164,10 @@ mod engine {
         let mut views = ViewBatches::new(dimensions);
         let mut events_batches = Vec::new();
         for hour in pipeline.hours(from, to) {
-            let until = ServerTime(hour + PARTITION_MS);
-            let mut failed = None;
-            pipeline.visit_ended(&mut |table| {
-                for (_, partition) in table.partitions(ServerTime(hour), until) {
-                    if let Err(e) = views.add_partition(table, partition, from, to) {
-                        failed.get_or_insert(e);
-                    }
-                }
-            });
-            if let Some(e) = failed {
-                return Err(e);
-            }
-            let mut held: Vec<View> = Vec::new();
-            pipeline.visit_hour(hour, &mut |view| {
-                if view.started_at().is_some_and(|t| t >= from && t < to) {
-                    held.push(view.clone());
-                }
-            });
+            openqoe_query::each_partition(pipeline, hour, |table, partition| {
+                views.add_partition(table, partition, from, to).map(drop)
+            })?;
+            let held = openqoe_query::hour_views(pipeline, hour, from, to);
             let events: Vec<_> = held
                 .iter()
                 .flat_map(|view| view.events.values().map(move |event| (view, event)))

@@ -13,8 +13,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use openqoe_model::{ServerTime, View};
-use openqoe_store::{EventsWriter, Format, ViewsWriter, WriteError, PARTITION_MS};
+use openqoe_store::{EventsWriter, Format, ViewsWriter, WriteError};
 use tokio::sync::mpsc;
 
 use crate::routes::Api;
@@ -70,20 +69,11 @@ fn write_views<S: ViewSource>(
     let spool = Spool::default();
     let mut writer = ViewsWriter::new(dimensions, format, spool.clone())?;
     for hour in source.hours(selection.from, selection.to) {
-        let until = ServerTime(hour + PARTITION_MS);
-        let mut failed = None;
-        source.visit_ended(&mut |table| {
-            for (_, partition) in table.partitions(ServerTime(hour), until) {
-                if let Err(e) =
-                    writer.write_partition(table, partition, selection.from, selection.to)
-                {
-                    failed.get_or_insert(e);
-                }
-            }
-        });
-        if let Some(e) = failed {
-            return Err(e);
-        }
+        crate::each_partition(source, hour, |table, partition| {
+            writer
+                .write_partition(table, partition, selection.from, selection.to)
+                .map(drop)
+        })?;
         send(&spool, chunks)?;
     }
     let rows = writer.finish()?;
@@ -100,15 +90,7 @@ fn write_events<S: ViewSource>(
     let spool = Spool::default();
     let mut writer = EventsWriter::new(format, spool.clone())?;
     for hour in source.hours(selection.from, selection.to) {
-        let mut views: Vec<View> = Vec::new();
-        source.visit_hour(hour, &mut |view| {
-            if view
-                .started_at()
-                .is_some_and(|t| t >= selection.from && t < selection.to)
-            {
-                views.push(view.clone());
-            }
-        });
+        let mut views = crate::hour_views(source, hour, selection.from, selection.to);
         views.sort_by(|a, b| a.started_at().cmp(&b.started_at()).then(a.id.cmp(&b.id)));
         writer.write_events(&views)?;
         send(&spool, chunks)?;

@@ -51,3 +51,38 @@ pub trait ViewSource: Send + Sync + 'static {
     /// Calls `visit` with every view, live or ended, that started in the hour starting at `hour`.
     fn visit_hour(&self, hour: i64, visit: &mut dyn FnMut(&View));
 }
+
+/// Calls `each` with every stored partition of hour `hour` (epoch ms of its start), holding the
+/// views for that hour only; the first error stops it.
+pub fn each_partition<S: ViewSource + ?Sized, E>(
+    source: &S,
+    hour: i64,
+    mut each: impl FnMut(&ViewTable, &openqoe_store::Partition) -> Result<(), E>,
+) -> Result<(), E> {
+    let until = ServerTime(hour + openqoe_store::PARTITION_MS);
+    let mut result = Ok(());
+    source.visit_ended(&mut |table| {
+        for (_, partition) in table.partitions(ServerTime(hour), until) {
+            if result.is_ok() {
+                result = each(table, partition);
+            }
+        }
+    });
+    result
+}
+
+/// Copies of the views, live or ended, that started in hour `hour` and within `[from, to)`.
+pub fn hour_views<S: ViewSource + ?Sized>(
+    source: &S,
+    hour: i64,
+    from: ServerTime,
+    to: ServerTime,
+) -> Vec<View> {
+    let mut views = Vec::new();
+    source.visit_hour(hour, &mut |view| {
+        if view.started_at().is_some_and(|t| t >= from && t < to) {
+            views.push(view.clone());
+        }
+    });
+    views
+}

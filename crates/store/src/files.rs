@@ -123,6 +123,21 @@ fn schema(dimensions: &[String]) -> Arc<Schema> {
     Arc::new(Schema::new(fields))
 }
 
+/// A snappy-compressed Parquet writer of `schema` rows into `out`.
+fn parquet_writer<W: Write + Send>(
+    out: W,
+    schema: &Arc<Schema>,
+) -> Result<ArrowWriter<W>, WriteError> {
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
+    Ok(ArrowWriter::try_new(
+        out,
+        Arc::clone(schema),
+        Some(properties),
+    )?)
+}
+
 /// Where the rows go.
 enum Sink<W: Write + Send> {
     Parquet(Box<ArrowWriter<W>>, Arc<Schema>),
@@ -153,11 +168,7 @@ impl<W: Write + Send> ViewsWriter<W> {
         let sink = match format {
             Format::Parquet => {
                 let schema = schema(&dimensions);
-                let properties = WriterProperties::builder()
-                    .set_compression(Compression::SNAPPY)
-                    .build();
-                let writer = ArrowWriter::try_new(out, Arc::clone(&schema), Some(properties))?;
-                Sink::Parquet(Box::new(writer), schema)
+                Sink::Parquet(Box::new(parquet_writer(out, &schema)?), schema)
             }
             Format::Csv => {
                 let mut writer = csv::Writer::from_writer(out);
@@ -451,11 +462,7 @@ impl<W: Write + Send> EventsWriter<W> {
         let sink = match format {
             Format::Parquet => {
                 let schema = events_schema();
-                let properties = WriterProperties::builder()
-                    .set_compression(Compression::SNAPPY)
-                    .build();
-                let writer = ArrowWriter::try_new(out, Arc::clone(&schema), Some(properties))?;
-                Sink::Parquet(Box::new(writer), schema)
+                Sink::Parquet(Box::new(parquet_writer(out, &schema)?), schema)
             }
             Format::Csv => {
                 let mut writer = csv::Writer::from_writer(out);
@@ -550,10 +557,7 @@ pub fn write_parquet_file(
     std::fs::create_dir_all(dir)?;
     let temporary = path.with_extension("parquet.partial");
     let file = std::fs::File::create(&temporary)?;
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .build();
-    let mut writer = ArrowWriter::try_new(file.try_clone()?, Arc::clone(schema), Some(properties))?;
+    let mut writer = parquet_writer(file.try_clone()?, schema)?;
     let mut rows = 0;
     for batch in batches {
         writer.write(batch)?;
