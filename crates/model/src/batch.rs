@@ -320,6 +320,19 @@ fn parse_event(raw: &RawValue, at: &str, offset_ms: i64) -> Result<Event, BatchE
     })
 }
 
+/// An event read back from the store's files: its text as received and its server time.
+///
+/// # Errors
+/// A [`BatchError`] when the text is not a valid event (a damaged or foreign file).
+pub(crate) fn restore_event(raw: &str, at: ServerTime) -> Result<Event, BatchError> {
+    let raw: Box<RawValue> =
+        RawValue::from_string(raw.to_owned()).map_err(|e| reject("event", e.to_string()))?;
+    let mut event = parse_event(&raw, "event", 0)?;
+    // The clock-skew correction was made when the event was received; `at` holds it.
+    event.at = at;
+    Ok(event)
+}
+
 fn parse_kind(name: &str, fields: &Map<String, Value>, at: &str) -> Result<EventKind, BatchError> {
     Ok(match name {
         "player_init" => EventKind::PlayerInit {

@@ -52,6 +52,13 @@ impl ViewId {
     }
 }
 
+// Derived `Hash` and `Eq` are the inner string's, so a set of ids can be asked with a `&str`.
+impl std::borrow::Borrow<str> for ViewId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for ViewId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -121,6 +128,17 @@ pub struct View {
     pub end: Option<ViewEnd>,
     /// Batches merged so far: anything derived from the view stays current while this does.
     pub revision: u64,
+    /// Set while the events are let go from memory (they are in the store's files).
+    pub released: Option<Released>,
+}
+
+/// What stays known of a view's events while they are out of memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Released {
+    /// Server time of the first event.
+    pub started_at: ServerTime,
+    /// How many events there are.
+    pub events: usize,
 }
 
 impl View {
@@ -135,6 +153,7 @@ impl View {
             last_received_at: received_at,
             end: None,
             revision: 0,
+            released: None,
         }
     }
 
@@ -177,7 +196,30 @@ impl View {
 
     /// Server time of the first event, when the view has any.
     pub fn started_at(&self) -> Option<ServerTime> {
-        self.events.values().next().map(|e| e.at)
+        match self.released {
+            Some(released) => Some(released.started_at),
+            None => self.events.values().next().map(|e| e.at),
+        }
+    }
+
+    /// Lets the events go from memory (they are kept elsewhere); returns how many.
+    pub fn release_events(&mut self) -> usize {
+        let Some(started_at) = self.started_at() else {
+            return 0;
+        };
+        let events = std::mem::take(&mut self.events).len();
+        if self.released.is_none() {
+            self.released = Some(Released { started_at, events });
+        }
+        events
+    }
+
+    /// Takes the events back after [`View::release_events`].
+    pub fn restore_events(&mut self, events: impl IntoIterator<Item = Event>) {
+        self.released = None;
+        for event in events {
+            self.events.entry(event.seq).or_insert(event);
+        }
     }
 
     /// The latest `seq` received.

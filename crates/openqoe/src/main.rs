@@ -236,7 +236,7 @@ async fn run(
     let files = {
         let (pipeline, persistence) = (pipeline.clone(), server.topology.persistence.clone());
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            let mut tick = tokio::time::interval(persistence.check_interval());
             loop {
                 tick.tick().await;
                 let (pipeline, persistence) = (pipeline.clone(), persistence.clone());
@@ -245,7 +245,7 @@ async fn run(
                 })
                 .await;
                 if let Ok(Err(e)) = written {
-                    tracing::error!(error = %e, "writing the store's files failed; retried in a minute");
+                    tracing::error!(error = %e, "writing the store's files failed; retried at the next check");
                 }
             }
         })

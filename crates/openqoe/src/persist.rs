@@ -1,6 +1,7 @@
 //! The store's files and retention, once a minute: each settled hour of ended views (and their
-//! events) written as Parquet in the data directory, written again when it changes; views, files
-//! and write-ahead log segments older than `retention_days` removed.
+//! events) written as Parquet in the data directory, written again when it changes, its views'
+//! events then let go from memory (read back from the file when needed); views, files and
+//! write-ahead log segments older than `retention_days` removed.
 use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -25,6 +26,11 @@ impl Persistence {
         Persistence { config, data_dir }
     }
 
+    /// How often [`Persistence::tick`] runs (`[store] check_seconds`, at least one second).
+    pub fn check_interval(&self) -> Duration {
+        Duration::from_secs(self.config.check_seconds.max(1))
+    }
+
     /// Writes what is due and removes what is past retention, as of `now`.
     ///
     /// # Errors
@@ -43,10 +49,16 @@ impl Persistence {
                 let events = write_parquet_file(
                     &hour_file(&self.data_dir, "events", hour),
                     &events_schema(),
-                    std::slice::from_ref(&batches.events),
+                    &batches.events,
                 )?;
-                pipeline.mark_written(hour, version);
-                tracing::info!(hour, views = rows, events, "hour written to Parquet");
+                let released = pipeline.written(hour, version);
+                tracing::info!(
+                    hour,
+                    views = rows,
+                    events,
+                    released,
+                    "hour written to Parquet; its events let go from memory"
+                );
             }
         }
         if self.config.retention_days > 0 {

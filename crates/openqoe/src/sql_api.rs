@@ -167,7 +167,7 @@ mod engine {
             openqoe_query::each_partition(pipeline, hour, |table, partition| {
                 views.add_partition(table, partition, from, to).map(drop)
             })?;
-            let held = openqoe_query::hour_views(pipeline, hour, from, to);
+            let held = pipeline.hour_views(hour, from, to);
             let events: Vec<_> = held
                 .iter()
                 .flat_map(|view| view.events.values().map(move |event| (view, event)))

@@ -3,8 +3,8 @@
 //! Stages never call each other; this file hands each the handles it needs. The one shared piece
 //! of state is [`Views`] (live views in the sessionizer, ended ones in the store) behind a lock:
 //! ingest writes to it once a batch is durable, queries read it.
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -14,10 +14,13 @@ use arrow_array::RecordBatch;
 use arrow_schema::Schema;
 use openqoe_collect::{decode_record, CollectStats, DurableBatches, Ingest};
 use openqoe_metrics::{compute, view_minutes, MinuteCounts, ViewMetrics};
-use openqoe_model::{Batch, ServerTime, View, ViewId};
+use openqoe_model::{Batch, Event, ServerTime, View, ViewId};
 use openqoe_query::ViewSource;
 use openqoe_sessionize::Sessionizer;
-use openqoe_store::{events_batch, ViewBatches, ViewStore, ViewTable, WriteError, PARTITION_MS};
+use openqoe_store::{
+    events_batch, events_by_view, hour_file, read_event_rows, ViewBatches, ViewStore, ViewTable,
+    PARTITION_MS,
+};
 use openqoe_wal::{ReplayReport, SegmentLog};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
@@ -111,8 +114,8 @@ impl LiveMetrics {
 pub struct HourBatches {
     /// The views' rows.
     pub views: (Arc<Schema>, Vec<RecordBatch>),
-    /// Their events.
-    pub events: RecordBatch,
+    /// Their events: those read back from the hour's file, then those in memory.
+    pub events: Vec<RecordBatch>,
 }
 
 /// With no batch for this long, the detection clock follows the wall clock.
@@ -129,15 +132,67 @@ pub struct Pipeline {
     live_metrics: LiveMetrics,
     active_views: Gauge,
     ended_views: Gauge,
+    released_events: Gauge,
     /// Newest event time delivered (server clock), and the wall time of that delivery.
     newest_event_at: AtomicI64,
     delivered_at: AtomicI64,
+    /// Where the hour files are: events let go from memory are read back from them.
+    data_dir: PathBuf,
 }
 
 impl Pipeline {
+    /// The events of views `ids` of hour `hour`, read back from its events file. A file that
+    /// cannot be read is logged and gives none: the views answer with what stayed in memory.
+    fn read_back(&self, hour: i64, ids: &HashSet<ViewId>) -> HashMap<ViewId, Vec<Event>> {
+        let path = hour_file(&self.data_dir, "events", hour);
+        match read_event_rows(&path, |id| ids.contains(id)).and_then(|rows| events_by_view(&rows)) {
+            Ok(events) => events,
+            Err(e) => {
+                tracing::error!(error = %e, hour, "events of released views unreadable");
+                HashMap::new()
+            }
+        }
+    }
+
+    /// Gives `released` views (copies, with the hour holding each) their events back, an hour
+    /// file at a time, and hands each to `each`.
+    fn each_restored(&self, released: Vec<(i64, View)>, each: &mut dyn FnMut(View)) {
+        let mut by_hour: BTreeMap<i64, Vec<View>> = BTreeMap::new();
+        for (hour, view) in released {
+            by_hour.entry(hour).or_default().push(view);
+        }
+        for (hour, views) in by_hour {
+            let ids: HashSet<ViewId> = views.iter().map(|view| view.id.clone()).collect();
+            let mut events = self.read_back(hour, &ids);
+            for mut view in views {
+                view.restore_events(events.remove(&view.id).unwrap_or_default());
+                each(view);
+            }
+        }
+    }
+
+    /// Calls `each` with every view, live or ended, with time in `[from, to)`, events included:
+    /// those in memory under the lock, then those read back from files.
+    fn each_touching(&self, from: ServerTime, to: ServerTime, each: &mut dyn FnMut(&View)) {
+        let released: Vec<(i64, View)> = {
+            let views = self.views.read().expect("views lock poisoned");
+            let mut released = Vec::new();
+            for view in views.touching(from, to) {
+                match views.store.released_hour(&view.id) {
+                    Some(hour) => released.push((hour, view.clone())),
+                    None => each(view),
+                }
+            }
+            released
+        };
+        self.each_restored(released, &mut |view| each(&view));
+    }
+
     fn refresh_gauges(&self, views: &Views) {
         self.active_views.set(views.sessionizer.live_count() as i64);
         self.ended_views.set(views.store.len() as i64);
+        self.released_events
+            .set(views.store.released_events() as i64);
     }
 
     /// The clock detection judges by: how far the viewers sending now have got — the 5th
@@ -187,9 +242,8 @@ impl Pipeline {
         to: ServerTime,
         dimensions: &[String],
     ) -> BTreeMap<i64, MinuteViews> {
-        let views = self.views.read().expect("views lock poisoned");
         let mut minutes: BTreeMap<i64, MinuteViews> = BTreeMap::new();
-        for view in views.touching(from, to) {
+        self.each_touching(from, to, &mut |view| {
             let values: Vec<Option<String>> =
                 dimensions.iter().map(|d| view.dimension(d)).collect();
             for (minute, counts) in view_minutes(view, 60_000) {
@@ -200,7 +254,7 @@ impl Pipeline {
                         .push((values.clone(), counts));
                 }
             }
-        }
+        });
         minutes
     }
 
@@ -213,24 +267,20 @@ impl Pipeline {
         bucket_ms: i64,
         dimensions: &[String],
     ) -> MinuteViews {
-        let views = self.views.read().expect("views lock poisoned");
-        views
-            .touching(from, to)
-            .filter_map(|view| {
-                let mut sum: Option<MinuteCounts> = None;
-                for (bucket, counts) in view_minutes(view, bucket_ms) {
-                    if bucket >= from && bucket < to {
-                        sum.get_or_insert_with(MinuteCounts::default).add(&counts);
-                    }
+        let mut window = MinuteViews::new();
+        self.each_touching(from, to, &mut |view| {
+            let mut sum: Option<MinuteCounts> = None;
+            for (bucket, counts) in view_minutes(view, bucket_ms) {
+                if bucket >= from && bucket < to {
+                    sum.get_or_insert_with(MinuteCounts::default).add(&counts);
                 }
-                sum.map(|counts| {
-                    (
-                        dimensions.iter().map(|d| view.dimension(d)).collect(),
-                        counts,
-                    )
-                })
-            })
-            .collect()
+            }
+            if let Some(counts) = sum {
+                let values = dimensions.iter().map(|d| view.dimension(d)).collect();
+                window.push((values, counts));
+            }
+        });
+        window
     }
 
     /// Hours of ended views whose files are behind (ended by `settled`), with their versions.
@@ -239,30 +289,49 @@ impl Pipeline {
         views.store.table().unwritten_hours(settled.0)
     }
 
-    /// The ended views that started in hour `hour` and their events, as Arrow batches.
-    pub fn hour_batches(&self, hour: i64) -> Result<HourBatches, WriteError> {
-        let views = self.views.read().expect("views lock poisoned");
-        let table = views.store.table();
-        let mut rows = ViewBatches::new(table.dimension_names().to_vec());
-        let (from, to) = (ServerTime(hour), ServerTime(hour + PARTITION_MS));
-        for (_, partition) in table.partitions(from, to) {
-            rows.add_partition(table, partition, from, to)?;
+    /// The ended views that started in hour `hour` and their events, as Arrow batches: events
+    /// in memory, and those of views whose events were let go read back from the hour's file.
+    ///
+    /// # Errors
+    /// When a batch cannot be built or the hour's events file cannot be read back.
+    pub fn hour_batches(&self, hour: i64) -> anyhow::Result<HourBatches> {
+        let (views_rows, resident, released) = {
+            let views = self.views.read().expect("views lock poisoned");
+            let table = views.store.table();
+            let mut rows = ViewBatches::new(table.dimension_names().to_vec());
+            let (from, to) = (ServerTime(hour), ServerTime(hour + PARTITION_MS));
+            for (_, partition) in table.partitions(from, to) {
+                rows.add_partition(table, partition, from, to)?;
+            }
+            let ended = views.store.hour_views(hour);
+            let events: Vec<_> = ended
+                .iter()
+                .flat_map(|view| view.events.values().map(move |event| (*view, event)))
+                .collect();
+            let released: HashSet<ViewId> = views.store.released_in(hour).into_iter().collect();
+            (rows.into_parts(), events_batch(&events)?, released)
+        };
+        let mut events = Vec::new();
+        if !released.is_empty() {
+            let path = hour_file(&self.data_dir, "events", hour);
+            events = read_event_rows(&path, |id| released.contains(id))
+                .with_context(|| format!("reading back {}", path.display()))?;
         }
-        let ended = views.store.hour_views(hour);
-        let events: Vec<_> = ended
-            .iter()
-            .flat_map(|view| view.events.values().map(move |event| (*view, event)))
-            .collect();
+        events.push(resident);
         Ok(HourBatches {
-            views: rows.into_parts(),
-            events: events_batch(&events)?,
+            views: views_rows,
+            events,
         })
     }
 
-    /// Records that hour `hour`'s files hold its rows as of `version`.
-    pub fn mark_written(&self, hour: i64, version: u64) {
+    /// Records that hour `hour`'s files hold its rows as of `version`, and lets its views'
+    /// events go from memory if nothing changed since; returns how many events were let go.
+    pub fn written(&self, hour: i64, version: u64) -> usize {
         let mut views = self.views.write().expect("views lock poisoned");
         views.store.mark_written(hour, version);
+        let released = views.store.release_hour(hour);
+        self.refresh_gauges(&views);
+        released
     }
 
     /// Forgets the ended views of every hour that ended by `cutoff`; returns how many.
@@ -305,9 +374,25 @@ impl DurableBatches for Pipeline {
             self.delivered_at
                 .store(batch.received_at.0, Ordering::Relaxed);
         }
-        let mut views = self.views.write().expect("views lock poisoned");
-        views.apply(batch);
-        self.refresh_gauges(&views);
+        // A late batch for a view whose events are out of memory gives them back first (read
+        // without the lock; a race with a release only costs another read).
+        let mut restored: Option<Vec<Event>> = None;
+        loop {
+            let mut views = self.views.write().expect("views lock poisoned");
+            if let Some(hour) = views.store.released_hour(&batch.view.id) {
+                let Some(events) = restored.take() else {
+                    drop(views);
+                    let ids = HashSet::from([batch.view.id.clone()]);
+                    let mut events = self.read_back(hour, &ids);
+                    restored = Some(events.remove(&batch.view.id).unwrap_or_default());
+                    continue;
+                };
+                views.store.restore(&batch.view.id, events);
+            }
+            views.apply(batch);
+            self.refresh_gauges(&views);
+            return;
+        }
     }
 }
 
@@ -328,15 +413,32 @@ impl ViewSource for Pipeline {
         }
     }
 
-    fn view(&self, id: &ViewId) -> Option<(View, ViewMetrics)> {
-        let views = self.views.read().expect("views lock poisoned");
-        if let Some(stored) = views.store.get(id) {
-            return Some((stored.view.clone(), stored.metrics.clone()));
+    fn views(&self, ids: &[ViewId]) -> Vec<(View, ViewMetrics)> {
+        let mut found = Vec::new();
+        let mut released = Vec::new();
+        let mut metrics_of = HashMap::new();
+        {
+            let views = self.views.read().expect("views lock poisoned");
+            for id in ids {
+                if let Some(stored) = views.store.get(id) {
+                    match views.store.released_hour(id) {
+                        Some(hour) => {
+                            released.push((hour, stored.view.clone()));
+                            metrics_of.insert(id.clone(), stored.metrics.clone());
+                        }
+                        None => found.push((stored.view.clone(), stored.metrics.clone())),
+                    }
+                } else if let Some(view) = views.sessionizer.view(id) {
+                    found.push((view.clone(), (*self.live_metrics.of(view)).clone()));
+                }
+            }
         }
-        views
-            .sessionizer
-            .view(id)
-            .map(|view| (view.clone(), (*self.live_metrics.of(view)).clone()))
+        self.each_restored(released, &mut |view| {
+            if let Some(metrics) = metrics_of.remove(&view.id) {
+                found.push((view, metrics));
+            }
+        });
+        found
     }
 
     fn dimensions(&self) -> Vec<String> {
@@ -379,19 +481,34 @@ impl ViewSource for Pipeline {
         hours.into_iter().collect()
     }
 
-    fn visit_hour(&self, hour: i64, visit: &mut dyn FnMut(&View)) {
-        let views = self.views.read().expect("views lock poisoned");
-        views
-            .store
-            .hour_views(hour)
-            .into_iter()
-            .for_each(&mut *visit);
-        let in_hour = |t: ServerTime| t.0.div_euclid(PARTITION_MS) * PARTITION_MS == hour;
-        views
-            .sessionizer
-            .live_views()
-            .filter(|view| view.started_at().is_some_and(in_hour))
-            .for_each(visit);
+    fn hour_views(&self, hour: i64, from: ServerTime, to: ServerTime) -> Vec<View> {
+        let in_range = |view: &View| view.started_at().is_some_and(|t| t >= from && t < to);
+        let mut held = Vec::new();
+        let mut released = Vec::new();
+        {
+            let views = self.views.read().expect("views lock poisoned");
+            for view in views
+                .store
+                .hour_views(hour)
+                .into_iter()
+                .filter(|v| in_range(v))
+            {
+                match view.released {
+                    Some(_) => released.push((hour, view.clone())),
+                    None => held.push(view.clone()),
+                }
+            }
+            let in_hour = |t: ServerTime| t.0.div_euclid(PARTITION_MS) * PARTITION_MS == hour;
+            held.extend(
+                views
+                    .sessionizer
+                    .live_views()
+                    .filter(|view| view.started_at().is_some_and(in_hour) && in_range(view))
+                    .cloned(),
+            );
+        }
+        self.each_restored(released, &mut |view| held.push(view));
+        held
     }
 }
 
@@ -443,6 +560,13 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
         ended_views.clone(),
     );
 
+    let released_events = Gauge::default();
+    registry.register(
+        "openqoe_released_events",
+        "Events of ended views let go from memory once their hour file was written",
+        released_events.clone(),
+    );
+
     let pipeline = Arc::new(Pipeline {
         live_metrics: LiveMetrics::default(),
         views: RwLock::new(Views {
@@ -453,8 +577,10 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
         }),
         active_views,
         ended_views,
+        released_events,
         newest_event_at: AtomicI64::new(0),
         delivered_at: AtomicI64::new(0),
+        data_dir: data_dir.to_owned(),
     });
 
     let wal_dir = data_dir.join("wal");

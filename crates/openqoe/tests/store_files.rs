@@ -101,3 +101,95 @@ async fn settled_hours_become_parquet_and_old_views_go() {
     assert_eq!(status("recent").await, 200);
     assert_eq!(status("old").await, 404, "a view past retention is gone");
 }
+
+/// The value of Prometheus series `name` (no labels) in `/metrics`.
+async fn gauge(client: &reqwest::Client, url: &str, name: &str) -> f64 {
+    let text = client
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+}
+
+async fn event_types(client: &reqwest::Client, url: &str) -> Vec<String> {
+    let body = support::get_json(client, url).await;
+    body["events"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no events in {body}"))
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Once its hour file is written, a view's events leave memory; the view, its events, a late
+/// batch and the export still see all of them (read back from the file), and a late batch
+/// rewrites the hour with the old events and the new.
+#[tokio::test]
+async fn written_hours_let_events_go_and_read_them_back() {
+    let dir = data_dir();
+    let config = dir.path().join("openqoe.toml");
+    std::fs::write(&config, "[store]\nsettle_minutes = 0\ncheck_seconds = 1\n").unwrap();
+    let data = dir.path().join("data");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let server = TestServer::start_with(&data, &listen, &["--config", config.to_str().unwrap()]);
+    let client = reqwest::Client::new();
+    let start = (now_ms() / HOUR_MS - 3) * HOUR_MS + HOUR_MS / 2;
+    let url = &server.url;
+    assert_eq!(
+        support::post_batch(&client, url, &view("settled", start)).await,
+        202
+    );
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while gauge(&client, url, "openqoe_released_events").await < 3.0 {
+        assert!(std::time::Instant::now() < deadline, "events never let go");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let events_url = format!("{url}/v1/views/settled/events");
+    let types = event_types(&client, &events_url).await;
+    assert_eq!(types, ["play_requested", "first_frame", "view_end"]);
+    let detail = support::get_json(&client, &format!("{url}/v1/views/settled")).await;
+    assert_eq!(detail["metrics"]["video_startup_time_ms"], 1500, "{detail}");
+
+    // A late event (after the end: kept, not measured) brings the others back into memory.
+    let late = json!({
+        "v": 1, "key": "demo", "view": {"id": "settled"},
+        "events": [{"seq": 3, "ts": start + 61_000, "type": "heartbeat", "playhead_ms": 0}],
+    });
+    assert_eq!(support::post_batch(&client, url, &late).await, 202);
+    let types = event_types(&client, &events_url).await;
+    assert_eq!(
+        types,
+        ["play_requested", "first_frame", "view_end", "heartbeat"]
+    );
+
+    // The hour is written again, with every event, and let go again.
+    let events_file = openqoe_store::hour_file(&data, "events", start / HOUR_MS * HOUR_MS);
+    while rows(&events_file).len() != 4
+        || gauge(&client, url, "openqoe_released_events").await < 4.0
+    {
+        assert!(std::time::Instant::now() < deadline, "hour not rewritten");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let export = client
+        .get(format!(
+            "{url}/v1/export/events?from={}&to={}&format=jsonl",
+            start - 1,
+            start + HOUR_MS
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(export.lines().count(), 4, "{export}");
+    let list = support::get_json(&client, &format!("{url}/v1/views?from={}", start - 1)).await;
+    assert_eq!(list["views"][0]["event_count"], 4, "{list}");
+}

@@ -90,7 +90,7 @@ fn write_events<S: ViewSource>(
     let spool = Spool::default();
     let mut writer = EventsWriter::new(format, spool.clone())?;
     for hour in source.hours(selection.from, selection.to) {
-        let mut views = crate::hour_views(source, hour, selection.from, selection.to);
+        let mut views = source.hour_views(hour, selection.from, selection.to);
         views.sort_by(|a, b| a.started_at().cmp(&b.started_at()).then(a.id.cmp(&b.id)));
         writer.write_events(&views)?;
         send(&spool, chunks)?;

@@ -29,15 +29,22 @@ use openqoe_store::ViewTable;
 
 /// Where the API reads views from.
 pub trait ViewSource: Send + Sync + 'static {
-    /// Calls `visit` with every view, live or ended, that started in `[from, to)`.
+    /// Calls `visit` with every view, live or ended, that started in `[from, to)`. An ended
+    /// view's events may be out of memory (its props, end and metrics are there): callers that
+    /// need events ask [`ViewSource::views`].
     fn visit_views(
         &self,
         from: ServerTime,
         to: ServerTime,
         visit: &mut dyn FnMut(&View, &ViewMetrics),
     );
-    /// One view and its metrics, live or ended.
-    fn view(&self, id: &ViewId) -> Option<(View, ViewMetrics)>;
+    /// Views, live or ended, with their events and metrics, in no particular order (ids not held
+    /// are left out).
+    fn views(&self, ids: &[ViewId]) -> Vec<(View, ViewMetrics)>;
+    /// One view with its events and metrics, live or ended.
+    fn view(&self, id: &ViewId) -> Option<(View, ViewMetrics)> {
+        self.views(std::slice::from_ref(id)).pop()
+    }
     /// Names of the dimensions views have carried, sorted.
     fn dimensions(&self) -> Vec<String>;
     /// Calls `visit` with every table holding views, live or ended, that started in
@@ -48,8 +55,9 @@ pub trait ViewSource: Send + Sync + 'static {
     /// The hours (epoch ms of their start) in which views held, live or ended, started within
     /// `[from, to)`, oldest first.
     fn hours(&self, from: ServerTime, to: ServerTime) -> Vec<i64>;
-    /// Calls `visit` with every view, live or ended, that started in the hour starting at `hour`.
-    fn visit_hour(&self, hour: i64, visit: &mut dyn FnMut(&View));
+    /// The views, live or ended, with their events, that started in the hour starting at `hour`
+    /// and within `[from, to)`.
+    fn hour_views(&self, hour: i64, from: ServerTime, to: ServerTime) -> Vec<View>;
 }
 
 /// Calls `each` with every stored partition of hour `hour` (epoch ms of its start), holding the
@@ -69,20 +77,4 @@ pub fn each_partition<S: ViewSource + ?Sized, E>(
         }
     });
     result
-}
-
-/// Copies of the views, live or ended, that started in hour `hour` and within `[from, to)`.
-pub fn hour_views<S: ViewSource + ?Sized>(
-    source: &S,
-    hour: i64,
-    from: ServerTime,
-    to: ServerTime,
-) -> Vec<View> {
-    let mut views = Vec::new();
-    source.visit_hour(hour, &mut |view| {
-        if view.started_at().is_some_and(|t| t >= from && t < to) {
-            views.push(view.clone());
-        }
-    });
-    views
 }

@@ -379,29 +379,25 @@ async fn view_list<S: ViewSource>(
     let selection = Selection::from_query(&pairs, now())?;
     // First the newest `limit` matching views, then the JSON (props, metrics, per-host requests)
     // of those alone, not of every view in the range.
-    let mut newest: Vec<(ServerTime, String)> = Vec::new();
+    let mut newest: Vec<(ServerTime, ViewId)> = Vec::new();
     api.source
         .visit_views(selection.from, selection.to, &mut |view, _| {
             if selection.matches(view) {
-                newest.push((
-                    view.started_at().unwrap_or(ServerTime(0)),
-                    view.id.as_str().to_owned(),
-                ));
+                newest.push((view.started_at().unwrap_or(ServerTime(0)), view.id.clone()));
             }
         });
     // Newest first; the id breaks ties so the same views always list in the same order.
     newest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     newest.truncate(selection.limit);
-    let mut chosen: HashMap<String, Value> = newest
-        .iter()
-        .map(|(_, id)| (id.clone(), Value::Null))
+    // Their events too (a view list shows requests per host): read back for views whose
+    // events are out of memory, once per hour file.
+    let ids: Vec<ViewId> = newest.iter().map(|(_, id)| id.clone()).collect();
+    let mut chosen: HashMap<ViewId, Value> = api
+        .source
+        .views(&ids)
+        .into_iter()
+        .map(|(view, metrics)| (view.id.clone(), view_json(&view, &metrics)))
         .collect();
-    api.source
-        .visit_views(selection.from, selection.to, &mut |view, metrics| {
-            if let Some(slot) = chosen.get_mut(view.id.as_str()) {
-                *slot = view_json(view, metrics);
-            }
-        });
     let views: Vec<Value> = newest
         .iter()
         .filter_map(|(_, id)| chosen.remove(id))

@@ -16,6 +16,8 @@ pub struct StoreConfig {
     pub settle_minutes: u64,
     /// Days views, files and write-ahead log segments are kept; 0 keeps everything.
     pub retention_days: u64,
+    /// Seconds between looks for hours to write and data past retention.
+    pub check_seconds: u64,
 }
 
 impl Default for StoreConfig {
@@ -24,6 +26,7 @@ impl Default for StoreConfig {
             parquet: true,
             settle_minutes: 90,
             retention_days: 0,
+            check_seconds: 60,
         }
     }
 }

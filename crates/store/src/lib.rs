@@ -1,20 +1,22 @@
-//! The embedded view store: ended views with their metrics, kept in memory.
+//! The embedded view store: ended views with their metrics, and the hour files they go to.
 //!
-//! Owns ended views only; live views belong to the sessionizer. Durability is not this crate's
-//! job: the write-ahead log is the record, and the binary rebuilds this store by replaying it at
-//! start-up. Key decisions: every ended view also has a row in [`ViewTable`] — dimensions
-//! dictionary-encoded, one column per metric, hourly partitions — which aggregate queries scan;
-//! whole views (events included) stay in memory for lookups and late events.
+//! Owns ended views only; live views belong to the sessionizer. Key decisions: every ended view
+//! also has a row in [`ViewTable`] — dimensions dictionary-encoded, one column per metric, hourly
+//! partitions — which aggregate queries scan. Once an hour's files hold it, its views' events
+//! are let go from memory ([`ViewStore::release_hour`]); what remains of such a view (its props,
+//! end and metrics) answers queries, and its events are read back from the hour's events file
+//! for a lookup, a late batch or a rewrite of the hour.
 #![warn(missing_docs)]
 
 mod config;
 mod files;
+mod readback;
 mod table;
 
 use std::collections::HashMap;
 
 use openqoe_metrics::{compute, ViewMetrics};
-use openqoe_model::{Batch, Merged, Seq, ServerTime, View, ViewId};
+use openqoe_model::{Batch, Event, Merged, Seq, ServerTime, View, ViewId};
 
 /// An ended view and its metrics, computed once when it ended (again if late events arrive).
 #[derive(Debug, Clone)]
@@ -30,6 +32,8 @@ pub struct StoredView {
 pub struct ViewStore {
     ended: HashMap<ViewId, StoredView>,
     table: ViewTable,
+    /// Events of ended views out of memory (in hour files).
+    released_events: usize,
 }
 
 pub use config::{file_hour, hour_file, StoreConfig};
@@ -37,6 +41,7 @@ pub use files::{
     events_batch, events_schema, write_parquet_file, write_views, EventsWriter, Format,
     ViewBatches, ViewsWriter, WriteError,
 };
+pub use readback::{events_by_view, read_event_rows, ReadError};
 pub use table::{Dictionary, Partition, ViewTable, ABSENT, MAX_DIMENSIONS, PARTITION_MS};
 
 impl ViewStore {
@@ -58,10 +63,15 @@ impl ViewStore {
     ///
     /// Gives the batch back when no ended view has its id (it belongs to a live view).
     /// Late events with a `seq` before the view's end are measured (out-of-order delivery);
-    /// later ones are kept but not measured.
+    /// later ones are kept but not measured. A view whose events were let go is
+    /// [restored](ViewStore::restore) first by the caller (the events are in a file).
     pub fn merge_late(&mut self, batch: Batch) -> Result<Merged, Box<Batch>> {
         match self.ended.get_mut(&batch.view.id) {
             Some(stored) => {
+                debug_assert!(
+                    stored.view.released.is_none(),
+                    "late batch for a released view"
+                );
                 let merged = stored.view.merge(batch);
                 // New events, or new props (which metrics such as upscaling read): late batches
                 // are rare, so the view is measured again every time.
@@ -99,13 +109,69 @@ impl ViewStore {
         self.table.mark_written(hour, version);
     }
 
+    /// Lets go of the events of hour `hour`'s views if its files hold every change to it (they
+    /// are read back from its events file when needed); returns how many events were let go.
+    pub fn release_hour(&mut self, hour: i64) -> usize {
+        if !self.table.is_written(hour) {
+            return 0;
+        }
+        let ids: Vec<ViewId> = self
+            .table
+            .partitions(ServerTime(hour), ServerTime(hour + PARTITION_MS))
+            .flat_map(|(_, partition)| partition.ids().iter().cloned())
+            .collect();
+        let mut released = 0;
+        for id in &ids {
+            if let Some(stored) = self.ended.get_mut(id) {
+                if stored.view.released.is_none() {
+                    released += stored.view.release_events();
+                }
+            }
+        }
+        self.released_events += released;
+        released
+    }
+
+    /// The hour whose events file holds view `id`'s events, while they are out of memory.
+    pub fn released_hour(&self, id: &ViewId) -> Option<i64> {
+        let stored = self.ended.get(id)?;
+        stored.view.released?;
+        self.table.hour_of(id)
+    }
+
+    /// Ids of hour `hour`'s views whose events are out of memory (in the hour's events file).
+    pub fn released_in(&self, hour: i64) -> Vec<ViewId> {
+        self.hour_views(hour)
+            .into_iter()
+            .filter(|view| view.released.is_some())
+            .map(|view| view.id.clone())
+            .collect()
+    }
+
+    /// Gives view `id` back its events, read from its hour's events file.
+    pub fn restore(&mut self, id: &ViewId, events: Vec<Event>) {
+        if let Some(stored) = self.ended.get_mut(id) {
+            if let Some(released) = stored.view.released {
+                self.released_events -= released.events;
+            }
+            stored.view.restore_events(events);
+        }
+    }
+
+    /// Events of ended views out of memory (held in hour files).
+    pub fn released_events(&self) -> usize {
+        self.released_events
+    }
+
     /// Forgets every view that started in an hour that ended at or before `cutoff` (retention);
     /// returns how many.
     pub fn drop_before(&mut self, cutoff: ServerTime) -> usize {
         let ids = self.table.drop_before(cutoff.0);
-        ids.iter().for_each(|id| {
-            self.ended.remove(id);
-        });
+        for id in &ids {
+            if let Some(released) = self.ended.remove(id).and_then(|s| s.view.released) {
+                self.released_events -= released.events;
+            }
+        }
         ids.len()
     }
 
@@ -127,5 +193,99 @@ impl ViewStore {
     /// Whether no view has ended yet.
     pub fn is_empty(&self) -> bool {
         self.ended.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openqoe_model::{Batch, ServerTime};
+
+    use super::*;
+
+    /// An ended view `id` with `events` events, the first at `start` (server clock, no skew).
+    fn ended_view(id: &str, start: i64, events: u64) -> View {
+        let events: Vec<serde_json::Value> = (0..events)
+            .map(|seq| {
+                let kind = if seq + 1 == events {
+                    "view_end"
+                } else {
+                    "heartbeat"
+                };
+                serde_json::json!({"seq": seq, "ts": start + seq as i64 * 1_000, "type": kind})
+            })
+            .collect();
+        let body = serde_json::json!({"v": 1, "view": {"id": id}, "events": events});
+        let batch = Batch::parse(body.to_string().as_bytes(), ServerTime(start)).unwrap();
+        let mut view = View::new(&batch.view, batch.received_at);
+        view.merge(batch);
+        let last = view.events.values().next_back().unwrap();
+        view.end = Some(openqoe_model::ViewEnd {
+            reason: openqoe_model::EndReason::ViewEnd,
+            ts: last.ts,
+            at: last.at,
+            last_seq: last.seq,
+        });
+        view
+    }
+
+    #[test]
+    fn a_written_hour_lets_events_go_and_takes_them_back() {
+        let mut store = ViewStore::new();
+        let id = ViewId::new("a").unwrap();
+        store.insert(ended_view("a", 1_000, 3));
+        store.insert(ended_view("b", PARTITION_MS + 1_000, 2));
+        assert_eq!(
+            store.release_hour(0),
+            0,
+            "an unwritten hour keeps its events"
+        );
+
+        let (_, version) = store.table().unwritten_hours(PARTITION_MS)[0];
+        store.mark_written(0, version);
+        assert_eq!(store.release_hour(0), 3);
+        assert_eq!(store.release_hour(0), 0, "released once");
+        assert_eq!(store.released_events(), 3);
+        assert_eq!(store.released_hour(&id), Some(0));
+        assert_eq!(store.released_in(0), vec![id.clone()]);
+        let slim = &store.get(&id).unwrap().view;
+        assert!(slim.events.is_empty());
+        assert_eq!(
+            slim.started_at(),
+            Some(ServerTime(1_000)),
+            "start stays known"
+        );
+
+        let events: Vec<Event> = ended_view("a", 1_000, 3).events.into_values().collect();
+        store.restore(&id, events);
+        assert_eq!(store.released_hour(&id), None);
+        assert_eq!(store.released_events(), 0);
+        assert_eq!(store.get(&id).unwrap().view.events.len(), 3);
+
+        store.mark_written(0, version);
+        store.release_hour(0);
+        assert_eq!(store.drop_before(ServerTime(PARTITION_MS)), 1);
+        assert_eq!(
+            store.released_events(),
+            0,
+            "dropped views' events are not counted"
+        );
+    }
+
+    #[test]
+    fn events_read_back_are_the_events_written() {
+        let view = ended_view("a", 5_000, 4);
+        let events: Vec<(&View, &Event)> = view.events.values().map(|e| (&view, e)).collect();
+        let batch = events_batch(&events).unwrap();
+        let restored = events_by_view(&[batch]).unwrap();
+        let back = &restored[&view.id];
+        assert_eq!(back.len(), 4);
+        for (original, back) in view.events.values().zip(back) {
+            assert_eq!(
+                (original.seq, original.ts, original.at),
+                (back.seq, back.ts, back.at)
+            );
+            assert_eq!(original.kind, back.kind);
+            assert_eq!(original.raw_json(), back.raw_json());
+        }
     }
 }

@@ -271,6 +271,16 @@ impl ViewTable {
         self.rows.is_empty()
     }
 
+    /// The hour (epoch ms of its start) whose partition holds view `id`'s row.
+    pub fn hour_of(&self, id: &ViewId) -> Option<i64> {
+        self.rows.get(id).map(|at| at.hour)
+    }
+
+    /// Whether hour `hour`'s files hold every change to its rows.
+    pub fn is_written(&self, hour: i64) -> bool {
+        self.partitions.get(&hour).is_some_and(|p| !p.unwritten())
+    }
+
     /// The partition and row of view `id`.
     pub fn find(&self, id: &ViewId) -> Option<(&Partition, usize)> {
         let at = self.rows.get(id)?;
