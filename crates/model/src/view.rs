@@ -139,6 +139,17 @@ pub struct Released {
     pub started_at: ServerTime,
     /// How many events there are.
     pub events: usize,
+    /// The first and last `seq`, when the view has every `seq` between them (SDKs number
+    /// events 0, 1, 2…): which `seq`s it has is then known without its events.
+    pub seqs: Option<(Seq, Seq)>,
+}
+
+impl Released {
+    /// Whether the view has an event with `seq`: `None` when that is not known.
+    pub fn has(&self, seq: Seq) -> Option<bool> {
+        let (first, last) = self.seqs?;
+        Some(seq >= first && seq <= last)
+    }
 }
 
 impl View {
@@ -207,11 +218,21 @@ impl View {
         let Some(started_at) = self.started_at() else {
             return 0;
         };
-        let events = std::mem::take(&mut self.events).len();
+        let events = std::mem::take(&mut self.events);
+        let seqs = match (events.keys().next(), events.keys().next_back()) {
+            (Some(first), Some(last)) if last.0 - first.0 + 1 == events.len() as u64 => {
+                Some((*first, *last))
+            }
+            _ => None,
+        };
         if self.released.is_none() {
-            self.released = Some(Released { started_at, events });
+            self.released = Some(Released {
+                started_at,
+                events: events.len(),
+                seqs,
+            });
         }
-        events
+        events.len()
     }
 
     /// Takes the events back after [`View::release_events`].

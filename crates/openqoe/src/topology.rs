@@ -18,8 +18,8 @@ use openqoe_model::{Batch, Event, ServerTime, View, ViewId};
 use openqoe_query::ViewSource;
 use openqoe_sessionize::Sessionizer;
 use openqoe_store::{
-    events_batch, events_by_view, hour_file, read_event_rows, ViewBatches, ViewStore, ViewTable,
-    PARTITION_MS,
+    events_batch, events_by_view, file_hour, hour_file, read_event_rows, read_hour_views,
+    with_view_state, ReadError, ViewBatches, ViewStore, ViewTable, PARTITION_MS,
 };
 use openqoe_wal::{ReplayReport, SegmentLog};
 use prometheus_client::metrics::gauge::Gauge;
@@ -45,15 +45,23 @@ impl Views {
     /// Applies one durable batch: to its ended view if it has one (late events), else to the
     /// sessionizer; views that end go to the store.
     fn apply(&mut self, batch: Batch) {
-        for name in batch.view.props.keys() {
-            if !self.dimensions.contains(name) {
-                self.dimensions.insert(name.clone());
-            }
+        self.note_dimensions(batch.view.props.keys());
+        if self.store.covers(&batch) {
+            return;
         }
         if let Err(batch) = self.store.merge_late(batch) {
             let mut ended = Vec::new();
             self.sessionizer.apply(*batch, &mut ended);
             ended.into_iter().for_each(|view| self.store.insert(view));
+        }
+    }
+
+    /// Records dimension names seen in props.
+    fn note_dimensions<'n>(&mut self, names: impl Iterator<Item = &'n String>) {
+        for name in names {
+            if !self.dimensions.contains(name) {
+                self.dimensions.insert(name.clone());
+            }
         }
     }
 
@@ -141,17 +149,9 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// The events of views `ids` of hour `hour`, read back from its events file. A file that
-    /// cannot be read is logged and gives none: the views answer with what stayed in memory.
+    /// The events of views `ids` of hour `hour`, read back from its events file.
     fn read_back(&self, hour: i64, ids: &HashSet<ViewId>) -> HashMap<ViewId, Vec<Event>> {
-        let path = hour_file(&self.data_dir, "events", hour);
-        match read_event_rows(&path, |id| ids.contains(id)).and_then(|rows| events_by_view(&rows)) {
-            Ok(events) => events,
-            Err(e) => {
-                tracing::error!(error = %e, hour, "events of released views unreadable");
-                HashMap::new()
-            }
-        }
+        read_back(&self.data_dir, hour, ids)
     }
 
     /// Gives `released` views (copies, with the hour holding each) their events back, an hour
@@ -309,7 +309,12 @@ impl Pipeline {
                 .flat_map(|view| view.events.values().map(move |event| (*view, event)))
                 .collect();
             let released: HashSet<ViewId> = views.store.released_in(hour).into_iter().collect();
-            (rows.into_parts(), events_batch(&events)?, released)
+            let (schema, batches) = rows.into_parts();
+            let rows = with_view_state(&schema, &batches, |id| {
+                let id = ViewId::new(id).ok()?;
+                views.store.get(&id).map(|stored| &stored.view)
+            })?;
+            (rows, events_batch(&events)?, released)
         };
         let mut events = Vec::new();
         if !released.is_empty() {
@@ -379,7 +384,11 @@ impl DurableBatches for Pipeline {
         let mut restored: Option<Vec<Event>> = None;
         loop {
             let mut views = self.views.write().expect("views lock poisoned");
-            if let Some(hour) = views.store.released_hour(&batch.view.id) {
+            let released = match views.store.covers(&batch) {
+                true => None,
+                false => views.store.released_hour(&batch.view.id),
+            };
+            if let Some(hour) = released {
                 let Some(events) = restored.take() else {
                     drop(views);
                     let ids = HashSet::from([batch.view.id.clone()]);
@@ -512,6 +521,59 @@ impl ViewSource for Pipeline {
     }
 }
 
+/// The events of views `ids` of hour `hour`, read back from its events file in `data_dir`. A
+/// file that cannot be read is logged and gives none: the views keep what stayed in memory.
+fn read_back(data_dir: &Path, hour: i64, ids: &HashSet<ViewId>) -> HashMap<ViewId, Vec<Event>> {
+    let path = hour_file(data_dir, "events", hour);
+    match read_event_rows(&path, |id| ids.contains(id)).and_then(|rows| events_by_view(&rows)) {
+        Ok(events) => events,
+        Err(e) => {
+            tracing::error!(error = %e, hour, "events of released views unreadable");
+            HashMap::new()
+        }
+    }
+}
+
+/// Loads every hour the data directory has files for into `views`, oldest first (their events
+/// leave memory again once measured); returns the hours and views loaded.
+fn load_hours(data_dir: &Path, views: &mut Views) -> anyhow::Result<(usize, usize)> {
+    let mut hours = BTreeMap::new();
+    if let Ok(dates) = std::fs::read_dir(data_dir.join("views")) {
+        for date in dates.flatten() {
+            for file in std::fs::read_dir(date.path())?.flatten() {
+                if let Some(hour) = file_hour(&file.path()) {
+                    hours.insert(hour, file.path());
+                }
+            }
+        }
+    }
+    let mut loaded = 0;
+    for (hour, path) in &hours {
+        let mut held = match read_hour_views(path) {
+            Ok(held) => held,
+            // Written before views files carried their state: the log still holds the hour.
+            Err(ReadError::Column(column)) => {
+                tracing::warn!(file = %path.display(), column, "hour file without view state; its views come from the log");
+                continue;
+            }
+            Err(e) => return Err(e).with_context(|| format!("loading {}", path.display())),
+        };
+        let events_path = hour_file(data_dir, "events", *hour);
+        let rows = read_event_rows(&events_path, |_| true)
+            .with_context(|| format!("loading {}", events_path.display()))?;
+        let mut events =
+            events_by_view(&rows).with_context(|| format!("loading {}", events_path.display()))?;
+        for view in &mut held {
+            view.restore_events(events.remove(&view.id).unwrap_or_default());
+            views.note_dimensions(view.props.keys());
+        }
+        held.retain(|view| !view.events.is_empty());
+        loaded += held.len();
+        views.store.load_hour(*hour, held);
+    }
+    Ok((hours.len(), loaded))
+}
+
 /// The running server's parts, before it accepts connections.
 pub struct Topology {
     /// The HTTP surface: ingest, query API, `/metrics`, dashboard.
@@ -592,6 +654,11 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
     let mut unreadable_records = 0;
     let (log, replay) = {
         let mut views = pipeline.views.write().expect("views lock poisoned");
+        // Settled hours come from their files; the log then adds what they do not hold.
+        let (hours, loaded) = load_hours(data_dir, &mut views)?;
+        if hours > 0 {
+            tracing::info!(hours, views = loaded, "hour files loaded");
+        }
         SegmentLog::open(&wal_dir, config.wal.clone(), on_sync, |record| match decode_record(record) {
             Ok(batch) => {
                 if let Some(newest) = batch.events.iter().map(|e| e.at.0).max() {
@@ -600,6 +667,14 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
                 // Replay runs the expiry rules on the log's own clock, as the live run did.
                 if batch.received_at.since(views.expired_at) >= 1_000 {
                     views.expire(batch.received_at);
+                }
+                // A logged batch its hour file does not hold yet needs the view's events back.
+                if !views.store.covers(&batch) {
+                    if let Some(hour) = views.store.released_hour(&batch.view.id) {
+                        let id = batch.view.id.clone();
+                        let mut events = read_back(data_dir, hour, &HashSet::from([id.clone()]));
+                        views.store.restore(&id, events.remove(&id).unwrap_or_default());
+                    }
                 }
                 views.apply(batch);
             }

@@ -192,4 +192,18 @@ async fn written_hours_let_events_go_and_read_them_back() {
     assert_eq!(export.lines().count(), 4, "{export}");
     let list = support::get_json(&client, &format!("{url}/v1/views?from={}", start - 1)).await;
     assert_eq!(list["views"][0]["event_count"], 4, "{list}");
+
+    // A restart loads the hour from its files (and the log adds nothing new): all still there.
+    server.kill_9();
+    let server = TestServer::start_with(&data, &listen, &["--config", config.to_str().unwrap()]);
+    let (url, client) = (&server.url, reqwest::Client::new());
+    assert!(gauge(&client, url, "openqoe_released_events").await >= 4.0);
+    let types = event_types(&client, &format!("{url}/v1/views/settled/events")).await;
+    assert_eq!(
+        types,
+        ["play_requested", "first_frame", "view_end", "heartbeat"]
+    );
+    let detail = support::get_json(&client, &format!("{url}/v1/views/settled")).await;
+    assert_eq!(detail["metrics"]["video_startup_time_ms"], 1500, "{detail}");
+    assert_eq!(detail["end_reason"], "view_end", "{detail}");
 }

@@ -82,6 +82,7 @@ fn code(partition: &Partition, dimension: usize, row: usize) -> u32 {
 pub fn dimension_columns(dimensions: &[String]) -> Vec<String> {
     let mut taken: std::collections::HashSet<String> = ["view_id", "started_at"]
         .into_iter()
+        .chain(STATE_COLUMNS)
         .chain(METRICS.iter().map(|m| m.name))
         .map(str::to_owned)
         .collect();
@@ -401,6 +402,84 @@ pub fn write_views(
         writer.write_partition(table, partition, from, to)?;
     }
     writer.finish()
+}
+
+/// Columns an hour file of views has beyond an export's, so the store can load the hour back at
+/// start-up: how each view ended, when its last batch arrived, and its props as JSON (typed, as
+/// sent; the dimension columns hold them as text).
+pub const STATE_COLUMNS: [&str; 6] = [
+    "end_reason",
+    "ended_at",
+    "end_ts",
+    "end_last_seq",
+    "last_received_at",
+    "props",
+];
+
+/// `batches` of views rows (of `schema`, from [`ViewBatches`]) with [`STATE_COLUMNS`] appended,
+/// from each row's view as `view` finds it (a view it does not find gets empty cells).
+///
+/// # Errors
+/// [`WriteError::Arrow`] when a column cannot be built.
+pub fn with_view_state<'v>(
+    schema: &Arc<Schema>,
+    batches: &[RecordBatch],
+    view: impl Fn(&str) -> Option<&'v View>,
+) -> Result<(Arc<Schema>, Vec<RecordBatch>), WriteError> {
+    let time = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.extend([
+        Field::new("end_reason", DataType::Utf8, true),
+        Field::new("ended_at", time.clone(), true),
+        Field::new("end_ts", time.clone(), true),
+        Field::new("end_last_seq", DataType::UInt64, true),
+        Field::new("last_received_at", time, true),
+        Field::new("props", DataType::Utf8, true),
+    ]);
+    let extended = Arc::new(Schema::new(fields));
+    let mut out = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let ids = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| arrow_schema::ArrowError::SchemaError("view_id not text".into()))?;
+        let views: Vec<Option<&View>> = ids.iter().map(|id| id.and_then(&view)).collect();
+        let end = |v: &Option<&View>| v.and_then(|v| v.end);
+        let stamps = |at: &dyn Fn(&View) -> Option<i64>| -> ArrayRef {
+            Arc::new(
+                views
+                    .iter()
+                    .map(|v| v.and_then(at))
+                    .collect::<TimestampMillisecondArray>()
+                    .with_timezone("UTC"),
+            )
+        };
+        let mut columns = batch.columns().to_vec();
+        columns.push(Arc::new(
+            views
+                .iter()
+                .map(|v| end(v).map(|e| e.reason.name()))
+                .collect::<StringArray>(),
+        ));
+        columns.push(stamps(&|v| v.end.map(|e| e.at.0)));
+        columns.push(stamps(&|v| v.end.map(|e| e.ts.0)));
+        columns.push(Arc::new(
+            views
+                .iter()
+                .map(|v| end(v).map(|e| e.last_seq.0))
+                .collect::<UInt64Array>(),
+        ));
+        columns.push(stamps(&|v| Some(v.last_received_at.0)));
+        columns.push(Arc::new(
+            views
+                .iter()
+                .map(|v| v.map(|v| serde_json::Value::Object(v.props.clone()).to_string()))
+                .collect::<StringArray>(),
+        ));
+        out.push(RecordBatch::try_new(Arc::clone(&extended), columns)?);
+    }
+    Ok((extended, out))
 }
 
 /// Raw events out into a file: one row per event — `view_id`, `seq`, `at` (server-corrected

@@ -38,10 +38,10 @@ pub struct ViewStore {
 
 pub use config::{file_hour, hour_file, StoreConfig};
 pub use files::{
-    events_batch, events_schema, write_parquet_file, write_views, EventsWriter, Format,
-    ViewBatches, ViewsWriter, WriteError,
+    events_batch, events_schema, with_view_state, write_parquet_file, write_views, EventsWriter,
+    Format, ViewBatches, ViewsWriter, WriteError, STATE_COLUMNS,
 };
-pub use readback::{events_by_view, read_event_rows, ReadError};
+pub use readback::{events_by_view, read_event_rows, read_hour_views, ReadError};
 pub use table::{Dictionary, Partition, ViewTable, ABSENT, MAX_DIMENSIONS, PARTITION_MS};
 
 impl ViewStore {
@@ -83,11 +83,50 @@ impl ViewStore {
         }
     }
 
-    /// Whether the ended view `id` already has an event with `seq`; `None` if no such view ended.
+    /// Whether the ended view `id` already has an event with `seq`; `None` if no such view
+    /// ended, or its events are out of memory and which `seq`s it has is not known.
     pub fn has_event(&self, id: &ViewId, seq: Seq) -> Option<bool> {
-        self.ended
-            .get(id)
-            .map(|stored| stored.view.events.contains_key(&seq))
+        let view = &self.ended.get(id)?.view;
+        match view.released {
+            Some(released) => released.has(seq),
+            None => Some(view.events.contains_key(&seq)),
+        }
+    }
+
+    /// Whether `batch` would change nothing of its ended view whose events are out of memory:
+    /// the view has every event's `seq` and the header says nothing new. Such a batch (a retry,
+    /// or a logged batch the hour file already holds) needs no merge, so no read-back.
+    pub fn covers(&self, batch: &Batch) -> bool {
+        let Some(stored) = self.ended.get(&batch.view.id) else {
+            return false;
+        };
+        let view = &stored.view;
+        let Some(released) = view.released else {
+            return false;
+        };
+        let known = |new: &Option<String>, old: &Option<String>| new.is_none() || new == old;
+        batch
+            .events
+            .iter()
+            .all(|event| released.has(event.seq) == Some(true))
+            && known(&batch.view.viewer_id, &view.viewer_id)
+            && known(&batch.view.session_id, &view.session_id)
+            && batch
+                .view
+                .props
+                .iter()
+                .all(|(name, value)| view.props.get(name) == Some(value))
+    }
+
+    /// Takes in an hour read back from its files at start-up: its views, events included, are
+    /// stored and measured, the hour counts as written, and the events leave memory again.
+    /// Returns how many events were let go.
+    pub fn load_hour(&mut self, hour: i64, views: Vec<View>) -> usize {
+        views.into_iter().for_each(|view| self.insert(view));
+        if let Some(version) = self.table.version(hour) {
+            self.table.mark_written(hour, version);
+        }
+        self.release_hour(hour)
     }
 
     /// The ended view with this id.

@@ -5,9 +5,12 @@ use std::path::Path;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{TimestampMillisecondType, UInt64Type};
-use arrow_array::{BooleanArray, RecordBatch};
-use openqoe_model::{BatchError, Event, ServerTime, ViewId};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use arrow_array::{Array, BooleanArray, RecordBatch};
+use openqoe_model::{
+    BatchError, ClientTime, EndReason, Event, Props, Seq, ServerTime, View, ViewEnd, ViewHeader,
+    ViewId,
+};
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
 /// Why an hour file could not be read back.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +45,105 @@ pub enum ReadError {
     /// A view id in the file is not a valid view id.
     #[error("view id {0:?} is not valid")]
     ViewId(String),
+    /// A view's state cells are missing or not valid.
+    #[error("view {view}: {reason}")]
+    State {
+        /// The view.
+        view: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The rows of the Parquet file at `path`, a batch at a time.
+fn read_batches(path: &Path) -> Result<ParquetRecordBatchReader, ReadError> {
+    let file = std::fs::File::open(path).map_err(|source| ReadError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(ParquetRecordBatchReaderBuilder::try_new(file)?.build()?)
+}
+
+/// The ended views of an hour's views file (written with [`crate::with_view_state`]'s columns),
+/// without their events (those are in the hour's events file).
+///
+/// # Errors
+/// [`ReadError`] when the file cannot be read or a view's state is missing or not valid.
+pub fn read_hour_views(path: &Path) -> Result<Vec<View>, ReadError> {
+    let mut views = Vec::new();
+    for batch in read_batches(path)? {
+        let batch = batch?;
+        let text = |name: &'static str| {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_string_opt::<i32>())
+                .ok_or(ReadError::Column(name))
+        };
+        let stamps = |name: &'static str| {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_primitive_opt::<TimestampMillisecondType>())
+                .ok_or(ReadError::Column(name))
+        };
+        let (ids, reasons, props) = (text("view_id")?, text("end_reason")?, text("props")?);
+        let (ended_at, end_ts, received) = (
+            stamps("ended_at")?,
+            stamps("end_ts")?,
+            stamps("last_received_at")?,
+        );
+        let last_seqs = batch
+            .column_by_name("end_last_seq")
+            .and_then(|c| c.as_primitive_opt::<UInt64Type>())
+            .ok_or(ReadError::Column("end_last_seq"))?;
+        let identity = |name: &str| {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_string_opt::<i32>())
+        };
+        let (viewers, sessions) = (identity("viewer_id"), identity("session_id"));
+        for row in 0..batch.num_rows() {
+            let id = ids.value(row);
+            let invalid = |reason: &str| ReadError::State {
+                view: id.to_owned(),
+                reason: reason.to_owned(),
+            };
+            let reason = [EndReason::ViewEnd, EndReason::Idle, EndReason::StallTimeout]
+                .into_iter()
+                .find(|r| reasons.is_valid(row) && r.name() == reasons.value(row))
+                .ok_or_else(|| invalid("no end reason"))?;
+            if !(ended_at.is_valid(row) && end_ts.is_valid(row) && last_seqs.is_valid(row)) {
+                return Err(invalid("no end"));
+            }
+            let props: Props = match props.is_valid(row) {
+                true => serde_json::from_str(props.value(row))
+                    .map_err(|e| invalid(&format!("props: {e}")))?,
+                false => Props::new(),
+            };
+            let header = ViewHeader {
+                id: ViewId::new(id).map_err(|_| ReadError::ViewId(id.to_owned()))?,
+                viewer_id: None,
+                session_id: None,
+                props: Props::new(),
+            };
+            let mut view = View::new(&header, ServerTime(received.value(row)));
+            let cell = |column: Option<&arrow_array::StringArray>| {
+                column
+                    .filter(|c| c.is_valid(row))
+                    .map(|c| c.value(row).to_owned())
+            };
+            view.viewer_id = cell(viewers);
+            view.session_id = cell(sessions);
+            view.props = props;
+            view.end = Some(ViewEnd {
+                reason,
+                ts: ClientTime(end_ts.value(row)),
+                at: ServerTime(ended_at.value(row)),
+                last_seq: Seq(last_seqs.value(row)),
+            });
+            views.push(view);
+        }
+    }
+    Ok(views)
 }
 
 /// The rows of the events file at `path` (written with [`crate::events_schema`]) whose view id
@@ -53,13 +155,8 @@ pub fn read_event_rows(
     path: &Path,
     keep: impl Fn(&str) -> bool,
 ) -> Result<Vec<RecordBatch>, ReadError> {
-    let file = std::fs::File::open(path).map_err(|source| ReadError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)?.build()?;
     let mut kept = Vec::new();
-    for batch in reader {
+    for batch in read_batches(path)? {
         let batch = batch?;
         let ids = batch
             .column_by_name("view_id")

@@ -276,6 +276,11 @@ impl ViewTable {
         self.rows.get(id).map(|at| at.hour)
     }
 
+    /// Hour `hour`'s version: how many times its rows were written.
+    pub fn version(&self, hour: i64) -> Option<u64> {
+        self.partitions.get(&hour).map(|p| p.version)
+    }
+
     /// Whether hour `hour`'s files hold every change to its rows.
     pub fn is_written(&self, hour: i64) -> bool {
         self.partitions.get(&hour).is_some_and(|p| !p.unwritten())
