@@ -122,6 +122,8 @@ pub struct View {
     pub props: Props,
     /// Events by `seq`; the first copy of a `seq` wins.
     pub events: BTreeMap<Seq, Event>,
+    /// Server clock of the first batch received.
+    pub first_received_at: ServerTime,
     /// Server clock of the latest batch received.
     pub last_received_at: ServerTime,
     /// Set once the view has ended.
@@ -161,6 +163,7 @@ impl View {
             session_id: None,
             props: Props::new(),
             events: BTreeMap::new(),
+            first_received_at: received_at,
             last_received_at: received_at,
             end: None,
             revision: 0,

@@ -1,7 +1,8 @@
 //! The store's files and retention, once a minute: each settled hour of ended views (and their
 //! events) written as Parquet in the data directory, written again when it changes, its views'
-//! events then let go from memory (read back from the file when needed); views, files and
-//! write-ahead log segments older than `retention_days` removed.
+//! events then let go from memory (read back from the file when needed), and write-ahead log
+//! segments whose batches the files hold removed; views, files and segments older than
+//! `retention_days` removed.
 use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -19,6 +20,9 @@ pub struct Persistence {
 }
 
 const DAY_MS: i64 = 86_400_000;
+/// How much older than the oldest batch still needed a segment must be to go: a segment's time
+/// is the file system's, a batch's the server clock's at receipt.
+const LOG_MARGIN_MS: i64 = 60_000;
 
 impl Persistence {
     /// Files and retention for `data_dir`.
@@ -61,8 +65,26 @@ impl Persistence {
                 );
             }
         }
+        if self.config.parquet {
+            self.cut_log(pipeline, now)?;
+        }
         if self.config.retention_days > 0 {
             self.apply_retention(pipeline, now)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the log's closed segments that hold only batches the hour files hold: those last
+    /// written (a minute's margin) before the oldest batch of any view no file holds.
+    fn cut_log(&self, pipeline: &Pipeline, now: ServerTime) -> anyhow::Result<()> {
+        let needed = pipeline.log_needed_since().unwrap_or(now);
+        let cutoff = UNIX_EPOCH + Duration::from_millis((needed.0 - LOG_MARGIN_MS).max(0) as u64);
+        let removed = openqoe_wal::remove_segments_before(&self.data_dir.join("wal"), cutoff)?;
+        if !removed.is_empty() {
+            tracing::info!(
+                segments = removed.len(),
+                "write-ahead log segments removed: the hour files hold their batches"
+            );
         }
         Ok(())
     }

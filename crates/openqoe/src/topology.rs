@@ -329,6 +329,18 @@ impl Pipeline {
         })
     }
 
+    /// Server clock of the oldest batch of any view, live or ended, that no hour file holds
+    /// (`None`: they all are): the write-ahead log is needed from there on.
+    pub fn log_needed_since(&self) -> Option<ServerTime> {
+        let views = self.views.read().expect("views lock poisoned");
+        let live = views
+            .sessionizer
+            .live_views()
+            .map(|view| view.first_received_at)
+            .min();
+        live.into_iter().chain(views.store.unwritten_since()).min()
+    }
+
     /// Records that hour `hour`'s files hold its rows as of `version`, and lets its views'
     /// events go from memory if nothing changed since; returns how many events were let go.
     pub fn written(&self, hour: i64, version: u64) -> usize {
@@ -396,7 +408,9 @@ impl DurableBatches for Pipeline {
                     restored = Some(events.remove(&batch.view.id).unwrap_or_default());
                     continue;
                 };
-                views.store.restore(&batch.view.id, events);
+                views
+                    .store
+                    .restore(&batch.view.id, events, batch.received_at);
             }
             views.apply(batch);
             self.refresh_gauges(&views);
@@ -673,7 +687,8 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
                     if let Some(hour) = views.store.released_hour(&batch.view.id) {
                         let id = batch.view.id.clone();
                         let mut events = read_back(data_dir, hour, &HashSet::from([id.clone()]));
-                        views.store.restore(&id, events.remove(&id).unwrap_or_default());
+                        let events = events.remove(&id).unwrap_or_default();
+                        views.store.restore(&id, events, batch.received_at);
                     }
                 }
                 views.apply(batch);

@@ -207,3 +207,85 @@ async fn written_hours_let_events_go_and_read_them_back() {
     assert_eq!(detail["metrics"]["video_startup_time_ms"], 1500, "{detail}");
     assert_eq!(detail["end_reason"], "view_end", "{detail}");
 }
+
+/// The log's segment files in `wal`, sorted.
+fn segments(wal: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(wal)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Log segments go once the hour files hold their batches, not those a live view needs; a
+/// restart after the cut has everything.
+#[tokio::test]
+async fn the_log_is_cut_where_the_hour_files_hold_its_batches() {
+    let dir = data_dir();
+    let config = dir.path().join("openqoe.toml");
+    // One segment per commit, so a segment holds one view's batch.
+    let toml = "[store]\nsettle_minutes = 0\ncheck_seconds = 1\n[wal]\nsegment_bytes = 1\n";
+    std::fs::write(&config, toml).unwrap();
+    let data = dir.path().join("data");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let args = ["--config", config.to_str().unwrap()];
+    let server = TestServer::start_with(&data, &listen, &args);
+    let client = reqwest::Client::new();
+    let url = &server.url;
+    let start = (now_ms() / HOUR_MS - 3) * HOUR_MS + HOUR_MS / 2;
+    assert_eq!(
+        support::post_batch(&client, url, &view("settled", start)).await,
+        202
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while gauge(&client, url, "openqoe_released_events").await < 3.0 {
+        assert!(std::time::Instant::now() < deadline, "events never let go");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // The segments holding the settled view's batch, made older than the cut's margin.
+    let wal = data.join("wal");
+    let settled_segments = segments(&wal);
+    for file in &settled_segments {
+        let status = std::process::Command::new("touch")
+            .args(["-d", "10 minutes ago"])
+            .arg(file)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    // A live view's batches: the first closes the settled view's segment; the second closes the
+    // live view's first segment, which the cut must keep.
+    for (seq, kind) in [(0, "play_requested"), (1, "first_frame")] {
+        let live = json!({
+            "v": 1, "key": "demo", "view": {"id": "live", "props": {"cdn": "cdn-b"}},
+            "events": [{"seq": seq, "ts": now_ms(), "type": kind}],
+        });
+        assert_eq!(support::post_batch(&client, url, &live).await, 202);
+    }
+    let live_segments: Vec<_> = segments(&wal)
+        .into_iter()
+        .filter(|s| !settled_segments.contains(s))
+        .collect();
+    while settled_segments.iter().any(|s| s.exists()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "settled segments kept: {:?}",
+            segments(&wal)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    assert!(
+        live_segments.iter().all(|s| s.exists()),
+        "a live view's segment was cut"
+    );
+
+    server.kill_9();
+    let server = TestServer::start_with(&data, &listen, &args);
+    let (url, client) = (&server.url, reqwest::Client::new());
+    let types = event_types(&client, &format!("{url}/v1/views/settled/events")).await;
+    assert_eq!(types, ["play_requested", "first_frame", "view_end"]);
+    let types = event_types(&client, &format!("{url}/v1/views/live/events")).await;
+    assert_eq!(types, ["play_requested", "first_frame"]);
+}

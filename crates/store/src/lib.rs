@@ -25,6 +25,9 @@ pub struct StoredView {
     pub view: View,
     /// Its metrics.
     pub metrics: ViewMetrics,
+    /// Server clock of the oldest batch of the view no hour file holds: its first batch, or the
+    /// one that brought its events back from a file.
+    unwritten_since: ServerTime,
 }
 
 /// Ended views by id.
@@ -55,8 +58,15 @@ impl ViewStore {
         debug_assert!(view.is_ended(), "only ended views are stored");
         let metrics = compute(&view);
         self.table.upsert(&view, &metrics);
-        self.ended
-            .insert(view.id.clone(), StoredView { view, metrics });
+        let unwritten_since = view.first_received_at;
+        self.ended.insert(
+            view.id.clone(),
+            StoredView {
+                view,
+                metrics,
+                unwritten_since,
+            },
+        );
     }
 
     /// Merges a late batch into its ended view and recomputes the view's metrics.
@@ -187,14 +197,26 @@ impl ViewStore {
             .collect()
     }
 
-    /// Gives view `id` back its events, read from its hour's events file.
-    pub fn restore(&mut self, id: &ViewId, events: Vec<Event>) {
+    /// Gives view `id` back its events, read from its hour's events file, for a batch received
+    /// at `received_at`.
+    pub fn restore(&mut self, id: &ViewId, events: Vec<Event>, received_at: ServerTime) {
         if let Some(stored) = self.ended.get_mut(id) {
             if let Some(released) = stored.view.released {
                 self.released_events -= released.events;
+                stored.unwritten_since = received_at;
             }
             stored.view.restore_events(events);
         }
+    }
+
+    /// Server clock of the oldest batch of an ended view that no hour file holds (`None`: the
+    /// files hold them all): the write-ahead log is needed from there on.
+    pub fn unwritten_since(&self) -> Option<ServerTime> {
+        self.ended
+            .values()
+            .filter(|stored| stored.view.released.is_none())
+            .map(|stored| stored.unwritten_since)
+            .min()
     }
 
     /// Events of ended views out of memory (held in hour files).
@@ -279,6 +301,11 @@ mod tests {
             "an unwritten hour keeps its events"
         );
 
+        assert_eq!(
+            store.unwritten_since(),
+            Some(ServerTime(1_000)),
+            "the first batch"
+        );
         let (_, version) = store.table().unwritten_hours(PARTITION_MS)[0];
         store.mark_written(0, version);
         assert_eq!(store.release_hour(0), 3);
@@ -295,7 +322,8 @@ mod tests {
         );
 
         let events: Vec<Event> = ended_view("a", 1_000, 3).events.into_values().collect();
-        store.restore(&id, events);
+        store.restore(&id, events, ServerTime(9_000));
+        assert_eq!(store.unwritten_since(), Some(ServerTime(9_000)));
         assert_eq!(store.released_hour(&id), None);
         assert_eq!(store.released_events(), 0);
         assert_eq!(store.get(&id).unwrap().view.events.len(), 3);
