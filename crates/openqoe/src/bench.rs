@@ -11,6 +11,8 @@ pub enum BenchCommand {
     Query(crate::bench_query::QueryArgs),
     /// Ack → visible in the view API and in a breakdown, under a paced ingest load.
     Freshness(crate::bench_freshness::FreshnessArgs),
+    /// SIGKILL at full ingest load, restart, and every acknowledged event looked up.
+    Crash(crate::bench_crash::CrashArgs),
 }
 
 /// Runs one benchmark.
@@ -19,5 +21,6 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ingest(args) => crate::bench_ingest::run(args).await,
         BenchCommand::Query(args) => crate::bench_query::run(args),
         BenchCommand::Freshness(args) => crate::bench_freshness::run(args).await,
+        BenchCommand::Crash(args) => crate::bench_crash::run(args).await,
     }
 }

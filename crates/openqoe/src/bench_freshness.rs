@@ -246,6 +246,7 @@ async fn measure(args: &FreshnessArgs, server: Option<&StartedServer>) -> anyhow
             args.batch_events,
             args.connections,
         ),
+        ledger: false,
     });
     let connections: Vec<_> = (0..args.connections)
         .map(|connection| tokio::spawn(drive_connection(Arc::clone(&plan), connection)))

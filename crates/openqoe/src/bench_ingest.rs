@@ -301,6 +301,7 @@ async fn measure(args: &IngestArgs, server: Option<&StartedServer>) -> anyhow::R
         from,
         until,
         batches_per_second: None,
+        ledger: false,
     });
     let connections: Vec<_> = (0..args.connections)
         .map(|connection| tokio::spawn(drive_connection(Arc::clone(&plan), connection)))

@@ -36,6 +36,75 @@ pub struct QueryArgs {
     /// and chdb).
     #[arg(long, value_name = "DIR")]
     parquet: Option<std::path::PathBuf>,
+    /// Views in the hour events file a released view's events are read back from.
+    #[arg(long, default_value_t = 100_000)]
+    hour_views: usize,
+    /// Events per view in that file.
+    #[arg(long, default_value_t = 30)]
+    events_per_view: u64,
+}
+
+/// Writes to `path` an hour events file as the store writes one (rows by view id, 64 Ki rows
+/// per group): `views` synthetic views of `per_view` events each; returns its size in bytes.
+fn write_event_hour(
+    path: &std::path::Path,
+    views: usize,
+    per_view: u64,
+    hour: i64,
+) -> anyhow::Result<u64> {
+    use arrow_array::builder::{StringBuilder, TimestampMillisecondBuilder, UInt64Builder};
+    let chunk = openqoe_store::EVENT_ROWS_PER_GROUP;
+    let mut batches = Vec::new();
+    let (mut ids, mut seqs, mut ats, mut tss, mut kinds, mut fields) = (
+        StringBuilder::new(),
+        UInt64Builder::new(),
+        TimestampMillisecondBuilder::new(),
+        TimestampMillisecondBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+    );
+    let mut rows = 0;
+    for view in 0..views {
+        let id = format!("view-{view:010}");
+        let start = hour + (view as i64 * 3_600_000) / views as i64;
+        for seq in 0..per_view {
+            let ts = start + seq as i64 * 10_000;
+            let (kind, text) = match seq {
+                0 => (
+                    "play_requested",
+                    format!(r#"{{"seq":0,"ts":{ts},"type":"play_requested"}}"#),
+                ),
+                _ => (
+                    "heartbeat",
+                    format!(
+                        r#"{{"seq":{seq},"ts":{ts},"type":"heartbeat","playhead_ms":{},"buffer_ms":12000,"bandwidth_bps":5800000}}"#,
+                        seq * 10_000
+                    ),
+                ),
+            };
+            ids.append_value(&id);
+            seqs.append_value(seq);
+            ats.append_value(ts);
+            tss.append_value(ts);
+            kinds.append_value(kind);
+            fields.append_value(text);
+            rows += 1;
+            if rows % chunk == 0 || (view + 1 == views && seq + 1 == per_view) {
+                let columns: Vec<arrow_array::ArrayRef> = vec![
+                    std::sync::Arc::new(ids.finish()),
+                    std::sync::Arc::new(seqs.finish()),
+                    std::sync::Arc::new(ats.finish().with_timezone("UTC")),
+                    std::sync::Arc::new(tss.finish().with_timezone("UTC")),
+                    std::sync::Arc::new(kinds.finish()),
+                    std::sync::Arc::new(fields.finish()),
+                ];
+                let schema = openqoe_store::events_schema();
+                batches.push(arrow_array::RecordBatch::try_new(schema, columns)?);
+            }
+        }
+    }
+    openqoe_store::write_parquet_file(path, &openqoe_store::events_schema(), &batches, chunk)?;
+    Ok(std::fs::metadata(path)?.len())
 }
 
 /// One dimension of the synthetic population: its values and how common each is.
@@ -399,6 +468,37 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         }),
     ];
     let bytes_per_view = rss.saturating_sub(rss_before) as f64 / args.views as f64;
+    // A view whose hour was written and let go: its events come back from the hour's file.
+    let events_dir = match &args.parquet {
+        Some(dir) => dir.clone(),
+        None => std::env::temp_dir().join(format!("openqoe-bench-{}", std::process::id())),
+    };
+    let events_path = events_dir.join("events-hour.parquet");
+    let hour_views = args.hour_views.max(1);
+    let events_bytes = write_event_hour(&events_path, hour_views, args.events_per_view, from.0)?;
+    let read_back = time_query(
+        "released view: its events read back from the hour file",
+        args.repeat,
+        || {
+            let id = ViewId::new(&format!("view-{:010}", rng.gen_range(0..hour_views)))
+                .expect("valid id");
+            let ids = std::collections::HashSet::from([id.clone()]);
+            let rows = openqoe_store::read_event_rows(&events_path, Some(&ids))
+                .and_then(|rows| openqoe_store::events_by_view(&rows))
+                .expect("the file just written");
+            let events = rows.get(&id).map_or(0, Vec::len);
+            vec![json!({"view_id": id.as_str(), "events": events})]
+        },
+    );
+    if args.parquet.is_none() {
+        std::fs::remove_dir_all(&events_dir)?;
+    }
+    let events_hour = json!({
+        "views": hour_views,
+        "events": hour_views as u64 * args.events_per_view,
+        "bytes": events_bytes,
+    });
+    let timings: Vec<Timing> = timings.into_iter().chain([read_back]).collect();
     if args.json {
         let queries: Vec<Value> = timings
             .iter()
@@ -427,6 +527,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
                 "from": from.0,
                 "to": to.0,
                 "parquet": parquet,
+                "events_hour": events_hour,
                 "queries": queries,
             })
         );
@@ -449,6 +550,12 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
             parquet["write_s"].as_f64().unwrap_or(0.0)
         );
     }
+    println!(
+        "an hour events file of {} views × {} events ({:.0} MiB) for the read-back",
+        hour_views,
+        args.events_per_view,
+        events_bytes as f64 / 1_048_576.0
+    );
     println!(
         "{:<58} {:>6} {:>10} {:>10} {:>10}",
         "query", "rows", "cold ms", "warm best", "warm p50"

@@ -2,6 +2,7 @@
 //! live simulated population; `sim` drives simulated viewers against any collector.
 mod alerting;
 mod bench;
+mod bench_crash;
 mod bench_freshness;
 mod bench_ingest;
 mod bench_query;

@@ -8,7 +8,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use openqoe_model::ServerTime;
 use openqoe_store::{
-    events_schema, file_hour, hour_file, write_parquet_file, StoreConfig, PARTITION_MS,
+    events_schema, file_hour, hour_file, write_parquet_file, StoreConfig, EVENT_ROWS_PER_GROUP,
+    PARTITION_MS, VIEW_ROWS_PER_GROUP,
 };
 
 use crate::topology::Pipeline;
@@ -48,12 +49,13 @@ impl Persistence {
                 }
                 let batches = pipeline.hour_batches(hour)?;
                 let (schema, views) = &batches.views;
-                let rows =
-                    write_parquet_file(&hour_file(&self.data_dir, "views", hour), schema, views)?;
+                let views_file = hour_file(&self.data_dir, "views", hour);
+                let rows = write_parquet_file(&views_file, schema, views, VIEW_ROWS_PER_GROUP)?;
                 let events = write_parquet_file(
                     &hour_file(&self.data_dir, "events", hour),
                     &events_schema(),
                     &batches.events,
+                    EVENT_ROWS_PER_GROUP,
                 )?;
                 let released = pipeline.written(hour, version);
                 tracing::info!(

@@ -303,7 +303,9 @@ impl Pipeline {
             for (_, partition) in table.partitions(from, to) {
                 rows.add_partition(table, partition, from, to)?;
             }
-            let ended = views.store.hour_views(hour);
+            // By view id: each run of rows in the file covers a narrow range of ids.
+            let mut ended = views.store.hour_views(hour);
+            ended.sort_unstable_by(|a, b| a.id.cmp(&b.id));
             let events: Vec<_> = ended
                 .iter()
                 .flat_map(|view| view.events.values().map(move |event| (*view, event)))
@@ -319,7 +321,7 @@ impl Pipeline {
         let mut events = Vec::new();
         if !released.is_empty() {
             let path = hour_file(&self.data_dir, "events", hour);
-            events = read_event_rows(&path, |id| released.contains(id))
+            events = read_event_rows(&path, Some(&released))
                 .with_context(|| format!("reading back {}", path.display()))?;
         }
         events.push(resident);
@@ -539,7 +541,7 @@ impl ViewSource for Pipeline {
 /// file that cannot be read is logged and gives none: the views keep what stayed in memory.
 fn read_back(data_dir: &Path, hour: i64, ids: &HashSet<ViewId>) -> HashMap<ViewId, Vec<Event>> {
     let path = hour_file(data_dir, "events", hour);
-    match read_event_rows(&path, |id| ids.contains(id)).and_then(|rows| events_by_view(&rows)) {
+    match read_event_rows(&path, Some(ids)).and_then(|rows| events_by_view(&rows)) {
         Ok(events) => events,
         Err(e) => {
             tracing::error!(error = %e, hour, "events of released views unreadable");
@@ -573,7 +575,7 @@ fn load_hours(data_dir: &Path, views: &mut Views) -> anyhow::Result<(usize, usiz
             Err(e) => return Err(e).with_context(|| format!("loading {}", path.display())),
         };
         let events_path = hour_file(data_dir, "events", *hour);
-        let rows = read_event_rows(&events_path, |_| true)
+        let rows = read_event_rows(&events_path, None)
             .with_context(|| format!("loading {}", events_path.display()))?;
         let mut events =
             events_by_view(&rows).with_context(|| format!("loading {}", events_path.display()))?;

@@ -150,3 +150,24 @@ async fn every_acknowledged_event_survives_kill_9() {
         before["views"].as_array().unwrap().len()
     );
 }
+
+/// The same promise at a flat-out load (`openqoe bench crash`: raw HTTP/1.1 keep-alive
+/// connections, 100-event batches, every acknowledgement noted, SIGKILL mid-load, restart,
+/// every acknowledged event looked up).
+#[test]
+fn a_flat_out_load_killed_loses_no_acknowledged_event() {
+    let output = Command::new(binary())
+        .args(["bench", "crash", "--seconds", "2", "--connections", "8", "--json"])
+        .env("OPENQOE_LOG", "warn")
+        .output()
+        .expect("bench crash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "bench crash failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.trim()).expect("a JSON report");
+    assert!(report["acked_events"].as_u64().unwrap() >= 1_000, "{report}");
+    assert_eq!(report["lost_events"], 0, "{report}");
+}

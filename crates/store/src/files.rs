@@ -124,13 +124,21 @@ fn schema(dimensions: &[String]) -> Arc<Schema> {
     Arc::new(Schema::new(fields))
 }
 
+/// Rows per Parquet row group in views files (the Parquet crate's default).
+pub const VIEW_ROWS_PER_GROUP: usize = 1024 * 1024;
+/// Rows per Parquet row group in events files: small enough that one view's events, found by
+/// the groups' `view_id` statistics, are read without the rest of the hour.
+pub const EVENT_ROWS_PER_GROUP: usize = 65_536;
+
 /// A snappy-compressed Parquet writer of `schema` rows into `out`.
 fn parquet_writer<W: Write + Send>(
     out: W,
     schema: &Arc<Schema>,
+    rows_per_group: usize,
 ) -> Result<ArrowWriter<W>, WriteError> {
     let properties = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(rows_per_group.max(1)))
         .build();
     Ok(ArrowWriter::try_new(
         out,
@@ -169,7 +177,8 @@ impl<W: Write + Send> ViewsWriter<W> {
         let sink = match format {
             Format::Parquet => {
                 let schema = schema(&dimensions);
-                Sink::Parquet(Box::new(parquet_writer(out, &schema)?), schema)
+                let writer = parquet_writer(out, &schema, VIEW_ROWS_PER_GROUP)?;
+                Sink::Parquet(Box::new(writer), schema)
             }
             Format::Csv => {
                 let mut writer = csv::Writer::from_writer(out);
@@ -541,7 +550,8 @@ impl<W: Write + Send> EventsWriter<W> {
         let sink = match format {
             Format::Parquet => {
                 let schema = events_schema();
-                Sink::Parquet(Box::new(parquet_writer(out, &schema)?), schema)
+                let writer = parquet_writer(out, &schema, EVENT_ROWS_PER_GROUP)?;
+                Sink::Parquet(Box::new(writer), schema)
             }
             Format::Csv => {
                 let mut writer = csv::Writer::from_writer(out);
@@ -631,12 +641,13 @@ pub fn write_parquet_file(
     path: &std::path::Path,
     schema: &Arc<Schema>,
     batches: &[RecordBatch],
+    rows_per_group: usize,
 ) -> Result<u64, WriteError> {
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     std::fs::create_dir_all(dir)?;
     let temporary = path.with_extension("parquet.partial");
     let file = std::fs::File::create(&temporary)?;
-    let mut writer = parquet_writer(file.try_clone()?, schema)?;
+    let mut writer = parquet_writer(file.try_clone()?, schema, rows_per_group)?;
     let mut rows = 0;
     for batch in batches {
         writer.write(batch)?;

@@ -42,7 +42,8 @@ pub struct ViewStore {
 pub use config::{file_hour, hour_file, StoreConfig};
 pub use files::{
     events_batch, events_schema, with_view_state, write_parquet_file, write_views, EventsWriter,
-    Format, ViewBatches, ViewsWriter, WriteError, STATE_COLUMNS,
+    Format, ViewBatches, ViewsWriter, WriteError, EVENT_ROWS_PER_GROUP, STATE_COLUMNS,
+    VIEW_ROWS_PER_GROUP,
 };
 pub use readback::{events_by_view, read_event_rows, read_hour_views, ReadError};
 pub use table::{Dictionary, Partition, ViewTable, ABSENT, MAX_DIMENSIONS, PARTITION_MS};
@@ -259,6 +260,7 @@ impl ViewStore {
 
 #[cfg(test)]
 mod tests {
+    use arrow_array::RecordBatch;
     use openqoe_model::{Batch, ServerTime};
 
     use super::*;
@@ -336,6 +338,39 @@ mod tests {
             0,
             "dropped views' events are not counted"
         );
+    }
+
+    #[test]
+    fn one_view_is_read_back_from_a_file_of_many_row_groups() {
+        let views: Vec<View> = (0..40)
+            .map(|i| ended_view(&format!("v{i:03}"), 1_000 + i * 10, 5))
+            .collect();
+        let events: Vec<(&View, &Event)> = views
+            .iter()
+            .flat_map(|view| view.events.values().map(move |event| (view, event)))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.parquet");
+        let batch = events_batch(&events).unwrap();
+        // Groups of 7 rows: views straddle groups, and most groups hold none of the ids asked.
+        write_parquet_file(&path, &events_schema(), &[batch], 7).unwrap();
+
+        let ids: std::collections::HashSet<ViewId> = ["v000", "v017", "v039", "zzz"]
+            .into_iter()
+            .map(|id| ViewId::new(id).unwrap())
+            .collect();
+        let rows = read_event_rows(&path, Some(&ids)).unwrap();
+        let back = events_by_view(&rows).unwrap();
+        assert_eq!(back.len(), 3, "v000, v017 and v039; zzz is not in the file");
+        for id in ["v000", "v017", "v039"] {
+            let seqs: Vec<u64> = back[&ViewId::new(id).unwrap()]
+                .iter()
+                .map(|e| e.seq.0)
+                .collect();
+            assert_eq!(seqs, [0, 1, 2, 3, 4], "{id}");
+        }
+        let all = read_event_rows(&path, None).unwrap();
+        assert_eq!(all.iter().map(RecordBatch::num_rows).sum::<usize>(), 200);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The store's own hour files read back: the events of views whose events were let go from
 //! memory once their hour was written (see [`crate::ViewStore::release_hour`]).
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use arrow_array::cast::AsArray;
@@ -146,29 +146,77 @@ pub fn read_hour_views(path: &Path) -> Result<Vec<View>, ReadError> {
     Ok(views)
 }
 
-/// The rows of the events file at `path` (written with [`crate::events_schema`]) whose view id
-/// `keep` accepts, as they are in the file.
+/// The rows of the events file at `path` (written with [`crate::events_schema`]) of the views
+/// `ids` (every row when `None`), as they are in the file. Row groups whose `view_id` range holds
+/// none of `ids` are not read: a lookup reads a few groups, not the hour.
 ///
 /// # Errors
 /// [`ReadError`] when the file cannot be opened or is not an events file.
 pub fn read_event_rows(
     path: &Path,
-    keep: impl Fn(&str) -> bool,
+    ids: Option<&HashSet<ViewId>>,
 ) -> Result<Vec<RecordBatch>, ReadError> {
+    let file = std::fs::File::open(path).map_err(|source| ReadError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    if let Some(ids) = ids {
+        let mut sorted: Vec<&str> = ids.iter().map(ViewId::as_str).collect();
+        sorted.sort_unstable();
+        let column = builder
+            .parquet_schema()
+            .columns()
+            .iter()
+            .position(|c| c.name() == "view_id")
+            .ok_or(ReadError::Column("view_id"))?;
+        let groups = builder
+            .metadata()
+            .row_groups()
+            .iter()
+            .enumerate()
+            .filter(|(_, group)| {
+                let statistics = group.column(column).statistics();
+                match statistics.map(|s| (bound(s.min_bytes_opt()), bound(s.max_bytes_opt()))) {
+                    // Bounds may be truncated, but stay bounds: a group is skipped only when
+                    // no id falls between them.
+                    Some((Some(min), Some(max))) => {
+                        let first = sorted.partition_point(|id| *id < min);
+                        sorted.get(first).is_some_and(|id| *id <= max)
+                    }
+                    _ => true,
+                }
+            })
+            .map(|(index, _)| index)
+            .collect();
+        builder = builder.with_row_groups(groups);
+    }
     let mut kept = Vec::new();
-    for batch in read_batches(path)? {
+    for batch in builder.build()? {
         let batch = batch?;
-        let ids = batch
+        let Some(ids) = ids else {
+            kept.push(batch);
+            continue;
+        };
+        let column = batch
             .column_by_name("view_id")
             .and_then(|c| c.as_string_opt::<i32>())
             .ok_or(ReadError::Column("view_id"))?;
-        let selected: BooleanArray = ids.iter().map(|id| Some(id.is_some_and(&keep))).collect();
+        let selected: BooleanArray = column
+            .iter()
+            .map(|id| Some(id.is_some_and(|id| ids.contains(id))))
+            .collect();
         let batch = arrow_select::filter::filter_record_batch(&batch, &selected)?;
         if batch.num_rows() > 0 {
             kept.push(batch);
         }
     }
     Ok(kept)
+}
+
+/// A statistics bound as text.
+fn bound(bytes: Option<&[u8]>) -> Option<&str> {
+    bytes.and_then(|b| std::str::from_utf8(b).ok())
 }
 
 /// The events in `rows` (of [`crate::events_schema`]), by view.

@@ -33,6 +33,8 @@ pub(crate) struct Plan {
     pub(crate) until: Instant,
     /// Requests per second each connection sends at most ([`TokenBucket`]); `None`: flat out.
     pub(crate) batches_per_second: Option<f64>,
+    /// Whether to note every acknowledged batch ([`Tally::acked`]), warm-up included.
+    pub(crate) ledger: bool,
 }
 
 /// Paces one connection: tokens (requests) accrue at `per_second` up to a burst of 100 ms worth,
@@ -88,6 +90,8 @@ pub(crate) struct Tally {
     pub(crate) refusals: BTreeMap<u16, u64>,
     pub(crate) transport_errors: u64,
     pub(crate) first_failure: Option<String>,
+    /// Each acknowledged batch as (view identity, batch position), when the plan keeps a ledger.
+    pub(crate) acked: Vec<([u8; IDENTITY_WIDTH], usize)>,
 }
 
 impl Tally {
@@ -102,6 +106,7 @@ impl Tally {
         }
         self.transport_errors += other.transport_errors;
         self.first_failure = self.first_failure.take().or(other.first_failure);
+        self.acked.extend(other.acked);
     }
 
     pub(crate) fn fail(&mut self, failure: String) {
@@ -327,6 +332,9 @@ pub(crate) async fn drive_connection(plan: Arc<Plan>, connection: usize) -> Tall
                     tally
                         .latencies_us
                         .push(u32::try_from(micros).unwrap_or(u32::MAX));
+                }
+                if plan.ledger {
+                    tally.acked.push((view.identity, view.position));
                 }
                 view.last_ts_ms = first_ts + events - 1;
                 view.position += 1;
