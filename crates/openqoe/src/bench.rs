@@ -13,6 +13,8 @@ pub enum BenchCommand {
     Freshness(crate::bench_freshness::FreshnessArgs),
     /// SIGKILL at full ingest load, restart, and every acknowledged event looked up.
     Crash(crate::bench_crash::CrashArgs),
+    /// Memory per ended view, events in memory or let go once their hour is written.
+    Store(crate::bench_store::StoreArgs),
 }
 
 /// Runs one benchmark.
@@ -22,5 +24,6 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Query(args) => crate::bench_query::run(args),
         BenchCommand::Freshness(args) => crate::bench_freshness::run(args).await,
         BenchCommand::Crash(args) => crate::bench_crash::run(args).await,
+        BenchCommand::Store(args) => crate::bench_store::run(args),
     }
 }

@@ -370,7 +370,7 @@ fn query_json(table: &ViewTable, grouping: &Grouping<'_>) -> Vec<Value> {
 }
 
 /// Resident and peak memory of this process, bytes (Linux).
-fn memory() -> (u64, u64) {
+pub(crate) fn memory() -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
         status

@@ -6,6 +6,7 @@ mod bench_crash;
 mod bench_freshness;
 mod bench_ingest;
 mod bench_query;
+mod bench_store;
 mod cmcd_cli;
 mod config;
 mod demo_origins;

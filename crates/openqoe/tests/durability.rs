@@ -157,7 +157,15 @@ async fn every_acknowledged_event_survives_kill_9() {
 #[test]
 fn a_flat_out_load_killed_loses_no_acknowledged_event() {
     let output = Command::new(binary())
-        .args(["bench", "crash", "--seconds", "2", "--connections", "8", "--json"])
+        .args([
+            "bench",
+            "crash",
+            "--seconds",
+            "2",
+            "--connections",
+            "8",
+            "--json",
+        ])
         .env("OPENQOE_LOG", "warn")
         .output()
         .expect("bench crash runs");
@@ -168,6 +176,9 @@ fn a_flat_out_load_killed_loses_no_acknowledged_event() {
         String::from_utf8_lossy(&output.stderr)
     );
     let report: Value = serde_json::from_str(stdout.trim()).expect("a JSON report");
-    assert!(report["acked_events"].as_u64().unwrap() >= 1_000, "{report}");
+    assert!(
+        report["acked_events"].as_u64().unwrap() >= 1_000,
+        "{report}"
+    );
     assert_eq!(report["lost_events"], 0, "{report}");
 }
