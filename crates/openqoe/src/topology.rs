@@ -19,7 +19,7 @@ use openqoe_query::ViewSource;
 use openqoe_sessionize::Sessionizer;
 use openqoe_store::{
     events_batch, events_by_view, file_hour, hour_file, read_event_rows, read_hour_views,
-    with_view_state, ReadError, ViewBatches, ViewStore, ViewTable, PARTITION_MS,
+    with_view_state, ReadError, StoredView, ViewBatches, ViewStore, ViewTable, PARTITION_MS,
 };
 use openqoe_wal::{ReplayReport, SegmentLog};
 use prometheus_client::metrics::gauge::Gauge;
@@ -154,19 +154,26 @@ impl Pipeline {
         read_back(&self.data_dir, hour, ids)
     }
 
-    /// Gives `released` views (copies, with the hour holding each) their events back, an hour
-    /// file at a time, and hands each to `each`.
-    fn each_restored(&self, released: Vec<(i64, View)>, each: &mut dyn FnMut(View)) {
-        let mut by_hour: BTreeMap<i64, Vec<View>> = BTreeMap::new();
-        for (hour, view) in released {
-            by_hour.entry(hour).or_default().push(view);
-        }
-        for (hour, views) in by_hour {
-            let ids: HashSet<ViewId> = views.iter().map(|view| view.id.clone()).collect();
+    /// Copies of the views `released` (ids by the hour whose file holds their events) with
+    /// their events read back, an hour at a time (one hour's copies held at once), each handed
+    /// to `each` with its metrics. A view given its events back meanwhile is copied as it is.
+    fn each_restored(
+        &self,
+        released: BTreeMap<i64, Vec<ViewId>>,
+        each: &mut dyn FnMut(View, &ViewMetrics),
+    ) {
+        for (hour, ids) in released {
+            let ids: HashSet<ViewId> = ids.into_iter().collect();
             let mut events = self.read_back(hour, &ids);
-            for mut view in views {
-                view.restore_events(events.remove(&view.id).unwrap_or_default());
-                each(view);
+            let copies: Vec<StoredView> = {
+                let views = self.views.read().expect("views lock poisoned");
+                ids.iter().filter_map(|id| views.store.get(id).cloned()).collect()
+            };
+            for StoredView { mut view, metrics, .. } in copies {
+                if view.released.is_some() {
+                    view.restore_events(events.remove(&view.id).unwrap_or_default());
+                }
+                each(view, &metrics);
             }
         }
     }
@@ -174,18 +181,17 @@ impl Pipeline {
     /// Calls `each` with every view, live or ended, with time in `[from, to)`, events included:
     /// those in memory under the lock, then those read back from files.
     fn each_touching(&self, from: ServerTime, to: ServerTime, each: &mut dyn FnMut(&View)) {
-        let released: Vec<(i64, View)> = {
+        let mut released: BTreeMap<i64, Vec<ViewId>> = BTreeMap::new();
+        {
             let views = self.views.read().expect("views lock poisoned");
-            let mut released = Vec::new();
             for view in views.touching(from, to) {
                 match views.store.released_hour(&view.id) {
-                    Some(hour) => released.push((hour, view.clone())),
+                    Some(hour) => released.entry(hour).or_default().push(view.id.clone()),
                     None => each(view),
                 }
             }
-            released
-        };
-        self.each_restored(released, &mut |view| each(&view));
+        }
+        self.each_restored(released, &mut |view, _| each(&view));
     }
 
     fn refresh_gauges(&self, views: &Views) {
@@ -440,17 +446,13 @@ impl ViewSource for Pipeline {
 
     fn views(&self, ids: &[ViewId]) -> Vec<(View, ViewMetrics)> {
         let mut found = Vec::new();
-        let mut released = Vec::new();
-        let mut metrics_of = HashMap::new();
+        let mut released: BTreeMap<i64, Vec<ViewId>> = BTreeMap::new();
         {
             let views = self.views.read().expect("views lock poisoned");
             for id in ids {
                 if let Some(stored) = views.store.get(id) {
                     match views.store.released_hour(id) {
-                        Some(hour) => {
-                            released.push((hour, stored.view.clone()));
-                            metrics_of.insert(id.clone(), stored.metrics.clone());
-                        }
+                        Some(hour) => released.entry(hour).or_default().push(id.clone()),
                         None => found.push((stored.view.clone(), stored.metrics.clone())),
                     }
                 } else if let Some(view) = views.sessionizer.view(id) {
@@ -458,10 +460,8 @@ impl ViewSource for Pipeline {
                 }
             }
         }
-        self.each_restored(released, &mut |view| {
-            if let Some(metrics) = metrics_of.remove(&view.id) {
-                found.push((view, metrics));
-            }
+        self.each_restored(released, &mut |view, metrics| {
+            found.push((view, metrics.clone()));
         });
         found
     }
@@ -512,14 +512,9 @@ impl ViewSource for Pipeline {
         let mut released = Vec::new();
         {
             let views = self.views.read().expect("views lock poisoned");
-            for view in views
-                .store
-                .hour_views(hour)
-                .into_iter()
-                .filter(|v| in_range(v))
-            {
+            for view in views.store.hour_views(hour).into_iter().filter(|v| in_range(v)) {
                 match view.released {
-                    Some(_) => released.push((hour, view.clone())),
+                    Some(_) => released.push(view.id.clone()),
                     None => held.push(view.clone()),
                 }
             }
@@ -532,7 +527,8 @@ impl ViewSource for Pipeline {
                     .cloned(),
             );
         }
-        self.each_restored(released, &mut |view| held.push(view));
+        let released = BTreeMap::from([(hour, released)]);
+        self.each_restored(released, &mut |view, _| held.push(view));
         held
     }
 }
