@@ -216,11 +216,15 @@ impl View {
         }
     }
 
-    /// Lets the events go from memory (they are kept elsewhere); returns how many.
-    pub fn release_events(&mut self) -> usize {
+    /// Lets the events go from memory (they are kept elsewhere); returns them (none if the
+    /// view has none or let them go already).
+    pub fn release_events(&mut self) -> BTreeMap<Seq, Event> {
         let Some(started_at) = self.started_at() else {
-            return 0;
+            return BTreeMap::new();
         };
+        if self.released.is_some() {
+            return BTreeMap::new();
+        }
         let events = std::mem::take(&mut self.events);
         let seqs = match (events.keys().next(), events.keys().next_back()) {
             (Some(first), Some(last)) if last.0 - first.0 + 1 == events.len() as u64 => {
@@ -228,14 +232,12 @@ impl View {
             }
             _ => None,
         };
-        if self.released.is_none() {
-            self.released = Some(Released {
-                started_at,
-                events: events.len(),
-                seqs,
-            });
-        }
-        events.len()
+        self.released = Some(Released {
+            started_at,
+            events: events.len(),
+            seqs,
+        });
+        events
     }
 
     /// Takes the events back after [`View::release_events`].

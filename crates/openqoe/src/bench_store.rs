@@ -91,7 +91,11 @@ pub fn run(args: StoreArgs) -> anyhow::Result<()> {
                 .find(|(h, _)| *h == hour)
             {
                 store.mark_written(hour, version);
-                released += store.release_hour(hour);
+                released += store
+                    .release_hour(hour)
+                    .iter()
+                    .map(|e| e.len())
+                    .sum::<usize>();
             }
         }
     }

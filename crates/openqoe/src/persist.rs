@@ -1,8 +1,8 @@
-//! The store's files and retention, once a minute: each settled hour of ended views (and their
-//! events) written as Parquet in the data directory, written again when it changes, its views'
-//! events then let go from memory (read back from the file when needed), and write-ahead log
-//! segments whose batches the files hold removed; views, files and segments older than
-//! `retention_days` removed.
+//! The store's files and retention, every `check_seconds`: each settled hour of ended views
+//! (and their events) written as Parquet in the data directory, written again when it changes,
+//! its views' events then let go from memory (read back from the file when needed), and
+//! write-ahead log segments whose batches the files hold removed; views, files and segments
+//! older than `retention_days` removed.
 use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -39,40 +39,54 @@ impl Persistence {
     /// Writes what is due and removes what is past retention, as of `now`.
     ///
     /// # Errors
-    /// When a file cannot be written or removed; what was done before stays done.
+    /// The first file that could not be written, read back or removed; every other hour, the
+    /// log cut and retention still run.
     pub fn tick(&self, pipeline: &Pipeline, now: ServerTime) -> anyhow::Result<()> {
+        pipeline.retry_pending();
+        let mut failure = None;
         if self.config.parquet {
             let settled = ServerTime(now.0 - self.config.settle_minutes as i64 * 60_000);
             for (hour, version) in pipeline.unwritten_hours(settled) {
                 if self.config.retention_days > 0 && hour + PARTITION_MS <= self.cutoff(now).0 {
                     continue;
                 }
-                let batches = pipeline.hour_batches(hour)?;
-                let (schema, views) = &batches.views;
-                let views_file = hour_file(&self.data_dir, "views", hour);
-                let rows = write_parquet_file(&views_file, schema, views, VIEW_ROWS_PER_GROUP)?;
-                let events = write_parquet_file(
-                    &hour_file(&self.data_dir, "events", hour),
-                    &events_schema(),
-                    &batches.events,
-                    EVENT_ROWS_PER_GROUP,
-                )?;
-                let released = pipeline.written(hour, version);
-                tracing::info!(
-                    hour,
-                    views = rows,
-                    events,
-                    released,
-                    "hour written to Parquet; its events let go from memory"
-                );
+                if let Err(e) = self.write_hour(pipeline, hour, version) {
+                    failure.get_or_insert(e.context(format!("writing hour {hour}")));
+                }
+            }
+            if let Err(e) = self.cut_log(pipeline, now) {
+                failure.get_or_insert(e);
             }
         }
-        if self.config.parquet {
-            self.cut_log(pipeline, now)?;
-        }
         if self.config.retention_days > 0 {
-            self.apply_retention(pipeline, now)?;
+            if let Err(e) = self.apply_retention(pipeline, now) {
+                failure.get_or_insert(e);
+            }
         }
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Writes hour `hour`'s files as of `version` and lets its events go from memory. The events
+    /// file goes first: a views file says its hour is whole (start-up loads by views files).
+    fn write_hour(&self, pipeline: &Pipeline, hour: i64, version: u64) -> anyhow::Result<()> {
+        let batches = pipeline.hour_batches(hour)?;
+        let events = write_parquet_file(
+            &hour_file(&self.data_dir, "events", hour),
+            &events_schema(),
+            &batches.events,
+            EVENT_ROWS_PER_GROUP,
+        )?;
+        let (schema, views) = &batches.views;
+        let views_file = hour_file(&self.data_dir, "views", hour);
+        let rows = write_parquet_file(&views_file, schema, views, VIEW_ROWS_PER_GROUP)?;
+        let released = pipeline.written(hour, version);
+        tracing::info!(
+            hour,
+            views = rows,
+            events,
+            released,
+            "hour written to Parquet; its events let go from memory"
+        );
         Ok(())
     }
 

@@ -39,6 +39,9 @@ struct Views {
     dimensions: BTreeSet<String>,
     /// Server time of the last idle/stall expiry pass.
     expired_at: ServerTime,
+    /// Late batches of views whose events could not be read back from their hour file: applied
+    /// once they can be (the log keeps them meanwhile: see [`Pipeline::log_needed_since`]).
+    pending: Vec<Batch>,
 }
 
 impl Views {
@@ -54,6 +57,16 @@ impl Views {
             self.sessionizer.apply(*batch, &mut ended);
             ended.into_iter().for_each(|view| self.store.insert(view));
         }
+    }
+
+    /// The hour file, and that hour's version now, from which `batch`'s view needs its events
+    /// back before the batch can be merged (`None`: it needs nothing from a file).
+    fn needs_read_back(&self, batch: &Batch) -> Option<(i64, Option<u64>)> {
+        if self.store.covers(batch) {
+            return None;
+        }
+        let hour = self.store.released_hour(&batch.view.id)?;
+        Some((hour, self.store.hour_version(hour)))
     }
 
     /// Records dimension names seen in props.
@@ -150,26 +163,100 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// The events of views `ids` of hour `hour`, read back from its events file.
-    fn read_back(&self, hour: i64, ids: &HashSet<ViewId>) -> HashMap<ViewId, Vec<Event>> {
+    fn read_back(
+        &self,
+        hour: i64,
+        ids: &HashSet<ViewId>,
+    ) -> anyhow::Result<HashMap<ViewId, Vec<Event>>> {
         read_back(&self.data_dir, hour, ids)
+    }
+
+    /// Applies late batches held back because their views' events could not be read back.
+    pub fn retry_pending(&self) {
+        let pending = {
+            let mut views = self.views.write().expect("views lock poisoned");
+            std::mem::take(&mut views.pending)
+        };
+        pending
+            .into_iter()
+            .for_each(|batch| self.apply_durable(batch));
+    }
+
+    /// Applies a durable batch; a view whose events are out of memory gets them back first (read
+    /// without the lock, again if its hour changed meanwhile). When they cannot be read the
+    /// batch is held back ([`Views::pending`]) rather than merged into a view missing them.
+    fn apply_durable(&self, batch: Batch) {
+        let mut read: Option<(Option<u64>, Vec<Event>)> = None;
+        loop {
+            let mut views = self.views.write().expect("views lock poisoned");
+            if let Some((hour, version)) = views.needs_read_back(&batch) {
+                match read.take() {
+                    Some((read_at, events)) if read_at == version => {
+                        views
+                            .store
+                            .restore(&batch.view.id, events, batch.received_at);
+                    }
+                    _ => {
+                        drop(views);
+                        let id = batch.view.id.clone();
+                        match self.read_back(hour, &HashSet::from([id.clone()])) {
+                            Ok(mut events) => {
+                                read = Some((version, events.remove(&id).unwrap_or_default()));
+                                continue;
+                            }
+                            Err(e) => {
+                                tracing::error!(error = format!("{e:#}"), view = %id, "late batch held back: its view's events cannot be read back");
+                                let mut views = self.views.write().expect("views lock poisoned");
+                                views.pending.push(batch);
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+            views.apply(batch);
+            self.refresh_gauges(&views);
+            return;
+        }
     }
 
     /// Copies of the views `released` (ids by the hour whose file holds their events) with
     /// their events read back, an hour at a time (one hour's copies held at once), each handed
-    /// to `each` with its metrics. A view given its events back meanwhile is copied as it is.
+    /// to `each` with its metrics. A view given its events back meanwhile is copied as it is;
+    /// views whose file cannot be read are left out (and logged).
     fn each_restored(
         &self,
         released: BTreeMap<i64, Vec<ViewId>>,
         each: &mut dyn FnMut(View, &ViewMetrics),
     ) {
         for (hour, ids) in released {
+            if ids.is_empty() {
+                continue;
+            }
             let ids: HashSet<ViewId> = ids.into_iter().collect();
-            let mut events = self.read_back(hour, &ids);
+            let mut events = match self.read_back(hour, &ids) {
+                Ok(events) => events,
+                Err(e) => {
+                    // Left out rather than shown without their events.
+                    tracing::error!(
+                        error = format!("{e:#}"),
+                        hour,
+                        views = ids.len(),
+                        "views left out: their events cannot be read back"
+                    );
+                    continue;
+                }
+            };
             let copies: Vec<StoredView> = {
                 let views = self.views.read().expect("views lock poisoned");
-                ids.iter().filter_map(|id| views.store.get(id).cloned()).collect()
+                ids.iter()
+                    .filter_map(|id| views.store.get(id).cloned())
+                    .collect()
             };
-            for StoredView { mut view, metrics, .. } in copies {
+            for StoredView {
+                mut view, metrics, ..
+            } in copies
+            {
                 if view.released.is_some() {
                     view.restore_events(events.remove(&view.id).unwrap_or_default());
                 }
@@ -337,8 +424,9 @@ impl Pipeline {
         })
     }
 
-    /// Server clock of the oldest batch of any view, live or ended, that no hour file holds
-    /// (`None`: they all are): the write-ahead log is needed from there on.
+    /// Server clock of the oldest batch that no hour file holds — of a live view, of an ended
+    /// one not written since, or held back — (`None`: they all are): the write-ahead log is
+    /// needed from there on.
     pub fn log_needed_since(&self) -> Option<ServerTime> {
         let views = self.views.read().expect("views lock poisoned");
         let live = views
@@ -346,17 +434,25 @@ impl Pipeline {
             .live_views()
             .map(|view| view.first_received_at)
             .min();
-        live.into_iter().chain(views.store.unwritten_since()).min()
+        let pending = views.pending.iter().map(|batch| batch.received_at).min();
+        live.into_iter()
+            .chain(views.store.unwritten_since())
+            .chain(pending)
+            .min()
     }
 
     /// Records that hour `hour`'s files hold its rows as of `version`, and lets its views'
     /// events go from memory if nothing changed since; returns how many events were let go.
     pub fn written(&self, hour: i64, version: u64) -> usize {
-        let mut views = self.views.write().expect("views lock poisoned");
-        views.store.mark_written(hour, version);
-        let released = views.store.release_hour(hour);
-        self.refresh_gauges(&views);
-        released
+        let released = {
+            let mut views = self.views.write().expect("views lock poisoned");
+            views.store.mark_written(hour, version);
+            let released = views.store.release_hour(hour);
+            self.refresh_gauges(&views);
+            released
+        };
+        // Freed here, with ingest free to go on.
+        released.iter().map(|events| events.len()).sum()
     }
 
     /// Forgets the ended views of every hour that ended by `cutoff`; returns how many.
@@ -399,31 +495,7 @@ impl DurableBatches for Pipeline {
             self.delivered_at
                 .store(batch.received_at.0, Ordering::Relaxed);
         }
-        // A late batch for a view whose events are out of memory gives them back first (read
-        // without the lock; a race with a release only costs another read).
-        let mut restored: Option<Vec<Event>> = None;
-        loop {
-            let mut views = self.views.write().expect("views lock poisoned");
-            let released = match views.store.covers(&batch) {
-                true => None,
-                false => views.store.released_hour(&batch.view.id),
-            };
-            if let Some(hour) = released {
-                let Some(events) = restored.take() else {
-                    drop(views);
-                    let ids = HashSet::from([batch.view.id.clone()]);
-                    let mut events = self.read_back(hour, &ids);
-                    restored = Some(events.remove(&batch.view.id).unwrap_or_default());
-                    continue;
-                };
-                views
-                    .store
-                    .restore(&batch.view.id, events, batch.received_at);
-            }
-            views.apply(batch);
-            self.refresh_gauges(&views);
-            return;
-        }
+        self.apply_durable(batch);
     }
 }
 
@@ -512,7 +584,12 @@ impl ViewSource for Pipeline {
         let mut released = Vec::new();
         {
             let views = self.views.read().expect("views lock poisoned");
-            for view in views.store.hour_views(hour).into_iter().filter(|v| in_range(v)) {
+            for view in views
+                .store
+                .hour_views(hour)
+                .into_iter()
+                .filter(|v| in_range(v))
+            {
                 match view.released {
                     Some(_) => released.push(view.id.clone()),
                     None => held.push(view.clone()),
@@ -533,17 +610,16 @@ impl ViewSource for Pipeline {
     }
 }
 
-/// The events of views `ids` of hour `hour`, read back from its events file in `data_dir`. A
-/// file that cannot be read is logged and gives none: the views keep what stayed in memory.
-fn read_back(data_dir: &Path, hour: i64, ids: &HashSet<ViewId>) -> HashMap<ViewId, Vec<Event>> {
+/// The events of views `ids` of hour `hour`, read back from its events file in `data_dir`.
+fn read_back(
+    data_dir: &Path,
+    hour: i64,
+    ids: &HashSet<ViewId>,
+) -> anyhow::Result<HashMap<ViewId, Vec<Event>>> {
     let path = hour_file(data_dir, "events", hour);
-    match read_event_rows(&path, Some(ids)).and_then(|rows| events_by_view(&rows)) {
-        Ok(events) => events,
-        Err(e) => {
-            tracing::error!(error = %e, hour, "events of released views unreadable");
-            HashMap::new()
-        }
-    }
+    read_event_rows(&path, Some(ids))
+        .and_then(|rows| events_by_view(&rows))
+        .with_context(|| format!("reading back {}", path.display()))
 }
 
 /// Loads every hour the data directory has files for into `views`, oldest first (their events
@@ -575,13 +651,16 @@ fn load_hours(data_dir: &Path, views: &mut Views) -> anyhow::Result<(usize, usiz
             .with_context(|| format!("loading {}", events_path.display()))?;
         let mut events =
             events_by_view(&rows).with_context(|| format!("loading {}", events_path.display()))?;
-        for view in &mut held {
+        for (_, view) in &mut held {
             view.restore_events(events.remove(&view.id).unwrap_or_default());
             views.note_dimensions(view.props.keys());
         }
-        held.retain(|view| !view.events.is_empty());
+        held.retain(|(_, view)| !view.events.is_empty());
         loaded += held.len();
-        views.store.load_hour(*hour, held);
+        let (_, duplicates) = views.store.load_hour(*hour, held);
+        if duplicates > 0 {
+            tracing::warn!(file = %path.display(), duplicates, "views in an earlier hour file too: the earlier copy kept");
+        }
     }
     Ok((hours.len(), loaded))
 }
@@ -648,6 +727,7 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
             store: ViewStore::new(),
             dimensions: BTreeSet::new(),
             expired_at: ServerTime(0),
+            pending: Vec::new(),
         }),
         active_views,
         ended_views,
@@ -681,12 +761,18 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
                     views.expire(batch.received_at);
                 }
                 // A logged batch its hour file does not hold yet needs the view's events back.
-                if !views.store.covers(&batch) {
-                    if let Some(hour) = views.store.released_hour(&batch.view.id) {
-                        let id = batch.view.id.clone();
-                        let mut events = read_back(data_dir, hour, &HashSet::from([id.clone()]));
-                        let events = events.remove(&id).unwrap_or_default();
-                        views.store.restore(&id, events, batch.received_at);
+                if let Some((hour, _)) = views.needs_read_back(&batch) {
+                    let id = batch.view.id.clone();
+                    match read_back(data_dir, hour, &HashSet::from([id.clone()])) {
+                        Ok(mut events) => {
+                            let events = events.remove(&id).unwrap_or_default();
+                            views.store.restore(&id, events, batch.received_at);
+                        }
+                        Err(e) => {
+                            tracing::error!(error = format!("{e:#}"), view = %id, "late batch held back: its view's events cannot be read back");
+                            views.pending.push(batch);
+                            return;
+                        }
                     }
                 }
                 views.apply(batch);

@@ -632,8 +632,8 @@ fn finish_sink<W: Write + Send>(sink: Sink<W>) -> Result<(), WriteError> {
 }
 
 /// Writes `batches` as the Parquet file `path`, whole or not at all: into a temporary file
-/// beside it, synced, then renamed over it (and the directory synced), so a reader or a crash
-/// never sees half a file. Returns the rows written.
+/// beside it, synced, then renamed over it (and the directory and the two above it synced), so
+/// a reader or a crash never sees half a file. Returns the rows written.
 ///
 /// # Errors
 /// [`WriteError`] when the directory, the file or the rename fails.
@@ -657,6 +657,13 @@ pub fn write_parquet_file(
     file.sync_all()?;
     std::fs::rename(&temporary, path)?;
     std::fs::File::open(dir)?.sync_all()?;
+    // Folders made just now (a new date, the table's) must be durable in their parents too:
+    // once the log is cut, this file is the only copy.
+    for folder in dir.ancestors().skip(1).take(2) {
+        if !folder.as_os_str().is_empty() {
+            std::fs::File::open(folder)?.sync_all()?;
+        }
+    }
     Ok(rows)
 }
 

@@ -30,6 +30,9 @@ pub struct StoredView {
     unwritten_since: ServerTime,
 }
 
+/// A view's events let go from memory by [`ViewStore::release_hour`].
+pub type ReleasedEvents = std::collections::BTreeMap<Seq, Event>;
+
 /// Ended views by id.
 #[derive(Debug, Default)]
 pub struct ViewStore {
@@ -60,7 +63,7 @@ impl ViewStore {
         let metrics = compute(&view);
         self.table.upsert(&view, &metrics);
         let unwritten_since = view.first_received_at;
-        self.ended.insert(
+        let replaced = self.ended.insert(
             view.id.clone(),
             StoredView {
                 view,
@@ -68,6 +71,9 @@ impl ViewStore {
                 unwritten_since,
             },
         );
+        if let Some(released) = replaced.and_then(|stored| stored.view.released) {
+            self.released_events -= released.events;
+        }
     }
 
     /// Merges a late batch into its ended view and recomputes the view's metrics.
@@ -129,15 +135,43 @@ impl ViewStore {
                 .all(|(name, value)| view.props.get(name) == Some(value))
     }
 
-    /// Takes in an hour read back from its files at start-up: its views, events included, are
-    /// stored and measured, the hour counts as written, and the events leave memory again.
-    /// Returns how many events were let go.
-    pub fn load_hour(&mut self, hour: i64, views: Vec<View>) -> usize {
-        views.into_iter().for_each(|view| self.insert(view));
+    /// Takes in an hour read back from its files at start-up: its views, events included, each
+    /// with its row's start from the file, are stored and measured, the hour counts as written,
+    /// and the events leave memory again (returned, to be freed by the caller). A view already
+    /// stored (two files naming it) keeps its first copy; returns how many were skipped so.
+    pub fn load_hour(
+        &mut self,
+        hour: i64,
+        views: Vec<(i64, View)>,
+    ) -> (Vec<ReleasedEvents>, usize) {
+        let mut duplicates = 0;
+        for (started_at, view) in views {
+            if self.ended.contains_key(&view.id) {
+                duplicates += 1;
+                continue;
+            }
+            let metrics = compute(&view);
+            self.table.upsert_at(&view, &metrics, started_at);
+            let unwritten_since = view.first_received_at;
+            self.ended.insert(
+                view.id.clone(),
+                StoredView {
+                    view,
+                    metrics,
+                    unwritten_since,
+                },
+            );
+        }
         if let Some(version) = self.table.version(hour) {
             self.table.mark_written(hour, version);
         }
-        self.release_hour(hour)
+        (self.release_hour(hour), duplicates)
+    }
+
+    /// Hour `hour`'s version (see [`ViewTable::version`]): events read back for one of its views
+    /// are still the ones its file holds while this stays the same.
+    pub fn hour_version(&self, hour: i64) -> Option<u64> {
+        self.table.version(hour)
     }
 
     /// The ended view with this id.
@@ -160,25 +194,27 @@ impl ViewStore {
     }
 
     /// Lets go of the events of hour `hour`'s views if its files hold every change to it (they
-    /// are read back from its events file when needed); returns how many events were let go.
-    pub fn release_hour(&mut self, hour: i64) -> usize {
+    /// are read back from its events file when needed). Returns them, to be freed by the caller
+    /// outside any lock (freeing millions of events takes a while).
+    pub fn release_hour(&mut self, hour: i64) -> Vec<ReleasedEvents> {
         if !self.table.is_written(hour) {
-            return 0;
+            return Vec::new();
         }
         let ids: Vec<ViewId> = self
             .table
             .partitions(ServerTime(hour), ServerTime(hour + PARTITION_MS))
             .flat_map(|(_, partition)| partition.ids().iter().cloned())
             .collect();
-        let mut released = 0;
+        let mut released = Vec::new();
         for id in &ids {
             if let Some(stored) = self.ended.get_mut(id) {
-                if stored.view.released.is_none() {
-                    released += stored.view.release_events();
+                let events = stored.view.release_events();
+                if !events.is_empty() {
+                    self.released_events += events.len();
+                    released.push(events);
                 }
             }
         }
-        self.released_events += released;
         released
     }
 
@@ -297,8 +333,11 @@ mod tests {
         let id = ViewId::new("a").unwrap();
         store.insert(ended_view("a", 1_000, 3));
         store.insert(ended_view("b", PARTITION_MS + 1_000, 2));
+        let released = |store: &mut ViewStore| -> usize {
+            store.release_hour(0).iter().map(ReleasedEvents::len).sum()
+        };
         assert_eq!(
-            store.release_hour(0),
+            released(&mut store),
             0,
             "an unwritten hour keeps its events"
         );
@@ -310,8 +349,8 @@ mod tests {
         );
         let (_, version) = store.table().unwritten_hours(PARTITION_MS)[0];
         store.mark_written(0, version);
-        assert_eq!(store.release_hour(0), 3);
-        assert_eq!(store.release_hour(0), 0, "released once");
+        assert_eq!(released(&mut store), 3);
+        assert_eq!(released(&mut store), 0, "released once");
         assert_eq!(store.released_events(), 3);
         assert_eq!(store.released_hour(&id), Some(0));
         assert_eq!(store.released_in(0), vec![id.clone()]);
@@ -338,6 +377,36 @@ mod tests {
             0,
             "dropped views' events are not counted"
         );
+    }
+
+    #[test]
+    fn a_loaded_hour_keeps_its_rows_starts_and_first_copies() {
+        let mut store = ViewStore::new();
+        // The view's first event is in the hour before: a late lower-seq event moved it after
+        // its row was made; the row's start (from the file) keeps it in this hour.
+        let moved = ended_view("moved", PARTITION_MS - 5_000, 4);
+        let plain = ended_view("plain", PARTITION_MS + 7_000, 3);
+        let (released, duplicates) = store.load_hour(
+            PARTITION_MS,
+            vec![
+                (PARTITION_MS + 1_000, moved),
+                (PARTITION_MS + 7_000, plain.clone()),
+            ],
+        );
+        assert_eq!(duplicates, 0);
+        assert_eq!(released.iter().map(ReleasedEvents::len).sum::<usize>(), 7);
+        assert_eq!(
+            store.table().hour_of(&ViewId::new("moved").unwrap()),
+            Some(PARTITION_MS)
+        );
+        assert!(store.table().is_written(PARTITION_MS));
+        assert_eq!(store.released_events(), 7);
+
+        let version = store.hour_version(PARTITION_MS);
+        let (_, duplicates) = store.load_hour(PARTITION_MS, vec![(PARTITION_MS + 7_000, plain)]);
+        assert_eq!(duplicates, 1, "a second copy is skipped");
+        assert_eq!(store.hour_version(PARTITION_MS), version);
+        assert_eq!(store.released_events(), 7);
     }
 
     #[test]

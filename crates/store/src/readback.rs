@@ -65,11 +65,12 @@ fn read_batches(path: &Path) -> Result<ParquetRecordBatchReader, ReadError> {
 }
 
 /// The ended views of an hour's views file (written with [`crate::with_view_state`]'s columns),
-/// without their events (those are in the hour's events file).
+/// each with its row's `started_at`, without their events (those are in the hour's events
+/// file). The first batch's receipt time is not in the file: a loaded view gets its last.
 ///
 /// # Errors
 /// [`ReadError`] when the file cannot be read or a view's state is missing or not valid.
-pub fn read_hour_views(path: &Path) -> Result<Vec<View>, ReadError> {
+pub fn read_hour_views(path: &Path) -> Result<Vec<(i64, View)>, ReadError> {
     let mut views = Vec::new();
     for batch in read_batches(path)? {
         let batch = batch?;
@@ -86,6 +87,7 @@ pub fn read_hour_views(path: &Path) -> Result<Vec<View>, ReadError> {
                 .ok_or(ReadError::Column(name))
         };
         let (ids, reasons, props) = (text("view_id")?, text("end_reason")?, text("props")?);
+        let starts = stamps("started_at")?;
         let (ended_at, end_ts, received) = (
             stamps("ended_at")?,
             stamps("end_ts")?,
@@ -140,7 +142,7 @@ pub fn read_hour_views(path: &Path) -> Result<Vec<View>, ReadError> {
                 at: ServerTime(ended_at.value(row)),
                 last_seq: Seq(last_seqs.value(row)),
             });
-            views.push(view);
+            views.push((starts.value(row), view));
         }
     }
     Ok(views)

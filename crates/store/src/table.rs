@@ -295,9 +295,15 @@ impl ViewTable {
     /// Writes (or rewrites) a view's row: its dimensions and metrics. Views that never
     /// started (no time) are not written: every query selects by start time.
     pub fn upsert(&mut self, view: &View, metrics: &ViewMetrics) {
-        let Some(started_at) = view.started_at() else {
-            return;
-        };
+        if let Some(started_at) = view.started_at() {
+            self.upsert_at(view, metrics, started_at.0);
+        }
+    }
+
+    /// [`ViewTable::upsert`] with the row's start given: a view loaded from an hour file goes
+    /// back to the hour and start its row had (a late lower-`seq` event can have moved the
+    /// view's first event out of the hour; its row stays).
+    pub fn upsert_at(&mut self, view: &View, metrics: &ViewMetrics, started_at: i64) {
         let mut values = Vec::with_capacity(METRICS.len());
         values.extend(METRICS.iter().map(|m| column_value(metrics.value(m.name))));
         let dimensions: Vec<(String, Option<String>)> = IDENTITY_DIMENSIONS
@@ -309,7 +315,7 @@ impl ViewTable {
                 (name, value)
             })
             .collect();
-        self.write_row(view.id.clone(), started_at.0, &dimensions, &values);
+        self.write_row(view.id.clone(), started_at, &dimensions, &values);
     }
 
     /// Writes (or rewrites) one row from its parts: `(dimension, value)` pairs and one value per
