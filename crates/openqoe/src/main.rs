@@ -247,7 +247,10 @@ async fn run(
                 })
                 .await;
                 if let Ok(Err(e)) = written {
-                    tracing::error!(error = %e, "writing the store's files failed; retried at the next check");
+                    tracing::error!(
+                        error = format!("{e:#}"),
+                        "writing the store's files failed; retried at the next check"
+                    );
                 }
             }
         })

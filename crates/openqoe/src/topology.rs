@@ -154,6 +154,7 @@ pub struct Pipeline {
     active_views: Gauge,
     ended_views: Gauge,
     released_events: Gauge,
+    held_back_batches: Gauge,
     /// Newest event time delivered (server clock), and the wall time of that delivery.
     newest_event_at: AtomicI64,
     delivered_at: AtomicI64,
@@ -208,6 +209,7 @@ impl Pipeline {
                                 tracing::error!(error = format!("{e:#}"), view = %id, "late batch held back: its view's events cannot be read back");
                                 let mut views = self.views.write().expect("views lock poisoned");
                                 views.pending.push(batch);
+                                self.refresh_gauges(&views);
                                 return;
                             }
                         }
@@ -286,6 +288,7 @@ impl Pipeline {
         self.ended_views.set(views.store.len() as i64);
         self.released_events
             .set(views.store.released_events() as i64);
+        self.held_back_batches.set(views.pending.len() as i64);
     }
 
     /// The clock detection judges by: how far the viewers sending now have got — the 5th
@@ -415,7 +418,7 @@ impl Pipeline {
         if !released.is_empty() {
             let path = hour_file(&self.data_dir, "events", hour);
             events = read_event_rows(&path, Some(&released))
-                .with_context(|| format!("reading back {}", path.display()))?;
+                .context("reading back the hour's released events")?;
         }
         events.push(resident);
         Ok(HourBatches {
@@ -619,7 +622,7 @@ fn read_back(
     let path = hour_file(data_dir, "events", hour);
     read_event_rows(&path, Some(ids))
         .and_then(|rows| events_by_view(&rows))
-        .with_context(|| format!("reading back {}", path.display()))
+        .context("reading back released views' events")
 }
 
 /// Loads every hour the data directory has files for into `views`, oldest first (their events
@@ -720,6 +723,13 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
         released_events.clone(),
     );
 
+    let held_back_batches = Gauge::default();
+    registry.register(
+        "openqoe_held_back_batches",
+        "Late batches waiting because their view's events cannot be read back from its hour file",
+        held_back_batches.clone(),
+    );
+
     let pipeline = Arc::new(Pipeline {
         live_metrics: LiveMetrics::default(),
         views: RwLock::new(Views {
@@ -732,6 +742,7 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
         active_views,
         ended_views,
         released_events,
+        held_back_batches,
         newest_event_at: AtomicI64::new(0),
         delivered_at: AtomicI64::new(0),
         data_dir: data_dir.to_owned(),

@@ -170,6 +170,7 @@ async fn written_hours_let_events_go_and_read_them_back() {
     assert_eq!(support::post_batch(&client, url, &late).await, 202);
     tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
     assert_eq!(gauge(&client, url, "openqoe_released_events").await, 3.0);
+    assert_eq!(gauge(&client, url, "openqoe_held_back_batches").await, 1.0);
     assert!(
         !events_file.exists(),
         "the hour was not written again without its events"
