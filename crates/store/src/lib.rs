@@ -443,6 +443,49 @@ mod tests {
     }
 
     #[test]
+    fn damaged_hour_files_are_refused_with_a_reason() {
+        let view = ended_view("a", 5_000, 40);
+        let events: Vec<(&View, &Event)> = view.events.values().map(|e| (&view, e)).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.parquet");
+        write_parquet_file(
+            &good,
+            &events_schema(),
+            &[events_batch(&events).unwrap()],
+            8,
+        )
+        .unwrap();
+        let whole = std::fs::read(&good).unwrap();
+        let mut flipped = whole.clone();
+        let middle = flipped.len() / 2;
+        flipped[middle..middle + 16]
+            .iter_mut()
+            .for_each(|b| *b ^= 0x5a);
+        let cases: [(&str, Vec<u8>); 5] = [
+            ("empty", Vec::new()),
+            ("not parquet", b"view_id,seq\na,1\n".to_vec()),
+            ("truncated", whole[..whole.len() / 2].to_vec()),
+            ("footer only", whole[whole.len() - 8..].to_vec()),
+            ("bytes flipped", flipped),
+        ];
+        for (name, bytes) in cases {
+            let path = dir.path().join(format!("{name}.parquet"));
+            std::fs::write(&path, bytes).unwrap();
+            let read = read_event_rows(&path, None).and_then(|rows| events_by_view(&rows));
+            let views = read_hour_views(&path);
+            // Refused with a reason; a flip inside compressed data may also decode to other
+            // text, which the event parser then refuses or keeps as text.
+            if name != "bytes flipped" {
+                let e = read.expect_err(name);
+                assert!(!e.to_string().is_empty(), "{name}");
+                assert!(views.is_err(), "{name}");
+            }
+        }
+        let missing = read_event_rows(&dir.path().join("missing.parquet"), None).unwrap_err();
+        assert!(missing.to_string().contains("missing.parquet"), "{missing}");
+    }
+
+    #[test]
     fn events_read_back_are_the_events_written() {
         let view = ended_view("a", 5_000, 4);
         let events: Vec<(&View, &Event)> = view.events.values().map(|e| (&view, e)).collect();
