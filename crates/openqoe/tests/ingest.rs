@@ -164,14 +164,7 @@ async fn refuses_bad_input_with_a_reason_and_stores_nothing_of_it() {
         .unwrap();
     assert_eq!(xml.status(), 415);
 
-    let metrics = client
-        .get(format!("{}/metrics", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = support::metrics_text(&client, &server.url).await;
     for reason in ["malformed", "unknown_key", "too_large", "unsupported"] {
         assert!(
             metrics.contains(&format!(

@@ -12,6 +12,35 @@ use support::{data_dir, free_port, TestServer};
 
 const HOUR_MS: i64 = 3_600_000;
 
+/// A data directory and a configuration for a server started (and started again) on them.
+struct Setup {
+    _dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+    config: std::path::PathBuf,
+    listen: String,
+}
+
+impl Setup {
+    /// A new data directory with `toml` as openqoe.toml, and a free port.
+    fn new(toml: &str) -> Setup {
+        let dir = data_dir();
+        let config = dir.path().join("openqoe.toml");
+        std::fs::write(&config, toml).unwrap();
+        Setup {
+            data: dir.path().join("data"),
+            listen: format!("127.0.0.1:{}", free_port()),
+            config,
+            _dir: dir,
+        }
+    }
+
+    /// Starts a server on the directory and port.
+    fn start(&self) -> TestServer {
+        let config = self.config.to_str().unwrap();
+        TestServer::start_with(&self.data, &self.listen, &["--config", config])
+    }
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -50,12 +79,8 @@ fn text(row: &parquet::record::Row, column: &str) -> Option<String> {
 
 #[tokio::test]
 async fn settled_hours_become_parquet_and_old_views_go() {
-    let dir = data_dir();
-    let config = dir.path().join("openqoe.toml");
-    std::fs::write(&config, "[store]\nsettle_minutes = 0\nretention_days = 7\n").unwrap();
-    let data = dir.path().join("data");
-    let listen = format!("127.0.0.1:{}", free_port());
-    let server = TestServer::start_with(&data, &listen, &["--config", config.to_str().unwrap()]);
+    let setup = Setup::new("[store]\nsettle_minutes = 0\nretention_days = 7\n");
+    let (server, data) = (setup.start(), &setup.data);
     let client = reqwest::Client::new();
     let now = now_ms();
     // Mid-hour, three hours ago: its hour has ended, so it is settled with settle_minutes = 0.
@@ -71,11 +96,11 @@ async fn settled_hours_become_parquet_and_old_views_go() {
     }
     // The files and retention run at start-up and every minute: a restart runs them now.
     server.kill_9();
-    let server = TestServer::start_with(&data, &listen, &["--config", config.to_str().unwrap()]);
+    let server = setup.start();
 
     let hour = recent_start / HOUR_MS * HOUR_MS;
-    let views = openqoe_store::hour_file(&data, "views", hour);
-    let events = openqoe_store::hour_file(&data, "events", hour);
+    let views = openqoe_store::hour_file(data, "views", hour);
+    let events = openqoe_store::hour_file(data, "events", hour);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !(views.exists() && events.exists()) {
         assert!(
@@ -104,14 +129,7 @@ async fn settled_hours_become_parquet_and_old_views_go() {
 
 /// The value of Prometheus series `name` (no labels) in `/metrics`.
 async fn gauge(client: &reqwest::Client, url: &str, name: &str) -> f64 {
-    let text = client
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = support::metrics_text(client, url).await;
     text.lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("no {name} in /metrics"))
@@ -132,12 +150,8 @@ async fn event_types(client: &reqwest::Client, url: &str) -> Vec<String> {
 /// rewrites the hour with the old events and the new.
 #[tokio::test]
 async fn written_hours_let_events_go_and_read_them_back() {
-    let dir = data_dir();
-    let config = dir.path().join("openqoe.toml");
-    std::fs::write(&config, "[store]\nsettle_minutes = 0\ncheck_seconds = 1\n").unwrap();
-    let data = dir.path().join("data");
-    let listen = format!("127.0.0.1:{}", free_port());
-    let server = TestServer::start_with(&data, &listen, &["--config", config.to_str().unwrap()]);
+    let setup = Setup::new("[store]\nsettle_minutes = 0\ncheck_seconds = 1\n");
+    let (server, data) = (setup.start(), &setup.data);
     let client = reqwest::Client::new();
     let start = (now_ms() / HOUR_MS - 3) * HOUR_MS + HOUR_MS / 2;
     let url = &server.url;
@@ -160,7 +174,7 @@ async fn written_hours_let_events_go_and_read_them_back() {
     // A late event (after the end: kept, not measured) needs the others back in memory. While
     // their file cannot be read, the batch waits (acknowledged: it is in the log); it is merged
     // once the file is back, never into a view missing its events.
-    let events_file = openqoe_store::hour_file(&data, "events", start / HOUR_MS * HOUR_MS);
+    let events_file = openqoe_store::hour_file(data, "events", start / HOUR_MS * HOUR_MS);
     let moved = events_file.with_extension("moved");
     std::fs::rename(&events_file, &moved).unwrap();
     let late = json!({
@@ -214,7 +228,7 @@ async fn written_hours_let_events_go_and_read_them_back() {
 
     // A restart loads the hour from its files (and the log adds nothing new): all still there.
     server.kill_9();
-    let server = TestServer::start_with(&data, &listen, &["--config", config.to_str().unwrap()]);
+    let server = setup.start();
     let (url, client) = (&server.url, reqwest::Client::new());
     assert!(gauge(&client, url, "openqoe_released_events").await >= 4.0);
     let types = event_types(&client, &format!("{url}/v1/views/settled/events")).await;
@@ -241,15 +255,10 @@ fn segments(wal: &std::path::Path) -> Vec<std::path::PathBuf> {
 /// settled hour from its files and the live view from what is left of the log.
 #[tokio::test]
 async fn the_log_is_cut_where_the_hour_files_hold_its_batches() {
-    let dir = data_dir();
-    let config = dir.path().join("openqoe.toml");
     // One segment per commit, so a segment holds one view's batch.
-    let toml = "[store]\nsettle_minutes = 0\ncheck_seconds = 1\n[wal]\nsegment_bytes = 1\n";
-    std::fs::write(&config, toml).unwrap();
-    let data = dir.path().join("data");
-    let listen = format!("127.0.0.1:{}", free_port());
-    let args = ["--config", config.to_str().unwrap()];
-    let server = TestServer::start_with(&data, &listen, &args);
+    let setup =
+        Setup::new("[store]\nsettle_minutes = 0\ncheck_seconds = 1\n[wal]\nsegment_bytes = 1\n");
+    let (server, data) = (setup.start(), &setup.data);
     let client = reqwest::Client::new();
     let url = &server.url;
     let start = (now_ms() / HOUR_MS - 3) * HOUR_MS + HOUR_MS / 2;
@@ -293,7 +302,7 @@ async fn the_log_is_cut_where_the_hour_files_hold_its_batches() {
     }
 
     server.kill_9();
-    let server = TestServer::start_with(&data, &listen, &args);
+    let server = setup.start();
     let (url, client) = (&server.url, reqwest::Client::new());
     let types = event_types(&client, &format!("{url}/v1/views/settled/events")).await;
     assert_eq!(types, ["play_requested", "first_frame", "view_end"]);

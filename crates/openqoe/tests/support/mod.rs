@@ -119,6 +119,18 @@ pub async fn post_batch(client: &reqwest::Client, url: &str, body: &serde_json::
         .as_u16()
 }
 
+/// The server's `/metrics` text (Prometheus exposition).
+pub async fn metrics_text(client: &reqwest::Client, url: &str) -> String {
+    client
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .expect("the server answers")
+        .text()
+        .await
+        .expect("a text answer")
+}
+
 /// GETs `url` and reads the answer as JSON.
 pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
     client
