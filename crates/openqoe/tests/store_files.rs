@@ -135,6 +135,20 @@ async fn gauge(client: &reqwest::Client, url: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name} in /metrics"))
 }
 
+/// Posts view `settled` (three hours ago) and waits until its hour is written and its three
+/// events are let go; returns its start and a deadline for what follows.
+async fn settle_one_view(client: &reqwest::Client, url: &str) -> (i64, std::time::Instant) {
+    let start = (now_ms() / HOUR_MS - 3) * HOUR_MS + HOUR_MS / 2;
+    let body = view("settled", start);
+    assert_eq!(support::post_batch(client, url, &body).await, 202);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while gauge(client, url, "openqoe_released_events").await < 3.0 {
+        assert!(std::time::Instant::now() < deadline, "events never let go");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    (start, deadline)
+}
+
 async fn event_types(client: &reqwest::Client, url: &str) -> Vec<String> {
     let body = support::get_json(client, url).await;
     body["events"]
@@ -153,18 +167,8 @@ async fn written_hours_let_events_go_and_read_them_back() {
     let setup = Setup::new("[store]\nsettle_minutes = 0\ncheck_seconds = 1\n");
     let (server, data) = (setup.start(), &setup.data);
     let client = reqwest::Client::new();
-    let start = (now_ms() / HOUR_MS - 3) * HOUR_MS + HOUR_MS / 2;
     let url = &server.url;
-    assert_eq!(
-        support::post_batch(&client, url, &view("settled", start)).await,
-        202
-    );
-
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while gauge(&client, url, "openqoe_released_events").await < 3.0 {
-        assert!(std::time::Instant::now() < deadline, "events never let go");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let (start, deadline) = settle_one_view(&client, url).await;
     let events_url = format!("{url}/v1/views/settled/events");
     let types = event_types(&client, &events_url).await;
     assert_eq!(types, ["play_requested", "first_frame", "view_end"]);
@@ -261,16 +265,7 @@ async fn the_log_is_cut_where_the_hour_files_hold_its_batches() {
     let (server, data) = (setup.start(), &setup.data);
     let client = reqwest::Client::new();
     let url = &server.url;
-    let start = (now_ms() / HOUR_MS - 3) * HOUR_MS + HOUR_MS / 2;
-    assert_eq!(
-        support::post_batch(&client, url, &view("settled", start)).await,
-        202
-    );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while gauge(&client, url, "openqoe_released_events").await < 3.0 {
-        assert!(std::time::Instant::now() < deadline, "events never let go");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let (_, deadline) = settle_one_view(&client, url).await;
     // The segments holding the settled view's batch, made older than the cut's margin.
     let wal = data.join("wal");
     let settled_segments = segments(&wal);
