@@ -10,29 +10,18 @@ use anyhow::{bail, Context};
 use clap::Args;
 use serde_json::json;
 
-use crate::bench_ingest::bodies::ViewShape;
 use crate::bench_ingest::load::{drive_connection, wall_ms, Plan, Tally};
 use crate::bench_ingest::server::StartedServer;
-use crate::bench_ingest::{request_templates, resolve_target, ClientKind};
+use crate::bench_ingest::{request_templates, resolve_target, ClientKind, LoadArgs};
 
 /// `openqoe bench crash` flags.
 #[derive(Args)]
 pub struct CrashArgs {
-    /// Keep-alive connections, each with one request in flight.
-    #[arg(long, default_value_t = 32)]
-    connections: usize,
-    /// Events per batch (one request).
-    #[arg(long, default_value_t = 100)]
-    batch_events: usize,
+    #[command(flatten)]
+    load: LoadArgs,
     /// Seconds of load before the kill.
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
-    /// Live views per connection, sent to in turn.
-    #[arg(long, default_value_t = 16)]
-    views_per_connection: usize,
-    /// Batches per view; the last one ends the view with `view_end`.
-    #[arg(long, default_value_t = 20)]
-    view_batches: usize,
     /// Prints the report as one JSON object.
     #[arg(long)]
     json: bool,
@@ -43,9 +32,7 @@ pub struct CrashArgs {
 /// # Errors
 /// When a server cannot be started or asked, or an acknowledged event is missing.
 pub async fn run(args: CrashArgs) -> anyhow::Result<()> {
-    if args.connections == 0 || args.batch_events == 0 || args.view_batches == 0 {
-        bail!("--connections, --batch-events and --view-batches: expected at least 1");
-    }
+    args.load.check()?;
     let dir = std::env::temp_dir().join(format!("openqoe-bench-crash-{}", std::process::id()));
     let outcome = crash_and_check(&args, &dir).await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -56,8 +43,8 @@ pub async fn run(args: CrashArgs) -> anyhow::Result<()> {
     } else {
         println!(
             "load: {} connections, {}-event batches; SIGKILL after {:.1} s at {:.0} events/s acknowledged",
-            args.connections,
-            args.batch_events,
+            args.load.connections,
+            args.load.batch_events,
             args.seconds,
             report["events_per_second"].as_f64().unwrap_or(0.0)
         );
@@ -86,16 +73,13 @@ async fn crash_and_check(
 ) -> anyhow::Result<serde_json::Value> {
     let mut server = StartedServer::start(Some(dir.to_owned())).await?;
     let target = resolve_target(Some(&server), None).await?;
-    let shape = ViewShape {
-        batch_events: args.batch_events,
-        view_batches: args.view_batches,
-    };
+    let shape = args.load.shape();
     let started = Instant::now();
     let kill_at = started + Duration::from_secs_f64(args.seconds);
     let plan = Arc::new(Plan {
         templates: request_templates("demo", &target.authority, shape),
         shape,
-        views_per_connection: args.views_per_connection,
+        views_per_connection: args.load.views_per_connection,
         run: wall_ms(),
         client: ClientKind::Raw,
         addr: target.addr,
@@ -106,7 +90,7 @@ async fn crash_and_check(
         batches_per_second: None,
         ledger: true,
     });
-    let connections: Vec<_> = (0..args.connections)
+    let connections: Vec<_> = (0..args.load.connections)
         .map(|connection| tokio::spawn(drive_connection(Arc::clone(&plan), connection)))
         .collect();
     tokio::time::sleep_until(kill_at.into()).await;
@@ -126,11 +110,11 @@ async fn crash_and_check(
     let mut expected: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
     for (identity, position) in &tally.acked {
         let id = format!("bench-{}", String::from_utf8_lossy(identity));
-        let first = (position * args.batch_events) as u64;
+        let first = (position * args.load.batch_events) as u64;
         expected
             .entry(id)
             .or_default()
-            .extend(first..first + args.batch_events as u64);
+            .extend(first..first + args.load.batch_events as u64);
     }
     let client = reqwest::Client::new();
     let (mut lost, mut beyond) = (0_u64, 0_u64);
@@ -155,11 +139,11 @@ async fn crash_and_check(
         beyond += found.difference(seqs).count() as u64;
     }
     server.stop().await;
-    let acked_events = tally.acked.len() as u64 * args.batch_events as u64;
+    let acked_events = tally.acked.len() as u64 * args.load.batch_events as u64;
     let load_s = killed.duration_since(started).as_secs_f64();
     Ok(json!({
-        "connections": args.connections,
-        "batch_events": args.batch_events,
+        "connections": args.load.connections,
+        "batch_events": args.load.batch_events,
         "acked_batches": tally.acked.len(),
         "acked_events": acked_events,
         "events_per_second": acked_events as f64 / load_s,

@@ -25,6 +25,41 @@ use self::bodies::{props_variant, BodyTemplate, ViewShape, PROPS_VARIANTS};
 use self::load::{drive_connection, wall_ms, Plan, Tally};
 use self::server::{read_memory, snapshot, HistogramDelta, StartedServer};
 
+/// The load's shape, shared by `bench ingest` and `bench crash`.
+#[derive(Args)]
+pub(crate) struct LoadArgs {
+    /// Keep-alive connections, each with one request in flight.
+    #[arg(long, default_value_t = 32)]
+    pub(crate) connections: usize,
+    /// Events per batch (one request).
+    #[arg(long, default_value_t = 100)]
+    pub(crate) batch_events: usize,
+    /// Live views per connection, sent to in turn.
+    #[arg(long, default_value_t = 16)]
+    pub(crate) views_per_connection: usize,
+    /// Batches per view; the last one ends the view with `view_end`.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) view_batches: usize,
+}
+
+impl LoadArgs {
+    /// Refuses a load that sends nothing.
+    pub(crate) fn check(&self) -> anyhow::Result<()> {
+        if self.connections == 0 || self.batch_events == 0 || self.view_batches == 0 {
+            bail!("--connections, --batch-events and --view-batches: expected at least 1");
+        }
+        Ok(())
+    }
+
+    /// The shape of each view's batches.
+    pub(crate) fn shape(&self) -> ViewShape {
+        ViewShape {
+            batch_events: self.batch_events,
+            view_batches: self.view_batches,
+        }
+    }
+}
+
 /// `openqoe bench ingest` flags.
 #[derive(Args)]
 pub struct IngestArgs {
@@ -35,24 +70,14 @@ pub struct IngestArgs {
     /// Environment write key.
     #[arg(long, default_value = "demo")]
     key: String,
-    /// Keep-alive connections, each with one request in flight.
-    #[arg(long, default_value_t = 32)]
-    connections: usize,
-    /// Events per batch (one request).
-    #[arg(long, default_value_t = 100)]
-    batch_events: usize,
+    #[command(flatten)]
+    load: LoadArgs,
     /// Seconds measured, after the warm-up.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
     /// Seconds of load before measuring.
     #[arg(long, default_value_t = 2.0)]
     warmup_seconds: f64,
-    /// Live views per connection, sent to in turn.
-    #[arg(long, default_value_t = 16)]
-    views_per_connection: usize,
-    /// Batches per view; the last one ends the view with `view_end`.
-    #[arg(long, default_value_t = 20)]
-    view_batches: usize,
     /// HTTP client: `raw` (HTTP/1.1 written by hand on a tokio socket) or `reqwest`.
     #[arg(long, value_enum, default_value_t = ClientKind::Raw)]
     client: ClientKind,
@@ -188,9 +213,7 @@ struct WalFigures {
 /// When the server cannot be started or reached, and after printing the report when any
 /// request failed, was refused or counted duplicates.
 pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
-    if args.connections == 0 || args.batch_events == 0 || args.view_batches == 0 {
-        bail!("--connections, --batch-events and --view-batches: expected at least 1");
-    }
+    args.load.check()?;
     if !(args.seconds > 0.0 && args.warmup_seconds >= 0.0) {
         bail!("--seconds: expected more than 0; --warmup-seconds: expected 0 or more");
     }
@@ -283,17 +306,14 @@ async fn measure(args: &IngestArgs, server: Option<&StartedServer>) -> anyhow::R
         addr,
     } = resolve_target(server, args.target.as_deref()).await?;
     let pid = server.and_then(|s| s.child.id()).or(args.server_pid);
-    let shape = ViewShape {
-        batch_events: args.batch_events,
-        view_batches: args.view_batches,
-    };
+    let shape = args.load.shape();
     let templates = request_templates(&args.key, &authority, shape);
     let from = Instant::now() + Duration::from_secs_f64(args.warmup_seconds);
     let until = from + Duration::from_secs_f64(args.seconds);
     let plan = Arc::new(Plan {
         templates,
         shape,
-        views_per_connection: args.views_per_connection,
+        views_per_connection: args.load.views_per_connection,
         run: wall_ms(),
         client: args.client,
         addr,
@@ -303,7 +323,7 @@ async fn measure(args: &IngestArgs, server: Option<&StartedServer>) -> anyhow::R
         batches_per_second: None,
         ledger: false,
     });
-    let connections: Vec<_> = (0..args.connections)
+    let connections: Vec<_> = (0..args.load.connections)
         .map(|connection| tokio::spawn(drive_connection(Arc::clone(&plan), connection)))
         .collect();
     let scraper = reqwest::Client::new();
@@ -347,10 +367,10 @@ async fn measure(args: &IngestArgs, server: Option<&StartedServer>) -> anyhow::R
             target,
             started_server: server.is_some(),
             client: args.client,
-            connections: args.connections,
-            batch_events: args.batch_events,
-            views_per_connection: args.views_per_connection,
-            view_batches: args.view_batches,
+            connections: args.load.connections,
+            batch_events: args.load.batch_events,
+            views_per_connection: args.load.views_per_connection,
+            view_batches: args.load.view_batches,
             seconds: args.seconds,
             warmup_seconds: args.warmup_seconds,
         },

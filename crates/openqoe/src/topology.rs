@@ -44,14 +44,21 @@ struct Views {
     pending: Vec<Batch>,
 }
 
+/// What a durable batch needs before it is applied ([`Views::route`]).
+enum Route {
+    /// Nothing: it repeats what its view, whose events are out of memory, already has.
+    Covered,
+    /// Its view's events back from hour `.0`'s file (read while the hour is at version `.1`).
+    ReadBack(i64, Option<u64>),
+    /// Nothing: applied as it is.
+    Apply,
+}
+
 impl Views {
     /// Applies one durable batch: to its ended view if it has one (late events), else to the
     /// sessionizer; views that end go to the store.
     fn apply(&mut self, batch: Batch) {
         self.note_dimensions(batch.view.props.keys());
-        if self.store.covers(&batch) {
-            return;
-        }
         if let Err(batch) = self.store.merge_late(batch) {
             let mut ended = Vec::new();
             self.sessionizer.apply(*batch, &mut ended);
@@ -59,14 +66,20 @@ impl Views {
         }
     }
 
-    /// The hour file, and that hour's version now, from which `batch`'s view needs its events
-    /// back before the batch can be merged (`None`: it needs nothing from a file).
-    fn needs_read_back(&self, batch: &Batch) -> Option<(i64, Option<u64>)> {
-        if self.store.covers(batch) {
-            return None;
+    /// What `batch` needs before [`Views::apply`]: one look-up for the common case (a view
+    /// whose events are in memory).
+    fn route(&self, batch: &Batch) -> Route {
+        match self.store.released_hour(&batch.view.id) {
+            None => Route::Apply,
+            Some(_) if self.store.covers(batch) => Route::Covered,
+            Some(hour) => Route::ReadBack(hour, self.store.hour_version(hour)),
         }
-        let hour = self.store.released_hour(&batch.view.id)?;
-        Some((hour, self.store.hour_version(hour)))
+    }
+
+    /// Holds `batch` back: its view's events could not be read back (`error`).
+    fn hold_back(&mut self, batch: Batch, error: &anyhow::Error) {
+        tracing::error!(error = format!("{error:#}"), view = %batch.view.id, "late batch held back: its view's events cannot be read back");
+        self.pending.push(batch);
     }
 
     /// Records dimension names seen in props.
@@ -163,15 +176,6 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// The events of views `ids` of hour `hour`, read back from its events file.
-    fn read_back(
-        &self,
-        hour: i64,
-        ids: &HashSet<ViewId>,
-    ) -> anyhow::Result<HashMap<ViewId, Vec<Event>>> {
-        read_back(&self.data_dir, hour, ids)
-    }
-
     /// Applies late batches held back because their views' events could not be read back.
     pub fn retry_pending(&self) {
         let pending = {
@@ -190,8 +194,10 @@ impl Pipeline {
         let mut read: Option<(Option<u64>, Vec<Event>)> = None;
         loop {
             let mut views = self.views.write().expect("views lock poisoned");
-            if let Some((hour, version)) = views.needs_read_back(&batch) {
-                match read.take() {
+            match views.route(&batch) {
+                Route::Covered => return,
+                Route::Apply => {}
+                Route::ReadBack(hour, version) => match read.take() {
                     Some((read_at, events)) if read_at == version => {
                         views
                             .store
@@ -199,22 +205,20 @@ impl Pipeline {
                     }
                     _ => {
                         drop(views);
-                        let id = batch.view.id.clone();
-                        match self.read_back(hour, &HashSet::from([id.clone()])) {
-                            Ok(mut events) => {
-                                read = Some((version, events.remove(&id).unwrap_or_default()));
+                        match read_view_events(&self.data_dir, hour, &batch.view.id) {
+                            Ok(events) => {
+                                read = Some((version, events));
                                 continue;
                             }
                             Err(e) => {
-                                tracing::error!(error = format!("{e:#}"), view = %id, "late batch held back: its view's events cannot be read back");
                                 let mut views = self.views.write().expect("views lock poisoned");
-                                views.pending.push(batch);
+                                views.hold_back(batch, &e);
                                 self.refresh_gauges(&views);
                                 return;
                             }
                         }
                     }
-                }
+                },
             }
             views.apply(batch);
             self.refresh_gauges(&views);
@@ -236,7 +240,7 @@ impl Pipeline {
                 continue;
             }
             let ids: HashSet<ViewId> = ids.into_iter().collect();
-            let mut events = match self.read_back(hour, &ids) {
+            let mut events = match read_back(&self.data_dir, hour, &ids) {
                 Ok(events) => events,
                 Err(e) => {
                     // Left out rather than shown without their events.
@@ -625,6 +629,12 @@ fn read_back(
         .context("reading back released views' events")
 }
 
+/// One view's events, read back from hour `hour`'s events file in `data_dir`.
+fn read_view_events(data_dir: &Path, hour: i64, id: &ViewId) -> anyhow::Result<Vec<Event>> {
+    let mut events = read_back(data_dir, hour, &HashSet::from([id.clone()]))?;
+    Ok(events.remove(id).unwrap_or_default())
+}
+
 /// Loads every hour the data directory has files for into `views`, oldest first (their events
 /// leave memory again once measured); returns the hours and views loaded.
 fn load_hours(data_dir: &Path, views: &mut Views) -> anyhow::Result<(usize, usize)> {
@@ -772,17 +782,15 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
                     views.expire(batch.received_at);
                 }
                 // A logged batch its hour file does not hold yet needs the view's events back.
-                if let Some((hour, _)) = views.needs_read_back(&batch) {
-                    let id = batch.view.id.clone();
-                    match read_back(data_dir, hour, &HashSet::from([id.clone()])) {
-                        Ok(mut events) => {
-                            let events = events.remove(&id).unwrap_or_default();
-                            views.store.restore(&id, events, batch.received_at);
-                        }
-                        Err(e) => {
-                            tracing::error!(error = format!("{e:#}"), view = %id, "late batch held back: its view's events cannot be read back");
-                            views.pending.push(batch);
-                            return;
+                match views.route(&batch) {
+                    Route::Covered => return,
+                    Route::Apply => {}
+                    Route::ReadBack(hour, _) => {
+                        match read_view_events(data_dir, hour, &batch.view.id) {
+                            Ok(events) => {
+                                views.store.restore(&batch.view.id, events, batch.received_at);
+                            }
+                            Err(e) => return views.hold_back(batch, &e),
                         }
                     }
                 }

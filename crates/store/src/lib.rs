@@ -62,6 +62,11 @@ impl ViewStore {
         debug_assert!(view.is_ended(), "only ended views are stored");
         let metrics = compute(&view);
         self.table.upsert(&view, &metrics);
+        self.keep(view, metrics);
+    }
+
+    /// Holds `view` (its row already written), in place of any earlier copy.
+    fn keep(&mut self, view: View, metrics: ViewMetrics) {
         let unwritten_since = view.first_received_at;
         let replaced = self.ended.insert(
             view.id.clone(),
@@ -152,15 +157,7 @@ impl ViewStore {
             }
             let metrics = compute(&view);
             self.table.upsert_at(&view, &metrics, started_at);
-            let unwritten_since = view.first_received_at;
-            self.ended.insert(
-                view.id.clone(),
-                StoredView {
-                    view,
-                    metrics,
-                    unwritten_since,
-                },
-            );
+            self.keep(view, metrics);
         }
         if let Some(version) = self.table.version(hour) {
             self.table.mark_written(hour, version);

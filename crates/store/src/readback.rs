@@ -4,13 +4,13 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{TimestampMillisecondType, UInt64Type};
-use arrow_array::{Array, BooleanArray, RecordBatch};
+use arrow_array::types::{ArrowPrimitiveType, TimestampMillisecondType, UInt64Type};
+use arrow_array::{Array, BooleanArray, PrimitiveArray, RecordBatch, StringArray};
 use openqoe_model::{
     BatchError, ClientTime, EndReason, Event, Props, Seq, ServerTime, View, ViewEnd, ViewHeader,
     ViewId,
 };
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 /// Why an hour file could not be read back.
 #[derive(Debug, thiserror::Error)]
@@ -55,13 +55,32 @@ pub enum ReadError {
     },
 }
 
-/// The rows of the Parquet file at `path`, a batch at a time.
-fn read_batches(path: &Path) -> Result<ParquetRecordBatchReader, ReadError> {
+/// A reader of the Parquet file at `path`.
+fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<std::fs::File>, ReadError> {
     let file = std::fs::File::open(path).map_err(|source| ReadError::Io {
         path: path.display().to_string(),
         source,
     })?;
-    Ok(ParquetRecordBatchReaderBuilder::try_new(file)?.build()?)
+    Ok(ParquetRecordBatchReaderBuilder::try_new(file)?)
+}
+
+/// Column `name` of `batch` as text.
+fn text<'b>(batch: &'b RecordBatch, name: &'static str) -> Result<&'b StringArray, ReadError> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_string_opt::<i32>())
+        .ok_or(ReadError::Column(name))
+}
+
+/// Column `name` of `batch` as values of type `T`.
+fn values<'b, T: ArrowPrimitiveType>(
+    batch: &'b RecordBatch,
+    name: &'static str,
+) -> Result<&'b PrimitiveArray<T>, ReadError> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_primitive_opt::<T>())
+        .ok_or(ReadError::Column(name))
 }
 
 /// The ended views of an hour's views file (written with [`crate::with_view_state`]'s columns),
@@ -72,37 +91,23 @@ fn read_batches(path: &Path) -> Result<ParquetRecordBatchReader, ReadError> {
 /// [`ReadError`] when the file cannot be read or a view's state is missing or not valid.
 pub fn read_hour_views(path: &Path) -> Result<Vec<(i64, View)>, ReadError> {
     let mut views = Vec::new();
-    for batch in read_batches(path)? {
+    for batch in open(path)?.build()? {
         let batch = batch?;
-        let text = |name: &'static str| {
-            batch
-                .column_by_name(name)
-                .and_then(|c| c.as_string_opt::<i32>())
-                .ok_or(ReadError::Column(name))
-        };
-        let stamps = |name: &'static str| {
-            batch
-                .column_by_name(name)
-                .and_then(|c| c.as_primitive_opt::<TimestampMillisecondType>())
-                .ok_or(ReadError::Column(name))
-        };
-        let (ids, reasons, props) = (text("view_id")?, text("end_reason")?, text("props")?);
+        let stamps = |name| values::<TimestampMillisecondType>(&batch, name);
+        let (ids, reasons) = (text(&batch, "view_id")?, text(&batch, "end_reason")?);
+        let props = text(&batch, "props")?;
         let starts = stamps("started_at")?;
         let (ended_at, end_ts, received) = (
             stamps("ended_at")?,
             stamps("end_ts")?,
             stamps("last_received_at")?,
         );
-        let last_seqs = batch
-            .column_by_name("end_last_seq")
-            .and_then(|c| c.as_primitive_opt::<UInt64Type>())
-            .ok_or(ReadError::Column("end_last_seq"))?;
-        let identity = |name: &str| {
-            batch
-                .column_by_name(name)
-                .and_then(|c| c.as_string_opt::<i32>())
-        };
-        let (viewers, sessions) = (identity("viewer_id"), identity("session_id"));
+        let last_seqs = values::<UInt64Type>(&batch, "end_last_seq")?;
+        // Identity columns are absent when no view of the file carried one.
+        let (viewers, sessions) = (
+            text(&batch, "viewer_id").ok(),
+            text(&batch, "session_id").ok(),
+        );
         for row in 0..batch.num_rows() {
             let id = ids.value(row);
             let invalid = |reason: &str| ReadError::State {
@@ -128,7 +133,7 @@ pub fn read_hour_views(path: &Path) -> Result<Vec<(i64, View)>, ReadError> {
                 props: Props::new(),
             };
             let mut view = View::new(&header, ServerTime(received.value(row)));
-            let cell = |column: Option<&arrow_array::StringArray>| {
+            let cell = |column: Option<&StringArray>| {
                 column
                     .filter(|c| c.is_valid(row))
                     .map(|c| c.value(row).to_owned())
@@ -158,11 +163,7 @@ pub fn read_event_rows(
     path: &Path,
     ids: Option<&HashSet<ViewId>>,
 ) -> Result<Vec<RecordBatch>, ReadError> {
-    let file = std::fs::File::open(path).map_err(|source| ReadError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    let mut builder = open(path)?;
     if let Some(ids) = ids {
         let mut sorted: Vec<&str> = ids.iter().map(ViewId::as_str).collect();
         sorted.sort_unstable();
@@ -200,11 +201,7 @@ pub fn read_event_rows(
             kept.push(batch);
             continue;
         };
-        let column = batch
-            .column_by_name("view_id")
-            .and_then(|c| c.as_string_opt::<i32>())
-            .ok_or(ReadError::Column("view_id"))?;
-        let selected: BooleanArray = column
+        let selected: BooleanArray = text(&batch, "view_id")?
             .iter()
             .map(|id| Some(id.is_some_and(|id| ids.contains(id))))
             .collect();
@@ -230,19 +227,9 @@ pub fn events_by_view(rows: &[RecordBatch]) -> Result<HashMap<ViewId, Vec<Event>
     // A file holds a view's events together: the id is made once per run of them.
     let mut current: Option<ViewId> = None;
     for batch in rows {
-        let column = |name: &'static str| batch.column_by_name(name).ok_or(ReadError::Column(name));
-        let ids = column("view_id")?
-            .as_string_opt::<i32>()
-            .ok_or(ReadError::Column("view_id"))?;
-        let seqs = column("seq")?
-            .as_primitive_opt::<UInt64Type>()
-            .ok_or(ReadError::Column("seq"))?;
-        let ats = column("at")?
-            .as_primitive_opt::<TimestampMillisecondType>()
-            .ok_or(ReadError::Column("at"))?;
-        let texts = column("fields")?
-            .as_string_opt::<i32>()
-            .ok_or(ReadError::Column("fields"))?;
+        let (ids, texts) = (text(batch, "view_id")?, text(batch, "fields")?);
+        let seqs = values::<UInt64Type>(batch, "seq")?;
+        let ats = values::<TimestampMillisecondType>(batch, "at")?;
         for row in 0..batch.num_rows() {
             let view = ids.value(row);
             let event =
