@@ -23,10 +23,12 @@ pub use quantile::nearest_rank;
 pub use requests::{requests_by_host, HostRequests, Spread};
 pub use score::{combine, ExperienceScore, EXPONENT, WEIGHTS};
 
-use openqoe_model::{EventKind, View};
+use std::ops::Bound;
+
+use openqoe_model::{ClientTime, Event, EventKind, Seq, View};
 use serde::Serialize;
 
-use crate::timeline::walk;
+use crate::timeline::{walk, Walker};
 
 /// Every per-view metric; `None` where the view is outside the metric's population.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -117,108 +119,174 @@ pub struct ViewMetrics {
 
 /// Computes every per-view metric; total over any event order, never panics.
 pub fn compute(view: &View) -> ViewMetrics {
-    let walk = walk(view);
-    let mut events = view.measured_events();
-    let init = view
-        .measured_events()
-        .find(|e| matches!(e.kind, EventKind::PlayerInit { .. }));
-    let ready = view
-        .measured_events()
-        .find(|e| matches!(e.kind, EventKind::PlayerReady));
-    let player_startup_time_ms = match (init, ready) {
-        (Some(init), Some(ready)) if ready.seq > init.seq => Some(ready.ts.since(init.ts)),
-        _ => None,
-    };
-    let page_load_time_ms = events.find_map(|e| match e.kind {
-        EventKind::PlayerInit { page_load_ms } => page_load_ms,
-        _ => None,
-    });
-    let video_startup_time_ms =
-        (walk.started && walk.requested_before_start).then_some(walk.startup_ms);
-    let aggregate_startup_time_ms = match (
-        page_load_time_ms,
-        player_startup_time_ms,
-        video_startup_time_ms,
-    ) {
-        (Some(page), Some(player), Some(video)) => Some(page + player + video),
-        _ => None,
-    };
-    let attempted = walk.play_requested;
-    let watch_ms = walk.watch_ms();
-    let measured_ms = walk.rebuffer_ms + walk.playing_ms;
-    let (upscale, downscale) = scaling(view, &walk.playing_by_rendition);
-    let exit_before_video_start =
-        attempted.then_some(view.is_ended() && !walk.started && !walk.fatal);
-    let score = score::score(&score::ScoreInputs {
-        attempted,
-        started: walk.started,
-        failed: walk.fatal,
-        exit_wait_ms: (exit_before_video_start == Some(true)).then_some(walk.startup_ms),
-        startup_ms: video_startup_time_ms,
-        rebuffer_count: walk.rebuffer_count,
-        rebuffer_fraction: (measured_ms > 0).then(|| walk.rebuffer_ms as f64 / measured_ms as f64),
-        upscale_mean: upscale.as_ref().map(|s| s.mean / 100.0),
-        upscale_max: upscale.as_ref().map(|s| s.max / 100.0),
-    });
-    let lost = |i: usize| score.pull.map(|pull| pull[i]);
-    let heartbeats = || {
-        view.measured_events().filter_map(|e| match &e.kind {
-            EventKind::Heartbeat(h) => Some(h),
+    Measure::of(view).metrics(view)
+}
+
+/// A view's metrics kept current event by event: measuring a live view again after a batch
+/// costs that batch's events, not all of the view's.
+#[derive(Debug, Clone, Default)]
+pub struct Measure {
+    walker: Walker,
+    /// The last event folded in.
+    through: Option<Seq>,
+    /// How many events were folded in.
+    folded: usize,
+    /// The first `player_init`: its `seq` and time.
+    player_init: Option<(Seq, ClientTime)>,
+    /// The first `player_ready`: its `seq` and time.
+    player_ready: Option<(Seq, ClientTime)>,
+    /// `page_load_ms` of the first `player_init` that has one.
+    page_load_ms: Option<u64>,
+    /// Every heartbeat's live latency, sorted.
+    live_latencies_ms: Vec<f64>,
+    /// The largest running total of dropped frames a heartbeat reported.
+    dropped_frames: Option<u64>,
+}
+
+impl Measure {
+    /// Every measured event of `view` folded in.
+    pub fn of(view: &View) -> Measure {
+        let mut measure = Measure::default();
+        measure.advance(view);
+        measure
+    }
+
+    /// Folds in the measured events of `view` after those already folded. Starts over when the
+    /// view gained events before them (out-of-order delivery) or ended before them.
+    pub fn advance(&mut self, view: &View) {
+        let last = view.end.map_or(Seq(u64::MAX), |end| end.last_seq);
+        if let Some(through) = self.through {
+            let later = view
+                .events
+                .range((Bound::Excluded(through), Bound::Unbounded))
+                .count();
+            if through > last || view.events.len() - later != self.folded {
+                *self = Measure::default();
+            }
+        }
+        let after = self.through.map_or(Bound::Unbounded, Bound::Excluded);
+        for (&seq, event) in view.events.range((after, Bound::Included(last))) {
+            self.fold(event);
+            self.through = Some(seq);
+            self.folded += 1;
+        }
+    }
+
+    fn fold(&mut self, event: &Event) {
+        self.walker.step(event, &mut |_| {});
+        match &event.kind {
+            EventKind::PlayerInit { page_load_ms } => {
+                self.player_init.get_or_insert((event.seq, event.ts));
+                self.page_load_ms = self.page_load_ms.or(*page_load_ms);
+            }
+            EventKind::PlayerReady => {
+                self.player_ready.get_or_insert((event.seq, event.ts));
+            }
+            EventKind::Heartbeat(heartbeat) => {
+                if let Some(ms) = heartbeat.live_latency_ms {
+                    let ms = ms as f64;
+                    let at = self
+                        .live_latencies_ms
+                        .partition_point(|v| v.total_cmp(&ms).is_le());
+                    self.live_latencies_ms.insert(at, ms);
+                }
+                self.dropped_frames = self.dropped_frames.max(heartbeat.dropped_frames);
+            }
+            _ => {}
+        }
+    }
+
+    /// Every per-view metric of `view` as of the events folded in (open intervals closed at the
+    /// view's end, if it has ended).
+    pub fn metrics(&self, view: &View) -> ViewMetrics {
+        let walk = self
+            .walker
+            .clone()
+            .finish(view.end.map(|end| end.ts), &mut |_| {});
+        let player_startup_time_ms = match (self.player_init, self.player_ready) {
+            (Some((init_seq, init_ts)), Some((ready_seq, ready_ts))) if ready_seq > init_seq => {
+                Some(ready_ts.since(init_ts))
+            }
             _ => None,
-        })
-    };
-    let mut latencies: Vec<f64> = heartbeats()
-        .filter_map(|h| h.live_latency_ms)
-        .map(|ms| ms as f64)
-        .collect();
-    latencies.sort_by(f64::total_cmp);
-    let dropped = heartbeats().filter_map(|h| h.dropped_frames).max();
-    ViewMetrics {
-        video_startup_time_ms,
-        player_startup_time_ms,
-        page_load_time_ms,
-        aggregate_startup_time_ms,
-        startup_failure: attempted.then_some(walk.fatal_before_start),
-        exit_before_video_start,
-        playback_failure: walk.fatal,
-        rebuffer_count: walk.rebuffer_count,
-        rebuffer_duration_ms: walk.rebuffer_ms,
-        rebuffer_percentage: (measured_ms > 0)
-            .then(|| walk.rebuffer_ms as f64 * 100.0 / measured_ms as f64),
-        rebuffer_frequency_per_min: (watch_ms > 0)
-            .then(|| walk.rebuffer_count as f64 * 60_000.0 / watch_ms as f64),
-        watch_time_ms: watch_ms,
-        playing_time_ms: walk.playing_ms,
-        avg_bitrate_bps: weighted(&walk.playing_by_rendition, |r| Some(r.bitrate_bps as f64)),
-        upscale_percentage: upscale.as_ref().map(|s| s.mean),
-        downscale_percentage: downscale.as_ref().map(|s| s.mean),
-        max_upscale_percentage: upscale.map(|s| s.max),
-        max_downscale_percentage: downscale.map(|s| s.max),
-        seek_count: walk.seek_count,
-        seek_latency_ms: (walk.seek_count > 0)
-            .then(|| walk.seek_latency_total_ms as f64 / walk.seek_count as f64),
-        rendition_change_count: walk.rendition_changes,
-        upshift_count: walk.upshifts,
-        downshift_count: walk.downshifts,
-        total_startup_time_ms: video_startup_time_ms.map(|content| content + walk.preroll_ms),
-        exit_before_start_wait_ms: (exit_before_video_start == Some(true))
-            .then_some(walk.startup_ms),
-        live_latency_ms: nearest_rank(&latencies, 0.5),
-        dropped_frames_per_min: dropped
-            .filter(|_| walk.playing_ms >= 1000)
-            .map(|frames| frames as f64 * 60_000.0 / walk.playing_ms as f64),
-        p1203_mos: p1203::view_p1203(view, &walk, false).o46,
-        experience_score: score.overall,
-        playback_success_score: score.playback_success,
-        startup_score: score.startup,
-        smoothness_score: score.smoothness,
-        video_quality_score: score.quality,
-        experience_lost_to_playback_success: lost(3),
-        experience_lost_to_startup: lost(0),
-        experience_lost_to_smoothness: lost(1),
-        experience_lost_to_quality: lost(2),
-        started: walk.started,
-        watching: walk.watching_at_end && !view.is_ended(),
+        };
+        let page_load_time_ms = self.page_load_ms;
+        let video_startup_time_ms =
+            (walk.started && walk.requested_before_start).then_some(walk.startup_ms);
+        let aggregate_startup_time_ms = match (
+            page_load_time_ms,
+            player_startup_time_ms,
+            video_startup_time_ms,
+        ) {
+            (Some(page), Some(player), Some(video)) => Some(page + player + video),
+            _ => None,
+        };
+        let attempted = walk.play_requested;
+        let watch_ms = walk.watch_ms();
+        let measured_ms = walk.rebuffer_ms + walk.playing_ms;
+        let (upscale, downscale) = scaling(view, &walk.playing_by_rendition);
+        let exit_before_video_start =
+            attempted.then_some(view.is_ended() && !walk.started && !walk.fatal);
+        let score = score::score(&score::ScoreInputs {
+            attempted,
+            started: walk.started,
+            failed: walk.fatal,
+            exit_wait_ms: (exit_before_video_start == Some(true)).then_some(walk.startup_ms),
+            startup_ms: video_startup_time_ms,
+            rebuffer_count: walk.rebuffer_count,
+            rebuffer_fraction: (measured_ms > 0)
+                .then(|| walk.rebuffer_ms as f64 / measured_ms as f64),
+            upscale_mean: upscale.as_ref().map(|s| s.mean / 100.0),
+            upscale_max: upscale.as_ref().map(|s| s.max / 100.0),
+        });
+        let lost = |i: usize| score.pull.map(|pull| pull[i]);
+        ViewMetrics {
+            video_startup_time_ms,
+            player_startup_time_ms,
+            page_load_time_ms,
+            aggregate_startup_time_ms,
+            startup_failure: attempted.then_some(walk.fatal_before_start),
+            exit_before_video_start,
+            playback_failure: walk.fatal,
+            rebuffer_count: walk.rebuffer_count,
+            rebuffer_duration_ms: walk.rebuffer_ms,
+            rebuffer_percentage: (measured_ms > 0)
+                .then(|| walk.rebuffer_ms as f64 * 100.0 / measured_ms as f64),
+            rebuffer_frequency_per_min: (watch_ms > 0)
+                .then(|| walk.rebuffer_count as f64 * 60_000.0 / watch_ms as f64),
+            watch_time_ms: watch_ms,
+            playing_time_ms: walk.playing_ms,
+            avg_bitrate_bps: weighted(&walk.playing_by_rendition, |r| Some(r.bitrate_bps as f64)),
+            upscale_percentage: upscale.as_ref().map(|s| s.mean),
+            downscale_percentage: downscale.as_ref().map(|s| s.mean),
+            max_upscale_percentage: upscale.map(|s| s.max),
+            max_downscale_percentage: downscale.map(|s| s.max),
+            seek_count: walk.seek_count,
+            seek_latency_ms: (walk.seek_count > 0)
+                .then(|| walk.seek_latency_total_ms as f64 / walk.seek_count as f64),
+            rendition_change_count: walk.rendition_changes,
+            upshift_count: walk.upshifts,
+            downshift_count: walk.downshifts,
+            total_startup_time_ms: video_startup_time_ms.map(|content| content + walk.preroll_ms),
+            exit_before_start_wait_ms: (exit_before_video_start == Some(true))
+                .then_some(walk.startup_ms),
+            live_latency_ms: nearest_rank(&self.live_latencies_ms, 0.5),
+            dropped_frames_per_min: self
+                .dropped_frames
+                .filter(|_| walk.playing_ms >= 1000)
+                .map(|frames| frames as f64 * 60_000.0 / walk.playing_ms as f64),
+            p1203_mos: p1203::view_p1203(view, &walk, false).o46,
+            experience_score: score.overall,
+            playback_success_score: score.playback_success,
+            startup_score: score.startup,
+            smoothness_score: score.smoothness,
+            video_quality_score: score.quality,
+            experience_lost_to_playback_success: lost(3),
+            experience_lost_to_startup: lost(0),
+            experience_lost_to_smoothness: lost(1),
+            experience_lost_to_quality: lost(2),
+            started: walk.started,
+            watching: walk.watching_at_end && !view.is_ended(),
+        }
     }
 }
 

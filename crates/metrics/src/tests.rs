@@ -797,3 +797,72 @@ fn preroll_exit_waits_live_latency_and_dropped_frames() {
     );
     assert_eq!(compute(&gave_up).dropped_frames_per_min, None);
 }
+
+proptest::proptest! {
+    /// A view measured batch by batch, as a live view is, has at every step the metrics of the
+    /// view measured whole: whatever the split, the order, the repeats and the end.
+    #[test]
+    fn measuring_batch_by_batch_matches_measuring_whole(
+        picks in proptest::collection::vec((0usize..20, 0i64..5000), 1..40),
+        cuts in proptest::collection::vec(1usize..6, 40),
+        order in proptest::collection::vec(0usize..1000, 40),
+        end_at in proptest::option::of(0usize..40),
+    ) {
+        let mut kinds = busy_events();
+        kinds.extend([
+            (0, 0, "player_init", json!({"page_load_ms": 700})),
+            (0, 0, "player_ready", Value::Null),
+            (0, 0, "heartbeat", json!({"live_latency_ms": 3000, "dropped_frames": 4})),
+            (0, 0, "heartbeat", json!({"live_latency_ms": 1200, "dropped_frames": 9})),
+        ]);
+        let mut ms = 0;
+        let events: Vec<_> = picks
+            .iter()
+            .enumerate()
+            .map(|(seq, (kind, gap))| {
+                ms += gap - 500;
+                let (_, _, name, fields) = kinds[*kind].clone();
+                (seq as u64, ms, name, fields)
+            })
+            .collect();
+        let mut batches: Vec<Vec<_>> = Vec::new();
+        let mut rest = &events[..];
+        for cut in &cuts {
+            if rest.is_empty() {
+                break;
+            }
+            let (head, tail) = rest.split_at((*cut).min(rest.len()));
+            batches.push(head.to_vec());
+            rest = tail;
+        }
+        // Mostly in order; sometimes a batch is sent again or comes early.
+        let mut delivery = Vec::new();
+        for (i, batch) in batches.iter().enumerate() {
+            match order[i] % 8 {
+                0 if i > 0 => delivery.push(batches[order[i] % i].clone()),
+                1 if i + 1 < batches.len() => delivery.push(batches[i + 1].clone()),
+                _ => {}
+            }
+            delivery.push(batch.clone());
+        }
+        let props = json!({"player_width": 1280, "player_height": 720});
+        let mut measure = crate::Measure::default();
+        for step in 1..=delivery.len() {
+            let view = view_of(&delivery[..step], false, props.clone());
+            measure.advance(&view);
+            proptest::prop_assert_eq!(measure.metrics(&view), compute(&view), "after batch {}", step);
+        }
+        // The view ends at some event, possibly before ones already measured.
+        let mut view = view_of(&delivery, false, props);
+        if let Some(last) = end_at.and_then(|i| view.events.values().nth(i)) {
+            view.end = Some(openqoe_model::ViewEnd {
+                reason: openqoe_model::EndReason::Idle,
+                ts: last.ts,
+                at: last.at,
+                last_seq: last.seq,
+            });
+            measure.advance(&view);
+            proptest::prop_assert_eq!(measure.metrics(&view), compute(&view), "ended");
+        }
+    }
+}

@@ -1,5 +1,5 @@
 //! One walk over a view's events that puts every instant into exactly one bucket.
-use openqoe_model::{ClientTime, EventKind, Rendition, ServerTime, View};
+use openqoe_model::{ClientTime, Event, EventKind, Rendition, ServerTime, View};
 
 /// Where an instant of a view went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +63,7 @@ pub struct Walk {
     pub watching_at_end: bool,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default, Clone)]
 struct State {
     watching: bool,
     started: bool,
@@ -119,16 +119,47 @@ pub struct Span<'a> {
 
 /// [`walk`], also pushing every interval to `span` as it is measured (for minute rollups).
 pub fn walk_spans(view: &View, span: &mut dyn FnMut(Span)) -> Walk {
-    let mut totals = Walk::default();
-    let mut state = State::default();
-    let mut cursor: Option<ClientTime> = None;
-    // Server time of the cursor: where the interval being measured began.
-    let mut cursor_at = ServerTime(0);
-    let end = view.end.map(|end| end.ts);
+    let mut walker = Walker::default();
     for event in view.measured_events() {
+        walker.step(event, span);
+    }
+    walker.finish(view.end.map(|end| end.ts), span)
+}
+
+/// A walk in progress: the totals so far and the state after the last event stepped over.
+#[derive(Debug, Clone)]
+pub struct Walker {
+    totals: Walk,
+    state: State,
+    /// Device time up to which intervals are counted.
+    cursor: Option<ClientTime>,
+    /// Server time of the cursor: where the interval being measured began.
+    cursor_at: ServerTime,
+}
+
+impl Default for Walker {
+    fn default() -> Walker {
+        Walker {
+            totals: Walk::default(),
+            state: State::default(),
+            cursor: None,
+            cursor_at: ServerTime(0),
+        }
+    }
+}
+
+impl Walker {
+    /// Steps over the next event in `seq` order.
+    pub fn step(&mut self, event: &Event, span: &mut dyn FnMut(Span)) {
+        let Walker {
+            totals,
+            state,
+            cursor,
+            cursor_at,
+        } = self;
         // Time since the previous event belongs to the state before this one; a clock that went
         // backwards adds nothing.
-        if let Some(from) = cursor {
+        if let Some(from) = *cursor {
             let to = event.ts.max(from);
             let bucket = state.bucket();
             if bucket == Some(Bucket::Ad) && !state.started {
@@ -138,12 +169,12 @@ pub fn walk_spans(view: &View, span: &mut dyn FnMut(Span)) -> Walk {
             emit(
                 span,
                 bucket,
-                cursor_at,
+                *cursor_at,
                 to.since(from),
                 state.rendition.as_ref(),
             );
-            cursor = Some(to);
-            cursor_at = event.at;
+            *cursor = Some(to);
+            *cursor_at = event.at;
         }
         match &event.kind {
             EventKind::PlayRequested => {
@@ -153,8 +184,8 @@ pub fn walk_spans(view: &View, span: &mut dyn FnMut(Span)) -> Walk {
                 state.paused = false;
                 if !state.watching {
                     state.watching = true;
-                    cursor = Some(event.ts);
-                    cursor_at = event.at;
+                    *cursor = Some(event.ts);
+                    *cursor_at = event.at;
                 }
             }
             EventKind::FirstFrame if !state.started => {
@@ -162,8 +193,8 @@ pub fn walk_spans(view: &View, span: &mut dyn FnMut(Span)) -> Walk {
                 totals.started = true;
                 if !state.watching {
                     state.watching = true;
-                    cursor = Some(event.ts);
-                    cursor_at = event.at;
+                    *cursor = Some(event.ts);
+                    *cursor_at = event.at;
                 }
                 // A stall open before the first frame was startup; it ends with it.
                 state.stall = None;
@@ -234,24 +265,34 @@ pub fn walk_spans(view: &View, span: &mut dyn FnMut(Span)) -> Walk {
             _ => {}
         }
     }
-    totals.watching_at_end = state.watching && !state.paused && !state.idle;
-    // Open intervals (a stall, a seek, playing) close at the view's end.
-    if let (Some(from), Some(end)) = (cursor, end) {
-        let to = end.max(from);
-        totals.add(state.bucket(), to.since(from), state.rendition.as_ref());
-        emit(
-            span,
-            state.bucket(),
+
+    /// The totals as of the last event stepped over, open intervals (a stall, a seek, playing)
+    /// closed at `end` when the view has ended.
+    pub fn finish(mut self, end: Option<ClientTime>, span: &mut dyn FnMut(Span)) -> Walk {
+        let Walker {
+            totals,
+            state,
+            cursor,
             cursor_at,
-            to.since(from),
-            state.rendition.as_ref(),
-        );
-        cursor = Some(to);
+        } = &mut self;
+        totals.watching_at_end = state.watching && !state.paused && !state.idle;
+        if let (Some(from), Some(end)) = (*cursor, end) {
+            let to = end.max(from);
+            totals.add(state.bucket(), to.since(from), state.rendition.as_ref());
+            emit(
+                span,
+                state.bucket(),
+                *cursor_at,
+                to.since(from),
+                state.rendition.as_ref(),
+            );
+            *cursor = Some(to);
+        }
+        if let (Some(since), Some(now)) = (state.seek_since, *cursor) {
+            totals.seek_latency_total_ms += now.since(since);
+        }
+        self.totals
     }
-    if let (Some(since), Some(now)) = (state.seek_since, cursor) {
-        totals.seek_latency_total_ms += now.since(since);
-    }
-    totals
 }
 
 fn emit(

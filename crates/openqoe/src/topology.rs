@@ -13,7 +13,7 @@ use anyhow::Context;
 use arrow_array::RecordBatch;
 use arrow_schema::Schema;
 use openqoe_collect::{decode_record, CollectStats, DurableBatches, Ingest};
-use openqoe_metrics::{compute, view_minutes, MinuteCounts, ViewMetrics};
+use openqoe_metrics::{view_minutes, Measure, MinuteCounts, ViewMetrics};
 use openqoe_model::{Batch, Event, ServerTime, View, ViewId};
 use openqoe_query::ViewSource;
 use openqoe_sessionize::Sessionizer;
@@ -118,18 +118,29 @@ struct LiveMetrics {
     by_view: Mutex<HashMap<ViewId, CachedMetrics>>,
 }
 
-/// A live view's revision (batches merged) and its metrics then.
-type CachedMetrics = (u64, Arc<ViewMetrics>);
+/// A live view's revision (batches merged), its events measured so far, and its metrics then.
+type CachedMetrics = (u64, Measure, Arc<ViewMetrics>);
 
 impl LiveMetrics {
-    /// The metrics of live `view`, computed now only if it changed since last asked.
+    /// The metrics of live `view`, measured again only if it changed since last asked, and then
+    /// only over the events it gained.
     fn of(&self, view: &View) -> Arc<ViewMetrics> {
         let mut by_view = self.by_view.lock().expect("live metrics lock poisoned");
-        match by_view.get(&view.id) {
-            Some((revision, metrics)) if *revision == view.revision => Arc::clone(metrics),
-            _ => {
-                let metrics = Arc::new(compute(view));
-                by_view.insert(view.id.clone(), (view.revision, Arc::clone(&metrics)));
+        match by_view.get_mut(&view.id) {
+            Some((revision, _, metrics)) if *revision == view.revision => Arc::clone(metrics),
+            Some((revision, measure, metrics)) => {
+                measure.advance(view);
+                *metrics = Arc::new(measure.metrics(view));
+                *revision = view.revision;
+                Arc::clone(metrics)
+            }
+            None => {
+                let measure = Measure::of(view);
+                let metrics = Arc::new(measure.metrics(view));
+                by_view.insert(
+                    view.id.clone(),
+                    (view.revision, measure, Arc::clone(&metrics)),
+                );
                 metrics
             }
         }

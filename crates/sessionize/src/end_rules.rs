@@ -1,78 +1,95 @@
-//! The rules that end a view, read off its events alone.
-use openqoe_model::{ClientTime, EndReason, Event, EventKind, Seq, View, ViewEnd};
+//! The rules that end a view, read off its events alone, one event at a time.
+use std::ops::Bound;
 
-/// The end a view's own events imply: its first `view_end`, or a stall longer than
-/// `stall_timeout_ms` on the device clock, whichever comes first in `seq` order.
-pub fn ended_by_events(view: &View, stall_timeout_ms: u64) -> Option<ViewEnd> {
-    let stall_end = stall_timeout_end(view, stall_timeout_ms);
-    let view_end = view
-        .events
-        .values()
-        .find(|e| matches!(e.kind, EventKind::ViewEnd { .. }));
-    match (view_end, stall_end) {
-        (Some(end), Some(stall)) if stall.last_seq < end.seq => Some(stall),
-        (Some(end), _) => Some(ViewEnd {
-            reason: EndReason::ViewEnd,
-            ts: end.ts,
-            at: end.at,
-            last_seq: end.seq,
-        }),
-        (None, stall) => stall,
-    }
-}
+use openqoe_model::{ClientTime, EndReason, EventKind, Seq, ServerTime, View, ViewEnd};
 
-/// The end of a view at a stall that lasted longer than `stall_timeout_ms`, if the events show one.
+/// Where a view's events stand against the end rules: its first `view_end`, or a stall longer
+/// than the stall timeout on the device clock, whichever comes first in `seq` order.
 ///
-/// The view ends `stall_timeout_ms` after the stall began; events after that are not measured
-/// (mux-embed ends the view after 5 minutes of sustained rebuffering the same way).
-pub fn stall_timeout_end(view: &View, stall_timeout_ms: u64) -> Option<ViewEnd> {
-    let mut open: Option<&Event> = None;
-    let mut last_seq_inside = Seq(0);
-    for event in view.events.values() {
-        if let Some(stall) = open {
-            if event.ts.since(stall.ts) > stall_timeout_ms {
-                return Some(timeout_at(stall, stall_timeout_ms, last_seq_inside));
-            }
-        }
-        match event.kind {
-            EventKind::StallStart if open.is_none() => open = Some(event),
-            EventKind::StallEnd => open = None,
-            _ => {}
-        }
-        last_seq_inside = event.seq;
-    }
-    None
+/// Incremental, so a batch costs its own events, not the view's: [`EndScan::advance`] reads only
+/// the events after those already read. A batch that lands before them (out-of-order delivery)
+/// calls for [`EndScan::restart`].
+#[derive(Debug, Clone, Default)]
+pub struct EndScan {
+    /// The last event read.
+    through: Option<Seq>,
+    /// The first `stall_start` of the stall open at `through`.
+    open: Option<StallStart>,
 }
 
-/// The `stall_start` of a stall still open at the view's last event, if any.
-pub fn open_stall(view: &View) -> Option<&Event> {
-    for event in view.events.values().rev() {
-        match event.kind {
-            EventKind::StallEnd | EventKind::ViewEnd { .. } => return None,
-            EventKind::StallStart => {
-                // The earliest stall_start of this open run is where the stall began.
-                return view
-                    .events
-                    .range(..=event.seq)
-                    .rev()
-                    .take_while(|(_, e)| !matches!(e.kind, EventKind::StallEnd))
-                    .filter(|(_, e)| matches!(e.kind, EventKind::StallStart))
-                    .last()
-                    .map(|(_, e)| e);
-            }
-            _ => {}
-        }
-    }
-    None
+/// A `stall_start` event's identity and clocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StallStart {
+    /// Its `seq`.
+    pub seq: Seq,
+    /// Device clock.
+    pub ts: ClientTime,
+    /// Server clock.
+    pub at: ServerTime,
 }
 
-/// A stall-timeout end for a stall that began at `stall`.
-pub(crate) fn timeout_at(stall: &Event, stall_timeout_ms: u64, last_seq: Seq) -> ViewEnd {
+impl EndScan {
+    /// Reads the events of `view` after those already read; returns the end they imply, if any.
+    ///
+    /// The stall rule is checked before an event's own kind: an event that arrives more than the
+    /// timeout after the stall began is past the view's end, even a `view_end`. The stall-timeout
+    /// end counts on the device clock and closes at the last event inside the stall
+    /// (mux-embed ends a view after 5 minutes of sustained rebuffering the same way).
+    pub fn advance(&mut self, view: &View, stall_timeout_ms: u64) -> Option<ViewEnd> {
+        let after = self.through.map_or(Bound::Unbounded, Bound::Excluded);
+        for (&seq, event) in view.events.range((after, Bound::Unbounded)) {
+            if let (Some(stall), Some(inside)) = (self.open, self.through) {
+                if event.ts.since(stall.ts) > stall_timeout_ms {
+                    return Some(timeout_at(stall, stall_timeout_ms, inside));
+                }
+            }
+            self.through = Some(seq);
+            match event.kind {
+                EventKind::StallStart if self.open.is_none() => {
+                    self.open = Some(StallStart {
+                        seq,
+                        ts: event.ts,
+                        at: event.at,
+                    });
+                }
+                EventKind::StallEnd => self.open = None,
+                EventKind::ViewEnd { .. } => {
+                    return Some(ViewEnd {
+                        reason: EndReason::ViewEnd,
+                        ts: event.ts,
+                        at: event.at,
+                        last_seq: seq,
+                    })
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Forgets what was read, for a view that received events before the last one read.
+    pub fn restart(&mut self) {
+        *self = EndScan::default();
+    }
+
+    /// The last event read.
+    pub fn through(&self) -> Option<Seq> {
+        self.through
+    }
+
+    /// The `stall_start` that began the stall still open at the last event read, if any.
+    pub fn open_stall(&self) -> Option<StallStart> {
+        self.open
+    }
+}
+
+/// A stall-timeout end for a stall that began at `stall`, whose last event inside is `last_seq`.
+pub(crate) fn timeout_at(stall: StallStart, stall_timeout_ms: u64, last_seq: Seq) -> ViewEnd {
     let limit = stall_timeout_ms as i64;
     ViewEnd {
         reason: EndReason::StallTimeout,
         ts: ClientTime(stall.ts.0.saturating_add(limit)),
-        at: openqoe_model::ServerTime(stall.at.0.saturating_add(limit)),
+        at: ServerTime(stall.at.0.saturating_add(limit)),
         last_seq,
     }
 }

@@ -11,7 +11,7 @@ mod end_rules;
 mod sessionizer;
 
 pub use config::SessionizeConfig;
-pub use end_rules::{open_stall, stall_timeout_end};
+pub use end_rules::{EndScan, StallStart};
 pub use sessionizer::Sessionizer;
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! The live-view table and the calls that move views through it.
 use std::collections::HashMap;
 
-use openqoe_model::{Batch, EndReason, Merged, Seq, ServerTime, View, ViewEnd, ViewId};
+use openqoe_model::{Batch, EndReason, Merged, ServerTime, View, ViewEnd, ViewId};
 
-use crate::end_rules::{ended_by_events, open_stall, timeout_at};
+use crate::end_rules::{timeout_at, EndScan, StallStart};
 use crate::SessionizeConfig;
 
 /// Live views keyed by id, and the rules that end them.
@@ -16,19 +16,20 @@ pub struct Sessionizer {
 #[derive(Debug)]
 struct LiveView {
     view: View,
-    /// The `seq` of the `stall_start` of a stall still open at the latest event, and when the
-    /// server received it: the server-clock stall rule counts from receipt, so a device that
-    /// sends late (an offline queue, a compressed simulation) is not timed out by its own delay.
-    open_stall: Option<(Seq, ServerTime)>,
+    /// The end rules' reading of the view's events so far.
+    scan: EndScan,
+    /// The `stall_start` of a stall still open at the latest event, and when the server received
+    /// it: the server-clock stall rule counts from receipt, so a device that sends late (an
+    /// offline queue, a compressed simulation) is not timed out by its own delay.
+    open_stall: Option<(StallStart, ServerTime)>,
 }
 
 impl LiveView {
     /// The end the server-clock rules give this view as of `now`, if any.
     fn timed_out(&self, now: ServerTime, config: &SessionizeConfig) -> Option<ViewEnd> {
         let last = self.view.events.values().next_back()?;
-        if let Some((stall_seq, received_at)) = self.open_stall {
+        if let Some((stall, received_at)) = self.open_stall {
             if now.since(received_at) > config.stall_timeout_ms {
-                let stall = self.view.events.get(&stall_seq)?;
                 return Some(timeout_at(stall, config.stall_timeout_ms, last.seq));
             }
         }
@@ -74,20 +75,30 @@ impl Sessionizer {
         let received_at = batch.received_at;
         let live = self.live.entry(id.clone()).or_insert_with(|| LiveView {
             view: View::new(&batch.view, batch.received_at),
+            scan: EndScan::default(),
             open_stall: None,
         });
+        // An event new to the view before the last one the end rules read changes what they read.
+        if let Some(through) = live.scan.through() {
+            if batch
+                .events
+                .iter()
+                .any(|e| e.seq <= through && !live.view.events.contains_key(&e.seq))
+            {
+                live.scan.restart();
+            }
+        }
         let merged = live.view.merge(batch);
-        if let Some(end) = ended_by_events(&live.view, self.config.stall_timeout_ms) {
+        if let Some(end) = live.scan.advance(&live.view, self.config.stall_timeout_ms) {
             let mut view = self.live.remove(&id).expect("live view present").view;
             view.end = Some(end);
             ended.push(view);
         } else {
-            live.open_stall = match (
-                open_stall(&live.view).map(|stall| stall.seq),
-                live.open_stall,
-            ) {
-                (Some(seq), Some((known, since))) if seq == known => Some((seq, since)),
-                (Some(seq), _) => Some((seq, received_at)),
+            live.open_stall = match (live.scan.open_stall(), live.open_stall) {
+                (Some(stall), Some((known, since))) if stall.seq == known.seq => {
+                    Some((stall, since))
+                }
+                (Some(stall), _) => Some((stall, received_at)),
                 (None, _) => None,
             };
         }

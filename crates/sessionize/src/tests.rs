@@ -321,3 +321,98 @@ proptest::proptest! {
         proptest::prop_assert_eq!(run(true), run(false));
     }
 }
+
+/// The end rules as first written: a whole scan of the view's events for each rule. The
+/// sessionizer reads each event once ([`crate::EndScan`]) and must agree with this.
+fn ended_by_whole_scan(view: &View, stall_timeout_ms: u64) -> Option<(EndReason, i64, Seq)> {
+    let view_end = view
+        .events
+        .values()
+        .find(|e| e.kind.name() == "view_end")
+        .map(|e| (EndReason::ViewEnd, e.ts.0, e.seq));
+    let mut stall_end = None;
+    let mut open: Option<&openqoe_model::Event> = None;
+    let mut inside = Seq(0);
+    for event in view.events.values() {
+        if let Some(stall) = open {
+            if event.ts.since(stall.ts) > stall_timeout_ms {
+                stall_end = Some((
+                    EndReason::StallTimeout,
+                    stall.ts.0 + stall_timeout_ms as i64,
+                    inside,
+                ));
+                break;
+            }
+        }
+        match event.kind.name() {
+            "stall_start" if open.is_none() => open = Some(event),
+            "stall_end" => open = None,
+            _ => {}
+        }
+        inside = event.seq;
+    }
+    match (view_end, stall_end) {
+        (Some(end), Some(stall)) if stall.2 < end.2 => Some(stall),
+        (Some(end), _) => Some(end),
+        (None, stall) => stall,
+    }
+}
+
+proptest::proptest! {
+    /// Reading each event once gives the end a whole scan gives, batch after batch, whatever
+    /// the batches' order and repeats: the view ends with the batch after which a whole scan
+    /// of what it has received first finds an end, and at that end.
+    #[test]
+    fn end_rules_read_incrementally_match_a_whole_scan(
+        steps in proptest::collection::vec((0usize..6, 0i64..(3 * MIN)), 1..40),
+        cuts in proptest::collection::vec(1usize..6, 40),
+        order in proptest::collection::vec(0usize..1000, 40),
+    ) {
+        let kinds = ["heartbeat", "stall_start", "stall_end", "pause", "play", "view_end"];
+        let mut ts = 0;
+        let events: Vec<(u64, i64, &str)> = steps
+            .iter()
+            .enumerate()
+            .map(|(seq, (kind, gap))| {
+                ts += gap;
+                (seq as u64, ts, kinds[*kind])
+            })
+            .collect();
+        let mut batches = Vec::new();
+        let mut rest = &events[..];
+        for cut in &cuts {
+            if rest.is_empty() {
+                break;
+            }
+            let (head, tail) = rest.split_at((*cut).min(rest.len()));
+            batches.push(batch("s", 0, head));
+            rest = tail;
+        }
+        // Mostly in order; sometimes a batch is sent again or comes early.
+        let mut delivery: Vec<Batch> = Vec::new();
+        for (i, b) in batches.iter().enumerate() {
+            match order[i] % 10 {
+                0 if i > 0 => delivery.push(batches[order[i] % i].clone()),
+                1 if i + 1 < batches.len() => {
+                    delivery.push(batches[i + 1].clone());
+                }
+                _ => {}
+            }
+            delivery.push(b.clone());
+        }
+        let mut sessionizer = Sessionizer::new(SessionizeConfig::default());
+        let mut received = View::new(&delivery[0].view, ServerTime(T0));
+        let timeout = SessionizeConfig::default().stall_timeout_ms;
+        for b in delivery {
+            received.merge(b.clone());
+            let mut ended = Vec::new();
+            sessionizer.apply(b, &mut ended);
+            let got = ended.first().and_then(|v| v.end).map(|e| (e.reason, e.ts.0 - T0, e.last_seq));
+            let want = ended_by_whole_scan(&received, timeout).map(|(r, t, s)| (r, t - T0, s));
+            proptest::prop_assert_eq!(got, want);
+            if got.is_some() {
+                break;
+            }
+        }
+    }
+}
