@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use openqoe_model::{Batch, BatchError, Props, ServerTime};
+use openqoe_model::{Batch, BatchError, LoggedAt, Props, ServerTime};
 use openqoe_wal::EventLog;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -163,10 +163,14 @@ async fn make_durable<L: EventLog, D: DurableBatches>(
     let accepted = batch.events.len();
     if accepted > 0 || !batch.view.props.is_empty() {
         let record = record(&batch);
-        ingest.log.append(record).await.map_err(|e| {
+        let at = ingest.log.append(record).await.map_err(|e| {
             tracing::error!(error = %e, "write-ahead log append failed; batch refused with 503");
             IngestError::LogUnavailable(e.to_string())
         })?; // durable: only now may we ack
+        batch.logged_at = Some(LoggedAt {
+            segment: at.segment,
+            offset: at.offset,
+        });
         ingest.sink.deliver(batch);
     }
     ingest.stats.batches.inc();

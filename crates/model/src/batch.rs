@@ -2,7 +2,9 @@
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
-use crate::{ClientTime, Event, EventKind, Heartbeat, Props, Rendition, Seq, ServerTime, ViewId};
+use crate::{
+    ClientTime, Event, EventKind, Heartbeat, LoggedAt, Props, Rendition, Seq, ServerTime, ViewId,
+};
 
 /// The only wire version this server reads.
 pub const WIRE_VERSION: u64 = 1;
@@ -23,6 +25,8 @@ pub struct Batch {
     pub view: ViewHeader,
     /// Events in body order (not necessarily `seq` order).
     pub events: Vec<Event>,
+    /// Where the batch's record is in the write-ahead log, once it is durable there.
+    pub logged_at: Option<LoggedAt>,
 }
 
 /// The `view` envelope: identity and properties.
@@ -153,6 +157,7 @@ impl Batch {
             received_at,
             view,
             events,
+            logged_at: None,
         })
     }
 

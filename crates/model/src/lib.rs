@@ -15,4 +15,6 @@ mod view;
 pub use batch::{Batch, BatchError, ViewHeader, WIRE_VERSION};
 pub use event::{Event, EventKind, Heartbeat, Rendition};
 pub use time::{ClientTime, ServerTime};
-pub use view::{EndReason, Merged, Props, Released, Seq, View, ViewEnd, ViewId, ViewIdError};
+pub use view::{
+    EndReason, LoggedAt, Merged, Props, Released, Seq, View, ViewEnd, ViewId, ViewIdError,
+};

@@ -100,6 +100,17 @@ pub struct ViewEnd {
     pub last_seq: Seq,
 }
 
+/// Where a batch's record is in the write-ahead log (`openqoe_wal::LogPosition`, which this
+/// crate does not depend on): an ended view's events are read back from there until a file
+/// holds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoggedAt {
+    /// Segment number.
+    pub segment: u64,
+    /// Byte offset of the record in the segment.
+    pub offset: u64,
+}
+
 /// What a merge did with a batch's events.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Merged {
@@ -130,8 +141,12 @@ pub struct View {
     pub end: Option<ViewEnd>,
     /// Batches merged so far: anything derived from the view stays current while this does.
     pub revision: u64,
-    /// Set while the events are let go from memory (they are in the store's files).
+    /// Set while the events are let go from memory (in the write-ahead log or an hour file).
     pub released: Option<Released>,
+    /// Where every batch merged so far is in the write-ahead log, in merge order: the view's
+    /// events can be read back from there. `None` once a batch without a record was merged,
+    /// or the events came from an hour file.
+    pub logged: Option<Vec<LoggedAt>>,
 }
 
 /// What stays known of a view's events while they are out of memory.
@@ -168,6 +183,7 @@ impl View {
             end: None,
             revision: 0,
             released: None,
+            logged: Some(Vec::new()),
         }
     }
 
@@ -189,6 +205,10 @@ impl View {
         self.props.extend(props);
         self.last_received_at = self.last_received_at.max(batch.received_at);
         self.revision += 1;
+        match (&mut self.logged, batch.logged_at) {
+            (Some(logged), Some(at)) => logged.push(at),
+            _ => self.logged = None,
+        }
         let mut merged = Merged::default();
         for event in batch.events {
             match self.events.entry(event.seq) {
@@ -269,6 +289,45 @@ impl View {
                 Value::String(s) => Some(s.clone()),
                 other => Some(other.to_string()),
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(seq: u64, logged_at: Option<LoggedAt>) -> Batch {
+        let body = format!(
+            r#"{{"v":1,"view":{{"id":"v"}},"events":[{{"seq":{seq},"ts":{},"type":"heartbeat"}}]}}"#,
+            1_000 + seq
+        );
+        let mut batch = Batch::parse(body.as_bytes(), ServerTime(5_000)).unwrap();
+        batch.logged_at = logged_at;
+        batch
+    }
+
+    #[test]
+    fn a_view_knows_its_records_while_every_batch_was_logged() {
+        let at = |offset| Some(LoggedAt { segment: 3, offset });
+        type Case = (&'static str, Vec<Option<LoggedAt>>, Option<Vec<LoggedAt>>);
+        let cases: [Case; 4] = [
+            ("none merged", vec![], Some(vec![])),
+            (
+                "all logged, in merge order",
+                vec![at(40), at(0)],
+                Some(vec![at(40).unwrap(), at(0).unwrap()]),
+            ),
+            ("one not logged first", vec![None, at(0)], None),
+            ("one not logged later", vec![at(0), None, at(9)], None),
+        ];
+        for (name, batches, want) in cases {
+            let first = batch(0, None);
+            let mut view = View::new(&first.view, first.received_at);
+            for (seq, logged_at) in batches.into_iter().enumerate() {
+                view.merge(batch(seq as u64, logged_at));
+            }
+            assert_eq!(view.logged, want, "{name}");
         }
     }
 }

@@ -17,6 +17,7 @@ mod import;
 mod p1203_cli;
 mod persist;
 mod rca_cli;
+mod read_back;
 mod sql_api;
 mod stdin;
 mod steering;

@@ -129,7 +129,10 @@ impl Persistence {
                 let _ = std::fs::remove_dir(date.path());
             }
         }
-        let cutoff_time = UNIX_EPOCH + Duration::from_millis(cutoff.0.max(0) as u64);
+        // From the start of the cutoff's hour: a segment written before it holds only batches of
+        // views dropped above, never one of a view kept (whose events may be read back from it).
+        let segments_cutoff = cutoff.0.div_euclid(PARTITION_MS) * PARTITION_MS;
+        let cutoff_time = UNIX_EPOCH + Duration::from_millis(segments_cutoff.max(0) as u64);
         let segments =
             openqoe_wal::remove_segments_before(&self.data_dir.join("wal"), cutoff_time)?;
         if views + files + segments.len() > 0 {

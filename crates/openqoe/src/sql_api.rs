@@ -170,7 +170,7 @@ mod engine {
             let held = pipeline.hour_views(hour, from, to);
             let events: Vec<_> = held
                 .iter()
-                .flat_map(|view| view.events.values().map(move |event| (view, event)))
+                .flat_map(|view| view.events.values().map(move |event| (&view.id, event)))
                 .collect();
             if !events.is_empty() {
                 events_batches.push(events_batch(&events)?);

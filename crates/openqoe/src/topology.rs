@@ -3,7 +3,7 @@
 //! Stages never call each other; this file hands each the handles it needs. The one shared piece
 //! of state is [`Views`] (live views in the sessionizer, ended ones in the store) behind a lock:
 //! ingest writes to it once a batch is durable, queries read it.
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -14,12 +14,13 @@ use arrow_array::RecordBatch;
 use arrow_schema::Schema;
 use openqoe_collect::{decode_record, CollectStats, DurableBatches, Ingest};
 use openqoe_metrics::{view_minutes, Measure, MinuteCounts, ViewMetrics};
-use openqoe_model::{Batch, Event, ServerTime, View, ViewId};
+use openqoe_model::{Batch, Event, LoggedAt, ServerTime, View, ViewId};
 use openqoe_query::ViewSource;
 use openqoe_sessionize::Sessionizer;
 use openqoe_store::{
     events_batch, events_by_view, file_hour, hour_file, read_event_rows, read_hour_views,
-    with_view_state, ReadError, StoredView, ViewBatches, ViewStore, ViewTable, PARTITION_MS,
+    with_view_state, EventsAt, ReadError, ReleasedEvents, StoredView, ViewBatches, ViewStore,
+    ViewTable, PARTITION_MS,
 };
 use openqoe_wal::{ReplayReport, SegmentLog};
 use prometheus_client::metrics::gauge::Gauge;
@@ -29,6 +30,7 @@ use prometheus_client::registry::Registry;
 use crate::alerting::Alerting;
 use crate::config::Config;
 use crate::persist::Persistence;
+use crate::read_back::{read_view_events, ReadGroup};
 use crate::steering::Steering;
 
 /// Every view the process knows, live and ended.
@@ -42,14 +44,17 @@ struct Views {
     /// Late batches of views whose events could not be read back from their hour file: applied
     /// once they can be (the log keeps them meanwhile: see [`Pipeline::log_needed_since`]).
     pending: Vec<Batch>,
+    /// How long after its end a view's events stay in memory before they are read back from
+    /// the log instead.
+    keep_ended_ms: i64,
 }
 
 /// What a durable batch needs before it is applied ([`Views::route`]).
 enum Route {
     /// Nothing: it repeats what its view, whose events are out of memory, already has.
     Covered,
-    /// Its view's events back from hour `.0`'s file (read while the hour is at version `.1`).
-    ReadBack(i64, Option<u64>),
+    /// Its view's events back from where they are (read while its hour is at version `.1`).
+    ReadBack(EventsAt, Option<u64>),
     /// Nothing: applied as it is.
     Apply,
 }
@@ -69,10 +74,13 @@ impl Views {
     /// What `batch` needs before [`Views::apply`]: one look-up for the common case (a view
     /// whose events are in memory).
     fn route(&self, batch: &Batch) -> Route {
-        match self.store.released_hour(&batch.view.id) {
+        match self.store.released_to(&batch.view.id) {
             None => Route::Apply,
             Some(_) if self.store.covers(batch) => Route::Covered,
-            Some(hour) => Route::ReadBack(hour, self.store.hour_version(hour)),
+            Some(at) => {
+                let hour = self.store.table().hour_of(&batch.view.id);
+                Route::ReadBack(at, hour.and_then(|h| self.store.hour_version(h)))
+            }
         }
     }
 
@@ -102,11 +110,15 @@ impl Views {
             })
     }
 
-    fn expire(&mut self, now: ServerTime) {
+    /// Ends idle and over-stalled views as of `now`, and lets go of the events of views ended
+    /// long enough ago (returned, to be freed outside the lock).
+    fn expire(&mut self, now: ServerTime) -> Vec<ReleasedEvents> {
         let mut ended = Vec::new();
         self.sessionizer.expire(now, &mut ended);
         ended.into_iter().for_each(|view| self.store.insert(view));
         self.expired_at = now;
+        self.store
+            .release_ended(ServerTime(now.0 - self.keep_ended_ms))
     }
 }
 
@@ -199,26 +211,29 @@ impl Pipeline {
     }
 
     /// Applies a durable batch; a view whose events are out of memory gets them back first (read
-    /// without the lock, again if its hour changed meanwhile). When they cannot be read the
-    /// batch is held back ([`Views::pending`]) rather than merged into a view missing them.
+    /// without the lock, again if they moved or its hour changed meanwhile). When they cannot
+    /// be read the batch is held back ([`Views::pending`]) rather than merged into a view
+    /// missing them.
     fn apply_durable(&self, batch: Batch) {
-        let mut read: Option<(Option<u64>, Vec<Event>)> = None;
+        // Where the events were read from (and the hour's version then), and the events.
+        type ReadBack = ((EventsAt, Option<u64>), Vec<Event>);
+        let mut read: Option<ReadBack> = None;
         loop {
             let mut views = self.views.write().expect("views lock poisoned");
             match views.route(&batch) {
                 Route::Covered => return,
                 Route::Apply => {}
-                Route::ReadBack(hour, version) => match read.take() {
-                    Some((read_at, events)) if read_at == version => {
+                Route::ReadBack(at, version) => match read.take() {
+                    Some((read_from, events)) if read_from == (at.clone(), version) => {
                         views
                             .store
                             .restore(&batch.view.id, events, batch.received_at);
                     }
                     _ => {
                         drop(views);
-                        match read_view_events(&self.data_dir, hour, &batch.view.id) {
+                        match read_view_events(&self.data_dir, &batch.view.id, at.clone()) {
                             Ok(events) => {
-                                read = Some((version, events));
+                                read = Some(((at, version), events));
                                 continue;
                             }
                             Err(e) => {
@@ -237,27 +252,23 @@ impl Pipeline {
         }
     }
 
-    /// Copies of the views `released` (ids by the hour whose file holds their events) with
-    /// their events read back, an hour at a time (one hour's copies held at once), each handed
-    /// to `each` with its metrics. A view given its events back meanwhile is copied as it is;
-    /// views whose file cannot be read are left out (and logged).
+    /// Copies of the views `released` (with where their events are) with their events read
+    /// back, a group at a time (an hour file, or a share of the log: one group's copies held at
+    /// once), each handed to `each` with its metrics. A view given its events back meanwhile is
+    /// copied as it is; views whose events cannot be read are left out (and logged).
     fn each_restored(
         &self,
-        released: BTreeMap<i64, Vec<ViewId>>,
+        released: Vec<(ViewId, EventsAt)>,
         each: &mut dyn FnMut(View, &ViewMetrics),
     ) {
-        for (hour, ids) in released {
-            if ids.is_empty() {
-                continue;
-            }
-            let ids: HashSet<ViewId> = ids.into_iter().collect();
-            let mut events = match read_back(&self.data_dir, hour, &ids) {
+        for group in ReadGroup::split(released) {
+            let ids = group.ids();
+            let mut events = match group.read(&self.data_dir) {
                 Ok(events) => events,
                 Err(e) => {
                     // Left out rather than shown without their events.
                     tracing::error!(
                         error = format!("{e:#}"),
-                        hour,
                         views = ids.len(),
                         "views left out: their events cannot be read back"
                     );
@@ -285,12 +296,12 @@ impl Pipeline {
     /// Calls `each` with every view, live or ended, with time in `[from, to)`, events included:
     /// those in memory under the lock, then those read back from files.
     fn each_touching(&self, from: ServerTime, to: ServerTime, each: &mut dyn FnMut(&View)) {
-        let mut released: BTreeMap<i64, Vec<ViewId>> = BTreeMap::new();
+        let mut released = Vec::new();
         {
             let views = self.views.read().expect("views lock poisoned");
             for view in views.touching(from, to) {
-                match views.store.released_hour(&view.id) {
-                    Some(hour) => released.entry(hour).or_default().push(view.id.clone()),
+                match views.store.released_to(&view.id) {
+                    Some(at) => released.push((view.id.clone(), at)),
                     None => each(view),
                 }
             }
@@ -401,10 +412,11 @@ impl Pipeline {
     }
 
     /// The ended views that started in hour `hour` and their events, as Arrow batches: events
-    /// in memory, and those of views whose events were let go read back from the hour's file.
+    /// in memory, and those of views whose events were let go read back from the hour's file
+    /// or the write-ahead log.
     ///
     /// # Errors
-    /// When a batch cannot be built or the hour's events file cannot be read back.
+    /// When a batch cannot be built or released events cannot be read back.
     pub fn hour_batches(&self, hour: i64) -> anyhow::Result<HourBatches> {
         let (views_rows, resident, released) = {
             let views = self.views.read().expect("views lock poisoned");
@@ -419,9 +431,9 @@ impl Pipeline {
             ended.sort_unstable_by(|a, b| a.id.cmp(&b.id));
             let events: Vec<_> = ended
                 .iter()
-                .flat_map(|view| view.events.values().map(move |event| (*view, event)))
+                .flat_map(|view| view.events.values().map(move |event| (&view.id, event)))
                 .collect();
-            let released: HashSet<ViewId> = views.store.released_in(hour).into_iter().collect();
+            let released = views.store.released_in(hour);
             let (schema, batches) = rows.into_parts();
             let rows = with_view_state(&schema, &batches, |id| {
                 let id = ViewId::new(id).ok()?;
@@ -430,10 +442,24 @@ impl Pipeline {
             (rows, events_batch(&events)?, released)
         };
         let mut events = Vec::new();
-        if !released.is_empty() {
-            let path = hour_file(&self.data_dir, "events", hour);
-            events = read_event_rows(&path, Some(&released))
-                .context("reading back the hour's released events")?;
+        for group in ReadGroup::split(released) {
+            match &group {
+                // Rows as the file has them, without decoding events.
+                ReadGroup::HourFile(hour, ids) => events.extend(
+                    read_event_rows(&hour_file(&self.data_dir, "events", *hour), Some(ids))
+                        .context("reading back the hour's released events")?,
+                ),
+                ReadGroup::Log(_) => {
+                    let by_view = group.read(&self.data_dir)?;
+                    let mut ids: Vec<&ViewId> = by_view.keys().collect();
+                    ids.sort_unstable();
+                    let rows: Vec<(&ViewId, &Event)> = ids
+                        .into_iter()
+                        .flat_map(|id| by_view[id].iter().map(move |event| (id, event)))
+                        .collect();
+                    events.push(events_batch(&rows)?);
+                }
+            }
         }
         events.push(resident);
         Ok(HourBatches {
@@ -481,12 +507,18 @@ impl Pipeline {
         dropped
     }
 
-    /// Ends idle and over-stalled views as of `now`.
+    /// Ends idle and over-stalled views as of `now`, and lets go of the events of views that
+    /// ended long enough ago (the log holds them).
     pub fn expire(&self, now: ServerTime) {
-        let mut views = self.views.write().expect("views lock poisoned");
-        views.expire(now);
-        self.refresh_gauges(&views);
-        self.live_metrics.retain_live(&views.sessionizer);
+        let released = {
+            let mut views = self.views.write().expect("views lock poisoned");
+            let released = views.expire(now);
+            self.refresh_gauges(&views);
+            self.live_metrics.retain_live(&views.sessionizer);
+            released
+        };
+        // Freed here, with ingest free to go on.
+        drop(released);
     }
 }
 
@@ -536,13 +568,13 @@ impl ViewSource for Pipeline {
 
     fn views(&self, ids: &[ViewId]) -> Vec<(View, ViewMetrics)> {
         let mut found = Vec::new();
-        let mut released: BTreeMap<i64, Vec<ViewId>> = BTreeMap::new();
+        let mut released = Vec::new();
         {
             let views = self.views.read().expect("views lock poisoned");
             for id in ids {
                 if let Some(stored) = views.store.get(id) {
-                    match views.store.released_hour(id) {
-                        Some(hour) => released.entry(hour).or_default().push(id.clone()),
+                    match views.store.released_to(id) {
+                        Some(at) => released.push((id.clone(), at)),
                         None => found.push((stored.view.clone(), stored.metrics.clone())),
                     }
                 } else if let Some(view) = views.sessionizer.view(id) {
@@ -608,8 +640,8 @@ impl ViewSource for Pipeline {
                 .into_iter()
                 .filter(|v| in_range(v))
             {
-                match view.released {
-                    Some(_) => released.push(view.id.clone()),
+                match views.store.released_to(&view.id) {
+                    Some(at) => released.push((view.id.clone(), at)),
                     None => held.push(view.clone()),
                 }
             }
@@ -622,28 +654,9 @@ impl ViewSource for Pipeline {
                     .cloned(),
             );
         }
-        let released = BTreeMap::from([(hour, released)]);
         self.each_restored(released, &mut |view, _| held.push(view));
         held
     }
-}
-
-/// The events of views `ids` of hour `hour`, read back from its events file in `data_dir`.
-fn read_back(
-    data_dir: &Path,
-    hour: i64,
-    ids: &HashSet<ViewId>,
-) -> anyhow::Result<HashMap<ViewId, Vec<Event>>> {
-    let path = hour_file(data_dir, "events", hour);
-    read_event_rows(&path, Some(ids))
-        .and_then(|rows| events_by_view(&rows))
-        .context("reading back released views' events")
-}
-
-/// One view's events, read back from hour `hour`'s events file in `data_dir`.
-fn read_view_events(data_dir: &Path, hour: i64, id: &ViewId) -> anyhow::Result<Vec<Event>> {
-    let mut events = read_back(data_dir, hour, &HashSet::from([id.clone()]))?;
-    Ok(events.remove(id).unwrap_or_default())
 }
 
 /// Loads every hour the data directory has files for into `views`, oldest first (their events
@@ -687,6 +700,19 @@ fn load_hours(data_dir: &Path, views: &mut Views) -> anyhow::Result<(usize, usiz
         }
     }
     Ok((hours.len(), loaded))
+}
+
+/// How long after its end a view's events stay in memory: `[store] keep_ended_seconds`, or
+/// while detection (the minute the view ended in, sealed after the grace, judged at the next
+/// tick) and steering (its window) may still read the view, so they need not read it back.
+fn keep_ended_ms(config: &Config) -> i64 {
+    let seconds = config.store.keep_ended_seconds.unwrap_or_else(|| {
+        let detection = 60 + config.detect.grace_seconds + 60;
+        let steering =
+            u64::from(config.steer.window_seconds) + u64::from(config.steer.evaluate_seconds);
+        detection.max(steering)
+    });
+    i64::try_from(seconds.saturating_mul(1_000)).unwrap_or(i64::MAX)
 }
 
 /// The running server's parts, before it accepts connections.
@@ -740,7 +766,7 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
     let released_events = Gauge::default();
     registry.register(
         "openqoe_released_events",
-        "Events of ended views let go from memory once their hour file was written",
+        "Events of ended views out of memory: read back from the write-ahead log, or from their hour file once written",
         released_events.clone(),
     );
 
@@ -759,6 +785,7 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
             dimensions: BTreeSet::new(),
             expired_at: ServerTime(0),
             pending: Vec::new(),
+            keep_ended_ms: keep_ended_ms(config),
         }),
         active_views,
         ended_views,
@@ -783,21 +810,22 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
         if hours > 0 {
             tracing::info!(hours, views = loaded, "hour files loaded");
         }
-        SegmentLog::open(&wal_dir, config.wal.clone(), on_sync, |record| match decode_record(record) {
-            Ok(batch) => {
+        SegmentLog::open(&wal_dir, config.wal.clone(), on_sync, |at, record| match decode_record(record) {
+            Ok(mut batch) => {
+                batch.logged_at = Some(LoggedAt { segment: at.segment, offset: at.offset });
                 if let Some(newest) = batch.events.iter().map(|e| e.at.0).max() {
                     pipeline.newest_event_at.fetch_max(newest, Ordering::Relaxed);
                 }
                 // Replay runs the expiry rules on the log's own clock, as the live run did.
                 if batch.received_at.since(views.expired_at) >= 1_000 {
-                    views.expire(batch.received_at);
+                    drop(views.expire(batch.received_at));
                 }
                 // A logged batch its hour file does not hold yet needs the view's events back.
                 match views.route(&batch) {
                     Route::Covered => return,
                     Route::Apply => {}
-                    Route::ReadBack(hour, _) => {
-                        match read_view_events(data_dir, hour, &batch.view.id) {
+                    Route::ReadBack(at, _) => {
+                        match read_view_events(data_dir, &batch.view.id, at) {
                             Ok(events) => {
                                 views.store.restore(&batch.view.id, events, batch.received_at);
                             }

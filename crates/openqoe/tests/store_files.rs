@@ -304,3 +304,102 @@ async fn the_log_is_cut_where_the_hour_files_hold_its_batches() {
     let types = event_types(&client, &format!("{url}/v1/views/live/events")).await;
     assert_eq!(types, ["play_requested", "first_frame"]);
 }
+
+/// Waits until `openqoe_released_events` reaches `count`.
+async fn released(client: &reqwest::Client, url: &str, count: f64, deadline: std::time::Instant) {
+    while gauge(client, url, "openqoe_released_events").await < count {
+        assert!(std::time::Instant::now() < deadline, "events never let go");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// An ended view's events leave memory once it has ended (`keep_ended_seconds`), long before
+/// its hour is written: the view page, a late batch, the export and a restart read them back
+/// from the write-ahead log, at its batches' records.
+#[tokio::test]
+async fn ended_views_events_are_read_back_from_the_log_before_their_hour_is_written() {
+    let setup = Setup::new("[store]\nkeep_ended_seconds = 0\ncheck_seconds = 1\n");
+    let server = setup.start();
+    let client = reqwest::Client::new();
+    let url = &server.url;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let start = now_ms() - 70_000;
+    let whole = view("ended", start);
+    // Two batches, so two records: the first with a copy of seq 0 the second repeats.
+    let events = whole["events"].as_array().unwrap();
+    let mut repeat = events[0].clone();
+    repeat["playhead_ms"] = json!(999);
+    for part in [&events[..2], &[repeat, events[2].clone()][..]] {
+        let mut batch = whole.clone();
+        batch["events"] = json!(part);
+        assert_eq!(support::post_batch(&client, url, &batch).await, 202);
+    }
+    released(&client, url, 3.0, deadline).await;
+    let events_url = format!("{url}/v1/views/ended/events");
+    let page = support::get_json(&client, &events_url).await;
+    let types: Vec<&str> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["play_requested", "first_frame", "view_end"],
+        "{page}"
+    );
+    assert!(
+        !page.to_string().contains("999"),
+        "the first copy of a seq is kept, as when merged: {page}"
+    );
+    let detail = support::get_json(&client, &format!("{url}/v1/views/ended")).await;
+    assert_eq!(detail["metrics"]["video_startup_time_ms"], 1500, "{detail}");
+    assert!(
+        !data_files(&setup.data.join("events")),
+        "no hour file yet: the events are in the log only"
+    );
+
+    // A late batch brings them back, is merged, and they leave again with its record.
+    let late = json!({
+        "v": 1, "key": "demo", "view": {"id": "ended"},
+        "events": [{"seq": 3, "ts": start + 61_000, "type": "heartbeat", "playhead_ms": 0}],
+    });
+    assert_eq!(support::post_batch(&client, url, &late).await, 202);
+    released(&client, url, 4.0, deadline).await;
+    assert_eq!(
+        event_types(&client, &events_url).await,
+        ["play_requested", "first_frame", "view_end", "heartbeat"]
+    );
+    let export = client
+        .get(format!(
+            "{url}/v1/export/events?from={}&to={}&format=jsonl",
+            start - 1,
+            start + HOUR_MS
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(export.lines().count(), 4, "{export}");
+
+    // After a crash the log is replayed: the view ends again, and leaves memory again.
+    server.kill_9();
+    let server = setup.start();
+    let (url, client) = (&server.url, reqwest::Client::new());
+    released(&client, url, 4.0, deadline).await;
+    assert_eq!(
+        event_types(&client, &format!("{url}/v1/views/ended/events")).await,
+        ["play_requested", "first_frame", "view_end", "heartbeat"]
+    );
+}
+
+/// Whether any file is under `dir`.
+fn data_files(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|dates| {
+        dates
+            .flatten()
+            .any(|date| std::fs::read_dir(date.path()).is_ok_and(|mut f| f.next().is_some()))
+    })
+}

@@ -18,6 +18,11 @@ pub struct StoreConfig {
     pub retention_days: u64,
     /// Seconds between looks for hours to write and data past retention.
     pub check_seconds: u64,
+    /// Seconds an ended view's events stay in memory before they are read back from the
+    /// write-ahead log instead (until its hour's files hold them). Unset: as long as detection
+    /// and steering still read the view (a minute, the detection grace and a minute more, or
+    /// the steering window).
+    pub keep_ended_seconds: Option<u64>,
 }
 
 impl Default for StoreConfig {
@@ -27,6 +32,7 @@ impl Default for StoreConfig {
             settle_minutes: 90,
             retention_days: 0,
             check_seconds: 60,
+            keep_ended_seconds: None,
         }
     }
 }

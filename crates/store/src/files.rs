@@ -9,7 +9,7 @@ use arrow_array::builder::{BooleanBuilder, Float64Builder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch, StringArray, TimestampMillisecondArray, UInt64Array};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use openqoe_metrics::{MetricKind, METRICS};
-use openqoe_model::{Event, ServerTime, View};
+use openqoe_model::{Event, ServerTime, View, ViewId};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
@@ -515,10 +515,10 @@ pub fn events_schema() -> Arc<Schema> {
 ///
 /// # Errors
 /// [`WriteError::Arrow`] when a column cannot be built.
-pub fn events_batch(events: &[(&View, &Event)]) -> Result<RecordBatch, WriteError> {
+pub fn events_batch(events: &[(&ViewId, &Event)]) -> Result<RecordBatch, WriteError> {
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(
-            events.iter().map(|(view, _)| view.id.as_str()),
+            events.iter().map(|(id, _)| id.as_str()),
         )),
         Arc::new(UInt64Array::from_iter_values(
             events.iter().map(|(_, event)| event.seq.0),
@@ -571,18 +571,18 @@ impl<W: Write + Send> EventsWriter<W> {
         &mut self,
         views: impl IntoIterator<Item = &'v View>,
     ) -> Result<u64, WriteError> {
-        let events: Vec<(&View, &Event)> = views
+        let events: Vec<(&ViewId, &Event)> = views
             .into_iter()
-            .flat_map(|view| view.events.values().map(move |event| (view, event)))
+            .flat_map(|view| view.events.values().map(move |event| (&view.id, event)))
             .collect();
         let kind = |event: &Event| event.kind.name().to_owned();
         let fields = |event: &Event| event.raw_json().to_owned();
         match &mut self.sink {
             Sink::Parquet(writer, _) => writer.write(&events_batch(&events)?)?,
             Sink::Csv(writer) => {
-                for (view, event) in &events {
+                for (id, event) in &events {
                     writer.write_record([
-                        view.id.as_str().to_owned(),
+                        id.as_str().to_owned(),
                         event.seq.0.to_string(),
                         event.at.0.to_string(),
                         event.ts.0.to_string(),
@@ -592,9 +592,9 @@ impl<W: Write + Send> EventsWriter<W> {
                 }
             }
             Sink::Jsonl(out) => {
-                for (view, event) in &events {
+                for (id, event) in &events {
                     let row = serde_json::json!({
-                        "view_id": view.id.as_str(),
+                        "view_id": id.as_str(),
                         "seq": event.seq.0,
                         "at": event.at.0,
                         "ts": event.ts.0,

@@ -2,10 +2,11 @@
 //!
 //! Owns ended views only; live views belong to the sessionizer. Key decisions: every ended view
 //! also has a row in [`ViewTable`] — dimensions dictionary-encoded, one column per metric, hourly
-//! partitions — which aggregate queries scan. Once an hour's files hold it, its views' events
-//! are let go from memory ([`ViewStore::release_hour`]); what remains of such a view (its props,
-//! end and metrics) answers queries, and its events are read back from the hour's events file
-//! for a lookup, a late batch or a rewrite of the hour.
+//! partitions — which aggregate queries scan. A view's events are let go from memory soon after
+//! it ends when the write-ahead log holds every batch of it ([`ViewStore::release_ended`]), and
+//! otherwise once its hour's files hold them ([`ViewStore::release_hour`]); what remains of such
+//! a view (its props, end and metrics) answers queries, and its events are read back from where
+//! they are ([`EventsAt`]) for a lookup, a late batch or a write of the hour.
 #![warn(missing_docs)]
 
 mod config;
@@ -13,10 +14,10 @@ mod files;
 mod readback;
 mod table;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use openqoe_metrics::{compute, ViewMetrics};
-use openqoe_model::{Batch, Event, Merged, Seq, ServerTime, View, ViewId};
+use openqoe_model::{Batch, Event, LoggedAt, Merged, Seq, ServerTime, View, ViewId};
 
 /// An ended view and its metrics, computed once when it ended (again if late events arrive).
 #[derive(Debug, Clone)]
@@ -33,13 +34,26 @@ pub struct StoredView {
 /// A view's events let go from memory by [`ViewStore::release_hour`].
 pub type ReleasedEvents = std::collections::BTreeMap<Seq, Event>;
 
+/// Where an ended view's events are while they are out of memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventsAt {
+    /// In the write-ahead log, at the records of its batches (its hour's files are not written
+    /// since it ended).
+    Log(Vec<LoggedAt>),
+    /// In the events file of the hour starting at this epoch ms.
+    HourFile(i64),
+}
+
 /// Ended views by id.
 #[derive(Debug, Default)]
 pub struct ViewStore {
     ended: HashMap<ViewId, StoredView>,
     table: ViewTable,
-    /// Events of ended views out of memory (in hour files).
+    /// Events of ended views out of memory (in the log or hour files).
     released_events: usize,
+    /// Ended views whose events are in memory and in the log, oldest end first (nearly: a view
+    /// ended by the idle rule comes in late), for [`ViewStore::release_ended`].
+    unreleased: VecDeque<ViewId>,
 }
 
 pub use config::{file_hour, hour_file, StoreConfig};
@@ -68,6 +82,9 @@ impl ViewStore {
     /// Holds `view` (its row already written), in place of any earlier copy.
     fn keep(&mut self, view: View, metrics: ViewMetrics) {
         let unwritten_since = view.first_received_at;
+        if view.released.is_none() && view.logged.as_ref().is_some_and(|l| !l.is_empty()) {
+            self.unreleased.push_back(view.id.clone());
+        }
         let replaced = self.ended.insert(
             view.id.clone(),
             StoredView {
@@ -86,7 +103,9 @@ impl ViewStore {
     /// Gives the batch back when no ended view has its id (it belongs to a live view).
     /// Late events with a `seq` before the view's end are measured (out-of-order delivery);
     /// later ones are kept but not measured. A view whose events were let go is
-    /// [restored](ViewStore::restore) first by the caller (the events are in a file).
+    /// [restored](ViewStore::restore) first by the caller (from the log or a file). A view
+    /// whose batches are all in the log lets its events go again at the next
+    /// [`ViewStore::release_ended`].
     pub fn merge_late(&mut self, batch: Batch) -> Result<Merged, Box<Batch>> {
         match self.ended.get_mut(&batch.view.id) {
             Some(stored) => {
@@ -99,6 +118,9 @@ impl ViewStore {
                 // are rare, so the view is measured again every time.
                 stored.metrics = compute(&stored.view);
                 self.table.upsert(&stored.view, &stored.metrics);
+                if stored.view.logged.is_some() {
+                    self.unreleased.push_back(stored.view.id.clone());
+                }
                 Ok(merged)
             }
             None => Err(Box::new(batch)),
@@ -117,7 +139,8 @@ impl ViewStore {
 
     /// Whether `batch` would change nothing of its ended view whose events are out of memory:
     /// the view has every event's `seq` and the header says nothing new. Such a batch (a retry,
-    /// or a logged batch the hour file already holds) needs no merge, so no read-back.
+    /// or a logged batch the hour file or the log already holds) needs no merge, so no
+    /// read-back.
     pub fn covers(&self, batch: &Batch) -> bool {
         let Some(stored) = self.ended.get(&batch.view.id) else {
             return false;
@@ -190,9 +213,33 @@ impl ViewStore {
         self.table.mark_written(hour, version);
     }
 
+    /// Lets go of the events of views that ended before `before` and whose every batch is in
+    /// the write-ahead log (they are read back from there until their hour's files hold them).
+    /// Returns them, to be freed by the caller outside any lock.
+    pub fn release_ended(&mut self, before: ServerTime) -> Vec<ReleasedEvents> {
+        let mut released = Vec::new();
+        while let Some(id) = self.unreleased.front() {
+            let Some(stored) = self.ended.get_mut(id) else {
+                self.unreleased.pop_front();
+                continue;
+            };
+            if stored.view.end.is_some_and(|end| end.at >= before) {
+                break;
+            }
+            if stored.view.logged.is_some() {
+                let events = stored.view.release_events();
+                self.released_events += events.len();
+                released.push(events);
+            }
+            self.unreleased.pop_front();
+        }
+        released
+    }
+
     /// Lets go of the events of hour `hour`'s views if its files hold every change to it (they
     /// are read back from its events file when needed). Returns them, to be freed by the caller
-    /// outside any lock (freeing millions of events takes a while).
+    /// outside any lock (freeing millions of events takes a while). Views whose events were
+    /// read back from the log for the write are now read back from the file instead.
     pub fn release_hour(&mut self, hour: i64) -> Vec<ReleasedEvents> {
         if !self.table.is_written(hour) {
             return Vec::new();
@@ -205,6 +252,8 @@ impl ViewStore {
         let mut released = Vec::new();
         for id in &ids {
             if let Some(stored) = self.ended.get_mut(id) {
+                // The file holds them now: the log may be cut behind it.
+                stored.view.logged = None;
                 let events = stored.view.release_events();
                 if !events.is_empty() {
                     self.released_events += events.len();
@@ -215,29 +264,35 @@ impl ViewStore {
         released
     }
 
-    /// The hour whose events file holds view `id`'s events, while they are out of memory.
-    pub fn released_hour(&self, id: &ViewId) -> Option<i64> {
-        let stored = self.ended.get(id)?;
-        stored.view.released?;
-        self.table.hour_of(id)
+    /// Where view `id`'s events are, while they are out of memory.
+    pub fn released_to(&self, id: &ViewId) -> Option<EventsAt> {
+        let view = &self.ended.get(id)?.view;
+        view.released?;
+        match &view.logged {
+            Some(logged) => Some(EventsAt::Log(logged.clone())),
+            None => self.table.hour_of(id).map(EventsAt::HourFile),
+        }
     }
 
-    /// Ids of hour `hour`'s views whose events are out of memory (in the hour's events file).
-    pub fn released_in(&self, hour: i64) -> Vec<ViewId> {
+    /// Hour `hour`'s views whose events are out of memory, with where they are.
+    pub fn released_in(&self, hour: i64) -> Vec<(ViewId, EventsAt)> {
         self.hour_views(hour)
             .into_iter()
-            .filter(|view| view.released.is_some())
-            .map(|view| view.id.clone())
+            .filter_map(|view| Some((view.id.clone(), self.released_to(&view.id)?)))
             .collect()
     }
 
-    /// Gives view `id` back its events, read from its hour's events file, for a batch received
-    /// at `received_at`.
+    /// Gives view `id` back its events, read from where they were, for a batch received at
+    /// `received_at`.
     pub fn restore(&mut self, id: &ViewId, events: Vec<Event>, received_at: ServerTime) {
         if let Some(stored) = self.ended.get_mut(id) {
             if let Some(released) = stored.view.released {
                 self.released_events -= released.events;
-                stored.unwritten_since = received_at;
+                // Read back from a file, the view is unwritten again from this batch on; from
+                // the log, it has been unwritten since its first batch.
+                if stored.view.logged.is_none() {
+                    stored.unwritten_since = received_at;
+                }
             }
             stored.view.restore_events(events);
         }
@@ -248,12 +303,12 @@ impl ViewStore {
     pub fn unwritten_since(&self) -> Option<ServerTime> {
         self.ended
             .values()
-            .filter(|stored| stored.view.released.is_none())
+            .filter(|stored| stored.view.released.is_none() || stored.view.logged.is_some())
             .map(|stored| stored.unwritten_since)
             .min()
     }
 
-    /// Events of ended views out of memory (held in hour files).
+    /// Events of ended views out of memory (in the log or hour files).
     pub fn released_events(&self) -> usize {
         self.released_events
     }
@@ -349,8 +404,11 @@ mod tests {
         assert_eq!(released(&mut store), 3);
         assert_eq!(released(&mut store), 0, "released once");
         assert_eq!(store.released_events(), 3);
-        assert_eq!(store.released_hour(&id), Some(0));
-        assert_eq!(store.released_in(0), vec![id.clone()]);
+        assert_eq!(store.released_to(&id), Some(EventsAt::HourFile(0)));
+        assert_eq!(
+            store.released_in(0),
+            vec![(id.clone(), EventsAt::HourFile(0))]
+        );
         let slim = &store.get(&id).unwrap().view;
         assert!(slim.events.is_empty());
         assert_eq!(
@@ -362,7 +420,7 @@ mod tests {
         let events: Vec<Event> = ended_view("a", 1_000, 3).events.into_values().collect();
         store.restore(&id, events, ServerTime(9_000));
         assert_eq!(store.unwritten_since(), Some(ServerTime(9_000)));
-        assert_eq!(store.released_hour(&id), None);
+        assert_eq!(store.released_to(&id), None);
         assert_eq!(store.released_events(), 0);
         assert_eq!(store.get(&id).unwrap().view.events.len(), 3);
 
@@ -374,6 +432,100 @@ mod tests {
             0,
             "dropped views' events are not counted"
         );
+    }
+
+    /// `view` as if each of its events had come in its own logged batch.
+    fn logged(mut view: View) -> View {
+        let records: Vec<LoggedAt> = (0..view.events.len() as u64)
+            .map(|i| LoggedAt {
+                segment: 1,
+                offset: i * 100,
+            })
+            .collect();
+        view.logged = Some(records);
+        view
+    }
+
+    #[test]
+    fn ended_views_in_the_log_let_events_go_after_the_hold_until_their_hour_is_written() {
+        let mut store = ViewStore::new();
+        let a = ViewId::new("a").unwrap();
+        // Ends at 1_000 + 2 s, 3_000 + 1 s and 2_000 + 3 s; "c" (an idle end, say) comes last.
+        store.insert(logged(ended_view("a", 1_000, 3)));
+        store.insert(logged(ended_view("b", 3_000, 2)));
+        store.insert(ended_view("unlogged", 1_000, 2));
+        store.insert(logged(ended_view("c", 2_000, 4)));
+        let total =
+            |released: Vec<ReleasedEvents>| -> usize { released.iter().map(|e| e.len()).sum() };
+
+        assert_eq!(
+            total(store.release_ended(ServerTime(3_000))),
+            0,
+            "none ended before"
+        );
+        assert_eq!(total(store.release_ended(ServerTime(3_001))), 3, "a only");
+        assert!(
+            matches!(store.released_to(&a), Some(EventsAt::Log(records)) if records.len() == 3)
+        );
+        assert_eq!(
+            store.unwritten_since(),
+            Some(ServerTime(1_000)),
+            "a still needs the log"
+        );
+        // b ended at 4_000 and holds c back: the queue is in insertion order.
+        assert_eq!(total(store.release_ended(ServerTime(4_000))), 0);
+        assert_eq!(total(store.release_ended(ServerTime(10_000))), 6, "b and c");
+        assert_eq!(
+            total(store.release_ended(ServerTime(99_000))),
+            0,
+            "released once"
+        );
+        assert_eq!(store.released_events(), 9);
+        assert_eq!(
+            store
+                .get(&ViewId::new("unlogged").unwrap())
+                .unwrap()
+                .view
+                .events
+                .len(),
+            2,
+            "a view not wholly in the log keeps its events until its hour is written"
+        );
+
+        // Read back from the log for a late batch: the view is unwritten since its first batch,
+        // and goes back on the queue.
+        let events: Vec<Event> = ended_view("a", 1_000, 3).events.into_values().collect();
+        store.restore(&a, events, ServerTime(50_000));
+        assert_eq!(store.released_to(&a), None);
+        assert_eq!(store.unwritten_since(), Some(ServerTime(1_000)));
+        let late = Batch::parse(
+            br#"{"v":1,"view":{"id":"a"},"events":[{"seq":3,"ts":4000,"type":"heartbeat"}]}"#,
+            ServerTime(50_000),
+        )
+        .map(|mut batch| {
+            batch.logged_at = Some(LoggedAt {
+                segment: 2,
+                offset: 0,
+            });
+            batch
+        })
+        .unwrap();
+        store.merge_late(late).unwrap();
+        assert_eq!(total(store.release_ended(ServerTime(99_000))), 4);
+        assert!(
+            matches!(store.released_to(&a), Some(EventsAt::Log(records)) if records.len() == 4)
+        );
+
+        // Once the hour is written, the file holds them and the log is no longer needed.
+        let (_, version) = store.table().unwritten_hours(PARTITION_MS)[0];
+        store.mark_written(0, version);
+        assert_eq!(
+            total(store.release_hour(0)),
+            2,
+            "the unlogged view's events"
+        );
+        assert_eq!(store.released_to(&a), Some(EventsAt::HourFile(0)));
+        assert_eq!(store.unwritten_since(), None);
     }
 
     #[test]
@@ -411,9 +563,9 @@ mod tests {
         let views: Vec<View> = (0..40)
             .map(|i| ended_view(&format!("v{i:03}"), 1_000 + i * 10, 5))
             .collect();
-        let events: Vec<(&View, &Event)> = views
+        let events: Vec<(&ViewId, &Event)> = views
             .iter()
-            .flat_map(|view| view.events.values().map(move |event| (view, event)))
+            .flat_map(|view| view.events.values().map(move |event| (&view.id, event)))
             .collect();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.parquet");
@@ -442,7 +594,7 @@ mod tests {
     #[test]
     fn damaged_hour_files_are_refused_with_a_reason() {
         let view = ended_view("a", 5_000, 40);
-        let events: Vec<(&View, &Event)> = view.events.values().map(|e| (&view, e)).collect();
+        let events: Vec<(&ViewId, &Event)> = view.events.values().map(|e| (&view.id, e)).collect();
         let dir = tempfile::tempdir().unwrap();
         let good = dir.path().join("good.parquet");
         write_parquet_file(
@@ -485,7 +637,7 @@ mod tests {
     #[test]
     fn events_read_back_are_the_events_written() {
         let view = ended_view("a", 5_000, 4);
-        let events: Vec<(&View, &Event)> = view.events.values().map(|e| (&view, e)).collect();
+        let events: Vec<(&ViewId, &Event)> = view.events.values().map(|e| (&view.id, e)).collect();
         let batch = events_batch(&events).unwrap();
         let restored = events_by_view(&[batch]).unwrap();
         let back = &restored[&view.id];

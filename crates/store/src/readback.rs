@@ -138,6 +138,8 @@ pub fn read_hour_views(path: &Path) -> Result<Vec<(i64, View)>, ReadError> {
                     .filter(|c| c.is_valid(row))
                     .map(|c| c.value(row).to_owned())
             };
+            // Its events come from the events file, not the log.
+            view.logged = None;
             view.viewer_id = cell(viewers);
             view.session_id = cell(sessions);
             view.props = props;

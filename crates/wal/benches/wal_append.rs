@@ -15,7 +15,7 @@ fn wal_append(c: &mut Criterion) {
         dir.path(),
         WalConfig::default(),
         Box::new(|_, _, _| {}),
-        |_| {},
+        |_, _| {},
     )
     .unwrap();
     let mut group = c.benchmark_group("wal_append_10KiB");

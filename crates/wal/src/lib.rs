@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod log;
+mod read_back;
 mod segment;
 
 use std::future::Future;
@@ -15,6 +16,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 pub use log::{remove_segments_before, ReplayReport, SegmentLog, SyncObserver};
+pub use read_back::{read_records, ReadBackError};
 pub use segment::{read_segment, SegmentDamage, SegmentRead, MAX_RECORD_BYTES};
 
 /// `[wal]` section of openqoe.toml.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::segment::{frame, read_segment, MAX_RECORD_BYTES};
+use crate::segment::{frame, read_segment, MAX_RECORD_BYTES, RECORD_HEADER_BYTES};
 use crate::{AppendError, EventLog, LogPosition, WalConfig, WalError};
 
 /// Called after each group commit with its fsync duration, record count and bytes (for `/metrics`).
@@ -40,7 +40,7 @@ pub struct SegmentLog {
     appends: mpsc::Sender<Append>,
 }
 
-fn segment_path(dir: &Path, number: u64) -> PathBuf {
+pub(crate) fn segment_path(dir: &Path, number: u64) -> PathBuf {
     dir.join(format!("wal-{number:020}.log"))
 }
 
@@ -100,7 +100,8 @@ pub fn remove_segments_before(
 }
 
 impl SegmentLog {
-    /// Opens or creates the log in `dir`, handing every intact record to `replay` in append order.
+    /// Opens or creates the log in `dir`, handing every intact record and where it is to
+    /// `replay`, in append order.
     ///
     /// # Errors
     /// [`WalError`] when the directory or a segment cannot be read, or the tail cannot be cut.
@@ -108,7 +109,7 @@ impl SegmentLog {
         dir: &Path,
         config: WalConfig,
         on_sync: SyncObserver,
-        mut replay: impl FnMut(&[u8]),
+        mut replay: impl FnMut(LogPosition, &[u8]),
     ) -> Result<(SegmentLog, ReplayReport), WalError> {
         std::fs::create_dir_all(dir).map_err(|e| WalError::io(dir, e))?;
         let numbers = segment_numbers(dir)?;
@@ -120,8 +121,17 @@ impl SegmentLog {
             let path = segment_path(dir, number);
             let bytes = std::fs::read(&path).map_err(|e| WalError::io(&path, e))?;
             let read = read_segment(&bytes);
+            // Records are contiguous from the segment's start.
+            let mut offset = 0;
             for record in &read.records {
-                replay(record);
+                replay(
+                    LogPosition {
+                        segment: number,
+                        offset,
+                    },
+                    record,
+                );
+                offset += (RECORD_HEADER_BYTES + record.len()) as u64;
                 report.records += 1;
                 report.bytes += record.len() as u64;
             }

@@ -14,7 +14,7 @@ fn open(dir: &std::path::Path, config: WalConfig) -> (SegmentLog, Vec<Vec<u8>>, 
         Box::new(move |_, _, _| {
             counter.fetch_add(1, Ordering::Relaxed);
         }),
-        |r| replayed.push(r.to_vec()),
+        |_, r| replayed.push(r.to_vec()),
     )
     .unwrap();
     (log, replayed, syncs)
@@ -80,7 +80,7 @@ async fn a_torn_tail_is_cut_and_appends_continue() {
         dir.path(),
         WalConfig::default(),
         Box::new(|_, _, _| {}),
-        |r| replayed.push(r.to_vec()),
+        |_, r| replayed.push(r.to_vec()),
     )
     .unwrap();
     assert_eq!((report.records, report.truncated_tail_bytes), (1, 6));
@@ -148,4 +148,57 @@ async fn retention_removes_old_closed_segments_never_the_newest() {
     let (log, replayed, _) = open(dir.path(), small);
     assert!(replayed.len() <= 2, "{}", replayed.len());
     log.append(b"after".to_vec()).await.unwrap();
+}
+
+#[tokio::test]
+async fn records_read_back_at_their_positions_across_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = WalConfig {
+        segment_bytes: 100,
+        ..WalConfig::default()
+    };
+    let (log, _, _) = open(dir.path(), config.clone());
+    let mut positions = Vec::new();
+    for i in 0..12u8 {
+        positions.push(log.append(vec![i; 30 + usize::from(i)]).await.unwrap());
+    }
+    assert!(positions.iter().any(|p| p.segment != positions[0].segment));
+    // The order asked is the order given back, whatever the segments.
+    let asked = [positions[7], positions[0], positions[11], positions[0]];
+    let back = crate::read_records(dir.path(), &asked).unwrap();
+    let want: Vec<Vec<u8>> = [7u8, 0, 11, 0]
+        .iter()
+        .map(|&i| vec![i; 30 + usize::from(i)])
+        .collect();
+    assert_eq!(back, want);
+    drop(log);
+
+    // Replay reports the same positions the appends returned.
+    let mut replayed = Vec::new();
+    SegmentLog::open(dir.path(), config, Box::new(|_, _, _| {}), |at, _| {
+        replayed.push(at)
+    })
+    .unwrap();
+    assert_eq!(replayed, positions);
+
+    let off_by_one = crate::LogPosition {
+        offset: positions[1].offset + 1,
+        ..positions[1]
+    };
+    let past_end = crate::LogPosition {
+        offset: 1 << 20,
+        ..positions[1]
+    };
+    let missing = crate::LogPosition {
+        segment: 999,
+        offset: 0,
+    };
+    for (name, at, reason) in [
+        ("not a record's start", off_by_one, "Bad"),
+        ("past the segment's end", past_end, "Torn"),
+        ("segment removed", missing, "wal-00000000000000000999.log"),
+    ] {
+        let e = crate::read_records(dir.path(), &[at]).unwrap_err();
+        assert!(e.to_string().contains(reason), "{name}: {e}");
+    }
 }

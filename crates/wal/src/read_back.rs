@@ -1,0 +1,86 @@
+//! Reading records back at the positions their appends returned: what is no longer held in
+//! memory (an ended view's batches) is read from the log until a file holds it.
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::log::segment_path;
+use crate::segment::{MAX_RECORD_BYTES, RECORD_HEADER_BYTES};
+use crate::{LogPosition, SegmentDamage};
+
+/// Why a record could not be read back at its position.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadBackError {
+    /// The segment cannot be opened or read (removed by retention, or an i/o error).
+    #[error("{path}: {source}")]
+    Io {
+        /// The segment file.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The bytes at the position are not an intact record.
+    #[error("{path} at byte {offset}: {damage:?}")]
+    Damaged {
+        /// The segment file.
+        path: PathBuf,
+        /// The record's position in it.
+        offset: u64,
+        /// What is wrong with it.
+        damage: SegmentDamage,
+    },
+}
+
+/// Reads the records at `positions` in the log in `dir`, in the order given, opening each
+/// segment once. Every record's length and CRC are checked again.
+///
+/// # Errors
+/// [`ReadBackError`] for the first position whose segment is missing or unreadable, or whose
+/// bytes are not an intact record.
+pub fn read_records(dir: &Path, positions: &[LogPosition]) -> Result<Vec<Vec<u8>>, ReadBackError> {
+    let mut segments: HashMap<u64, (PathBuf, File)> = HashMap::new();
+    let mut records = Vec::with_capacity(positions.len());
+    for position in positions {
+        let (path, file) = match segments.entry(position.segment) {
+            std::collections::hash_map::Entry::Occupied(open) => open.into_mut(),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                let path = segment_path(dir, position.segment);
+                let file = File::open(&path).map_err(|source| ReadBackError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                slot.insert((path, file))
+            }
+        };
+        let damaged = |damage| ReadBackError::Damaged {
+            path: path.clone(),
+            offset: position.offset,
+            damage,
+        };
+        let read_at = |buffer: &mut [u8], offset: u64| match file.read_exact_at(buffer, offset) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Err(damaged(SegmentDamage::Torn))
+            }
+            Err(source) => Err(ReadBackError::Io {
+                path: path.clone(),
+                source,
+            }),
+        };
+        let mut header = [0u8; RECORD_HEADER_BYTES];
+        read_at(&mut header, position.offset)?;
+        let len = u32::from_le_bytes(header[0..4].try_into().expect("4 bytes")) as usize;
+        let crc = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes"));
+        if len == 0 || len > MAX_RECORD_BYTES {
+            return Err(damaged(SegmentDamage::BadLength));
+        }
+        let mut payload = vec![0u8; len];
+        read_at(&mut payload, position.offset + RECORD_HEADER_BYTES as u64)?;
+        if crc32fast::hash(&payload) != crc {
+            return Err(damaged(SegmentDamage::BadChecksum));
+        }
+        records.push(payload);
+    }
+    Ok(records)
+}
