@@ -17,7 +17,7 @@ mod score;
 mod timeline;
 
 pub use catalogue::{metric, Metric, MetricKind, MetricValue, METRICS};
-pub use minutes::{view_minutes, MinuteCounts};
+pub use minutes::{regroup_minutes, view_minutes, MinuteCounts, ViewMinutes};
 pub use p1203::ViewP1203;
 pub use quantile::nearest_rank;
 pub use requests::{requests_by_host, HostRequests, Spread};

@@ -51,11 +51,34 @@ impl MinuteCounts {
     }
 }
 
+/// One view's counts by minute (start, epoch ms), in time order.
+pub type ViewMinutes = Vec<(ServerTime, MinuteCounts)>;
+
+/// Regroups one view's counts from [`view_minutes`] into minutes of `minute_ms`, a multiple of
+/// theirs: what `view_minutes(view, minute_ms)` gives, without the view's events. `watching`
+/// counts the view once in a minute, so it is the most of the parts, not their sum.
+pub fn regroup_minutes(parts: &[(ServerTime, MinuteCounts)], minute_ms: i64) -> ViewMinutes {
+    let minute_ms = minute_ms.max(1);
+    let mut minutes = ViewMinutes::new();
+    for (at, counts) in parts {
+        let start = ServerTime(at.0.div_euclid(minute_ms) * minute_ms);
+        match minutes.last_mut() {
+            Some((last, minute)) if *last == start => {
+                let watching = minute.watching.max(counts.watching);
+                minute.add(counts);
+                minute.watching = watching;
+            }
+            _ => minutes.push((start, counts.clone())),
+        }
+    }
+    minutes
+}
+
 /// Splits `view` over minutes of `minute_ms` (server clock, aligned to the epoch), in time order.
 ///
 /// Intervals are placed by the server time at which they began and cut at minute boundaries;
 /// point events (attempt, first frame, failures, exit) go to the minute they happened in.
-pub fn view_minutes(view: &View, minute_ms: i64) -> Vec<(ServerTime, MinuteCounts)> {
+pub fn view_minutes(view: &View, minute_ms: i64) -> ViewMinutes {
     let minute_ms = minute_ms.max(1);
     let mut minutes: Vec<(ServerTime, MinuteCounts)> = Vec::new();
     fn slot(

@@ -574,6 +574,11 @@ proptest::proptest! {
         proptest::prop_assert_eq!(sum(&|c| c.playing_ms), m.playing_time_ms);
         proptest::prop_assert!(sum(&|c| c.attempts) <= 1 && sum(&|c| c.started) <= 1);
         proptest::prop_assert!(sum(&|c| c.startup_failures + c.playback_failures + c.exits_before_start) <= 1);
+        // Regrouped from shorter minutes, the counts are those made at the longer ones.
+        for short in [5_000, 15_000] {
+            let parts = crate::view_minutes(&view, short);
+            proptest::prop_assert_eq!(&crate::regroup_minutes(&parts, 60_000), &minutes, "from {} ms", short);
+        }
         let video_startup = m.video_startup_time_ms.unwrap_or(0);
         proptest::prop_assert!(m.playing_time_ms + m.rebuffer_duration_ms + video_startup <= m.watch_time_ms);
         if let Some(p) = m.rebuffer_percentage {

@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 use crate::topology::Pipeline;
 
 /// Health is summed over buckets this long (the window rounds out to them).
-const BUCKET_MS: i64 = 5_000;
+pub(crate) const BUCKET_MS: i64 = 5_000;
 /// Reports kept at most, newest win (a flood of polls cannot grow memory without bound).
 const MAX_REPORTS: usize = 200_000;
 /// Cohorts shown by `GET /v1/steer`.

@@ -13,13 +13,15 @@ use anyhow::Context;
 use arrow_array::RecordBatch;
 use arrow_schema::Schema;
 use openqoe_collect::{decode_record, CollectStats, DurableBatches, Ingest};
-use openqoe_metrics::{view_minutes, Measure, MinuteCounts, ViewMetrics};
+use openqoe_metrics::{
+    regroup_minutes, view_minutes, Measure, MinuteCounts, ViewMetrics, ViewMinutes,
+};
 use openqoe_model::{Batch, Event, LoggedAt, ServerTime, View, ViewId};
 use openqoe_query::ViewSource;
 use openqoe_sessionize::Sessionizer;
 use openqoe_store::{
     events_batch, events_by_view, file_hour, hour_file, read_event_rows, read_hour_views,
-    with_view_state, EventsAt, ReadError, ReleasedEvents, StoredView, ViewBatches, ViewStore,
+    with_view_state, EventsAt, Hold, ReadError, ReleasedEvents, StoredView, ViewBatches, ViewStore,
     ViewTable, PARTITION_MS,
 };
 use openqoe_wal::{ReplayReport, SegmentLog};
@@ -44,9 +46,8 @@ struct Views {
     /// Late batches of views whose events could not be read back from their hour file: applied
     /// once they can be (the log keeps them meanwhile: see [`Pipeline::log_needed_since`]).
     pending: Vec<Batch>,
-    /// How long after its end a view's events stay in memory before they are read back from
-    /// the log instead.
-    keep_ended_ms: i64,
+    /// What an ended view keeps in memory for how long, once the log holds all its batches.
+    hold: Hold,
 }
 
 /// What a durable batch needs before it is applied ([`Views::route`]).
@@ -117,8 +118,7 @@ impl Views {
         self.sessionizer.expire(now, &mut ended);
         ended.into_iter().for_each(|view| self.store.insert(view));
         self.expired_at = now;
-        self.store
-            .release_ended(ServerTime(now.0 - self.keep_ended_ms))
+        self.store.release_ended(now, &self.hold)
     }
 }
 
@@ -293,20 +293,38 @@ impl Pipeline {
         }
     }
 
-    /// Calls `each` with every view, live or ended, with time in `[from, to)`, events included:
-    /// those in memory under the lock, then those read back from files.
-    fn each_touching(&self, from: ServerTime, to: ServerTime, each: &mut dyn FnMut(&View)) {
+    /// Calls `each` with every view, live or ended, with time in `[from, to)` (`from` a
+    /// multiple of `bucket_ms`), and its counts in buckets of `bucket_ms`: made from its events
+    /// in memory or its recent counts under the lock, then from events read back.
+    fn each_counted(
+        &self,
+        from: ServerTime,
+        to: ServerTime,
+        bucket_ms: i64,
+        each: &mut dyn FnMut(&View, ViewMinutes),
+    ) {
         let mut released = Vec::new();
         {
             let views = self.views.read().expect("views lock poisoned");
             for view in views.touching(from, to) {
-                match views.store.released_to(&view.id) {
-                    Some(at) => released.push((view.id.clone(), at)),
-                    None => each(view),
+                let Some(at) = views.store.released_to(&view.id) else {
+                    each(view, view_minutes(view, bucket_ms));
+                    continue;
+                };
+                match views.store.recent_counts(&view.id) {
+                    // Whole buckets from `from` on are made of kept minutes only.
+                    Some((kept_from, minutes))
+                        if from >= kept_from && bucket_ms % views.hold.minute_ms == 0 =>
+                    {
+                        each(view, regroup_minutes(minutes, bucket_ms));
+                    }
+                    _ => released.push((view.id.clone(), at)),
                 }
             }
         }
-        self.each_restored(released, &mut |view, _| each(&view));
+        self.each_restored(released, &mut |view, _| {
+            each(&view, view_minutes(&view, bucket_ms));
+        });
     }
 
     fn refresh_gauges(&self, views: &Views) {
@@ -365,10 +383,10 @@ impl Pipeline {
         dimensions: &[String],
     ) -> BTreeMap<i64, MinuteViews> {
         let mut minutes: BTreeMap<i64, MinuteViews> = BTreeMap::new();
-        self.each_touching(from, to, &mut |view| {
+        self.each_counted(from, to, 60_000, &mut |view, counted| {
             let values: Vec<Option<String>> =
                 dimensions.iter().map(|d| view.dimension(d)).collect();
-            for (minute, counts) in view_minutes(view, 60_000) {
+            for (minute, counts) in counted {
                 if minute >= from && minute < to {
                     minutes
                         .entry(minute.0)
@@ -390,9 +408,9 @@ impl Pipeline {
         dimensions: &[String],
     ) -> MinuteViews {
         let mut window = MinuteViews::new();
-        self.each_touching(from, to, &mut |view| {
+        self.each_counted(from, to, bucket_ms, &mut |view, counted| {
             let mut sum: Option<MinuteCounts> = None;
-            for (bucket, counts) in view_minutes(view, bucket_ms) {
+            for (bucket, counts) in counted {
                 if bucket >= from && bucket < to {
                     sum.get_or_insert_with(MinuteCounts::default).add(&counts);
                 }
@@ -702,17 +720,20 @@ fn load_hours(data_dir: &Path, views: &mut Views) -> anyhow::Result<(usize, usiz
     Ok((hours.len(), loaded))
 }
 
-/// How long after its end a view's events stay in memory: `[store] keep_ended_seconds`, or
-/// while detection (the minute the view ended in, sealed after the grace, judged at the next
-/// tick) and steering (its window) may still read the view, so they need not read it back.
-fn keep_ended_ms(config: &Config) -> i64 {
-    let seconds = config.store.keep_ended_seconds.unwrap_or_else(|| {
-        let detection = 60 + config.detect.grace_seconds + 60;
-        let steering =
-            u64::from(config.steer.window_seconds) + u64::from(config.steer.evaluate_seconds);
-        detection.max(steering)
-    });
-    i64::try_from(seconds.saturating_mul(1_000)).unwrap_or(i64::MAX)
+/// What an ended view keeps in memory: its events for `[store] keep_ended_seconds` (none by
+/// default), then its counts in steering's buckets (detection's minutes are made of them) while
+/// detection (the minute the view ended in, sealed after the grace, judged at the next tick)
+/// and steering (its window) may still read it, so they need not read it back.
+fn hold(config: &Config) -> Hold {
+    let ms = |seconds: u64| i64::try_from(seconds.saturating_mul(1_000)).unwrap_or(i64::MAX);
+    let detection = 60 + config.detect.grace_seconds + 60;
+    let steering =
+        u64::from(config.steer.window_seconds) + u64::from(config.steer.evaluate_seconds);
+    Hold {
+        events_ms: ms(config.store.keep_ended_seconds),
+        minute_ms: crate::steering::BUCKET_MS,
+        counts_ms: ms(detection.max(steering)),
+    }
 }
 
 /// The running server's parts, before it accepts connections.
@@ -785,7 +806,7 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
             dimensions: BTreeSet::new(),
             expired_at: ServerTime(0),
             pending: Vec::new(),
-            keep_ended_ms: keep_ended_ms(config),
+            hold: hold(config),
         }),
         active_views,
         ended_views,
@@ -891,3 +912,6 @@ pub fn now() -> ServerTime {
             .map_or(0, |d| d.as_millis() as i64),
     )
 }
+
+#[cfg(test)]
+mod tests;

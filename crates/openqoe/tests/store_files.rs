@@ -318,7 +318,8 @@ async fn released(client: &reqwest::Client, url: &str, count: f64, deadline: std
 /// from the write-ahead log, at its batches' records.
 #[tokio::test]
 async fn ended_views_events_are_read_back_from_the_log_before_their_hour_is_written() {
-    let setup = Setup::new("[store]\nkeep_ended_seconds = 0\ncheck_seconds = 1\n");
+    // keep_ended_seconds = 0, the default: the events leave at the next expiry tick.
+    let setup = Setup::new("[store]\ncheck_seconds = 1\n");
     let server = setup.start();
     let client = reqwest::Client::new();
     let url = &server.url;

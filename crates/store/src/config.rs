@@ -19,10 +19,9 @@ pub struct StoreConfig {
     /// Seconds between looks for hours to write and data past retention.
     pub check_seconds: u64,
     /// Seconds an ended view's events stay in memory before they are read back from the
-    /// write-ahead log instead (until its hour's files hold them). Unset: as long as detection
-    /// and steering still read the view (a minute, the detection grace and a minute more, or
-    /// the steering window).
-    pub keep_ended_seconds: Option<u64>,
+    /// write-ahead log instead (until its hour's files hold them). Detection and steering read
+    /// its counts kept meanwhile, not its events, so 0 (the default) costs them nothing.
+    pub keep_ended_seconds: u64,
 }
 
 impl Default for StoreConfig {
@@ -32,7 +31,7 @@ impl Default for StoreConfig {
             settle_minutes: 90,
             retention_days: 0,
             check_seconds: 60,
-            keep_ended_seconds: None,
+            keep_ended_seconds: 0,
         }
     }
 }

@@ -16,7 +16,7 @@ mod table;
 
 use std::collections::{HashMap, VecDeque};
 
-use openqoe_metrics::{compute, ViewMetrics};
+use openqoe_metrics::{compute, view_minutes, MinuteCounts, ViewMetrics, ViewMinutes};
 use openqoe_model::{Batch, Event, LoggedAt, Merged, Seq, ServerTime, View, ViewId};
 
 /// An ended view and its metrics, computed once when it ended (again if late events arrive).
@@ -29,6 +29,21 @@ pub struct StoredView {
     /// Server clock of the oldest batch of the view no hour file holds: its first batch, or the
     /// one that brought its events back from a file.
     unwritten_since: ServerTime,
+    /// Its last minutes' counts, kept a while after its events left memory ([`Hold`]): from
+    /// which minute, and the minutes.
+    recent: Option<(ServerTime, ViewMinutes)>,
+}
+
+/// How long an ended view whose batches are all in the write-ahead log keeps in memory what
+/// the readers of its last minutes (detection, steering) need, so they need not read it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hold {
+    /// Its events stay this long after its end.
+    pub events_ms: i64,
+    /// Then its counts in minutes of this length (readers regroup them into multiples)…
+    pub minute_ms: i64,
+    /// …from this long before its end, stay until this long after it.
+    pub counts_ms: i64,
 }
 
 /// A view's events let go from memory by [`ViewStore::release_hour`].
@@ -54,6 +69,8 @@ pub struct ViewStore {
     /// Ended views whose events are in memory and in the log, oldest end first (nearly: a view
     /// ended by the idle rule comes in late), for [`ViewStore::release_ended`].
     unreleased: VecDeque<ViewId>,
+    /// Views keeping their recent counts, in the order their events left memory.
+    counted: VecDeque<ViewId>,
 }
 
 pub use config::{file_hour, hour_file, StoreConfig};
@@ -91,6 +108,7 @@ impl ViewStore {
                 view,
                 metrics,
                 unwritten_since,
+                recent: None,
             },
         );
         if let Some(released) = replaced.and_then(|stored| stored.view.released) {
@@ -213,27 +231,65 @@ impl ViewStore {
         self.table.mark_written(hour, version);
     }
 
-    /// Lets go of the events of views that ended before `before` and whose every batch is in
-    /// the write-ahead log (they are read back from there until their hour's files hold them).
-    /// Returns them, to be freed by the caller outside any lock.
-    pub fn release_ended(&mut self, before: ServerTime) -> Vec<ReleasedEvents> {
+    /// As of `now`, lets go of the events of views that ended `hold.events_ms` ago and whose
+    /// every batch is in the write-ahead log (they are read back from there until their hour's
+    /// files hold them), keeping their last minutes' counts, and lets go of counts past
+    /// `hold.counts_ms`. Returns the events, to be freed by the caller outside any lock.
+    pub fn release_ended(&mut self, now: ServerTime, hold: &Hold) -> Vec<ReleasedEvents> {
         let mut released = Vec::new();
         while let Some(id) = self.unreleased.front() {
             let Some(stored) = self.ended.get_mut(id) else {
                 self.unreleased.pop_front();
                 continue;
             };
-            if stored.view.end.is_some_and(|end| end.at >= before) {
+            let Some(end) = stored.view.end else {
+                self.unreleased.pop_front();
+                continue;
+            };
+            if end.at.0 >= now.0 - hold.events_ms {
                 break;
             }
-            if stored.view.logged.is_some() {
+            if stored.view.logged.is_some() && stored.view.released.is_none() {
+                if end.at.0 >= now.0 - hold.counts_ms {
+                    let from = end.at.0 - hold.counts_ms;
+                    let from = ServerTime(from.div_euclid(hold.minute_ms) * hold.minute_ms);
+                    let mut minutes = view_minutes(&stored.view, hold.minute_ms);
+                    minutes.retain(|(minute, _)| *minute >= from);
+                    stored.recent = Some((from, minutes));
+                    self.counted.push_back(id.clone());
+                }
                 let events = stored.view.release_events();
                 self.released_events += events.len();
                 released.push(events);
             }
             self.unreleased.pop_front();
         }
+        while let Some(id) = self.counted.front() {
+            if let Some(stored) = self.ended.get_mut(id) {
+                if stored
+                    .view
+                    .end
+                    .is_some_and(|end| end.at.0 >= now.0 - hold.counts_ms)
+                {
+                    break;
+                }
+                stored.recent = None;
+            }
+            self.counted.pop_front();
+        }
         released
+    }
+
+    /// The last minutes' counts of ended view `id` whose events are out of memory, while kept
+    /// ([`Hold`]): the first minute they cover, and the minutes.
+    pub fn recent_counts(
+        &self,
+        id: &ViewId,
+    ) -> Option<(ServerTime, &[(ServerTime, MinuteCounts)])> {
+        let stored = self.ended.get(id)?;
+        stored.view.released?;
+        let (from, minutes) = stored.recent.as_ref()?;
+        Some((*from, minutes))
     }
 
     /// Lets go of the events of hour `hour`'s views if its files hold every change to it (they
@@ -286,6 +342,7 @@ impl ViewStore {
     /// `received_at`.
     pub fn restore(&mut self, id: &ViewId, events: Vec<Event>, received_at: ServerTime) {
         if let Some(stored) = self.ended.get_mut(id) {
+            stored.recent = None;
             if let Some(released) = stored.view.released {
                 self.released_events -= released.events;
                 // Read back from a file, the view is unwritten again from this batch on; from
@@ -455,15 +512,30 @@ mod tests {
         store.insert(logged(ended_view("b", 3_000, 2)));
         store.insert(ended_view("unlogged", 1_000, 2));
         store.insert(logged(ended_view("c", 2_000, 4)));
+        let hold = Hold {
+            events_ms: 0,
+            minute_ms: 5_000,
+            counts_ms: 2_000,
+        };
         let total =
             |released: Vec<ReleasedEvents>| -> usize { released.iter().map(|e| e.len()).sum() };
 
         assert_eq!(
-            total(store.release_ended(ServerTime(3_000))),
+            total(store.release_ended(ServerTime(3_000), &hold)),
             0,
             "none ended before"
         );
-        assert_eq!(total(store.release_ended(ServerTime(3_001))), 3, "a only");
+        assert_eq!(
+            total(store.release_ended(ServerTime(3_001), &hold)),
+            3,
+            "a only"
+        );
+        let (from, _) = store.recent_counts(&a).expect("a's last minutes are kept");
+        assert_eq!(
+            from,
+            ServerTime(0),
+            "from 2 s before its end, in whole minutes"
+        );
         assert!(
             matches!(store.released_to(&a), Some(EventsAt::Log(records)) if records.len() == 3)
         );
@@ -473,10 +545,22 @@ mod tests {
             "a still needs the log"
         );
         // b ended at 4_000 and holds c back: the queue is in insertion order.
-        assert_eq!(total(store.release_ended(ServerTime(4_000))), 0);
-        assert_eq!(total(store.release_ended(ServerTime(10_000))), 6, "b and c");
+        assert_eq!(total(store.release_ended(ServerTime(4_000), &hold)), 0);
         assert_eq!(
-            total(store.release_ended(ServerTime(99_000))),
+            total(store.release_ended(ServerTime(10_000), &hold)),
+            6,
+            "b and c"
+        );
+        assert!(
+            store.recent_counts(&a).is_none(),
+            "kept until counts_ms after the end"
+        );
+        assert!(
+            store.recent_counts(&ViewId::new("b").unwrap()).is_none(),
+            "b let go past counts_ms: nothing to keep"
+        );
+        assert_eq!(
+            total(store.release_ended(ServerTime(99_000), &hold)),
             0,
             "released once"
         );
@@ -511,7 +595,7 @@ mod tests {
         })
         .unwrap();
         store.merge_late(late).unwrap();
-        assert_eq!(total(store.release_ended(ServerTime(99_000))), 4);
+        assert_eq!(total(store.release_ended(ServerTime(99_000), &hold)), 4);
         assert!(
             matches!(store.released_to(&a), Some(EventsAt::Log(records)) if records.len() == 4)
         );

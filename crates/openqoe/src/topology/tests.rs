@@ -1,0 +1,118 @@
+//! Detection and steering read an ended view the same whether its events are in memory or
+//! were let go (its recent counts, or its events read back from the log).
+use serde_json::{json, Value};
+
+use super::*;
+
+/// The events of view `n` (a few kinds, stalls and a switch; some views fail or end early),
+/// from `start` on the device clock, which here is the server's.
+fn view_events(n: u64, start: i64) -> Vec<Value> {
+    let mut events = vec![
+        json!({"seq": 0, "ts": start, "type": "play_requested"}),
+        json!({"seq": 1, "ts": start + 300 + 100 * n as i64, "type": "rendition_change",
+               "bitrate_bps": 1_000_000 + 500_000 * n, "width": 1280, "height": 720}),
+        json!({"seq": 2, "ts": start + 900, "type": "first_frame"}),
+    ];
+    let mut ts = start + 900;
+    for seq in 3..12 {
+        ts += 7_000 + 900 * n as i64;
+        let kind = match (seq + n) % 4 {
+            0 => "stall_start",
+            1 => "stall_end",
+            _ => "heartbeat",
+        };
+        events.push(json!({"seq": seq, "ts": ts, "type": kind}));
+    }
+    if n % 3 == 2 {
+        events
+            .push(json!({"seq": 12, "ts": ts + 500, "type": "error", "fatal": true, "code": "E1"}));
+    }
+    events.push(json!({"seq": 13, "ts": ts + 1_000, "type": "view_end"}));
+    events
+}
+
+/// What detection and steering see of six ended views, with `keep_ended_seconds` as given:
+/// minutes over their time, minutes from before what is kept of them (read back), a window.
+async fn seen(keep_ended_seconds: u64) -> [Vec<String>; 3] {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.store.keep_ended_seconds = keep_ended_seconds;
+    let topology = build(&config, dir.path()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(std::future::IntoFuture::into_future(axum::serve(
+        listener,
+        topology.router,
+    )));
+    let client = reqwest::Client::new();
+    // Whole minutes, so that the windows asked below start on a bucket.
+    let start = (now().0 - 200_000).div_euclid(60_000) * 60_000;
+    for n in 0..6u64 {
+        let events = view_events(n, start + 3_000 * n as i64);
+        // Two batches: two records in the log.
+        for part in events.chunks(8) {
+            let batch = json!({"v": 1, "key": "demo",
+                "view": {"id": format!("v{n}"), "props": {"cdn": format!("cdn-{}", n % 2)}},
+                "events": part});
+            let status = client
+                .post(format!("{url}/v1/events"))
+                .json(&batch)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(status, 202);
+        }
+    }
+    let pipeline = &topology.pipeline;
+    pipeline.expire(now());
+    let released = pipeline.released_events.get();
+    let dimensions = ["cdn".to_owned()];
+    let minutes =
+        |from| pipeline.minutes(ServerTime(from), ServerTime(start + 300_000), &dimensions);
+    let window = pipeline.window(ServerTime(start + 60_000), now(), 5_000, &dimensions);
+    let seen = [
+        by_minute(minutes(start)),
+        by_minute(minutes(start - 180_000)),
+        sorted(window),
+    ];
+    server.abort();
+    if keep_ended_seconds == 0 {
+        assert!(released > 60, "let go at once: {released} events");
+    } else {
+        assert_eq!(released, 0, "kept: still in memory");
+    }
+    seen
+}
+
+/// Rows in an order that does not depend on the store's iteration order.
+fn sorted(mut rows: MinuteViews) -> Vec<String> {
+    rows.sort_by_key(|row| format!("{row:?}"));
+    rows.iter().map(|row| format!("{row:?}")).collect()
+}
+
+/// Each minute's rows, sorted, after the minute.
+fn by_minute(minutes: BTreeMap<i64, MinuteViews>) -> Vec<String> {
+    minutes
+        .into_iter()
+        .flat_map(|(minute, rows)| {
+            sorted(rows)
+                .into_iter()
+                .map(move |row| format!("{minute} {row}"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ended_views_count_the_same_with_their_events_let_go() {
+    let held = seen(3_600).await;
+    let let_go = seen(0).await;
+    assert!(held[0].len() >= 12, "{:?}", held[0]);
+    assert_eq!(held[2].len(), 6, "every view in the window");
+    for (what, (held, let_go)) in ["minutes", "minutes read back", "window"]
+        .iter()
+        .zip(held.iter().zip(&let_go))
+    {
+        assert_eq!(held, let_go, "{what}");
+    }
+}
