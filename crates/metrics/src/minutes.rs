@@ -125,7 +125,8 @@ pub fn view_minutes(view: &View, minute_ms: i64) -> ViewMinutes {
                 Bucket::Startup | Bucket::Rebuffer | Bucket::Playing | Bucket::Seek | Bucket::Ad
             ) {
                 let minute = ServerTime(at.div_euclid(minute_ms) * minute_ms);
-                if !watched.contains(&minute) {
+                // Spans come nearly in time order: repeats are dropped below.
+                if watched.last() != Some(&minute) {
                     watched.push(minute);
                 }
             }
@@ -133,6 +134,8 @@ pub fn view_minutes(view: &View, minute_ms: i64) -> ViewMinutes {
             left -= piece;
         }
     });
+    watched.sort_unstable();
+    watched.dedup();
     for minute in watched {
         slot(&mut minutes, minute.0, minute_ms).watching += 1;
     }

@@ -1,4 +1,6 @@
 //! Wire format v1 (DESIGN §4.1): one `POST /v1/events` body carries events of one view.
+use std::borrow::Cow;
+
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
@@ -95,6 +97,66 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for RawEntries<'a> {
     }
 }
 
+/// An event object's members, each value as raw text: only the members its kind reads are
+/// parsed (building a map of every value was a fifth of ingest's CPU).
+struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+/// A member name, borrowed from the body unless it holds escapes.
+struct MemberName<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for MemberName<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl<'de> serde::de::Visitor<'de> for Name {
+            type Value = MemberName<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, name: &'de str) -> Result<Self::Value, E> {
+                Ok(MemberName(Cow::Borrowed(name)))
+            }
+            fn visit_str<E>(self, name: &str) -> Result<Self::Value, E> {
+                Ok(MemberName(Cow::Owned(name.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(Name)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Members<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Object;
+        impl<'de> serde::de::Visitor<'de> for Object {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Self::Value, M::Error> {
+                let mut members = Vec::new();
+                while let Some((name, value)) =
+                    map.next_entry::<MemberName<'de>, &'de RawValue>()?
+                {
+                    members.push((name.0, value));
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(Object)
+    }
+}
+
+impl Members<'_> {
+    /// The value of member `name` (the last, if repeated, as a JSON map would keep it).
+    fn get(&self, name: &str) -> Option<Value> {
+        let (_, raw) = self.0.iter().rev().find(|(member, _)| member == name)?;
+        // Text the JSON parser has already checked.
+        serde_json::from_str(raw.get()).ok()
+    }
+}
+
 impl Batch {
     /// Parses and validates a decoded request body received at `received_at`.
     ///
@@ -126,7 +188,7 @@ impl Batch {
             Some(v) => return Err(reject("v", format!("expected 1, got {}", shown(v)))),
             None => return Err(reject("v", "missing; expected 1")),
         }
-        let key = optional_string(&root, "key", "key")?;
+        let key = optional_string(root.get("key").cloned(), "key")?;
         let sent_at = match root.get("sent_at") {
             None | Some(Value::Null) => None,
             Some(v) => Some(ClientTime(epoch_ms(v, "sent_at")?)),
@@ -201,8 +263,8 @@ fn parse_view_header(view: &Value) -> Result<ViewHeader, BatchError> {
         }
         None => return Err(reject("view.id", "missing")),
     };
-    let viewer_id = optional_string(view, "viewer_id", "view.viewer_id")?;
-    let session_id = optional_string(view, "session_id", "view.session_id")?;
+    let viewer_id = optional_string(view.get("viewer_id").cloned(), "view.viewer_id")?;
+    let session_id = optional_string(view.get("session_id").cloned(), "view.session_id")?;
     let mut props = Props::new();
     match view.get("props") {
         None | Some(Value::Null) => {}
@@ -236,17 +298,14 @@ fn parse_view_header(view: &Value) -> Result<ViewHeader, BatchError> {
     })
 }
 
-fn optional_string(
-    map: &Map<String, Value>,
-    name: &str,
-    at: &str,
-) -> Result<Option<String>, BatchError> {
-    match map.get(name) {
+/// A string member's `value`, if present and not null.
+fn optional_string(value: Option<Value>, at: &str) -> Result<Option<String>, BatchError> {
+    match value {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(reject(
             at,
-            format!("expected a string, got {}", shown(other)),
+            format!("expected a string, got {}", shown(&other)),
         )),
     }
 }
@@ -263,30 +322,26 @@ fn epoch_ms(value: &Value, at: &str) -> Result<i64, BatchError> {
 }
 
 /// A non-negative integer field; `None` when absent or null.
-fn optional_count(
-    event: &Map<String, Value>,
-    name: &str,
-    at: &str,
-) -> Result<Option<u64>, BatchError> {
+fn optional_count(event: &Members<'_>, name: &str, at: &str) -> Result<Option<u64>, BatchError> {
     match event.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(value) => match value.as_f64() {
             Some(n) if (0.0..MAX_EPOCH_MS).contains(&n) => Ok(Some(n.round() as u64)),
             _ => Err(reject(
                 format!("{at}.{name}"),
-                format!("expected a non-negative number, got {}", shown(value)),
+                format!("expected a non-negative number, got {}", shown(&value)),
             )),
         },
     }
 }
 
-fn required_count(event: &Map<String, Value>, name: &str, at: &str) -> Result<u64, BatchError> {
+fn required_count(event: &Members<'_>, name: &str, at: &str) -> Result<u64, BatchError> {
     optional_count(event, name, at)?.ok_or_else(|| reject(format!("{at}.{name}"), "missing"))
 }
 
 fn parse_event(raw: &RawValue, at: &str, offset_ms: i64) -> Result<Event, BatchError> {
-    let item: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
-    let Value::Object(fields) = item else {
+    let Ok(fields) = serde_json::from_str::<Members<'_>>(raw.get()) else {
+        let item: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
         return Err(reject(
             at,
             format!("expected an object, got {}", shown(&item)),
@@ -296,26 +351,26 @@ fn parse_event(raw: &RawValue, at: &str, offset_ms: i64) -> Result<Event, BatchE
         Some(v) => v.as_u64().ok_or_else(|| {
             reject(
                 format!("{at}.seq"),
-                format!("expected a non-negative integer, got {}", shown(v)),
+                format!("expected a non-negative integer, got {}", shown(&v)),
             )
         })?,
         None => return Err(reject(format!("{at}.seq"), "missing")),
     };
     let ts = match fields.get("ts") {
-        Some(v) => epoch_ms(v, &format!("{at}.ts"))?,
+        Some(v) => epoch_ms(&v, &format!("{at}.ts"))?,
         None => return Err(reject(format!("{at}.ts"), "missing")),
     };
     let kind_name = match fields.get("type") {
-        Some(Value::String(name)) if !name.is_empty() => name.as_str(),
+        Some(Value::String(name)) if !name.is_empty() => name,
         Some(other) => {
             return Err(reject(
                 format!("{at}.type"),
-                format!("expected an event type, got {}", shown(other)),
+                format!("expected an event type, got {}", shown(&other)),
             ))
         }
         None => return Err(reject(format!("{at}.type"), "missing")),
     };
-    let kind = parse_kind(kind_name, &fields, at)?;
+    let kind = parse_kind(&kind_name, &fields, at)?;
     Ok(Event {
         seq: Seq(seq),
         ts: ClientTime(ts),
@@ -338,7 +393,7 @@ pub(crate) fn restore_event(raw: &str, at: ServerTime) -> Result<Event, BatchErr
     Ok(event)
 }
 
-fn parse_kind(name: &str, fields: &Map<String, Value>, at: &str) -> Result<EventKind, BatchError> {
+fn parse_kind(name: &str, fields: &Members<'_>, at: &str) -> Result<EventKind, BatchError> {
     Ok(match name {
         "player_init" => EventKind::PlayerInit {
             page_load_ms: optional_count(fields, "page_load_ms", at)?,
@@ -369,7 +424,7 @@ fn parse_kind(name: &str, fields: &Map<String, Value>, at: &str) -> Result<Event
                     _ => {
                         return Err(reject(
                             format!("{at}.fps"),
-                            format!("expected a non-negative number, got {}", shown(v)),
+                            format!("expected a non-negative number, got {}", shown(&v)),
                         ))
                     }
                 },
@@ -379,34 +434,34 @@ fn parse_kind(name: &str, fields: &Map<String, Value>, at: &str) -> Result<Event
                 width: dimension("width")?,
                 height: dimension("height")?,
                 fps,
-                codec: optional_string(fields, "codec", &format!("{at}.codec"))?,
+                codec: optional_string(fields.get("codec"), &format!("{at}.codec"))?,
             })
         }
         "error" => {
             let code = match fields.get("code") {
-                Some(Value::String(code)) => code.clone(),
+                Some(Value::String(code)) => code,
                 Some(Value::Number(code)) => code.to_string(),
                 Some(other) => {
                     return Err(reject(
                         format!("{at}.code"),
-                        format!("expected a string or number, got {}", shown(other)),
+                        format!("expected a string or number, got {}", shown(&other)),
                     ))
                 }
                 None => return Err(reject(format!("{at}.code"), "missing")),
             };
             let fatal = match fields.get("fatal") {
-                Some(Value::Bool(fatal)) => *fatal,
+                Some(Value::Bool(fatal)) => fatal,
                 Some(other) => {
                     return Err(reject(
                         format!("{at}.fatal"),
-                        format!("expected true or false, got {}", shown(other)),
+                        format!("expected true or false, got {}", shown(&other)),
                     ))
                 }
                 None => return Err(reject(format!("{at}.fatal"), "missing")),
             };
             EventKind::Error {
                 code,
-                message: optional_string(fields, "message", &format!("{at}.message"))?,
+                message: optional_string(fields.get("message"), &format!("{at}.message"))?,
                 fatal,
             }
         }
@@ -421,7 +476,7 @@ fn parse_kind(name: &str, fields: &Map<String, Value>, at: &str) -> Result<Event
         }),
         "ended" => EventKind::Ended,
         "view_end" => EventKind::ViewEnd {
-            reason: optional_string(fields, "reason", &format!("{at}.reason"))?,
+            reason: optional_string(fields.get("reason"), &format!("{at}.reason"))?,
         },
         other => EventKind::Unknown(other.to_owned()),
     })

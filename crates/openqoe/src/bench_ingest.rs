@@ -190,7 +190,8 @@ struct ServerFigures {
     rss_bytes: Option<u64>,
     peak_rss_bytes: Option<u64>,
     cpu_cores: Option<f64>,
-    /// Events the server has accepted since it started (`openqoe_ingest_events_total`).
+    /// Events the server holds in memory: accepted since it started
+    /// (`openqoe_ingest_events_total`) less those let go (`openqoe_released_events`).
     events_held: Option<f64>,
     rss_bytes_per_event_held: Option<f64>,
 }
@@ -340,10 +341,9 @@ async fn measure(args: &IngestArgs, server: Option<&StartedServer>) -> anyhow::R
 
     let window_seconds = after.at.duration_since(before.at).as_secs_f64();
     let cores = |before: Option<f64>, after: Option<f64>| Some((after? - before?) / window_seconds);
-    let events_held = after
-        .metrics
-        .as_ref()
-        .and_then(|m| m.get("openqoe_ingest_events_total").copied());
+    let metric = |name: &str| after.metrics.as_ref().and_then(|m| m.get(name).copied());
+    let events_held = metric("openqoe_ingest_events_total")
+        .map(|accepted| accepted - metric("openqoe_released_events").unwrap_or(0.0));
     let wal = before
         .metrics
         .as_ref()
@@ -446,7 +446,7 @@ fn print_table(report: &Report) {
     }
     let s = &report.server;
     println!(
-        "  server memory     RSS {}   peak {}   ({} per event held, {} events held)",
+        "  server memory     RSS {}   peak {}   ({} per event held, {} events held in memory)",
         mib(s.rss_bytes),
         mib(s.peak_rss_bytes),
         or_na(s.rss_bytes_per_event_held.map(|b| format!("{b:.0} B"))),

@@ -233,3 +233,16 @@ proptest::proptest! {
         proptest::prop_assert_eq!(again, batch);
     }
 }
+
+#[test]
+fn event_members_read_as_a_json_map_reads_them() {
+    // An escaped name is the name it spells; a repeated member has its last value.
+    let body = r#"{"v":1,"view":{"id":"v"},"events":[
+        {"s\u0065q":4,"ts":1000,"type":"heartbeat","playhead_ms":5,"playhead_ms":7}]}"#;
+    let batch = Batch::parse(body.as_bytes(), ServerTime(0)).unwrap();
+    assert_eq!(batch.events[0].seq, Seq(4));
+    match &batch.events[0].kind {
+        EventKind::Heartbeat(heartbeat) => assert_eq!(heartbeat.playhead_ms, Some(7)),
+        other => panic!("expected a heartbeat, got {other:?}"),
+    }
+}
