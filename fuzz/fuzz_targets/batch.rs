@@ -7,8 +7,11 @@ use openqoe_model::{Batch, ServerTime};
 fuzz_target!(|body: &[u8]| {
     match Batch::parse(body, ServerTime(1_764_028_800_000)) {
         Ok(batch) => {
-            let again = Batch::parse(batch.to_wire_json().to_string().as_bytes(), batch.received_at)
-                .expect("a parsed batch re-encodes to a valid body");
+            let again = Batch::parse(
+                batch.to_wire_json().to_string().as_bytes(),
+                batch.received_at,
+            )
+            .expect("a parsed batch re-encodes to a valid body");
             assert_eq!(again.events, batch.events);
         }
         Err(e) => assert!(!e.reason.is_empty(), "every rejection has a reason"),

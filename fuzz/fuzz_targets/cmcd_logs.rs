@@ -8,7 +8,9 @@ use openqoe_model::ServerTime;
 fuzz_target!(|text: &str| {
     for format in [LogFormat::Nginx, LogFormat::Cloudfront, LogFormat::Fastly] {
         let (requests, skipped) = read_log(format, text);
-        assert!(skipped.iter().all(|(line, reason)| *line > 0 && !reason.is_empty()));
+        assert!(skipped
+            .iter()
+            .all(|(line, reason)| *line > 0 && !reason.is_empty()));
         let _ = requests_to_batches(requests, ServerTime(0));
     }
 });

@@ -21,8 +21,18 @@ fuzz_target!(|text: &str| {
     }
     match evaluate(&session) {
         Ok(out) => {
-            assert!(out.o46.is_finite() && out.o23.is_finite() && out.o35.is_finite(), "{out:?}");
-            assert!(out.o22.iter().chain(&out.o21).chain(&out.o34).all(|v| v.is_finite() && (1.0..=5.0).contains(v)), "{out:?}");
+            assert!(
+                out.o46.is_finite() && out.o23.is_finite() && out.o35.is_finite(),
+                "{out:?}"
+            );
+            assert!(
+                out.o22
+                    .iter()
+                    .chain(&out.o21)
+                    .chain(&out.o34)
+                    .all(|v| v.is_finite() && (1.0..=5.0).contains(v)),
+                "{out:?}"
+            );
         }
         Err(P1203Error::NoVideo | P1203Error::Invalid { .. }) => {}
     }

@@ -6,16 +6,26 @@ use libfuzzer_sys::fuzz_target;
 use openqoe_rca::{localise, Input, Row};
 
 fuzz_target!(|text: &str| {
-    let mut input = Input { dimensions: vec!["a".into(), "b".into()], baseline: Vec::new(), current: Vec::new(), min_support: 1.0 };
+    let mut input = Input {
+        dimensions: vec!["a".into(), "b".into()],
+        baseline: Vec::new(),
+        current: Vec::new(),
+        min_support: 1.0,
+    };
     for line in text.lines().take(500) {
         let cols: Vec<&str> = line.split(',').collect();
         if cols.len() != 5 {
             continue;
         }
-        let (Ok(numerator), Ok(denominator)) = (cols[3].parse::<f64>(), cols[4].parse::<f64>()) else {
+        let (Ok(numerator), Ok(denominator)) = (cols[3].parse::<f64>(), cols[4].parse::<f64>())
+        else {
             continue;
         };
-        let row = Row { leaf: vec![cols[1].to_owned(), cols[2].to_owned()], numerator, denominator };
+        let row = Row {
+            leaf: vec![cols[1].to_owned(), cols[2].to_owned()],
+            numerator,
+            denominator,
+        };
         if cols[0] == "0" {
             input.baseline.push(row);
         } else {
@@ -24,6 +34,9 @@ fuzz_target!(|text: &str| {
     }
     let result = localise(&input, "m");
     for cause in &result.causes {
-        assert!(cause.explanatory_power.is_nan() || cause.explanatory_power <= 1.0 + 1e-9, "{cause:?}");
+        assert!(
+            cause.explanatory_power.is_nan() || cause.explanatory_power <= 1.0 + 1e-9,
+            "{cause:?}"
+        );
     }
 });

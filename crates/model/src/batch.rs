@@ -1,5 +1,6 @@
 //! Wire format v1 (DESIGN §4.1): one `POST /v1/events` body carries events of one view.
 use std::borrow::Cow;
+use std::fmt::Display;
 
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
@@ -211,7 +212,7 @@ impl Batch {
         let events = items
             .into_iter()
             .enumerate()
-            .map(|(i, item)| parse_event(item, &format!("events[{i}]"), offset_ms))
+            .map(|(i, item)| parse_event(item, EventAt::Index(i), offset_ms))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Batch {
             key,
@@ -299,30 +300,34 @@ fn parse_view_header(view: &Value) -> Result<ViewHeader, BatchError> {
 }
 
 /// A string member's `value`, if present and not null.
-fn optional_string(value: Option<Value>, at: &str) -> Result<Option<String>, BatchError> {
+fn optional_string(value: Option<Value>, at: impl Display) -> Result<Option<String>, BatchError> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(reject(
-            at,
+            at.to_string(),
             format!("expected a string, got {}", shown(&other)),
         )),
     }
 }
 
 /// Epoch milliseconds: a non-negative number below 2^53; fractions are rounded.
-fn epoch_ms(value: &Value, at: &str) -> Result<i64, BatchError> {
+fn epoch_ms(value: &Value, at: impl Display) -> Result<i64, BatchError> {
     match value.as_f64() {
         Some(ms) if (0.0..MAX_EPOCH_MS).contains(&ms) => Ok(ms.round() as i64),
         _ => Err(reject(
-            at,
+            at.to_string(),
             format!("expected epoch milliseconds, got {}", shown(value)),
         )),
     }
 }
 
 /// A non-negative integer field; `None` when absent or null.
-fn optional_count(event: &Members<'_>, name: &str, at: &str) -> Result<Option<u64>, BatchError> {
+fn optional_count(
+    event: &Members<'_>,
+    name: &str,
+    at: EventAt<'_>,
+) -> Result<Option<u64>, BatchError> {
     match event.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(value) => match value.as_f64() {
@@ -335,15 +340,33 @@ fn optional_count(event: &Members<'_>, name: &str, at: &str) -> Result<Option<u6
     }
 }
 
-fn required_count(event: &Members<'_>, name: &str, at: &str) -> Result<u64, BatchError> {
+fn required_count(event: &Members<'_>, name: &str, at: EventAt<'_>) -> Result<u64, BatchError> {
     optional_count(event, name, at)?.ok_or_else(|| reject(format!("{at}.{name}"), "missing"))
 }
 
-fn parse_event(raw: &RawValue, at: &str, offset_ms: i64) -> Result<Event, BatchError> {
+/// Where an event is in what is parsed, for error messages (made into text only for one).
+#[derive(Debug, Clone, Copy)]
+enum EventAt<'a> {
+    /// `events[i]` of a batch.
+    Index(usize),
+    /// A name (`event`, for one read back from a file).
+    Named(&'a str),
+}
+
+impl Display for EventAt<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EventAt::Index(i) => write!(f, "events[{i}]"),
+            EventAt::Named(name) => f.write_str(name),
+        }
+    }
+}
+
+fn parse_event(raw: &RawValue, at: EventAt<'_>, offset_ms: i64) -> Result<Event, BatchError> {
     let Ok(fields) = serde_json::from_str::<Members<'_>>(raw.get()) else {
         let item: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
         return Err(reject(
-            at,
+            at.to_string(),
             format!("expected an object, got {}", shown(&item)),
         ));
     };
@@ -357,7 +380,7 @@ fn parse_event(raw: &RawValue, at: &str, offset_ms: i64) -> Result<Event, BatchE
         None => return Err(reject(format!("{at}.seq"), "missing")),
     };
     let ts = match fields.get("ts") {
-        Some(v) => epoch_ms(&v, &format!("{at}.ts"))?,
+        Some(v) => epoch_ms(&v, format_args!("{at}.ts"))?,
         None => return Err(reject(format!("{at}.ts"), "missing")),
     };
     let kind_name = match fields.get("type") {
@@ -387,13 +410,13 @@ fn parse_event(raw: &RawValue, at: &str, offset_ms: i64) -> Result<Event, BatchE
 pub(crate) fn restore_event(raw: &str, at: ServerTime) -> Result<Event, BatchError> {
     let raw: Box<RawValue> =
         RawValue::from_string(raw.to_owned()).map_err(|e| reject("event", e.to_string()))?;
-    let mut event = parse_event(&raw, "event", 0)?;
+    let mut event = parse_event(&raw, EventAt::Named("event"), 0)?;
     // The clock-skew correction was made when the event was received; `at` holds it.
     event.at = at;
     Ok(event)
 }
 
-fn parse_kind(name: &str, fields: &Members<'_>, at: &str) -> Result<EventKind, BatchError> {
+fn parse_kind(name: &str, fields: &Members<'_>, at: EventAt<'_>) -> Result<EventKind, BatchError> {
     Ok(match name {
         "player_init" => EventKind::PlayerInit {
             page_load_ms: optional_count(fields, "page_load_ms", at)?,
@@ -434,7 +457,7 @@ fn parse_kind(name: &str, fields: &Members<'_>, at: &str) -> Result<EventKind, B
                 width: dimension("width")?,
                 height: dimension("height")?,
                 fps,
-                codec: optional_string(fields.get("codec"), &format!("{at}.codec"))?,
+                codec: optional_string(fields.get("codec"), format_args!("{at}.codec"))?,
             })
         }
         "error" => {
@@ -461,7 +484,7 @@ fn parse_kind(name: &str, fields: &Members<'_>, at: &str) -> Result<EventKind, B
             };
             EventKind::Error {
                 code,
-                message: optional_string(fields.get("message"), &format!("{at}.message"))?,
+                message: optional_string(fields.get("message"), format_args!("{at}.message"))?,
                 fatal,
             }
         }
@@ -476,7 +499,7 @@ fn parse_kind(name: &str, fields: &Members<'_>, at: &str) -> Result<EventKind, B
         }),
         "ended" => EventKind::Ended,
         "view_end" => EventKind::ViewEnd {
-            reason: optional_string(fields.get("reason"), &format!("{at}.reason"))?,
+            reason: optional_string(fields.get("reason"), format_args!("{at}.reason"))?,
         },
         other => EventKind::Unknown(other.to_owned()),
     })

@@ -53,6 +53,24 @@ pub enum ReadError {
         /// What is wrong.
         reason: String,
     },
+    /// The Parquet reader gave up on the file by panicking.
+    #[error("damaged file: the parquet reader failed ({0})")]
+    Damaged(String),
+}
+
+/// Runs `read` of a file, turning a panic in the Parquet reader into [`ReadError::Damaged`]: the
+/// `parquet` crate panics on some damaged files (found by the `hour_files` fuzz target), and a
+/// damaged hour file must not take the server down at start-up or on a read-back.
+fn guarded<T>(read: impl FnOnce() -> Result<T, ReadError>) -> Result<T, ReadError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
+        let reason = match panic.downcast::<String>() {
+            Ok(reason) => *reason,
+            Err(panic) => panic
+                .downcast_ref::<&str>()
+                .map_or_else(|| "no message".to_owned(), |reason| (*reason).to_owned()),
+        };
+        Err(ReadError::Damaged(reason))
+    })
 }
 
 /// A reader of the Parquet file at `path`.
@@ -90,6 +108,10 @@ fn values<'b, T: ArrowPrimitiveType>(
 /// # Errors
 /// [`ReadError`] when the file cannot be read or a view's state is missing or not valid.
 pub fn read_hour_views(path: &Path) -> Result<Vec<(i64, View)>, ReadError> {
+    guarded(|| hour_views(path))
+}
+
+fn hour_views(path: &Path) -> Result<Vec<(i64, View)>, ReadError> {
     let mut views = Vec::new();
     for batch in open(path)?.build()? {
         let batch = batch?;
@@ -165,6 +187,10 @@ pub fn read_event_rows(
     path: &Path,
     ids: Option<&HashSet<ViewId>>,
 ) -> Result<Vec<RecordBatch>, ReadError> {
+    guarded(|| event_rows(path, ids))
+}
+
+fn event_rows(path: &Path, ids: Option<&HashSet<ViewId>>) -> Result<Vec<RecordBatch>, ReadError> {
     let mut builder = open(path)?;
     if let Some(ids) = ids {
         let mut sorted: Vec<&str> = ids.iter().map(ViewId::as_str).collect();
@@ -251,4 +277,22 @@ pub fn events_by_view(rows: &[RecordBatch]) -> Result<HashMap<ViewId, Vec<Event>
         }
     }
     Ok(by_view)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_reader_is_a_damaged_file_not_a_crash() {
+        let quiet = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let text = guarded::<()>(|| panic!("column start and length should not be negative"));
+        let formatted = guarded::<()>(|| panic!("offset {}", 7));
+        std::panic::set_hook(quiet);
+        let message = |read: Result<(), ReadError>| read.unwrap_err().to_string();
+        assert!(message(text).contains("should not be negative"));
+        assert!(message(formatted).contains("offset 7"));
+        assert!(guarded(|| Ok(3)).is_ok_and(|n| n == 3));
+    }
 }

@@ -84,3 +84,37 @@ pub fn read_records(dir: &Path, positions: &[LogPosition]) -> Result<Vec<Vec<u8>
     }
     Ok(records)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::frame;
+
+    proptest::proptest! {
+        /// Records framed into a segment read back at their offsets; any other offset, or any
+        /// bytes, give records or a reason, never a panic.
+        #[test]
+        fn records_read_back_at_their_offsets(
+            payloads in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 1..200), 1..12),
+            garbage in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+            offsets in proptest::collection::vec(0u64..3_000, 0..8),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut bytes = Vec::new();
+            let mut positions = Vec::new();
+            for payload in &payloads {
+                positions.push(LogPosition { segment: 7, offset: bytes.len() as u64 });
+                frame(payload, &mut bytes);
+            }
+            bytes.extend_from_slice(&garbage);
+            std::fs::write(segment_path(dir.path(), 7), &bytes).unwrap();
+            proptest::prop_assert_eq!(read_records(dir.path(), &positions).unwrap(), payloads);
+            for offset in offsets {
+                let at = [LogPosition { segment: 7, offset }];
+                if let Err(e) = read_records(dir.path(), &at) {
+                    proptest::prop_assert!(!e.to_string().is_empty());
+                }
+            }
+        }
+    }
+}
