@@ -72,14 +72,24 @@ fn shown(value: &Value) -> String {
     }
 }
 
-/// A JSON object's entries in order, each value as raw text (later duplicates win on insert).
-struct RawEntries<'a>(Vec<(String, &'a RawValue)>);
+/// A body's top level in one pass: `events` as each item's raw text (kept as received), every
+/// other member as a value (a later duplicate wins, as in a JSON map).
+struct TopLevel<'a> {
+    root: Map<String, Value>,
+    events: Option<EventsMember<'a>>,
+}
 
-impl<'de: 'a, 'a> serde::Deserialize<'de> for RawEntries<'a> {
+/// The `events` member: its items as raw text, or what it is instead of an array.
+enum EventsMember<'a> {
+    Items(Vec<&'a RawValue>),
+    Other(Value),
+}
+
+impl<'de> serde::Deserialize<'de> for TopLevel<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Entries<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Entries<'a> {
-            type Value = RawEntries<'a>;
+        struct Object;
+        impl<'de> serde::de::Visitor<'de> for Object {
+            type Value = TopLevel<'de>;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
@@ -87,14 +97,70 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for RawEntries<'a> {
                 self,
                 mut map: M,
             ) -> Result<Self::Value, M::Error> {
-                let mut entries = Vec::new();
-                while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
-                    entries.push(entry);
+                let mut top = TopLevel {
+                    root: Map::new(),
+                    events: None,
+                };
+                while let Some(name) = map.next_key::<String>()? {
+                    if name == "events" {
+                        top.events = Some(map.next_value()?);
+                    } else {
+                        top.root.insert(name, map.next_value()?);
+                    }
                 }
-                Ok(RawEntries(entries))
+                Ok(top)
             }
         }
-        deserializer.deserialize_map(Entries(std::marker::PhantomData))
+        deserializer.deserialize_map(Object)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for EventsMember<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::value::MapAccessDeserializer;
+        struct Events;
+        impl<'de> serde::de::Visitor<'de> for Events {
+            type Value = EventsMember<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: S,
+            ) -> Result<Self::Value, S::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(item) = seq.next_element::<&'de RawValue>()? {
+                    items.push(item);
+                }
+                Ok(EventsMember::Items(items))
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                map: M,
+            ) -> Result<Self::Value, M::Error> {
+                let value = serde::Deserialize::deserialize(MapAccessDeserializer::new(map))?;
+                Ok(EventsMember::Other(value))
+            }
+            fn visit_bool<E>(self, value: bool) -> Result<Self::Value, E> {
+                Ok(EventsMember::Other(Value::Bool(value)))
+            }
+            fn visit_i64<E>(self, value: i64) -> Result<Self::Value, E> {
+                Ok(EventsMember::Other(Value::from(value)))
+            }
+            fn visit_u64<E>(self, value: u64) -> Result<Self::Value, E> {
+                Ok(EventsMember::Other(Value::from(value)))
+            }
+            fn visit_f64<E>(self, value: f64) -> Result<Self::Value, E> {
+                Ok(EventsMember::Other(Value::from(value)))
+            }
+            fn visit_str<E>(self, value: &str) -> Result<Self::Value, E> {
+                Ok(EventsMember::Other(Value::String(value.to_owned())))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(EventsMember::Other(Value::Null))
+            }
+        }
+        deserializer.deserialize_any(Events)
     }
 }
 
@@ -166,23 +232,14 @@ impl Batch {
     pub fn parse(body: &[u8], received_at: ServerTime) -> Result<Batch, BatchError> {
         // The top level as raw JSON text per key: events stay text (kept as received), the
         // rest is read as values.
-        let top = match serde_json::from_slice::<RawEntries<'_>>(body) {
-            Ok(entries) => entries.0,
+        let TopLevel { root, events } = match serde_json::from_slice::<TopLevel<'_>>(body) {
+            Ok(top) => top,
             // Valid JSON of another kind, or not JSON at all.
             Err(e) => match serde_json::from_slice::<Value>(body) {
                 Ok(_) => return Err(reject("", "expected a JSON object")),
                 Err(_) => return Err(reject("", format!("expected a JSON object: {e}"))),
             },
         };
-        let mut raw_events = None;
-        let mut root = Map::new();
-        for (name, raw) in top {
-            if name == "events" {
-                raw_events = Some(raw);
-            } else {
-                root.insert(name, serde_json::from_str(raw.get()).unwrap_or(Value::Null));
-            }
-        }
 
         match root.get("v") {
             Some(v) if v.as_u64() == Some(WIRE_VERSION) => {}
@@ -199,15 +256,15 @@ impl Batch {
         // The skew of this device's clock against ours, from the moment the batch was sent.
         let offset_ms = sent_at.map_or(0, |sent| received_at.0 - sent.0);
 
-        let items: Vec<&RawValue> = match raw_events {
+        let items = match events {
             None => return Err(reject("events", "missing; expected an array")),
-            Some(raw) => serde_json::from_str(raw.get()).map_err(|_| {
-                let other: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
-                reject(
+            Some(EventsMember::Items(items)) => items,
+            Some(EventsMember::Other(other)) => {
+                return Err(reject(
                     "events",
                     format!("expected an array, got {}", shown(&other)),
-                )
-            })?,
+                ))
+            }
         };
         let events = items
             .into_iter()
