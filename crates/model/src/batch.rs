@@ -1,10 +1,12 @@
 //! Wire format v1 (DESIGN §4.1): one `POST /v1/events` body carries events of one view.
 use std::borrow::Cow;
 use std::fmt::Display;
+use std::sync::Arc;
 
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
+use crate::event::EventText;
 use crate::{
     ClientTime, Event, EventKind, Heartbeat, LoggedAt, Props, Rendition, Seq, ServerTime, ViewId,
 };
@@ -232,7 +234,17 @@ impl Batch {
     pub fn parse(body: &[u8], received_at: ServerTime) -> Result<Batch, BatchError> {
         // The top level as raw JSON text per key: events stay text (kept as received), the
         // rest is read as values.
-        let TopLevel { root, events } = match serde_json::from_slice::<TopLevel<'_>>(body) {
+        // One copy of the body, which its events' texts are ranges of.
+        let text: Arc<str> = match std::str::from_utf8(body) {
+            Ok(text) => Arc::from(text),
+            Err(e) => {
+                return Err(reject(
+                    "",
+                    format!("expected a JSON object: not UTF-8 ({e})"),
+                ))
+            }
+        };
+        let TopLevel { root, events } = match serde_json::from_str::<TopLevel<'_>>(&text) {
             Ok(top) => top,
             // Valid JSON of another kind, or not JSON at all.
             Err(e) => match serde_json::from_slice::<Value>(body) {
@@ -269,7 +281,7 @@ impl Batch {
         let events = items
             .into_iter()
             .enumerate()
-            .map(|(i, item)| parse_event(item, EventAt::Index(i), offset_ms))
+            .map(|(i, item)| parse_event(item.get(), &text, EventAt::Index(i), offset_ms))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Batch {
             key,
@@ -419,9 +431,15 @@ impl Display for EventAt<'_> {
     }
 }
 
-fn parse_event(raw: &RawValue, at: EventAt<'_>, offset_ms: i64) -> Result<Event, BatchError> {
-    let Ok(fields) = serde_json::from_str::<Members<'_>>(raw.get()) else {
-        let item: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+/// Parses event `raw`, text within `body`.
+fn parse_event(
+    raw: &str,
+    body: &Arc<str>,
+    at: EventAt<'_>,
+    offset_ms: i64,
+) -> Result<Event, BatchError> {
+    let Ok(fields) = serde_json::from_str::<Members<'_>>(raw) else {
+        let item: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
         return Err(reject(
             at.to_string(),
             format!("expected an object, got {}", shown(&item)),
@@ -456,7 +474,7 @@ fn parse_event(raw: &RawValue, at: EventAt<'_>, offset_ms: i64) -> Result<Event,
         ts: ClientTime(ts),
         at: ServerTime(ts.saturating_add(offset_ms)),
         kind,
-        raw: raw.to_owned(),
+        raw: EventText::within(body, raw),
     })
 }
 
@@ -465,9 +483,9 @@ fn parse_event(raw: &RawValue, at: EventAt<'_>, offset_ms: i64) -> Result<Event,
 /// # Errors
 /// A [`BatchError`] when the text is not a valid event (a damaged or foreign file).
 pub(crate) fn restore_event(raw: &str, at: ServerTime) -> Result<Event, BatchError> {
-    let raw: Box<RawValue> =
-        RawValue::from_string(raw.to_owned()).map_err(|e| reject("event", e.to_string()))?;
-    let mut event = parse_event(&raw, EventAt::Named("event"), 0)?;
+    serde_json::from_str::<&RawValue>(raw).map_err(|e| reject("event", e.to_string()))?;
+    let body: Arc<str> = Arc::from(raw);
+    let mut event = parse_event(&body, &body, EventAt::Named("event"), 0)?;
     // The clock-skew correction was made when the event was received; `at` holds it.
     event.at = at;
     Ok(event)

@@ -1,5 +1,6 @@
 //! One timestamped player fact and its typed payload (DESIGN §4.1 event types).
-use serde_json::value::RawValue;
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use crate::{ClientTime, Seq, ServerTime};
@@ -17,7 +18,53 @@ pub struct Event {
     pub kind: EventKind,
     /// The event object as received, as its JSON text: a fraction of the memory of a parsed
     /// map, and the form the events API and exports serve anyway.
-    pub(crate) raw: Box<RawValue>,
+    pub(crate) raw: EventText,
+}
+
+/// An event's JSON text: a range of the request body it came in, which the batch's events
+/// share (one allocation a batch, not one an event).
+#[derive(Clone)]
+pub(crate) struct EventText {
+    body: Arc<str>,
+    start: u32,
+    end: u32,
+}
+
+impl EventText {
+    /// The text `raw`, found within `body` (copied alone if it is not a slice of it).
+    pub(crate) fn within(body: &Arc<str>, raw: &str) -> EventText {
+        let start = (raw.as_ptr() as usize).wrapping_sub(body.as_ptr() as usize);
+        match (u32::try_from(start), u32::try_from(start + raw.len())) {
+            (Ok(from), Ok(to)) if body.get(start..start + raw.len()) == Some(raw) => EventText {
+                body: Arc::clone(body),
+                start: from,
+                end: to,
+            },
+            _ => EventText::alone(raw),
+        }
+    }
+
+    /// The text `raw` in an allocation of its own.
+    pub(crate) fn alone(raw: &str) -> EventText {
+        EventText {
+            body: Arc::from(raw),
+            start: 0,
+            end: u32::try_from(raw.len()).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// The text.
+    pub(crate) fn get(&self) -> &str {
+        self.body
+            .get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for EventText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.get())
+    }
 }
 
 impl Event {
