@@ -159,6 +159,22 @@ async fn event_types(client: &reqwest::Client, url: &str) -> Vec<String> {
         .collect()
 }
 
+/// The events export, as JSON lines, of the views that started in the hour from `start`.
+async fn exported_events(client: &reqwest::Client, url: &str, start: i64) -> String {
+    client
+        .get(format!(
+            "{url}/v1/export/events?from={}&to={}&format=jsonl",
+            start - 1,
+            start + HOUR_MS
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// Once its hour file is written, a view's events leave memory; the view, its events, a late
 /// batch and the export still see all of them (read back from the file), and a late batch
 /// rewrites the hour with the old events and the new.
@@ -214,18 +230,7 @@ async fn written_hours_let_events_go_and_read_them_back() {
         assert!(std::time::Instant::now() < deadline, "hour not rewritten");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let export = client
-        .get(format!(
-            "{url}/v1/export/events?from={}&to={}&format=jsonl",
-            start - 1,
-            start + HOUR_MS
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let export = exported_events(&client, url, start).await;
     assert_eq!(export.lines().count(), 4, "{export}");
     let list = support::get_json(&client, &format!("{url}/v1/views?from={}", start - 1)).await;
     assert_eq!(list["views"][0]["event_count"], 4, "{list}");
@@ -371,18 +376,7 @@ async fn ended_views_events_are_read_back_from_the_log_before_their_hour_is_writ
         event_types(&client, &events_url).await,
         ["play_requested", "first_frame", "view_end", "heartbeat"]
     );
-    let export = client
-        .get(format!(
-            "{url}/v1/export/events?from={}&to={}&format=jsonl",
-            start - 1,
-            start + HOUR_MS
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let export = exported_events(&client, url, start).await;
     assert_eq!(export.lines().count(), 4, "{export}");
 
     // After a crash the log is replayed: the view ends again, and leaves memory again.
