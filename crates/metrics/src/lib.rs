@@ -28,7 +28,8 @@ use std::ops::Bound;
 use openqoe_model::{ClientTime, Event, EventKind, Seq, View};
 use serde::Serialize;
 
-use crate::timeline::{walk, Walker};
+use crate::minutes::SpanMinutes;
+use crate::timeline::{walk, Span, Walk, Walker};
 
 /// Every per-view metric; `None` where the view is outside the metric's population.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -122,6 +123,16 @@ pub fn compute(view: &View) -> ViewMetrics {
     Measure::of(view).metrics(view)
 }
 
+/// [`compute`] and [`view_minutes`] of `view` in one walk of its events (the store does both
+/// when a view ends).
+pub fn compute_with_minutes(view: &View, minute_ms: i64) -> (ViewMetrics, ViewMinutes) {
+    let mut minutes = SpanMinutes::new(minute_ms);
+    let mut measure = Measure::default();
+    measure.advance_spans(view, &mut |span| minutes.add(&span));
+    let (metrics, walk) = measure.metrics_spans(view, &mut |span| minutes.add(&span));
+    (metrics, minutes.finish(view, &walk))
+}
+
 /// A view's metrics kept current event by event: measuring a live view again after a batch
 /// costs that batch's events, not all of the view's.
 #[derive(Debug, Clone, Default)]
@@ -154,6 +165,11 @@ impl Measure {
     /// Folds in the measured events of `view` after those already folded. Starts over when the
     /// view gained events before them (out-of-order delivery) or ended before them.
     pub fn advance(&mut self, view: &View) {
+        self.advance_spans(view, &mut |_| {});
+    }
+
+    /// [`Measure::advance`], handing each span of the walk to `span`.
+    fn advance_spans(&mut self, view: &View, span: &mut dyn FnMut(Span)) {
         let last = view.end.map_or(Seq(u64::MAX), |end| end.last_seq);
         if let Some(through) = self.through {
             let later = view
@@ -166,14 +182,14 @@ impl Measure {
         }
         let after = self.through.map_or(Bound::Unbounded, Bound::Excluded);
         for (&seq, event) in view.events.range((after, Bound::Included(last))) {
-            self.fold(event);
+            self.fold(event, span);
             self.through = Some(seq);
             self.folded += 1;
         }
     }
 
-    fn fold(&mut self, event: &Event) {
-        self.walker.step(event, &mut |_| {});
+    fn fold(&mut self, event: &Event, span: &mut dyn FnMut(Span)) {
+        self.walker.step(event, span);
         match &event.kind {
             EventKind::PlayerInit { page_load_ms } => {
                 self.player_init.get_or_insert((event.seq, event.ts));
@@ -199,10 +215,13 @@ impl Measure {
     /// Every per-view metric of `view` as of the events folded in (open intervals closed at the
     /// view's end, if it has ended).
     pub fn metrics(&self, view: &View) -> ViewMetrics {
-        let walk = self
-            .walker
-            .clone()
-            .finish(view.end.map(|end| end.ts), &mut |_| {});
+        self.metrics_spans(view, &mut |_| {}).0
+    }
+
+    /// [`Measure::metrics`] and the walk's totals, handing the walk's last span (closed at the
+    /// view's end) to `span`.
+    fn metrics_spans(&self, view: &View, span: &mut dyn FnMut(Span)) -> (ViewMetrics, Walk) {
+        let walk = self.walker.clone().finish(view.end.map(|end| end.ts), span);
         let player_startup_time_ms = match (self.player_init, self.player_ready) {
             (Some((init_seq, init_ts)), Some((ready_seq, ready_ts))) if ready_seq > init_seq => {
                 Some(ready_ts.since(init_ts))
@@ -239,7 +258,7 @@ impl Measure {
             upscale_max: upscale.as_ref().map(|s| s.max / 100.0),
         });
         let lost = |i: usize| score.pull.map(|pull| pull[i]);
-        ViewMetrics {
+        let metrics = ViewMetrics {
             video_startup_time_ms,
             player_startup_time_ms,
             page_load_time_ms,
@@ -286,7 +305,8 @@ impl Measure {
             experience_lost_to_quality: lost(2),
             started: walk.started,
             watching: walk.watching_at_end && !view.is_ended(),
-        }
+        };
+        (metrics, walk)
     }
 }
 

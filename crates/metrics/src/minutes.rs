@@ -3,7 +3,7 @@
 //! Σnumerator / Σdenominator over its views and minutes, never an average of ratios.
 use openqoe_model::{EventKind, ServerTime, View};
 
-use crate::timeline::{walk_spans, Bucket};
+use crate::timeline::{walk_spans, Bucket, Span, Walk};
 
 /// What one view (or, summed, a cohort) did in one minute.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -79,14 +79,33 @@ pub fn regroup_minutes(parts: &[(ServerTime, MinuteCounts)], minute_ms: i64) -> 
 /// Intervals are placed by the server time at which they began and cut at minute boundaries;
 /// point events (attempt, first frame, failures, exit) go to the minute they happened in.
 pub fn view_minutes(view: &View, minute_ms: i64) -> ViewMinutes {
-    let minute_ms = minute_ms.max(1);
-    let mut minutes: Vec<(ServerTime, MinuteCounts)> = Vec::new();
-    fn slot(
-        minutes: &mut Vec<(ServerTime, MinuteCounts)>,
-        at: i64,
-        minute_ms: i64,
-    ) -> &mut MinuteCounts {
-        let start = ServerTime(at.div_euclid(minute_ms) * minute_ms);
+    let mut minutes = SpanMinutes::new(minute_ms);
+    let walk = walk_spans(view, &mut |span| minutes.add(&span));
+    minutes.finish(view, &walk)
+}
+
+/// A view's counts by minute being gathered from its walk's spans ([`view_minutes`]; also
+/// [`crate::compute_with_minutes`], which measures the view in the same walk).
+pub(crate) struct SpanMinutes {
+    minute_ms: i64,
+    minutes: ViewMinutes,
+    /// Minutes with watch time, in the order spans came (nearly in time order).
+    watched: Vec<ServerTime>,
+}
+
+impl SpanMinutes {
+    pub(crate) fn new(minute_ms: i64) -> SpanMinutes {
+        SpanMinutes {
+            minute_ms: minute_ms.max(1),
+            minutes: ViewMinutes::new(),
+            watched: Vec::new(),
+        }
+    }
+
+    /// The counts of the minute holding server time `at`.
+    fn slot(&mut self, at: i64) -> &mut MinuteCounts {
+        let start = ServerTime(at.div_euclid(self.minute_ms) * self.minute_ms);
+        let minutes = &mut self.minutes;
         // Spans and events arrive nearly in order: search from the back.
         let position = minutes.iter().rposition(|(t, _)| *t <= start);
         let index = match position {
@@ -102,13 +121,15 @@ pub fn view_minutes(view: &View, minute_ms: i64) -> ViewMinutes {
         };
         &mut minutes[index].1
     }
-    let mut watched: Vec<ServerTime> = Vec::new();
-    let walk = walk_spans(view, &mut |span| {
+
+    /// Adds a span of the walk, cut at minute boundaries.
+    pub(crate) fn add(&mut self, span: &Span<'_>) {
+        let minute_ms = self.minute_ms;
         let (mut at, mut left) = (span.at.0, span.ms as i64);
         while left > 0 {
             let boundary = (at.div_euclid(minute_ms) + 1) * minute_ms;
             let piece = left.min(boundary - at);
-            let counts = slot(&mut minutes, at, minute_ms);
+            let counts = self.slot(at);
             match span.bucket {
                 Bucket::Rebuffer => counts.rebuffer_ms += piece as u64,
                 Bucket::Playing => {
@@ -125,54 +146,59 @@ pub fn view_minutes(view: &View, minute_ms: i64) -> ViewMinutes {
                 Bucket::Startup | Bucket::Rebuffer | Bucket::Playing | Bucket::Seek | Bucket::Ad
             ) {
                 let minute = ServerTime(at.div_euclid(minute_ms) * minute_ms);
-                // Spans come nearly in time order: repeats are dropped below.
-                if watched.last() != Some(&minute) {
-                    watched.push(minute);
+                // Repeats are dropped in `finish`.
+                if self.watched.last() != Some(&minute) {
+                    self.watched.push(minute);
                 }
             }
             at += piece;
             left -= piece;
         }
-    });
-    watched.sort_unstable();
-    watched.dedup();
-    for minute in watched {
-        slot(&mut minutes, minute.0, minute_ms).watching += 1;
     }
-    let mut attempted = false;
-    let mut started = false;
-    for event in view.measured_events() {
-        match &event.kind {
-            EventKind::PlayRequested if !attempted && !started => {
-                attempted = true;
-                slot(&mut minutes, event.at.0, minute_ms).attempts += 1;
-            }
-            EventKind::FirstFrame if !started => {
-                started = true;
-                let counts = slot(&mut minutes, event.at.0, minute_ms);
-                counts.started += 1;
-                if attempted && walk.requested_before_start {
-                    counts.startup_times_ms.push(walk.startup_ms);
-                }
-            }
-            EventKind::Error { fatal: true, .. } => {
-                let counts = slot(&mut minutes, event.at.0, minute_ms);
-                if started {
-                    counts.playback_failures += 1;
-                } else if attempted {
-                    counts.startup_failures += 1;
-                }
-                break;
-            }
-            _ => {}
+
+    /// The minutes, once every span of `view`'s walk was added (`walk`: its totals).
+    pub(crate) fn finish(mut self, view: &View, walk: &Walk) -> ViewMinutes {
+        let mut watched = std::mem::take(&mut self.watched);
+        watched.sort_unstable();
+        watched.dedup();
+        for minute in watched {
+            self.slot(minute.0).watching += 1;
         }
-    }
-    // The viewer gave up at their last event, whenever the view was ended (an idle view ends
-    // an hour later).
-    if view.end.is_some() && attempted && !walk.started && !walk.fatal {
-        if let Some(last) = view.measured_events().last() {
-            slot(&mut minutes, last.at.0, minute_ms).exits_before_start += 1;
+        let mut attempted = false;
+        let mut started = false;
+        for event in view.measured_events() {
+            match &event.kind {
+                EventKind::PlayRequested if !attempted && !started => {
+                    attempted = true;
+                    self.slot(event.at.0).attempts += 1;
+                }
+                EventKind::FirstFrame if !started => {
+                    started = true;
+                    let counts = self.slot(event.at.0);
+                    counts.started += 1;
+                    if attempted && walk.requested_before_start {
+                        counts.startup_times_ms.push(walk.startup_ms);
+                    }
+                }
+                EventKind::Error { fatal: true, .. } => {
+                    let counts = self.slot(event.at.0);
+                    if started {
+                        counts.playback_failures += 1;
+                    } else if attempted {
+                        counts.startup_failures += 1;
+                    }
+                    break;
+                }
+                _ => {}
+            }
         }
+        // The viewer gave up at their last event, whenever the view was ended (an idle view
+        // ends an hour later).
+        if view.end.is_some() && attempted && !walk.started && !walk.fatal {
+            if let Some(last) = view.measured_events().last() {
+                self.slot(last.at.0).exits_before_start += 1;
+            }
+        }
+        self.minutes
     }
-    minutes
 }

@@ -574,6 +574,10 @@ proptest::proptest! {
         proptest::prop_assert_eq!(sum(&|c| c.playing_ms), m.playing_time_ms);
         proptest::prop_assert!(sum(&|c| c.attempts) <= 1 && sum(&|c| c.started) <= 1);
         proptest::prop_assert!(sum(&|c| c.startup_failures + c.playback_failures + c.exits_before_start) <= 1);
+        // Measured and counted in one walk: the same as measured and counted apart.
+        let (one_walk, one_walk_minutes) = crate::compute_with_minutes(&view, 60_000);
+        proptest::prop_assert_eq!(&one_walk, &m);
+        proptest::prop_assert_eq!(&one_walk_minutes, &minutes);
         // Regrouped from shorter minutes, the counts are those made at the longer ones.
         for short in [5_000, 15_000] {
             let parts = crate::view_minutes(&view, short);

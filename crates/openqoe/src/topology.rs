@@ -46,8 +46,6 @@ struct Views {
     /// Late batches of views whose events could not be read back from their hour file: applied
     /// once they can be (the log keeps them meanwhile: see [`Pipeline::log_needed_since`]).
     pending: Vec<Batch>,
-    /// What an ended view keeps in memory for how long, once the log holds all its batches.
-    hold: Hold,
 }
 
 /// What a durable batch needs before it is applied ([`Views::route`]).
@@ -118,7 +116,7 @@ impl Views {
         self.sessionizer.expire(now, &mut ended);
         ended.into_iter().for_each(|view| self.store.insert(view));
         self.expired_at = now;
-        self.store.release_ended(now, &self.hold)
+        self.store.release_ended(now)
     }
 }
 
@@ -314,7 +312,11 @@ impl Pipeline {
                 match views.store.recent_counts(&view.id) {
                     // Whole buckets from `from` on are made of kept minutes only.
                     Some((kept_from, minutes))
-                        if from >= kept_from && bucket_ms % views.hold.minute_ms == 0 =>
+                        if from >= kept_from
+                            && views
+                                .store
+                                .hold()
+                                .is_some_and(|hold| bucket_ms % hold.minute_ms == 0) =>
                     {
                         each(view, regroup_minutes(minutes, bucket_ms));
                     }
@@ -802,11 +804,10 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
         live_metrics: LiveMetrics::default(),
         views: RwLock::new(Views {
             sessionizer: Sessionizer::new(config.sessionize.clone()),
-            store: ViewStore::new(),
+            store: ViewStore::holding(hold(config)),
             dimensions: BTreeSet::new(),
             expired_at: ServerTime(0),
             pending: Vec::new(),
-            hold: hold(config),
         }),
         active_views,
         ended_views,

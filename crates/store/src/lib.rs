@@ -16,7 +16,7 @@ mod table;
 
 use std::collections::{HashMap, VecDeque};
 
-use openqoe_metrics::{compute, view_minutes, MinuteCounts, ViewMetrics, ViewMinutes};
+use openqoe_metrics::{compute, compute_with_minutes, MinuteCounts, ViewMetrics, ViewMinutes};
 use openqoe_model::{Batch, Event, LoggedAt, Merged, Seq, ServerTime, View, ViewId};
 
 /// An ended view and its metrics, computed once when it ended (again if late events arrive).
@@ -31,7 +31,7 @@ pub struct StoredView {
     unwritten_since: ServerTime,
     /// Its last minutes' counts, kept a while after its events left memory ([`Hold`]): from
     /// which minute, and the minutes.
-    recent: Option<(ServerTime, ViewMinutes)>,
+    recent: Option<RecentCounts>,
 }
 
 /// How long an ended view whose batches are all in the write-ahead log keeps in memory what
@@ -69,8 +69,30 @@ pub struct ViewStore {
     /// Ended views whose events are in memory and in the log, oldest end first (nearly: a view
     /// ended by the idle rule comes in late), for [`ViewStore::release_ended`].
     unreleased: VecDeque<ViewId>,
-    /// Views keeping their recent counts, in the order their events left memory.
+    /// Views keeping their recent counts, in the order they were counted.
     counted: VecDeque<ViewId>,
+    /// What a view whose batches are all in the log keeps, and for how long (`None`: its
+    /// events stay until its hour is written).
+    hold: Option<Hold>,
+}
+
+/// A view's last minutes' counts: from which minute, and the minutes.
+type RecentCounts = (ServerTime, ViewMinutes);
+
+/// The metrics of ended `view`, and its last minutes' counts if its events will leave memory
+/// for the log (`hold`): both from one walk of its events.
+fn measure(hold: Option<Hold>, view: &View) -> (ViewMetrics, Option<RecentCounts>) {
+    let leaves = view.logged.as_ref().is_some_and(|l| !l.is_empty());
+    match (hold, view.end) {
+        (Some(hold), Some(end)) if leaves => {
+            let (metrics, mut minutes) = compute_with_minutes(view, hold.minute_ms);
+            let from = end.at.0 - hold.counts_ms;
+            let from = ServerTime(from.div_euclid(hold.minute_ms) * hold.minute_ms);
+            minutes.retain(|(minute, _)| *minute >= from);
+            (metrics, Some((from, minutes)))
+        }
+        _ => (compute(view), None),
+    }
 }
 
 pub use config::{file_hour, hour_file, StoreConfig};
@@ -83,24 +105,41 @@ pub use readback::{events_by_view, read_event_rows, read_hour_views, ReadError};
 pub use table::{Dictionary, Partition, ViewTable, ABSENT, MAX_DIMENSIONS, PARTITION_MS};
 
 impl ViewStore {
-    /// Creates an empty store.
+    /// Creates an empty store whose views keep their events until their hour is written.
     pub fn new() -> ViewStore {
         ViewStore::default()
+    }
+
+    /// Creates an empty store whose views let their events go as `hold` says once the log
+    /// holds every batch of them ([`ViewStore::release_ended`]).
+    pub fn holding(hold: Hold) -> ViewStore {
+        ViewStore {
+            hold: Some(hold),
+            ..ViewStore::default()
+        }
+    }
+
+    /// What views keep once their events go, and for how long.
+    pub fn hold(&self) -> Option<&Hold> {
+        self.hold.as_ref()
     }
 
     /// Stores a view that has just ended.
     pub fn insert(&mut self, view: View) {
         debug_assert!(view.is_ended(), "only ended views are stored");
-        let metrics = compute(&view);
+        let (metrics, recent) = measure(self.hold, &view);
         self.table.upsert(&view, &metrics);
-        self.keep(view, metrics);
+        self.keep(view, metrics, recent);
     }
 
     /// Holds `view` (its row already written), in place of any earlier copy.
-    fn keep(&mut self, view: View, metrics: ViewMetrics) {
+    fn keep(&mut self, view: View, metrics: ViewMetrics, recent: Option<RecentCounts>) {
         let unwritten_since = view.first_received_at;
         if view.released.is_none() && view.logged.as_ref().is_some_and(|l| !l.is_empty()) {
             self.unreleased.push_back(view.id.clone());
+        }
+        if recent.is_some() {
+            self.counted.push_back(view.id.clone());
         }
         let replaced = self.ended.insert(
             view.id.clone(),
@@ -108,7 +147,7 @@ impl ViewStore {
                 view,
                 metrics,
                 unwritten_since,
-                recent: None,
+                recent,
             },
         );
         if let Some(released) = replaced.and_then(|stored| stored.view.released) {
@@ -125,6 +164,7 @@ impl ViewStore {
     /// whose batches are all in the log lets its events go again at the next
     /// [`ViewStore::release_ended`].
     pub fn merge_late(&mut self, batch: Batch) -> Result<Merged, Box<Batch>> {
+        let hold = self.hold;
         match self.ended.get_mut(&batch.view.id) {
             Some(stored) => {
                 debug_assert!(
@@ -134,8 +174,13 @@ impl ViewStore {
                 let merged = stored.view.merge(batch);
                 // New events, or new props (which metrics such as upscaling read): late batches
                 // are rare, so the view is measured again every time.
-                stored.metrics = compute(&stored.view);
+                let (metrics, recent) = measure(hold, &stored.view);
+                stored.metrics = metrics;
                 self.table.upsert(&stored.view, &stored.metrics);
+                if recent.is_some() {
+                    self.counted.push_back(stored.view.id.clone());
+                }
+                stored.recent = recent;
                 if stored.view.logged.is_some() {
                     self.unreleased.push_back(stored.view.id.clone());
                 }
@@ -198,7 +243,7 @@ impl ViewStore {
             }
             let metrics = compute(&view);
             self.table.upsert_at(&view, &metrics, started_at);
-            self.keep(view, metrics);
+            self.keep(view, metrics, None);
         }
         if let Some(version) = self.table.version(hour) {
             self.table.mark_written(hour, version);
@@ -233,9 +278,13 @@ impl ViewStore {
 
     /// As of `now`, lets go of the events of views that ended `hold.events_ms` ago and whose
     /// every batch is in the write-ahead log (they are read back from there until their hour's
-    /// files hold them), keeping their last minutes' counts, and lets go of counts past
-    /// `hold.counts_ms`. Returns the events, to be freed by the caller outside any lock.
-    pub fn release_ended(&mut self, now: ServerTime, hold: &Hold) -> Vec<ReleasedEvents> {
+    /// files hold them; their last minutes' counts were made when they were measured), and of
+    /// counts past `hold.counts_ms`. Returns the events, to be freed by the caller outside any
+    /// lock. Does nothing in a store made without a [`Hold`].
+    pub fn release_ended(&mut self, now: ServerTime) -> Vec<ReleasedEvents> {
+        let Some(hold) = self.hold else {
+            return Vec::new();
+        };
         let mut released = Vec::new();
         while let Some(id) = self.unreleased.front() {
             let Some(stored) = self.ended.get_mut(id) else {
@@ -250,14 +299,6 @@ impl ViewStore {
                 break;
             }
             if stored.view.logged.is_some() && stored.view.released.is_none() {
-                if end.at.0 >= now.0 - hold.counts_ms {
-                    let from = end.at.0 - hold.counts_ms;
-                    let from = ServerTime(from.div_euclid(hold.minute_ms) * hold.minute_ms);
-                    let mut minutes = view_minutes(&stored.view, hold.minute_ms);
-                    minutes.retain(|(minute, _)| *minute >= from);
-                    stored.recent = Some((from, minutes));
-                    self.counted.push_back(id.clone());
-                }
                 let events = stored.view.release_events();
                 self.released_events += events.len();
                 released.push(events);
@@ -505,31 +546,26 @@ mod tests {
 
     #[test]
     fn ended_views_in_the_log_let_events_go_after_the_hold_until_their_hour_is_written() {
-        let mut store = ViewStore::new();
+        let mut store = ViewStore::holding(Hold {
+            events_ms: 0,
+            minute_ms: 5_000,
+            counts_ms: 2_000,
+        });
         let a = ViewId::new("a").unwrap();
         // Ends at 1_000 + 2 s, 3_000 + 1 s and 2_000 + 3 s; "c" (an idle end, say) comes last.
         store.insert(logged(ended_view("a", 1_000, 3)));
         store.insert(logged(ended_view("b", 3_000, 2)));
         store.insert(ended_view("unlogged", 1_000, 2));
         store.insert(logged(ended_view("c", 2_000, 4)));
-        let hold = Hold {
-            events_ms: 0,
-            minute_ms: 5_000,
-            counts_ms: 2_000,
-        };
         let total =
             |released: Vec<ReleasedEvents>| -> usize { released.iter().map(|e| e.len()).sum() };
 
         assert_eq!(
-            total(store.release_ended(ServerTime(3_000), &hold)),
+            total(store.release_ended(ServerTime(3_000))),
             0,
             "none ended before"
         );
-        assert_eq!(
-            total(store.release_ended(ServerTime(3_001), &hold)),
-            3,
-            "a only"
-        );
+        assert_eq!(total(store.release_ended(ServerTime(3_001))), 3, "a only");
         let (from, _) = store.recent_counts(&a).expect("a's last minutes are kept");
         assert_eq!(
             from,
@@ -545,12 +581,8 @@ mod tests {
             "a still needs the log"
         );
         // b ended at 4_000 and holds c back: the queue is in insertion order.
-        assert_eq!(total(store.release_ended(ServerTime(4_000), &hold)), 0);
-        assert_eq!(
-            total(store.release_ended(ServerTime(10_000), &hold)),
-            6,
-            "b and c"
-        );
+        assert_eq!(total(store.release_ended(ServerTime(4_000))), 0);
+        assert_eq!(total(store.release_ended(ServerTime(10_000))), 6, "b and c");
         assert!(
             store.recent_counts(&a).is_none(),
             "kept until counts_ms after the end"
@@ -560,7 +592,7 @@ mod tests {
             "b let go past counts_ms: nothing to keep"
         );
         assert_eq!(
-            total(store.release_ended(ServerTime(99_000), &hold)),
+            total(store.release_ended(ServerTime(99_000))),
             0,
             "released once"
         );
@@ -595,7 +627,7 @@ mod tests {
         })
         .unwrap();
         store.merge_late(late).unwrap();
-        assert_eq!(total(store.release_ended(ServerTime(99_000), &hold)), 4);
+        assert_eq!(total(store.release_ended(ServerTime(99_000))), 4);
         assert!(
             matches!(store.released_to(&a), Some(EventsAt::Log(records)) if records.len() == 4)
         );
