@@ -19,15 +19,10 @@ fuzz_target!(|bytes: &[u8]| {
         assert!(!e.to_string().is_empty(), "every refusal has a reason");
     }
     let read = read_segment(segment);
-    let mut positions = Vec::new();
-    let mut at = 0;
-    for record in &read.records {
-        positions.push(LogPosition {
-            segment: 1,
-            offset: at,
-        });
-        at += 8 + record.len() as u64;
-    }
+    let positions: Vec<LogPosition> = read
+        .offsets()
+        .map(|offset| LogPosition { segment: 1, offset })
+        .collect();
     let back = read_records(&dir, &positions).expect("intact records read back");
     assert_eq!(back, read.records);
 });

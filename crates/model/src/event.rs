@@ -31,11 +31,15 @@ pub(crate) struct EventText {
 }
 
 impl EventText {
-    /// The text `raw`, found within `body` (copied alone if it is not a slice of it).
+    /// The text `raw`, a slice of `body` (copied alone if it is not one).
     pub(crate) fn within(body: &Arc<str>, raw: &str) -> EventText {
         let start = (raw.as_ptr() as usize).wrapping_sub(body.as_ptr() as usize);
+        // The same place, not the same text: comparing bytes would cost a pass over the event.
+        let slice = body
+            .get(start..start.saturating_add(raw.len()))
+            .is_some_and(|slice| std::ptr::eq(slice, raw));
         match (u32::try_from(start), u32::try_from(start + raw.len())) {
-            (Ok(from), Ok(to)) if body.get(start..start + raw.len()) == Some(raw) => EventText {
+            (Ok(from), Ok(to)) if slice => EventText {
                 body: Arc::clone(body),
                 start: from,
                 end: to,

@@ -222,6 +222,14 @@ impl View {
         merged
     }
 
+    /// Whether the write-ahead log holds every batch merged into the view (at [`View::logged`]),
+    /// so its events can be read back from there.
+    pub fn in_log(&self) -> bool {
+        self.logged
+            .as_ref()
+            .is_some_and(|logged| !logged.is_empty())
+    }
+
     /// Events that belong to the view: all of them, or up to the end's `last_seq` once ended.
     pub fn measured_events(&self) -> impl Iterator<Item = &Event> + '_ {
         let last = self.end.map_or(Seq(u64::MAX), |end| end.last_seq);

@@ -86,9 +86,8 @@ impl ReadGroup {
 /// # Errors
 /// As [`ReadGroup::read`].
 pub fn read_view_events(data_dir: &Path, id: &ViewId, at: EventsAt) -> anyhow::Result<Vec<Event>> {
-    let mut groups = ReadGroup::split(vec![(id.clone(), at)]);
     let mut events = HashMap::new();
-    for group in &mut groups {
+    for group in ReadGroup::split(vec![(id.clone(), at)]) {
         events.extend(group.read(data_dir)?);
     }
     Ok(events.remove(id).unwrap_or_default())

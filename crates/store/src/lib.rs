@@ -46,7 +46,7 @@ pub struct Hold {
     pub counts_ms: i64,
 }
 
-/// A view's events let go from memory by [`ViewStore::release_hour`].
+/// A view's events let go from memory ([`ViewStore::release_ended`], [`ViewStore::release_hour`]).
 pub type ReleasedEvents = std::collections::BTreeMap<Seq, Event>;
 
 /// Where an ended view's events are while they are out of memory.
@@ -79,12 +79,27 @@ pub struct ViewStore {
 /// A view's last minutes' counts: from which minute, and the minutes.
 type RecentCounts = (ServerTime, ViewMinutes);
 
+/// Queues ended `view` for [`ViewStore::release_ended`]: to let its events go if they are in
+/// memory and in the log, and to let its counts go if it was `counted` ([`measure`]).
+fn queue(
+    unreleased: &mut VecDeque<ViewId>,
+    counted: &mut VecDeque<ViewId>,
+    view: &View,
+    was_counted: bool,
+) {
+    if view.released.is_none() && view.in_log() {
+        unreleased.push_back(view.id.clone());
+    }
+    if was_counted {
+        counted.push_back(view.id.clone());
+    }
+}
+
 /// The metrics of ended `view`, and its last minutes' counts if its events will leave memory
 /// for the log (`hold`): both from one walk of its events.
 fn measure(hold: Option<Hold>, view: &View) -> (ViewMetrics, Option<RecentCounts>) {
-    let leaves = view.logged.as_ref().is_some_and(|l| !l.is_empty());
     match (hold, view.end) {
-        (Some(hold), Some(end)) if leaves => {
+        (Some(hold), Some(end)) if view.in_log() => {
             let (metrics, mut minutes) = compute_with_minutes(view, hold.minute_ms);
             let from = end.at.0 - hold.counts_ms;
             let from = ServerTime(from.div_euclid(hold.minute_ms) * hold.minute_ms);
@@ -135,12 +150,12 @@ impl ViewStore {
     /// Holds `view` (its row already written), in place of any earlier copy.
     fn keep(&mut self, view: View, metrics: ViewMetrics, recent: Option<RecentCounts>) {
         let unwritten_since = view.first_received_at;
-        if view.released.is_none() && view.logged.as_ref().is_some_and(|l| !l.is_empty()) {
-            self.unreleased.push_back(view.id.clone());
-        }
-        if recent.is_some() {
-            self.counted.push_back(view.id.clone());
-        }
+        queue(
+            &mut self.unreleased,
+            &mut self.counted,
+            &view,
+            recent.is_some(),
+        );
         let replaced = self.ended.insert(
             view.id.clone(),
             StoredView {
@@ -176,14 +191,15 @@ impl ViewStore {
                 // are rare, so the view is measured again every time.
                 let (metrics, recent) = measure(hold, &stored.view);
                 stored.metrics = metrics;
-                self.table.upsert(&stored.view, &stored.metrics);
-                if recent.is_some() {
-                    self.counted.push_back(stored.view.id.clone());
-                }
                 stored.recent = recent;
-                if stored.view.logged.is_some() {
-                    self.unreleased.push_back(stored.view.id.clone());
-                }
+                self.table.upsert(&stored.view, &stored.metrics);
+                let counted = stored.recent.is_some();
+                queue(
+                    &mut self.unreleased,
+                    &mut self.counted,
+                    &stored.view,
+                    counted,
+                );
                 Ok(merged)
             }
             None => Err(Box::new(batch)),
@@ -298,7 +314,7 @@ impl ViewStore {
             if end.at.0 >= now.0 - hold.events_ms {
                 break;
             }
-            if stored.view.logged.is_some() && stored.view.released.is_none() {
+            if stored.view.in_log() && stored.view.released.is_none() {
                 let events = stored.view.release_events();
                 self.released_events += events.len();
                 released.push(events);
@@ -383,7 +399,6 @@ impl ViewStore {
     /// `received_at`.
     pub fn restore(&mut self, id: &ViewId, events: Vec<Event>, received_at: ServerTime) {
         if let Some(stored) = self.ended.get_mut(id) {
-            stored.recent = None;
             if let Some(released) = stored.view.released {
                 self.released_events -= released.events;
                 // Read back from a file, the view is unwritten again from this batch on; from

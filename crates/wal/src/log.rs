@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::segment::{frame, read_segment, MAX_RECORD_BYTES, RECORD_HEADER_BYTES};
+use crate::segment::{frame, read_segment, MAX_RECORD_BYTES};
 use crate::{AppendError, EventLog, LogPosition, WalConfig, WalError};
 
 /// Called after each group commit with its fsync duration, record count and bytes (for `/metrics`).
@@ -121,9 +121,7 @@ impl SegmentLog {
             let path = segment_path(dir, number);
             let bytes = std::fs::read(&path).map_err(|e| WalError::io(&path, e))?;
             let read = read_segment(&bytes);
-            // Records are contiguous from the segment's start.
-            let mut offset = 0;
-            for record in &read.records {
+            for (record, offset) in read.records.iter().zip(read.offsets()) {
                 replay(
                     LogPosition {
                         segment: number,
@@ -131,7 +129,6 @@ impl SegmentLog {
                     },
                     record,
                 );
-                offset += (RECORD_HEADER_BYTES + record.len()) as u64;
                 report.records += 1;
                 report.bytes += record.len() as u64;
             }

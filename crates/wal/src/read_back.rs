@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::log::segment_path;
-use crate::segment::{MAX_RECORD_BYTES, RECORD_HEADER_BYTES};
+use crate::segment::{checked, record_header, RECORD_HEADER_BYTES};
 use crate::{LogPosition, SegmentDamage};
 
 /// Why a record could not be read back at its position.
@@ -70,16 +70,10 @@ pub fn read_records(dir: &Path, positions: &[LogPosition]) -> Result<Vec<Vec<u8>
         };
         let mut header = [0u8; RECORD_HEADER_BYTES];
         read_at(&mut header, position.offset)?;
-        let len = u32::from_le_bytes(header[0..4].try_into().expect("4 bytes")) as usize;
-        let crc = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes"));
-        if len == 0 || len > MAX_RECORD_BYTES {
-            return Err(damaged(SegmentDamage::BadLength));
-        }
+        let (len, crc) = record_header(&header).map_err(damaged)?;
         let mut payload = vec![0u8; len];
         read_at(&mut payload, position.offset + RECORD_HEADER_BYTES as u64)?;
-        if crc32fast::hash(&payload) != crc {
-            return Err(damaged(SegmentDamage::BadChecksum));
-        }
+        checked(&payload, crc).map_err(damaged)?;
         records.push(payload);
     }
     Ok(records)

@@ -34,6 +34,37 @@ pub fn frame(payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(payload);
 }
 
+/// A record header's payload length and CRC, or why it cannot start a record.
+pub(crate) fn record_header(
+    header: &[u8; RECORD_HEADER_BYTES],
+) -> Result<(usize, u32), SegmentDamage> {
+    let len = u32::from_le_bytes(header[0..4].try_into().expect("4 bytes")) as usize;
+    let crc = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes"));
+    if len == 0 || len > MAX_RECORD_BYTES {
+        return Err(SegmentDamage::BadLength);
+    }
+    Ok((len, crc))
+}
+
+/// `payload` if it matches its header's `crc`.
+pub(crate) fn checked(payload: &[u8], crc: u32) -> Result<&[u8], SegmentDamage> {
+    match crc32fast::hash(payload) == crc {
+        true => Ok(payload),
+        false => Err(SegmentDamage::BadChecksum),
+    }
+}
+
+impl SegmentRead<'_> {
+    /// Each intact record's offset in the segment (records are contiguous from its start).
+    pub fn offsets(&self) -> impl Iterator<Item = u64> + '_ {
+        self.records.iter().scan(0u64, |at, record| {
+            let offset = *at;
+            *at += (RECORD_HEADER_BYTES + record.len()) as u64;
+            Some(offset)
+        })
+    }
+}
+
 /// Reads the intact records of a segment and where (and why) reading stopped.
 pub fn read_segment(bytes: &[u8]) -> SegmentRead<'_> {
     let mut records = Vec::new();
@@ -43,21 +74,20 @@ pub fn read_segment(bytes: &[u8]) -> SegmentRead<'_> {
         if rest.is_empty() {
             break None;
         }
-        if rest.len() < RECORD_HEADER_BYTES {
+        let Some(header) = rest.first_chunk::<RECORD_HEADER_BYTES>() else {
             break Some(SegmentDamage::Torn);
-        }
-        let len = u32::from_le_bytes(rest[0..4].try_into().expect("4 bytes")) as usize;
-        let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
-        if len == 0 || len > MAX_RECORD_BYTES {
-            break Some(SegmentDamage::BadLength);
-        }
+        };
+        let (len, crc) = match record_header(header) {
+            Ok(header) => header,
+            Err(damage) => break Some(damage),
+        };
         let Some(payload) = rest.get(RECORD_HEADER_BYTES..RECORD_HEADER_BYTES + len) else {
             break Some(SegmentDamage::Torn);
         };
-        if crc32fast::hash(payload) != crc {
-            break Some(SegmentDamage::BadChecksum);
+        match checked(payload, crc) {
+            Ok(payload) => records.push(payload),
+            Err(damage) => break Some(damage),
         }
-        records.push(payload);
         at += RECORD_HEADER_BYTES + len;
     };
     SegmentRead {
