@@ -25,7 +25,7 @@ pub use score::{combine, ExperienceScore, EXPONENT, WEIGHTS};
 
 use std::ops::Bound;
 
-use openqoe_model::{ClientTime, Event, EventKind, Seq, View};
+use openqoe_model::{ClientTime, Event, EventKind, Seq, ServerTime, View};
 use serde::Serialize;
 
 use crate::minutes::SpanMinutes;
@@ -126,15 +126,15 @@ pub fn compute(view: &View) -> ViewMetrics {
 /// [`compute`] and [`view_minutes`] of `view` in one walk of its events (the store does both
 /// when a view ends).
 pub fn compute_with_minutes(view: &View, minute_ms: i64) -> (ViewMetrics, ViewMinutes) {
-    let mut minutes = SpanMinutes::new(minute_ms);
-    let mut measure = Measure::default();
-    measure.advance_spans(view, &mut |span| minutes.add(&span));
-    let (metrics, walk) = measure.metrics_spans(view, &mut |span| minutes.add(&span));
-    (metrics, minutes.finish(view, &walk))
+    let mut measure = Measure::counting(minute_ms, None);
+    measure.advance(view);
+    let (metrics, minutes) = measure.metrics_and_minutes(view);
+    (metrics, minutes.map_or_else(ViewMinutes::new, |(_, minutes)| minutes))
 }
 
 /// A view's metrics kept current event by event: measuring a live view again after a batch
-/// costs that batch's events, not all of the view's.
+/// costs that batch's events, not all of the view's. It can also count the view's minutes
+/// ([`Measure::counting`]), so a view that does not keep its events still has them.
 #[derive(Debug, Clone, Default)]
 pub struct Measure {
     walker: Walker,
@@ -142,6 +142,8 @@ pub struct Measure {
     through: Option<Seq>,
     /// How many events were folded in.
     folded: usize,
+    /// Server time of the last event folded in.
+    last_at: Option<ServerTime>,
     /// The first `player_init`: its `seq` and time.
     player_init: Option<(Seq, ClientTime)>,
     /// The first `player_ready`: its `seq` and time.
@@ -152,6 +154,8 @@ pub struct Measure {
     live_latencies_ms: Vec<f64>,
     /// The largest running total of dropped frames a heartbeat reported.
     dropped_frames: Option<u64>,
+    /// Counts by minute, when asked for.
+    minutes: Option<SpanMinutes>,
 }
 
 impl Measure {
@@ -162,14 +166,28 @@ impl Measure {
         measure
     }
 
-    /// Folds in the measured events of `view` after those already folded. Starts over when the
-    /// view gained events before them (out-of-order delivery) or ended before them.
-    pub fn advance(&mut self, view: &View) {
-        self.advance_spans(view, &mut |_| {});
+    /// A measure that also counts the view's minutes of `minute_ms` (as [`view_minutes`]
+    /// does), keeping only those from `keep_ms` before its newest event (`None`: all).
+    pub fn counting(minute_ms: i64, keep_ms: Option<i64>) -> Measure {
+        Measure {
+            minutes: Some(SpanMinutes::new(minute_ms, keep_ms)),
+            ..Measure::default()
+        }
     }
 
-    /// [`Measure::advance`], handing each span of the walk to `span`.
-    fn advance_spans(&mut self, view: &View, span: &mut dyn FnMut(Span)) {
+    /// The length of the minutes counted, if counting.
+    pub fn minute_ms(&self) -> Option<i64> {
+        self.minutes.as_ref().map(SpanMinutes::minute_ms)
+    }
+
+    /// Folds in the measured events of `view` after those already folded. Starts over when the
+    /// view gained events before them (out-of-order delivery) or ended before them. Does
+    /// nothing for a view whose events are out of memory: those were folded in as they came
+    /// ([`Measure::extend`]).
+    pub fn advance(&mut self, view: &View) {
+        if view.released.is_some() {
+            return;
+        }
         let last = view.end.map_or(Seq(u64::MAX), |end| end.last_seq);
         if let Some(through) = self.through {
             let later = view
@@ -177,19 +195,52 @@ impl Measure {
                 .range((Bound::Excluded(through), Bound::Unbounded))
                 .count();
             if through > last || view.events.len() - later != self.folded {
-                *self = Measure::default();
+                self.start_over();
             }
         }
         let after = self.through.map_or(Bound::Unbounded, Bound::Excluded);
-        for (&seq, event) in view.events.range((after, Bound::Included(last))) {
-            self.fold(event, span);
-            self.through = Some(seq);
-            self.folded += 1;
+        for (_, event) in view.events.range((after, Bound::Included(last))) {
+            self.fold(event);
         }
     }
 
-    fn fold(&mut self, event: &Event, span: &mut dyn FnMut(Span)) {
-        self.walker.step(event, span);
+    /// Folds in `events`, new to `view` in `seq` order after every event folded so far, as a
+    /// view that does not keep its events passes them on ([`View::pass`]); those past the
+    /// view's end are not measured.
+    pub fn extend(&mut self, view: &View, events: &[Event]) {
+        let last = view.end.map_or(Seq(u64::MAX), |end| end.last_seq);
+        for event in events.iter().take_while(|event| event.seq <= last) {
+            debug_assert!(
+                self.through.is_none_or(|through| event.seq > through),
+                "events extended out of order"
+            );
+            self.fold(event);
+        }
+    }
+
+    /// Forgets every event folded in, keeping how minutes are counted.
+    fn start_over(&mut self) {
+        let minutes = self.minutes.as_ref().map(SpanMinutes::emptied);
+        *self = Measure {
+            minutes,
+            ..Measure::default()
+        };
+    }
+
+    fn fold(&mut self, event: &Event) {
+        let Measure {
+            walker, minutes, ..
+        } = self;
+        match minutes {
+            Some(minutes) => {
+                walker.step(event, &mut |span| minutes.add(&span));
+                minutes.event(event, walker.totals());
+            }
+            None => walker.step(event, &mut |_| {}),
+        }
+        self.through = Some(event.seq);
+        self.folded += 1;
+        self.last_at = Some(event.at);
         match &event.kind {
             EventKind::PlayerInit { page_load_ms } => {
                 self.player_init.get_or_insert((event.seq, event.ts));
@@ -216,6 +267,20 @@ impl Measure {
     /// view's end, if it has ended).
     pub fn metrics(&self, view: &View) -> ViewMetrics {
         self.metrics_spans(view, &mut |_| {}).0
+    }
+
+    /// [`Measure::metrics`] and, when counting, the first minute kept and the minutes (an
+    /// ended view's closed at its end, as [`view_minutes`] gives them).
+    pub fn metrics_and_minutes(
+        &self,
+        view: &View,
+    ) -> (ViewMetrics, Option<(ServerTime, ViewMinutes)>) {
+        let Some(mut minutes) = self.minutes.clone() else {
+            return (self.metrics(view), None);
+        };
+        let (metrics, walk) = self.metrics_spans(view, &mut |span| minutes.add(&span));
+        minutes.close(view, &walk, self.last_at);
+        (metrics, Some(minutes.into_parts()))
     }
 
     /// [`Measure::metrics`] and the walk's totals, handing the walk's last span (closed at the

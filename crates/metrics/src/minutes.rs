@@ -1,9 +1,10 @@
 //! A view's contribution to each minute of server time: the fundamental counters that minute
 //! rollups sum (DESIGN §5) and detectors read. Additive by construction, so any cohort's rate is
 //! Σnumerator / Σdenominator over its views and minutes, never an average of ratios.
-use openqoe_model::{EventKind, ServerTime, View};
+use openqoe_model::{Event, EventKind, ServerTime, View};
 
-use crate::timeline::{walk_spans, Bucket, Span, Walk};
+use crate::timeline::{Bucket, Span, Walk};
+use crate::Measure;
 
 /// What one view (or, summed, a cohort) did in one minute.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -79,32 +80,67 @@ pub fn regroup_minutes(parts: &[(ServerTime, MinuteCounts)], minute_ms: i64) -> 
 /// Intervals are placed by the server time at which they began and cut at minute boundaries;
 /// point events (attempt, first frame, failures, exit) go to the minute they happened in.
 pub fn view_minutes(view: &View, minute_ms: i64) -> ViewMinutes {
-    let mut minutes = SpanMinutes::new(minute_ms);
-    let walk = walk_spans(view, &mut |span| minutes.add(&span));
-    minutes.finish(view, &walk)
+    let mut measure = Measure::counting(minute_ms, None);
+    measure.advance(view);
+    measure.metrics_and_minutes(view).1.map_or_else(ViewMinutes::new, |(_, minutes)| minutes)
 }
 
-/// A view's counts by minute being gathered from its walk's spans ([`view_minutes`]; also
-/// [`crate::compute_with_minutes`], which measures the view in the same walk).
+/// A view's counts by minute, gathered event by event as a [`Measure`] folds them in, keeping
+/// (when `keep_ms` says) only the minutes from that long before its newest event.
+#[derive(Debug, Clone)]
 pub(crate) struct SpanMinutes {
     minute_ms: i64,
+    keep_ms: Option<i64>,
+    /// Minutes before this one were let go: their counts are not known here.
+    kept_from: ServerTime,
     minutes: ViewMinutes,
-    /// Minutes with watch time, in the order spans came (nearly in time order).
-    watched: Vec<ServerTime>,
+    /// Newest server time of an event folded in.
+    newest: Option<ServerTime>,
+    /// A play attempt was counted.
+    attempted: bool,
+    /// A first frame was counted.
+    started: bool,
+    /// A fatal error was counted: nothing after it is.
+    failed: bool,
 }
 
 impl SpanMinutes {
-    pub(crate) fn new(minute_ms: i64) -> SpanMinutes {
+    /// Counts in minutes of `minute_ms`, keeping those from `keep_ms` before the newest event
+    /// (`None`: every minute).
+    pub(crate) fn new(minute_ms: i64, keep_ms: Option<i64>) -> SpanMinutes {
         SpanMinutes {
             minute_ms: minute_ms.max(1),
+            keep_ms,
+            kept_from: ServerTime(i64::MIN),
             minutes: ViewMinutes::new(),
-            watched: Vec::new(),
+            newest: None,
+            attempted: false,
+            started: false,
+            failed: false,
         }
     }
 
-    /// The counts of the minute holding server time `at`.
-    fn slot(&mut self, at: i64) -> &mut MinuteCounts {
+    /// The same counting, started over.
+    pub(crate) fn emptied(&self) -> SpanMinutes {
+        SpanMinutes::new(self.minute_ms, self.keep_ms)
+    }
+
+    /// Minutes of this length.
+    pub(crate) fn minute_ms(&self) -> i64 {
+        self.minute_ms
+    }
+
+    /// The first minute kept, and the minutes.
+    pub(crate) fn into_parts(self) -> (ServerTime, ViewMinutes) {
+        (self.kept_from, self.minutes)
+    }
+
+    /// The counts of the minute holding server time `at`; `None` once that minute was let go.
+    fn slot(&mut self, at: i64) -> Option<&mut MinuteCounts> {
         let start = ServerTime(at.div_euclid(self.minute_ms) * self.minute_ms);
+        if start < self.kept_from {
+            return None;
+        }
         let minutes = &mut self.minutes;
         // Spans and events arrive nearly in order: search from the back.
         let position = minutes.iter().rposition(|(t, _)| *t <= start);
@@ -119,7 +155,7 @@ impl SpanMinutes {
                 0
             }
         };
-        &mut minutes[index].1
+        Some(&mut minutes[index].1)
     }
 
     /// Adds a span of the walk, cut at minute boundaries.
@@ -129,26 +165,28 @@ impl SpanMinutes {
         while left > 0 {
             let boundary = (at.div_euclid(minute_ms) + 1) * minute_ms;
             let piece = left.min(boundary - at);
-            let counts = self.slot(at);
-            match span.bucket {
-                Bucket::Rebuffer => counts.rebuffer_ms += piece as u64,
-                Bucket::Playing => {
-                    counts.playing_ms += piece as u64;
-                    if let Some(rendition) = span.rendition {
-                        counts.bitrate_ms += rendition.bitrate_bps as f64 * piece as f64;
-                        counts.rendition_ms += piece as u64;
+            if let Some(counts) = self.slot(at) {
+                match span.bucket {
+                    Bucket::Rebuffer => counts.rebuffer_ms += piece as u64,
+                    Bucket::Playing => {
+                        counts.playing_ms += piece as u64;
+                        if let Some(rendition) = span.rendition {
+                            counts.bitrate_ms += rendition.bitrate_bps as f64 * piece as f64;
+                            counts.rendition_ms += piece as u64;
+                        }
                     }
+                    _ => {}
                 }
-                _ => {}
-            }
-            if matches!(
-                span.bucket,
-                Bucket::Startup | Bucket::Rebuffer | Bucket::Playing | Bucket::Seek | Bucket::Ad
-            ) {
-                let minute = ServerTime(at.div_euclid(minute_ms) * minute_ms);
-                // Repeats are dropped in `finish`.
-                if self.watched.last() != Some(&minute) {
-                    self.watched.push(minute);
+                if matches!(
+                    span.bucket,
+                    Bucket::Startup
+                        | Bucket::Rebuffer
+                        | Bucket::Playing
+                        | Bucket::Seek
+                        | Bucket::Ad
+                ) {
+                    // A view counts once in a minute it watched in.
+                    counts.watching = 1;
                 }
             }
             at += piece;
@@ -156,49 +194,63 @@ impl SpanMinutes {
         }
     }
 
-    /// The minutes, once every span of `view`'s walk was added (`walk`: its totals).
-    pub(crate) fn finish(mut self, view: &View, walk: &Walk) -> ViewMinutes {
-        let mut watched = std::mem::take(&mut self.watched);
-        watched.sort_unstable();
-        watched.dedup();
-        for minute in watched {
-            self.slot(minute.0).watching += 1;
-        }
-        let mut attempted = false;
-        let mut started = false;
-        for event in view.measured_events() {
+    /// Counts `event`'s point in time (attempt, first frame, failure), once the walk stepped
+    /// over it (`walk`: its totals then), and lets go of minutes older than the kept time.
+    pub(crate) fn event(&mut self, event: &Event, walk: &Walk) {
+        if !self.failed {
             match &event.kind {
-                EventKind::PlayRequested if !attempted && !started => {
-                    attempted = true;
-                    self.slot(event.at.0).attempts += 1;
+                EventKind::PlayRequested if !self.attempted && !self.started => {
+                    self.attempted = true;
+                    if let Some(counts) = self.slot(event.at.0) {
+                        counts.attempts += 1;
+                    }
                 }
-                EventKind::FirstFrame if !started => {
-                    started = true;
-                    let counts = self.slot(event.at.0);
-                    counts.started += 1;
-                    if attempted && walk.requested_before_start {
-                        counts.startup_times_ms.push(walk.startup_ms);
+                EventKind::FirstFrame if !self.started => {
+                    self.started = true;
+                    let attempted = self.attempted;
+                    if let Some(counts) = self.slot(event.at.0) {
+                        counts.started += 1;
+                        // Startup is over at the first frame: the walk's startup is final.
+                        if attempted && walk.requested_before_start {
+                            counts.startup_times_ms.push(walk.startup_ms);
+                        }
                     }
                 }
                 EventKind::Error { fatal: true, .. } => {
-                    let counts = self.slot(event.at.0);
-                    if started {
-                        counts.playback_failures += 1;
-                    } else if attempted {
-                        counts.startup_failures += 1;
+                    self.failed = true;
+                    let (started, attempted) = (self.started, self.attempted);
+                    if let Some(counts) = self.slot(event.at.0) {
+                        if started {
+                            counts.playback_failures += 1;
+                        } else if attempted {
+                            counts.startup_failures += 1;
+                        }
                     }
-                    break;
                 }
                 _ => {}
             }
         }
-        // The viewer gave up at their last event, whenever the view was ended (an idle view
-        // ends an hour later).
-        if view.end.is_some() && attempted && !walk.started && !walk.fatal {
-            if let Some(last) = view.measured_events().last() {
-                self.slot(last.at.0).exits_before_start += 1;
+        let newest = self.newest.map_or(event.at, |newest| newest.max(event.at));
+        self.newest = Some(newest);
+        if let Some(keep_ms) = self.keep_ms {
+            let from = newest.0.saturating_sub(keep_ms);
+            let from = ServerTime(from.div_euclid(self.minute_ms) * self.minute_ms);
+            if from > self.kept_from {
+                self.kept_from = from;
+                let gone = self.minutes.partition_point(|(t, _)| *t < from);
+                self.minutes.drain(..gone);
             }
         }
-        self.minutes
+    }
+
+    /// Closes the counts of an ended view (`walk`: its totals, closed at the end) whose last
+    /// measured event was at `last_at`: a viewer who attempted and neither started nor failed
+    /// gave up then, whenever the view was ended (an idle view ends an hour later).
+    pub(crate) fn close(&mut self, view: &View, walk: &Walk, last_at: Option<ServerTime>) {
+        if view.end.is_some() && self.attempted && !walk.started && !walk.fatal {
+            if let Some(counts) = last_at.and_then(|at| self.slot(at.0)) {
+                counts.exits_before_start += 1;
+            }
+        }
     }
 }

@@ -583,12 +583,125 @@ proptest::proptest! {
             let parts = crate::view_minutes(&view, short);
             proptest::prop_assert_eq!(&crate::regroup_minutes(&parts, 60_000), &minutes, "from {} ms", short);
         }
+        // Counted event by event, the minutes are those the whole walk gave before.
+        proptest::prop_assert_eq!(&minutes, &reference_minutes(&view, 60_000));
         let video_startup = m.video_startup_time_ms.unwrap_or(0);
         proptest::prop_assert!(m.playing_time_ms + m.rebuffer_duration_ms + video_startup <= m.watch_time_ms);
         if let Some(p) = m.rebuffer_percentage {
             proptest::prop_assert!((0.0..=100.0).contains(&p));
         }
     }
+}
+
+proptest::proptest! {
+    /// A view that does not keep its events folds them in as they come, a batch at a time,
+    /// keeping only its last minutes: it measures as if it had every event, and the minutes it
+    /// kept are the whole view's from the first one kept.
+    #[test]
+    fn events_folded_as_they_come_measure_as_the_whole_view(
+        picks in proptest::collection::vec((0usize..16, 0i64..20_000), 1..40),
+        batch in 1usize..6,
+        keep_ms in proptest::option::of(0i64..90_000),
+        ended in proptest::bool::ANY,
+    ) {
+        let kinds = busy_events();
+        let mut ms = 0;
+        let events: Vec<_> = picks
+            .iter()
+            .enumerate()
+            .map(|(seq, (kind, gap))| {
+                ms += gap - 1000;
+                let (_, _, name, fields) = kinds[*kind].clone();
+                (seq as u64, ms, name, fields)
+            })
+            .collect();
+        let view = view_of(&[events], ended, json!({"player_width": 1280, "player_height": 720}));
+        let every: Vec<openqoe_model::Event> = view.events.values().cloned().collect();
+        let mut measure = crate::Measure::counting(5_000, keep_ms);
+        for part in every.chunks(batch) {
+            measure.extend(&view, part);
+        }
+        let (metrics, counted) = measure.metrics_and_minutes(&view);
+        proptest::prop_assert_eq!(metrics, compute(&view));
+        let (kept_from, kept) = counted.unwrap();
+        let whole: crate::ViewMinutes = reference_minutes(&view, 5_000)
+            .into_iter()
+            .filter(|(minute, _)| *minute >= kept_from)
+            .collect();
+        proptest::prop_assert_eq!(kept, whole);
+        if keep_ms.is_none() {
+            proptest::prop_assert_eq!(kept_from, ServerTime(i64::MIN));
+        }
+    }
+}
+
+/// The minutes as the first implementation counted them: a whole walk for the spans, then the
+/// measured events again for the point counts (the oracle for counting event by event).
+fn reference_minutes(view: &View, minute_ms: i64) -> crate::ViewMinutes {
+    use openqoe_model::EventKind;
+    let mut minutes: std::collections::BTreeMap<i64, crate::MinuteCounts> = Default::default();
+    let start = |at: i64| at.div_euclid(minute_ms) * minute_ms;
+    let mut watched = std::collections::BTreeSet::new();
+    let walk = crate::timeline::walk_spans(view, &mut |span| {
+        let (mut at, mut left) = (span.at.0, span.ms as i64);
+        while left > 0 {
+            let piece = left.min(start(at) + minute_ms - at);
+            let counts = minutes.entry(start(at)).or_default();
+            match span.bucket {
+                crate::timeline::Bucket::Rebuffer => counts.rebuffer_ms += piece as u64,
+                crate::timeline::Bucket::Playing => {
+                    counts.playing_ms += piece as u64;
+                    if let Some(rendition) = span.rendition {
+                        counts.bitrate_ms += rendition.bitrate_bps as f64 * piece as f64;
+                        counts.rendition_ms += piece as u64;
+                    }
+                }
+                _ => {}
+            }
+            if !matches!(span.bucket, crate::timeline::Bucket::Paused | crate::timeline::Bucket::Idle) {
+                watched.insert(start(at));
+            }
+            at += piece;
+            left -= piece;
+        }
+    });
+    for minute in watched {
+        minutes.entry(minute).or_default().watching += 1;
+    }
+    let (mut attempted, mut started) = (false, false);
+    for event in view.measured_events() {
+        let minute = start(event.at.0);
+        match &event.kind {
+            EventKind::PlayRequested if !attempted && !started => {
+                attempted = true;
+                minutes.entry(minute).or_default().attempts += 1;
+            }
+            EventKind::FirstFrame if !started => {
+                started = true;
+                let counts = minutes.entry(minute).or_default();
+                counts.started += 1;
+                if attempted && walk.requested_before_start {
+                    counts.startup_times_ms.push(walk.startup_ms);
+                }
+            }
+            EventKind::Error { fatal: true, .. } => {
+                let counts = minutes.entry(minute).or_default();
+                if started {
+                    counts.playback_failures += 1;
+                } else if attempted {
+                    counts.startup_failures += 1;
+                }
+                break;
+            }
+            _ => {}
+        }
+    }
+    if view.end.is_some() && attempted && !walk.started && !walk.fatal {
+        if let Some(last) = view.measured_events().last() {
+            minutes.entry(start(last.at.0)).or_default().exits_before_start += 1;
+        }
+    }
+    minutes.into_iter().map(|(t, c)| (ServerTime(t), c)).collect()
 }
 
 #[test]

@@ -149,6 +149,11 @@ impl Default for Walker {
 }
 
 impl Walker {
+    /// The totals as of the last event stepped over (intervals still open not yet added).
+    pub(crate) fn totals(&self) -> &Walk {
+        &self.totals
+    }
+
     /// Steps over the next event in `seq` order.
     pub fn step(&mut self, event: &Event, span: &mut dyn FnMut(Span)) {
         let Walker {

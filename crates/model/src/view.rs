@@ -159,6 +159,30 @@ pub struct Released {
     /// The first and last `seq`, when the view has every `seq` between them (SDKs number
     /// events 0, 1, 2…): which `seq`s it has is then known without its events.
     pub seqs: Option<(Seq, Seq)>,
+    /// The event with the highest `seq`.
+    pub last: LastEvent,
+}
+
+/// The `seq` and clocks of a view's event with the highest `seq`: what the end rules and the
+/// detection clock read of a view whose events are out of memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LastEvent {
+    /// Its `seq`.
+    pub seq: Seq,
+    /// Device clock.
+    pub ts: ClientTime,
+    /// Server clock.
+    pub at: ServerTime,
+}
+
+impl LastEvent {
+    fn of(event: &Event) -> LastEvent {
+        LastEvent {
+            seq: event.seq,
+            ts: event.ts,
+            at: event.at,
+        }
+    }
 }
 
 impl Released {
@@ -189,6 +213,23 @@ impl View {
 
     /// Merges a batch of this view: new `seq`s are added, known ones counted as duplicates.
     pub fn merge(&mut self, batch: Batch) -> Merged {
+        let events = self.merge_header(batch);
+        let mut merged = Merged::default();
+        for event in events {
+            match self.events.entry(event.seq) {
+                std::collections::btree_map::Entry::Occupied(_) => merged.duplicates += 1,
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(event);
+                    merged.fresh += 1;
+                }
+            }
+        }
+        merged
+    }
+
+    /// Takes in what a batch says of the view besides its events (ids, props, when, where
+    /// logged); returns the events.
+    fn merge_header(&mut self, batch: Batch) -> Vec<Event> {
         debug_assert_eq!(batch.view.id, self.id, "batch merged into another view");
         let ViewHeader {
             viewer_id,
@@ -209,17 +250,84 @@ impl View {
             (Some(logged), Some(at)) => logged.push(at),
             _ => self.logged = None,
         }
-        let mut merged = Merged::default();
-        for event in batch.events {
-            match self.events.entry(event.seq) {
-                std::collections::btree_map::Entry::Occupied(_) => merged.duplicates += 1,
-                std::collections::btree_map::Entry::Vacant(slot) => {
-                    slot.insert(event);
-                    merged.fresh += 1;
-                }
-            }
+        batch.events
+    }
+
+    /// Whether a view whose events are out of memory can take `events` without them: it knows
+    /// which `seq`s it has (every one from its first to its last), and the new ones continue
+    /// them without a gap. Its batches are then all in the log, so the events can be passed on
+    /// ([`View::pass`]) rather than kept.
+    pub fn continues(&self, events: &[Event]) -> bool {
+        let Some(Released {
+            seqs: Some((first, last)),
+            ..
+        }) = self.released
+        else {
+            return false;
+        };
+        if self.logged.is_none() {
+            return false;
         }
-        merged
+        let mut fresh: Vec<u64> = events
+            .iter()
+            .map(|event| event.seq)
+            .filter(|seq| *seq > last)
+            .map(|seq| seq.0)
+            .collect();
+        fresh.sort_unstable();
+        fresh.dedup();
+        events.iter().all(|event| event.seq >= first)
+            && fresh
+                .iter()
+                .enumerate()
+                .all(|(i, seq)| *seq == last.0 + 1 + i as u64)
+    }
+
+    /// Merges a batch that [continues](View::continues) this view whose events are out of
+    /// memory, without keeping its events: returns those new to the view, in `seq` order (the
+    /// first copy of a `seq` wins), for the caller to measure.
+    pub fn pass(&mut self, batch: Batch) -> (Merged, Vec<Event>) {
+        debug_assert!(self.continues(&batch.events), "passed a batch with a gap");
+        let events = self.merge_header(batch);
+        let Some(released) = self.released.as_mut() else {
+            return (Merged::default(), Vec::new());
+        };
+        let mut fresh: Vec<Event> = Vec::with_capacity(events.len());
+        let mut merged = Merged::default();
+        let total = events.len();
+        for event in events {
+            if released.has(event.seq) != Some(false) {
+                continue;
+            }
+            fresh.push(event);
+        }
+        fresh.sort_by_key(|event| event.seq);
+        fresh.dedup_by_key(|event| event.seq);
+        merged.fresh = fresh.len();
+        merged.duplicates = total - fresh.len();
+        if let Some(last) = fresh.last() {
+            released.last = LastEvent::of(last);
+            released.seqs = released.seqs.map(|(first, _)| (first, last.seq));
+            released.events += fresh.len();
+        }
+        (merged, fresh)
+    }
+
+    /// Whether the view has an event with `seq`: `None` when its events are out of memory and
+    /// which `seq`s it has is not known.
+    pub fn has_event(&self, seq: Seq) -> Option<bool> {
+        match self.released {
+            Some(released) => released.has(seq),
+            None => Some(self.events.contains_key(&seq)),
+        }
+    }
+
+    /// Its event with the highest `seq`.
+    pub fn last_event(&self) -> Option<LastEvent> {
+        match self.released {
+            Some(released) => Some(released.last),
+            None => self.events.values().next_back().map(LastEvent::of),
+        }
     }
 
     /// Whether the write-ahead log holds every batch merged into the view (at [`View::logged`]),
@@ -247,7 +355,7 @@ impl View {
     /// Lets the events go from memory (they are kept elsewhere); returns them (none if the
     /// view has none or let them go already).
     pub fn release_events(&mut self) -> BTreeMap<Seq, Event> {
-        let Some(started_at) = self.started_at() else {
+        let (Some(started_at), Some(last)) = (self.started_at(), self.last_event()) else {
             return BTreeMap::new();
         };
         if self.released.is_some() {
@@ -264,6 +372,7 @@ impl View {
             started_at,
             events: events.len(),
             seqs,
+            last,
         });
         events
     }
@@ -278,7 +387,7 @@ impl View {
 
     /// The latest `seq` received.
     pub fn last_seq(&self) -> Option<Seq> {
-        self.events.keys().next_back().copied()
+        self.last_event().map(|last| last.seq)
     }
 
     /// Whether the view has ended.
