@@ -77,7 +77,9 @@ pub fn run(args: StoreArgs) -> anyhow::Result<()> {
                 let received = ServerTime((ts + args.batch_events as u64) as i64);
                 let batch = Batch::parse(&body, received)?;
                 let mut ended = Vec::new();
-                sessionizer.apply(batch, &mut ended);
+                sessionizer
+                    .apply(batch, &mut ended)
+                    .expect("a view keeps its events unless let go");
                 ended.into_iter().for_each(|view| store.insert(view));
             }
             made += 1;

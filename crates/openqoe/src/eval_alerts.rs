@@ -230,7 +230,9 @@ fn generate(
     let batch = Batch::parse(body.to_string().as_bytes(), ServerTime(last_ms))
         .expect("the simulator speaks wire v1");
     let mut ended = Vec::new();
-    sessionizer.apply(batch, &mut ended);
+    sessionizer
+        .apply(batch, &mut ended)
+        .expect("a view keeps its events unless let go");
     // A view without view_end ends when idle; here at once, at its last event.
     sessionizer.expire(ServerTime(last_ms + 61 * MINUTE_MS), &mut ended);
     let view = ended.pop();

@@ -38,7 +38,7 @@ fn apply_batches(c: &mut Criterion) {
                 let mut sessionizer = Sessionizer::new(SessionizeConfig::default());
                 let mut ended = Vec::new();
                 for batch in batches {
-                    sessionizer.apply(batch, &mut ended);
+                    sessionizer.apply(batch, &mut ended).unwrap();
                 }
                 assert_eq!(ended.len(), 1);
                 ended

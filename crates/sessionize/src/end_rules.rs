@@ -1,7 +1,7 @@
 //! The rules that end a view, read off its events alone, one event at a time.
 use std::ops::Bound;
 
-use openqoe_model::{ClientTime, EndReason, EventKind, Seq, ServerTime, View, ViewEnd};
+use openqoe_model::{ClientTime, EndReason, Event, EventKind, Seq, ServerTime, View, ViewEnd};
 
 /// Where a view's events stand against the end rules: its first `view_end`, or a stall longer
 /// than the stall timeout on the device clock, whichever comes first in `seq` order.
@@ -37,7 +37,19 @@ impl EndScan {
     /// (mux-embed ends a view after 5 minutes of sustained rebuffering the same way).
     pub fn advance(&mut self, view: &View, stall_timeout_ms: u64) -> Option<ViewEnd> {
         let after = self.through.map_or(Bound::Unbounded, Bound::Excluded);
-        for (&seq, event) in view.events.range((after, Bound::Unbounded)) {
+        let events = view.events.range((after, Bound::Unbounded)).map(|(_, e)| e);
+        self.advance_over(events, stall_timeout_ms)
+    }
+
+    /// [`EndScan::advance`] over `events`, new to the view in `seq` order after those read (a
+    /// view that passes its events on rather than keeping them).
+    pub fn advance_over<'e>(
+        &mut self,
+        events: impl IntoIterator<Item = &'e Event>,
+        stall_timeout_ms: u64,
+    ) -> Option<ViewEnd> {
+        for event in events {
+            let seq = event.seq;
             if let (Some(stall), Some(inside)) = (self.open, self.through) {
                 if event.ts.since(stall.ts) > stall_timeout_ms {
                     return Some(timeout_at(stall, stall_timeout_ms, inside));

@@ -12,7 +12,7 @@ mod sessionizer;
 
 pub use config::SessionizeConfig;
 pub use end_rules::{EndScan, StallStart};
-pub use sessionizer::Sessionizer;
+pub use sessionizer::{Applied, Sessionizer};
 
 #[cfg(test)]
 mod tests;

@@ -1,10 +1,22 @@
 //! The live-view table and the calls that move views through it.
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use openqoe_model::{Batch, EndReason, Merged, ServerTime, View, ViewEnd, ViewId};
+use openqoe_model::{
+    Batch, EndReason, Event, LoggedAt, Merged, Seq, ServerTime, View, ViewEnd, ViewId,
+};
 
 use crate::end_rules::{timeout_at, EndScan, StallStart};
 use crate::SessionizeConfig;
+
+/// What applying a batch did.
+#[derive(Debug)]
+pub struct Applied {
+    /// Events new to the view, and duplicates.
+    pub merged: Merged,
+    /// The new events, in `seq` order, of a view that keeps none in memory (they are in the
+    /// log): for the caller to measure. `None` when the view keeps them.
+    pub passed: Option<Vec<Event>>,
+}
 
 /// Live views keyed by id, and the rules that end them.
 #[derive(Debug)]
@@ -27,7 +39,7 @@ struct LiveView {
 impl LiveView {
     /// The end the server-clock rules give this view as of `now`, if any.
     fn timed_out(&self, now: ServerTime, config: &SessionizeConfig) -> Option<ViewEnd> {
-        let last = self.view.events.values().next_back()?;
+        let last = self.view.last_event()?;
         if let Some((stall, received_at)) = self.open_stall {
             if now.since(received_at) > config.stall_timeout_ms {
                 return Some(timeout_at(stall, config.stall_timeout_ms, last.seq));
@@ -51,15 +63,55 @@ impl Sessionizer {
         }
     }
 
+    /// Where the live view of `batch` has its events, when it must have them back before the
+    /// batch is applied: it keeps none (they are in the log, [`Sessionizer::let_go`]) and the
+    /// batch does not simply continue them, or it timed out (the batch then is late).
+    pub fn needs_events(&self, batch: &Batch) -> Option<&[LoggedAt]> {
+        let live = self.live.get(&batch.view.id)?;
+        live.view.released?;
+        let continues = live.view.continues(&batch.events)
+            && live.timed_out(batch.received_at, &self.config).is_none();
+        if continues {
+            return None;
+        }
+        live.view.logged.as_deref()
+    }
+
+    /// Gives live view `id` back its events, read from the log ([`Sessionizer::needs_events`]).
+    pub fn restore(&mut self, id: &ViewId, events: Vec<Event>) {
+        if let Some(live) = self.live.get_mut(id) {
+            live.view.restore_events(events);
+        }
+    }
+
+    /// Lets go of live view `id`'s events once every batch of it is in the log and it has
+    /// every `seq` from its first to its last, so that which it has stays known and the next
+    /// batches can be passed on ([`Applied::passed`]). Returns them (measured by the caller
+    /// already), to be freed outside any lock.
+    pub fn let_go(&mut self, id: &ViewId) -> Option<BTreeMap<Seq, Event>> {
+        let view = &mut self.live.get_mut(id)?.view;
+        let (first, last) = (view.events.keys().next()?, view.events.keys().next_back()?);
+        let every_seq = last.0 - first.0 + 1 == view.events.len() as u64;
+        (every_seq && view.in_log() && view.released.is_none()).then(|| view.release_events())
+    }
+
     /// Applies one durable batch to its live view, starting the view if it is new; views it ends
     /// are pushed to `ended`.
+    ///
+    /// A view that keeps no events takes a batch that continues them without keeping its
+    /// events: they are handed back in [`Applied::passed`]. Any other batch of such a view is
+    /// given back: its events must be [restored](Sessionizer::restore) first
+    /// ([`Sessionizer::needs_events`]).
     ///
     /// A live view whose time had already run out when the batch arrived (idle, or stalled past
     /// the timeout, as of `received_at`) is ended first and the batch merged into it as late
     /// events, exactly as if the expiry tick had run in between: so what ends a view depends only
     /// on the log, and replay rebuilds what the live run had. The caller routes batches of views
     /// that already ended elsewhere (the store).
-    pub fn apply(&mut self, batch: Batch, ended: &mut Vec<View>) -> Merged {
+    pub fn apply(&mut self, batch: Batch, ended: &mut Vec<View>) -> Result<Applied, Box<Batch>> {
+        if self.needs_events(&batch).is_some() {
+            return Err(Box::new(batch));
+        }
         let id = batch.view.id.clone();
         if let Some(end) = self
             .live
@@ -70,7 +122,10 @@ impl Sessionizer {
             view.end = Some(end);
             let merged = view.merge(batch);
             ended.push(view);
-            return merged;
+            return Ok(Applied {
+                merged,
+                passed: None,
+            });
         }
         let received_at = batch.received_at;
         let live = self.live.entry(id.clone()).or_insert_with(|| LiveView {
@@ -78,18 +133,28 @@ impl Sessionizer {
             scan: EndScan::default(),
             open_stall: None,
         });
-        // An event new to the view before the last one the end rules read changes what they read.
-        if let Some(through) = live.scan.through() {
-            if batch
-                .events
-                .iter()
-                .any(|e| e.seq <= through && !live.view.events.contains_key(&e.seq))
-            {
-                live.scan.restart();
+        let timeout = self.config.stall_timeout_ms;
+        let (merged, passed, end) = if live.view.released.is_some() {
+            let (merged, passed) = live.view.pass(batch);
+            let end = live.scan.advance_over(&passed, timeout);
+            (merged, Some(passed), end)
+        } else {
+            // An event new to the view before the last one the end rules read changes what
+            // they read.
+            if let Some(through) = live.scan.through() {
+                if batch
+                    .events
+                    .iter()
+                    .any(|e| e.seq <= through && !live.view.events.contains_key(&e.seq))
+                {
+                    live.scan.restart();
+                }
             }
-        }
-        let merged = live.view.merge(batch);
-        if let Some(end) = live.scan.advance(&live.view, self.config.stall_timeout_ms) {
+            let merged = live.view.merge(batch);
+            let end = live.scan.advance(&live.view, timeout);
+            (merged, None, end)
+        };
+        if let Some(end) = end {
             let mut view = self.live.remove(&id).expect("live view present").view;
             view.end = Some(end);
             ended.push(view);
@@ -102,7 +167,7 @@ impl Sessionizer {
                 (None, _) => None,
             };
         }
-        merged
+        Ok(Applied { merged, passed })
     }
 
     /// Ends views idle for the inactivity timeout, or stalled past the stall timeout, as of `now`.
@@ -125,7 +190,7 @@ impl Sessionizer {
         // A view that never carried an event has nothing to measure: drop it once idle.
         let idle_ms = self.config.idle_timeout_ms;
         self.live.retain(|_, live| {
-            !(live.view.events.is_empty() && now.since(live.view.last_received_at) >= idle_ms)
+            !(live.view.last_event().is_none() && now.since(live.view.last_received_at) >= idle_ms)
         });
     }
 

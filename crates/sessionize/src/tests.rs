@@ -21,7 +21,7 @@ fn apply_all(batches: Vec<Batch>, now_ms: i64) -> (Sessionizer, Vec<View>) {
     let mut sessionizer = Sessionizer::new(SessionizeConfig::default());
     let mut ended = Vec::new();
     for batch in batches {
-        sessionizer.apply(batch, &mut ended);
+        sessionizer.apply(batch, &mut ended).unwrap();
     }
     sessionizer.expire(ServerTime(T0 + now_ms), &mut ended);
     (sessionizer, ended)
@@ -210,7 +210,7 @@ fn apply_routed(batches: Vec<Batch>) -> Vec<View> {
                 view.merge(batch);
             }
             None => {
-                sessionizer.apply(batch, &mut ended);
+                sessionizer.apply(batch, &mut ended).unwrap();
             }
         }
     }
@@ -311,7 +311,7 @@ proptest::proptest! {
                 }
                 match ended.iter_mut().find(|view| view.id == batch.view.id && view.is_ended()) {
                     Some(view) => { view.merge(batch.clone()); }
-                    None => { sessionizer.apply(batch.clone(), &mut ended); }
+                    None => { sessionizer.apply(batch.clone(), &mut ended).unwrap(); }
                 }
             }
             sessionizer.expire(ServerTime(T0 + end), &mut ended);
@@ -400,19 +400,81 @@ proptest::proptest! {
             }
             delivery.push(b.clone());
         }
-        let mut sessionizer = Sessionizer::new(SessionizeConfig::default());
-        let mut received = View::new(&delivery[0].view, ServerTime(T0));
-        let timeout = SessionizeConfig::default().stall_timeout_ms;
-        for b in delivery {
-            received.merge(b.clone());
-            let mut ended = Vec::new();
-            sessionizer.apply(b, &mut ended);
-            let got = ended.first().and_then(|v| v.end).map(|e| (e.reason, e.ts.0 - T0, e.last_seq));
-            let want = ended_by_whole_scan(&received, timeout).map(|(r, t, s)| (r, t - T0, s));
-            proptest::prop_assert_eq!(got, want);
-            if got.is_some() {
-                break;
+        // Kept in memory, or logged and let go after every batch (given back from the log,
+        // here the events received so far, when a batch does not continue them).
+        for logged in [false, true] {
+            let mut sessionizer = Sessionizer::new(SessionizeConfig::default());
+            let mut received = View::new(&delivery[0].view, ServerTime(T0));
+            let timeout = SessionizeConfig::default().stall_timeout_ms;
+            for (i, mut b) in delivery.clone().into_iter().enumerate() {
+                if logged {
+                    b.logged_at = Some(openqoe_model::LoggedAt { segment: 1, offset: i as u64 });
+                }
+                let mut ended = Vec::new();
+                let id = b.view.id.clone();
+                let passed = match sessionizer.apply(b.clone(), &mut ended) {
+                    Ok(applied) => applied.passed.is_some(),
+                    Err(back) => {
+                        proptest::prop_assert!(logged && sessionizer.needs_events(&back).is_some());
+                        sessionizer.restore(&id, received.events.values().cloned().collect());
+                        sessionizer.apply(*back, &mut ended).unwrap().passed.is_some()
+                    }
+                };
+                proptest::prop_assert!(logged || !passed, "only logged views pass events on");
+                received.merge(b);
+                let got = ended.first().and_then(|v| v.end).map(|e| (e.reason, e.ts.0 - T0, e.last_seq));
+                let want = ended_by_whole_scan(&received, timeout).map(|(r, t, s)| (r, t - T0, s));
+                proptest::prop_assert_eq!(got, want, "logged: {}", logged);
+                if got.is_some() {
+                    break;
+                }
+                if logged {
+                    sessionizer.let_go(&id);
+                    let view = sessionizer.view(&id).unwrap();
+                    proptest::prop_assert_eq!(view.last_seq(), received.last_seq());
+                    for seq in received.events.keys() {
+                        proptest::prop_assert_eq!(view.has_event(*seq), Some(true));
+                    }
+                }
             }
         }
     }
+}
+
+#[test]
+fn a_logged_view_lets_its_events_go_and_asks_for_them_back_only_when_needed() {
+    let logged = |mut b: Batch, offset: u64| {
+        b.logged_at = Some(openqoe_model::LoggedAt { segment: 1, offset });
+        b
+    };
+    let id = ViewId::new("a").unwrap();
+    let mut sessionizer = Sessionizer::new(SessionizeConfig::default());
+    let mut ended = Vec::new();
+    let first = logged(
+        batch("a", 1000, &[(0, 0, "play_requested"), (1, 900, "first_frame")]),
+        0,
+    );
+    let applied = sessionizer.apply(first, &mut ended).unwrap();
+    assert!(applied.passed.is_none(), "a new view keeps its first batch");
+    assert_eq!(sessionizer.let_go(&id).map(|events| events.len()), Some(2));
+
+    let next = logged(batch("a", 2000, &[(3, 2000, "pause"), (2, 1500, "heartbeat")]), 10);
+    assert_eq!(sessionizer.needs_events(&next), None, "it continues seq 0–1");
+    let applied = sessionizer.apply(next, &mut ended).unwrap();
+    let passed: Vec<u64> = applied.passed.unwrap().iter().map(|e| e.seq.0).collect();
+    assert_eq!(passed, [2, 3], "handed on in seq order");
+    let retry = logged(batch("a", 2500, &[(3, 2000, "pause")]), 20);
+    let applied = sessionizer.apply(retry, &mut ended).unwrap();
+    assert_eq!((applied.merged.fresh, applied.merged.duplicates), (0, 1));
+
+    // A gap, then a view_end: the view needs its events back for the gap.
+    let gap = logged(batch("a", 3000, &[(5, 2500, "view_end")]), 30);
+    let records = sessionizer.needs_events(&gap).unwrap().to_vec();
+    assert_eq!(records.len(), 3, "every batch merged so far");
+    let gap = sessionizer.apply(gap, &mut ended).unwrap_err();
+    assert_eq!(gap.events.len(), 1, "given back whole");
+    let view = sessionizer.view(&id).unwrap();
+    assert_eq!(view.last_event().map(|e| e.seq), Some(Seq(3)));
+    assert!(view.events.is_empty());
+    assert!(ended.is_empty());
 }
