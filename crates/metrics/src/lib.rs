@@ -129,7 +129,10 @@ pub fn compute_with_minutes(view: &View, minute_ms: i64) -> (ViewMetrics, ViewMi
     let mut measure = Measure::counting(minute_ms, None);
     measure.advance(view);
     let (metrics, minutes) = measure.metrics_and_minutes(view);
-    (metrics, minutes.map_or_else(ViewMinutes::new, |(_, minutes)| minutes))
+    (
+        metrics,
+        minutes.map_or_else(ViewMinutes::new, |(_, minutes)| minutes),
+    )
 }
 
 /// A view's metrics kept current event by event: measuring a live view again after a batch
@@ -281,6 +284,18 @@ impl Measure {
         let (metrics, walk) = self.metrics_spans(view, &mut |span| minutes.add(&span));
         minutes.close(view, &walk, self.last_at);
         (metrics, Some(minutes.into_parts()))
+    }
+
+    /// When counting, the first minute kept and the minutes, as [`Measure::metrics_and_minutes`]
+    /// gives them, without the metrics.
+    pub fn minutes(&self, view: &View) -> Option<(ServerTime, ViewMinutes)> {
+        let mut minutes = self.minutes.clone()?;
+        let walk = self
+            .walker
+            .clone()
+            .finish(view.end.map(|end| end.ts), &mut |span| minutes.add(&span));
+        minutes.close(view, &walk, self.last_at);
+        Some(minutes.into_parts())
     }
 
     /// [`Measure::metrics`] and the walk's totals, handing the walk's last span (closed at the

@@ -82,7 +82,10 @@ pub fn regroup_minutes(parts: &[(ServerTime, MinuteCounts)], minute_ms: i64) -> 
 pub fn view_minutes(view: &View, minute_ms: i64) -> ViewMinutes {
     let mut measure = Measure::counting(minute_ms, None);
     measure.advance(view);
-    measure.metrics_and_minutes(view).1.map_or_else(ViewMinutes::new, |(_, minutes)| minutes)
+    measure
+        .metrics_and_minutes(view)
+        .1
+        .map_or_else(ViewMinutes::new, |(_, minutes)| minutes)
 }
 
 /// A view's counts by minute, gathered event by event as a [`Measure`] folds them in, keeping

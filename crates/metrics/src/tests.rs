@@ -658,7 +658,10 @@ fn reference_minutes(view: &View, minute_ms: i64) -> crate::ViewMinutes {
                 }
                 _ => {}
             }
-            if !matches!(span.bucket, crate::timeline::Bucket::Paused | crate::timeline::Bucket::Idle) {
+            if !matches!(
+                span.bucket,
+                crate::timeline::Bucket::Paused | crate::timeline::Bucket::Idle
+            ) {
                 watched.insert(start(at));
             }
             at += piece;
@@ -698,10 +701,16 @@ fn reference_minutes(view: &View, minute_ms: i64) -> crate::ViewMinutes {
     }
     if view.end.is_some() && attempted && !walk.started && !walk.fatal {
         if let Some(last) = view.measured_events().last() {
-            minutes.entry(start(last.at.0)).or_default().exits_before_start += 1;
+            minutes
+                .entry(start(last.at.0))
+                .or_default()
+                .exits_before_start += 1;
         }
     }
-    minutes.into_iter().map(|(t, c)| (ServerTime(t), c)).collect()
+    minutes
+        .into_iter()
+        .map(|(t, c)| (ServerTime(t), c))
+        .collect()
 }
 
 #[test]

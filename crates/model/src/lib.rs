@@ -16,5 +16,6 @@ pub use batch::{Batch, BatchError, ViewHeader, WIRE_VERSION};
 pub use event::{Event, EventKind, Heartbeat, Rendition};
 pub use time::{ClientTime, ServerTime};
 pub use view::{
-    EndReason, LastEvent, LoggedAt, Merged, Props, Released, Seq, View, ViewEnd, ViewId, ViewIdError,
+    EndReason, LastEvent, LoggedAt, Merged, Props, Released, Seq, View, ViewEnd, ViewId,
+    ViewIdError,
 };

@@ -21,8 +21,8 @@ use openqoe_query::ViewSource;
 use openqoe_sessionize::Sessionizer;
 use openqoe_store::{
     events_batch, events_by_view, file_hour, hour_file, read_event_rows, read_hour_views,
-    with_view_state, EventsAt, Hold, ReadError, ReleasedEvents, StoredView, ViewBatches, ViewStore,
-    ViewTable, PARTITION_MS,
+    with_view_state, EventsAt, Hold, ReadError, ReleasedEvents, ViewBatches, ViewStore, ViewTable,
+    PARTITION_MS,
 };
 use openqoe_wal::{ReplayReport, SegmentLog};
 use prometheus_client::metrics::gauge::Gauge;
@@ -38,6 +38,8 @@ use crate::steering::Steering;
 /// Every view the process knows, live and ended.
 struct Views {
     sessionizer: Sessionizer,
+    /// Live views' measures, kept current batch by batch (a live view may keep no events).
+    measures: HashMap<ViewId, Measure>,
     store: ViewStore,
     /// Dimension names seen in any view's props.
     dimensions: BTreeSet<String>,
@@ -60,13 +62,56 @@ enum Route {
 
 impl Views {
     /// Applies one durable batch: to its ended view if it has one (late events), else to the
-    /// sessionizer; views that end go to the store.
-    fn apply(&mut self, batch: Batch) {
+    /// sessionizer, measuring the live view's new events; views that end go to the store. A
+    /// live view whose batches are all in the log then lets its events go: they are returned,
+    /// to be freed outside the lock.
+    fn apply(&mut self, batch: Batch) -> Option<ReleasedEvents> {
         self.note_dimensions(batch.view.props.keys());
-        if let Err(batch) = self.store.merge_late(batch) {
-            let mut ended = Vec::new();
-            self.sessionizer.apply(*batch, &mut ended);
-            ended.into_iter().for_each(|view| self.store.insert(view));
+        let batch = *self.store.merge_late(batch).err()?;
+        let id = batch.view.id.clone();
+        let mut ended = Vec::new();
+        let applied = match self.sessionizer.apply(batch, &mut ended) {
+            Ok(applied) => applied,
+            Err(batch) => {
+                // Routed for its events first (`Views::route`): not reached.
+                let error = anyhow::anyhow!("its live view's events are out of memory");
+                self.hold_back(*batch, &error);
+                return None;
+            }
+        };
+        let hold = self.store.hold().copied();
+        let measure = self
+            .measures
+            .entry(id.clone())
+            .or_insert_with(|| match hold {
+                Some(hold) => Measure::counting(hold.minute_ms, Some(hold.counts_ms)),
+                None => Measure::default(),
+            });
+        if let Some(view) = self.sessionizer.view(&id).or(ended.first()) {
+            match &applied.passed {
+                Some(passed) => measure.extend(view, passed),
+                None => measure.advance(view),
+            }
+        }
+        self.end(ended);
+        // Kept while live too if ended views keep theirs a while (`keep_ended_seconds`).
+        if hold.is_some_and(|hold| hold.events_ms == 0) {
+            self.sessionizer.let_go(&id)
+        } else {
+            None
+        }
+    }
+
+    /// Stores views that ended, with their measures.
+    fn end(&mut self, ended: Vec<View>) {
+        for view in ended {
+            match self.measures.remove(&view.id) {
+                Some(mut measure) => {
+                    measure.advance(&view);
+                    self.store.insert_measured(view, measure);
+                }
+                None => self.store.insert(view),
+            }
         }
     }
 
@@ -74,13 +119,34 @@ impl Views {
     /// whose events are in memory).
     fn route(&self, batch: &Batch) -> Route {
         match self.store.released_to(&batch.view.id) {
-            None => Route::Apply,
+            None => match self.sessionizer.needs_events(batch) {
+                Some(records) => Route::ReadBack(EventsAt::Log(records.to_vec()), None),
+                None => Route::Apply,
+            },
             Some(_) if self.store.covers(batch) => Route::Covered,
             Some(at) => {
                 let hour = self.store.table().hour_of(&batch.view.id);
                 Route::ReadBack(at, hour.and_then(|h| self.store.hour_version(h)))
             }
         }
+    }
+
+    /// Gives view `id`, live or ended, back its events, read from where they were, for a batch
+    /// received at `received_at`.
+    fn restore(&mut self, id: &ViewId, events: Vec<Event>, received_at: ServerTime) {
+        if self.store.get(id).is_some() {
+            self.store.restore(id, events, received_at);
+        } else {
+            self.sessionizer.restore(id, events);
+        }
+    }
+
+    /// The metrics of live `view`, from its measure (cached in `cache` until it changes).
+    fn live_metrics(&self, view: &View, cache: &LiveMetrics) -> Arc<ViewMetrics> {
+        cache.of(view, || match self.measures.get(&view.id) {
+            Some(measure) => measure.metrics(view),
+            None => openqoe_metrics::compute(view),
+        })
     }
 
     /// Holds `batch` back: its view's events could not be read back (`error`).
@@ -114,7 +180,12 @@ impl Views {
     fn expire(&mut self, now: ServerTime) -> Vec<ReleasedEvents> {
         let mut ended = Vec::new();
         self.sessionizer.expire(now, &mut ended);
-        ended.into_iter().for_each(|view| self.store.insert(view));
+        self.end(ended);
+        // Views dropped without an event leave their (empty) measures behind.
+        if self.measures.len() > self.sessionizer.live_count() {
+            let sessionizer = &self.sessionizer;
+            self.measures.retain(|id, _| sessionizer.view(id).is_some());
+        }
         self.expired_at = now;
         self.store.release_ended(now)
     }
@@ -128,29 +199,18 @@ struct LiveMetrics {
     by_view: Mutex<HashMap<ViewId, CachedMetrics>>,
 }
 
-/// A live view's revision (batches merged), its events measured so far, and its metrics then.
-type CachedMetrics = (u64, Measure, Arc<ViewMetrics>);
+/// A live view's revision (batches merged) and its metrics then.
+type CachedMetrics = (u64, Arc<ViewMetrics>);
 
 impl LiveMetrics {
-    /// The metrics of live `view`, measured again only if it changed since last asked, and then
-    /// only over the events it gained.
-    fn of(&self, view: &View) -> Arc<ViewMetrics> {
+    /// The metrics of live `view`, computed by `measure` only if it changed since last asked.
+    fn of(&self, view: &View, measure: impl FnOnce() -> ViewMetrics) -> Arc<ViewMetrics> {
         let mut by_view = self.by_view.lock().expect("live metrics lock poisoned");
         match by_view.get_mut(&view.id) {
-            Some((revision, _, metrics)) if *revision == view.revision => Arc::clone(metrics),
-            Some((revision, measure, metrics)) => {
-                measure.advance(view);
-                *metrics = Arc::new(measure.metrics(view));
-                *revision = view.revision;
-                Arc::clone(metrics)
-            }
-            None => {
-                let measure = Measure::of(view);
-                let metrics = Arc::new(measure.metrics(view));
-                by_view.insert(
-                    view.id.clone(),
-                    (view.revision, measure, Arc::clone(&metrics)),
-                );
+            Some((revision, metrics)) if *revision == view.revision => Arc::clone(metrics),
+            _ => {
+                let metrics = Arc::new(measure());
+                by_view.insert(view.id.clone(), (view.revision, Arc::clone(&metrics)));
                 metrics
             }
         }
@@ -223,9 +283,7 @@ impl Pipeline {
                 Route::Apply => {}
                 Route::ReadBack(at, version) => match read.take() {
                     Some((read_from, events)) if read_from == (at.clone(), version) => {
-                        views
-                            .store
-                            .restore(&batch.view.id, events, batch.received_at);
+                        views.restore(&batch.view.id, events, batch.received_at);
                     }
                     _ => {
                         drop(views);
@@ -244,8 +302,11 @@ impl Pipeline {
                     }
                 },
             }
-            views.apply(batch);
+            let let_go = views.apply(batch);
             self.refresh_gauges(&views);
+            drop(views);
+            // Freed here, with ingest free to go on.
+            drop(let_go);
             return;
         }
     }
@@ -253,7 +314,8 @@ impl Pipeline {
     /// Copies of the views `released` (with where their events are) with their events read
     /// back, a group at a time (an hour file, or a share of the log: one group's copies held at
     /// once), each handed to `each` with its metrics. A view given its events back meanwhile is
-    /// copied as it is; views whose events cannot be read are left out (and logged).
+    /// copied as it is, and a live view's batches logged since the read are read then; views
+    /// whose events cannot be read are left out (and logged).
     fn each_restored(
         &self,
         released: Vec<(ViewId, EventsAt)>,
@@ -273,18 +335,43 @@ impl Pipeline {
                     continue;
                 }
             };
-            let copies: Vec<StoredView> = {
+            let copies: Vec<(View, ViewMetrics)> = {
                 let views = self.views.read().expect("views lock poisoned");
                 ids.iter()
-                    .filter_map(|id| views.store.get(id).cloned())
+                    .filter_map(|id| match views.store.get(id) {
+                        Some(stored) => Some((stored.view.clone(), stored.metrics.clone())),
+                        None => views.sessionizer.view(id).map(|view| {
+                            let metrics = views.live_metrics(view, &self.live_metrics);
+                            (view.clone(), (*metrics).clone())
+                        }),
+                    })
                     .collect()
             };
-            for StoredView {
-                mut view, metrics, ..
-            } in copies
-            {
+            for (mut view, metrics) in copies {
                 if view.released.is_some() {
-                    view.restore_events(events.remove(&view.id).unwrap_or_default());
+                    let mut read = events.remove(&view.id).unwrap_or_default();
+                    let since = match (&group, &view.logged) {
+                        (ReadGroup::Log(views), Some(logged)) => views
+                            .iter()
+                            .find(|(id, _)| *id == view.id)
+                            .and_then(|(_, records)| logged.get(records.len()..))
+                            .filter(|since| !since.is_empty()),
+                        _ => None,
+                    };
+                    if let Some(since) = since {
+                        match read_view_events(
+                            &self.data_dir,
+                            &view.id,
+                            EventsAt::Log(since.to_vec()),
+                        ) {
+                            Ok(more) => read.extend(more),
+                            Err(e) => {
+                                tracing::error!(error = format!("{e:#}"), view = %view.id, "view left out: its latest events cannot be read back");
+                                continue;
+                            }
+                        }
+                    }
+                    view.restore_events(read);
                 }
                 each(view, &metrics);
             }
@@ -293,7 +380,7 @@ impl Pipeline {
 
     /// Calls `each` with every view, live or ended, with time in `[from, to)` (`from` a
     /// multiple of `bucket_ms`), and its counts in buckets of `bucket_ms`: made from its events
-    /// in memory or its recent counts under the lock, then from events read back.
+    /// in memory or its counts kept in memory under the lock, then from events read back.
     fn each_counted(
         &self,
         from: ServerTime,
@@ -304,23 +391,36 @@ impl Pipeline {
         let mut released = Vec::new();
         {
             let views = self.views.read().expect("views lock poisoned");
+            let hold = views.store.hold().copied();
+            // Whole buckets from `from` on are made of kept minutes only.
+            let regrouped = |kept_from: ServerTime, minutes: &[(ServerTime, MinuteCounts)]| {
+                (from >= kept_from && hold.is_some_and(|hold| bucket_ms % hold.minute_ms == 0))
+                    .then(|| regroup_minutes(minutes, bucket_ms))
+            };
             for view in views.touching(from, to) {
-                let Some(at) = views.store.released_to(&view.id) else {
+                if view.released.is_none() {
                     each(view, view_minutes(view, bucket_ms));
                     continue;
+                }
+                let kept = match views.store.get(&view.id) {
+                    Some(_) => views
+                        .store
+                        .recent_counts(&view.id)
+                        .and_then(|(kept_from, minutes)| regrouped(kept_from, minutes)),
+                    // A live view that keeps no events: its measure counts its last minutes.
+                    None => views
+                        .measures
+                        .get(&view.id)
+                        .and_then(|measure| measure.minutes(view))
+                        .and_then(|(kept_from, minutes)| regrouped(kept_from, &minutes)),
                 };
-                match views.store.recent_counts(&view.id) {
-                    // Whole buckets from `from` on are made of kept minutes only.
-                    Some((kept_from, minutes))
-                        if from >= kept_from
-                            && views
-                                .store
-                                .hold()
-                                .is_some_and(|hold| bucket_ms % hold.minute_ms == 0) =>
-                    {
-                        each(view, regroup_minutes(minutes, bucket_ms));
-                    }
-                    _ => released.push((view.id.clone(), at)),
+                match (kept, views.store.released_to(&view.id)) {
+                    (Some(minutes), _) => each(view, minutes),
+                    (None, Some(at)) => released.push((view.id.clone(), at)),
+                    (None, None) => released.push((
+                        view.id.clone(),
+                        EventsAt::Log(view.logged.clone().unwrap_or_default()),
+                    )),
                 }
             }
         }
@@ -354,7 +454,7 @@ impl Pipeline {
                 .sessionizer
                 .live_views()
                 .filter(|v| now.0 - v.last_received_at.0 <= SENDING_MS)
-                .filter_map(|v| v.events.values().next_back().map(|e| e.at.0))
+                .filter_map(|v| v.last_event().map(|e| e.at.0))
                 .collect()
         };
         let clock = if frontiers.is_empty() {
@@ -551,7 +651,7 @@ impl DurableBatches for Pipeline {
         let mut seen_in_batch = BTreeSet::new();
         batch.events.retain(|event| {
             let durable = match live {
-                Some(view) => view.events.contains_key(&event.seq),
+                Some(view) => view.has_event(event.seq).unwrap_or(false),
                 None => views.store.has_event(id, event.seq).unwrap_or(false),
             };
             !durable && seen_in_batch.insert(event.seq)
@@ -582,7 +682,7 @@ impl ViewSource for Pipeline {
             visit(&stored.view, &stored.metrics);
         }
         for view in views.sessionizer.live_views().filter(|v| in_range(v)) {
-            visit(view, &self.live_metrics.of(view));
+            visit(view, &views.live_metrics(view, &self.live_metrics));
         }
     }
 
@@ -598,7 +698,15 @@ impl ViewSource for Pipeline {
                         None => found.push((stored.view.clone(), stored.metrics.clone())),
                     }
                 } else if let Some(view) = views.sessionizer.view(id) {
-                    found.push((view.clone(), (*self.live_metrics.of(view)).clone()));
+                    match &view.logged {
+                        Some(logged) if view.released.is_some() => {
+                            released.push((id.clone(), EventsAt::Log(logged.clone())));
+                        }
+                        _ => {
+                            let metrics = views.live_metrics(view, &self.live_metrics);
+                            found.push((view.clone(), (*metrics).clone()));
+                        }
+                    }
                 }
             }
         }
@@ -620,7 +728,7 @@ impl ViewSource for Pipeline {
         let mut live = ViewTable::new();
         for view in views.sessionizer.live_views() {
             if view.started_at().is_some_and(|t| t >= from && t < to) {
-                live.upsert(view, &self.live_metrics.of(view));
+                live.upsert(view, &views.live_metrics(view, &self.live_metrics));
             }
         }
         visit(&live);
@@ -666,13 +774,18 @@ impl ViewSource for Pipeline {
                 }
             }
             let in_hour = |t: ServerTime| t.0.div_euclid(PARTITION_MS) * PARTITION_MS == hour;
-            held.extend(
-                views
-                    .sessionizer
-                    .live_views()
-                    .filter(|view| view.started_at().is_some_and(in_hour) && in_range(view))
-                    .cloned(),
-            );
+            for view in views
+                .sessionizer
+                .live_views()
+                .filter(|view| view.started_at().is_some_and(in_hour) && in_range(view))
+            {
+                match &view.logged {
+                    Some(logged) if view.released.is_some() => {
+                        released.push((view.id.clone(), EventsAt::Log(logged.clone())));
+                    }
+                    _ => held.push(view.clone()),
+                }
+            }
         }
         self.each_restored(released, &mut |view, _| held.push(view));
         held
@@ -804,6 +917,7 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
         live_metrics: LiveMetrics::default(),
         views: RwLock::new(Views {
             sessionizer: Sessionizer::new(config.sessionize.clone()),
+            measures: HashMap::new(),
             store: ViewStore::holding(hold(config)),
             dimensions: BTreeSet::new(),
             expired_at: ServerTime(0),
@@ -849,13 +963,13 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
                     Route::ReadBack(at, _) => {
                         match read_view_events(data_dir, &batch.view.id, at) {
                             Ok(events) => {
-                                views.store.restore(&batch.view.id, events, batch.received_at);
+                                views.restore(&batch.view.id, events, batch.received_at);
                             }
                             Err(e) => return views.hold_back(batch, &e),
                         }
                     }
                 }
-                views.apply(batch);
+                drop(views.apply(batch));
             }
             Err(e) => {
                 unreadable_records += 1;

@@ -451,15 +451,26 @@ fn a_logged_view_lets_its_events_go_and_asks_for_them_back_only_when_needed() {
     let mut sessionizer = Sessionizer::new(SessionizeConfig::default());
     let mut ended = Vec::new();
     let first = logged(
-        batch("a", 1000, &[(0, 0, "play_requested"), (1, 900, "first_frame")]),
+        batch(
+            "a",
+            1000,
+            &[(0, 0, "play_requested"), (1, 900, "first_frame")],
+        ),
         0,
     );
     let applied = sessionizer.apply(first, &mut ended).unwrap();
     assert!(applied.passed.is_none(), "a new view keeps its first batch");
     assert_eq!(sessionizer.let_go(&id).map(|events| events.len()), Some(2));
 
-    let next = logged(batch("a", 2000, &[(3, 2000, "pause"), (2, 1500, "heartbeat")]), 10);
-    assert_eq!(sessionizer.needs_events(&next), None, "it continues seq 0–1");
+    let next = logged(
+        batch("a", 2000, &[(3, 2000, "pause"), (2, 1500, "heartbeat")]),
+        10,
+    );
+    assert_eq!(
+        sessionizer.needs_events(&next),
+        None,
+        "it continues seq 0–1"
+    );
     let applied = sessionizer.apply(next, &mut ended).unwrap();
     let passed: Vec<u64> = applied.passed.unwrap().iter().map(|e| e.seq.0).collect();
     assert_eq!(passed, [2, 3], "handed on in seq order");

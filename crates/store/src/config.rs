@@ -19,8 +19,10 @@ pub struct StoreConfig {
     /// Seconds between looks for hours to write and data past retention.
     pub check_seconds: u64,
     /// Seconds an ended view's events stay in memory before they are read back from the
-    /// write-ahead log instead (until its hour's files hold them). Detection and steering read
-    /// its counts kept meanwhile, not its events, so 0 (the default) costs them nothing.
+    /// write-ahead log instead (until its hour's files hold them). With 0 (the default) a view
+    /// keeps no events in memory even while live: each batch is measured as it comes and read
+    /// back from the log when asked for. Detection and steering read counts kept meanwhile, not
+    /// events, so 0 costs them nothing.
     pub keep_ended_seconds: u64,
 }
 

@@ -16,7 +16,7 @@ mod table;
 
 use std::collections::{HashMap, VecDeque};
 
-use openqoe_metrics::{compute, compute_with_minutes, MinuteCounts, ViewMetrics, ViewMinutes};
+use openqoe_metrics::{compute, Measure, MinuteCounts, ViewMetrics, ViewMinutes};
 use openqoe_model::{Batch, Event, LoggedAt, Merged, Seq, ServerTime, View, ViewId};
 
 /// An ended view and its metrics, computed once when it ended (again if late events arrive).
@@ -95,19 +95,40 @@ fn queue(
     }
 }
 
-/// The metrics of ended `view`, and its last minutes' counts if its events will leave memory
-/// for the log (`hold`): both from one walk of its events.
-fn measure(hold: Option<Hold>, view: &View) -> (ViewMetrics, Option<RecentCounts>) {
+/// The metrics of ended `view` from `measure` (current: every measured event folded in), and
+/// its last minutes' counts if its events will leave memory for the log (`hold`; `measure`
+/// then counts in the hold's minutes).
+fn measure(
+    hold: Option<Hold>,
+    view: &View,
+    measure: Measure,
+) -> (ViewMetrics, Option<RecentCounts>) {
     match (hold, view.end) {
         (Some(hold), Some(end)) if view.in_log() => {
-            let (metrics, mut minutes) = compute_with_minutes(view, hold.minute_ms);
+            debug_assert_eq!(
+                measure.minute_ms(),
+                Some(hold.minute_ms),
+                "counted in other minutes"
+            );
+            let (metrics, counted) = measure.metrics_and_minutes(view);
+            let (kept_from, mut minutes) = counted.unwrap_or((ServerTime(i64::MAX), Vec::new()));
             let from = end.at.0 - hold.counts_ms;
-            let from = ServerTime(from.div_euclid(hold.minute_ms) * hold.minute_ms);
+            let from = ServerTime(from.div_euclid(hold.minute_ms) * hold.minute_ms).max(kept_from);
             minutes.retain(|(minute, _)| *minute >= from);
             (metrics, Some((from, minutes)))
         }
-        _ => (compute(view), None),
+        _ => (measure.metrics(view), None),
     }
+}
+
+/// A measure of `view`'s events in memory, counting in the hold's minutes if there is one.
+fn measure_events(hold: Option<Hold>, view: &View) -> Measure {
+    let mut measure = match hold {
+        Some(hold) => Measure::counting(hold.minute_ms, None),
+        None => Measure::default(),
+    };
+    measure.advance(view);
+    measure
 }
 
 pub use config::{file_hour, hour_file, StoreConfig};
@@ -139,10 +160,18 @@ impl ViewStore {
         self.hold.as_ref()
     }
 
-    /// Stores a view that has just ended.
+    /// Stores a view that has just ended, with its events in memory.
     pub fn insert(&mut self, view: View) {
+        let measured = measure_events(self.hold, &view);
+        self.insert_measured(view, measured);
+    }
+
+    /// Stores a view that has just ended, measured as its events came (`measured`: every
+    /// measured event folded in, counting in the [`Hold`]'s minutes if the store has one): its
+    /// events may be out of memory already, in the log.
+    pub fn insert_measured(&mut self, view: View, measured: Measure) {
         debug_assert!(view.is_ended(), "only ended views are stored");
-        let (metrics, recent) = measure(self.hold, &view);
+        let (metrics, recent) = measure(self.hold, &view, measured);
         self.table.upsert(&view, &metrics);
         self.keep(view, metrics, recent);
     }
@@ -150,6 +179,8 @@ impl ViewStore {
     /// Holds `view` (its row already written), in place of any earlier copy.
     fn keep(&mut self, view: View, metrics: ViewMetrics, recent: Option<RecentCounts>) {
         let unwritten_since = view.first_received_at;
+        // A live view that let its events go comes with them in the log already.
+        let out_of_memory = view.released.map_or(0, |released| released.events);
         queue(
             &mut self.unreleased,
             &mut self.counted,
@@ -168,6 +199,7 @@ impl ViewStore {
         if let Some(released) = replaced.and_then(|stored| stored.view.released) {
             self.released_events -= released.events;
         }
+        self.released_events += out_of_memory;
     }
 
     /// Merges a late batch into its ended view and recomputes the view's metrics.
@@ -189,7 +221,8 @@ impl ViewStore {
                 let merged = stored.view.merge(batch);
                 // New events, or new props (which metrics such as upscaling read): late batches
                 // are rare, so the view is measured again every time.
-                let (metrics, recent) = measure(hold, &stored.view);
+                let (metrics, recent) =
+                    measure(hold, &stored.view, measure_events(hold, &stored.view));
                 stored.metrics = metrics;
                 stored.recent = recent;
                 self.table.upsert(&stored.view, &stored.metrics);
@@ -209,11 +242,7 @@ impl ViewStore {
     /// Whether the ended view `id` already has an event with `seq`; `None` if no such view
     /// ended, or its events are out of memory and which `seq`s it has is not known.
     pub fn has_event(&self, id: &ViewId, seq: Seq) -> Option<bool> {
-        let view = &self.ended.get(id)?.view;
-        match view.released {
-            Some(released) => released.has(seq),
-            None => Some(view.events.contains_key(&seq)),
-        }
+        self.ended.get(id)?.view.has_event(seq)
     }
 
     /// Whether `batch` would change nothing of its ended view whose events are out of memory:

@@ -31,9 +31,10 @@ fn view_events(n: u64, start: i64) -> Vec<Value> {
     events
 }
 
-/// What detection and steering see of six ended views, with `keep_ended_seconds` as given:
-/// minutes over their time, minutes from before what is kept of them (read back), a window.
-async fn seen(keep_ended_seconds: u64) -> [Vec<String>; 3] {
+/// What detection and steering see of six ended views and two live ones, with
+/// `keep_ended_seconds` as given: minutes over their time, minutes from before what is kept of
+/// them (read back), a window; and the live views as looked up.
+async fn seen(keep_ended_seconds: u64) -> [Vec<String>; 4] {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::default();
     config.store.keep_ended_seconds = keep_ended_seconds;
@@ -64,17 +65,62 @@ async fn seen(keep_ended_seconds: u64) -> [Vec<String>; 3] {
             assert_eq!(status, 202);
         }
     }
+    // Two views still live: v6's second batch comes first (its first is then out of order,
+    // its events read back from the log), v7's come in order.
+    for n in 6..8u64 {
+        let mut events = view_events(n, start + 3_000 * n as i64);
+        events.pop();
+        let mut parts: Vec<&[Value]> = events.chunks(5).collect();
+        if n == 6 {
+            parts.swap(0, 1);
+        }
+        for part in parts {
+            let batch = json!({"v": 1, "key": "demo",
+                "view": {"id": format!("v{n}"), "props": {"cdn": format!("cdn-{}", n % 2)}},
+                "events": part});
+            let status = client
+                .post(format!("{url}/v1/events"))
+                .json(&batch)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(status, 202);
+        }
+    }
     let pipeline = &topology.pipeline;
+    let live_ids = [ViewId::new("v6").unwrap(), ViewId::new("v7").unwrap()];
+    {
+        let views = pipeline.views.read().unwrap();
+        for id in &live_ids {
+            let view = views.sessionizer.view(id).expect("still live");
+            assert_eq!(
+                view.events.is_empty(),
+                keep_ended_seconds == 0,
+                "a live view keeps its events only if ended views keep theirs"
+            );
+        }
+    }
     pipeline.expire(now());
     let released = pipeline.released_events.get();
     let dimensions = ["cdn".to_owned()];
     let minutes =
         |from| pipeline.minutes(ServerTime(from), ServerTime(start + 300_000), &dimensions);
     let window = pipeline.window(ServerTime(start + 60_000), now(), 5_000, &dimensions);
+    // The live views as a lookup shows them: every event, and the metrics.
+    let looked_up: Vec<String> = pipeline
+        .views(&live_ids)
+        .iter()
+        .map(|(view, metrics)| {
+            let seqs: Vec<u64> = view.events.keys().map(|seq| seq.0).collect();
+            format!("{} {seqs:?} {metrics:?}", view.id)
+        })
+        .collect();
     let seen = [
         by_minute(minutes(start)),
         by_minute(minutes(start - 180_000)),
         sorted(window),
+        looked_up,
     ];
     server.abort();
     if keep_ended_seconds == 0 {
@@ -108,8 +154,14 @@ async fn ended_views_count_the_same_with_their_events_let_go() {
     let held = seen(3_600).await;
     let let_go = seen(0).await;
     assert!(held[0].len() >= 12, "{:?}", held[0]);
-    assert_eq!(held[2].len(), 6, "every view in the window");
-    for (what, (held, let_go)) in ["minutes", "minutes read back", "window"]
+    assert_eq!(held[2].len(), 8, "every view in the window");
+    assert_eq!(held[3].len(), 2, "{:?}", held[3]);
+    assert!(
+        held[3][0].contains("[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]"),
+        "{}",
+        held[3][0]
+    );
+    for (what, (held, let_go)) in ["minutes", "minutes read back", "window", "live views"]
         .iter()
         .zip(held.iter().zip(&let_go))
     {
