@@ -486,6 +486,25 @@ fn rates_per_time() {
     assert_eq!(m.rebuffer_frequency_per_min, Some(1.0));
 }
 
+/// Events of the kinds `picks` names (by index into `kinds`), each `gap` less `back_ms` after
+/// the one before (a clock may go backwards), numbered from 0.
+fn picked(
+    kinds: &[(u64, i64, &'static str, Value)],
+    picks: &[(usize, i64)],
+    back_ms: i64,
+) -> Vec<(u64, i64, &'static str, Value)> {
+    let mut ms = 0;
+    picks
+        .iter()
+        .enumerate()
+        .map(|(seq, (kind, gap))| {
+            ms += gap - back_ms;
+            let (_, _, name, fields) = kinds[*kind].clone();
+            (seq as u64, ms, name, fields)
+        })
+        .collect()
+}
+
 /// The events of a busy view, for the properties below.
 fn busy_events() -> Vec<(u64, i64, &'static str, Value)> {
     let kinds = [
@@ -551,16 +570,7 @@ proptest::proptest! {
         ended in proptest::bool::ANY,
     ) {
         let kinds = busy_events();
-        let mut ms = 0;
-        let events: Vec<_> = picks
-            .iter()
-            .enumerate()
-            .map(|(seq, (kind, gap))| {
-                ms += gap - 1000; // clocks may go backwards
-                let (_, _, name, fields) = kinds[*kind].clone();
-                (seq as u64, ms, name, fields)
-            })
-            .collect();
+        let events = picked(&kinds, &picks, 1000);
         if events.is_empty() {
             return Ok(());
         }
@@ -605,16 +615,7 @@ proptest::proptest! {
         ended in proptest::bool::ANY,
     ) {
         let kinds = busy_events();
-        let mut ms = 0;
-        let events: Vec<_> = picks
-            .iter()
-            .enumerate()
-            .map(|(seq, (kind, gap))| {
-                ms += gap - 1000;
-                let (_, _, name, fields) = kinds[*kind].clone();
-                (seq as u64, ms, name, fields)
-            })
-            .collect();
+        let events = picked(&kinds, &picks, 1000);
         let view = view_of(&[events], ended, json!({"player_width": 1280, "player_height": 720}));
         let every: Vec<openqoe_model::Event> = view.events.values().cloned().collect();
         let mut measure = crate::Measure::counting(5_000, keep_ms);
@@ -946,16 +947,7 @@ proptest::proptest! {
             (0, 0, "heartbeat", json!({"live_latency_ms": 3000, "dropped_frames": 4})),
             (0, 0, "heartbeat", json!({"live_latency_ms": 1200, "dropped_frames": 9})),
         ]);
-        let mut ms = 0;
-        let events: Vec<_> = picks
-            .iter()
-            .enumerate()
-            .map(|(seq, (kind, gap))| {
-                ms += gap - 500;
-                let (_, _, name, fields) = kinds[*kind].clone();
-                (seq as u64, ms, name, fields)
-            })
-            .collect();
+        let events = picked(&kinds, &picks, 500);
         let mut batches: Vec<Vec<_>> = Vec::new();
         let mut rest = &events[..];
         for cut in &cuts {

@@ -31,6 +31,21 @@ fn view_events(n: u64, start: i64) -> Vec<Value> {
     events
 }
 
+/// Sends `events` of view `n` as one batch.
+async fn post(client: &reqwest::Client, url: &str, n: u64, events: &[Value]) {
+    let batch = json!({"v": 1, "key": "demo",
+        "view": {"id": format!("v{n}"), "props": {"cdn": format!("cdn-{}", n % 2)}},
+        "events": events});
+    let status = client
+        .post(format!("{url}/v1/events"))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 202);
+}
+
 /// What detection and steering see of six ended views and two live ones, with
 /// `keep_ended_seconds` as given: minutes over their time, minutes from before what is kept of
 /// them (read back), a window; and the live views as looked up.
@@ -52,17 +67,7 @@ async fn seen(keep_ended_seconds: u64) -> [Vec<String>; 4] {
         let events = view_events(n, start + 3_000 * n as i64);
         // Two batches: two records in the log.
         for part in events.chunks(8) {
-            let batch = json!({"v": 1, "key": "demo",
-                "view": {"id": format!("v{n}"), "props": {"cdn": format!("cdn-{}", n % 2)}},
-                "events": part});
-            let status = client
-                .post(format!("{url}/v1/events"))
-                .json(&batch)
-                .send()
-                .await
-                .unwrap()
-                .status();
-            assert_eq!(status, 202);
+            post(&client, &url, n, part).await;
         }
     }
     // Two views still live: v6's second batch comes first (its first is then out of order,
@@ -75,17 +80,7 @@ async fn seen(keep_ended_seconds: u64) -> [Vec<String>; 4] {
             parts.swap(0, 1);
         }
         for part in parts {
-            let batch = json!({"v": 1, "key": "demo",
-                "view": {"id": format!("v{n}"), "props": {"cdn": format!("cdn-{}", n % 2)}},
-                "events": part});
-            let status = client
-                .post(format!("{url}/v1/events"))
-                .json(&batch)
-                .send()
-                .await
-                .unwrap()
-                .status();
-            assert_eq!(status, 202);
+            post(&client, &url, n, part).await;
         }
     }
     let pipeline = &topology.pipeline;
