@@ -40,6 +40,8 @@ struct Views {
     sessionizer: Sessionizer,
     /// Live views' measures, kept current batch by batch (a live view may keep no events).
     measures: HashMap<ViewId, Measure>,
+    /// Events of live views out of memory (in the log).
+    live_released: usize,
     store: ViewStore,
     /// Dimension names seen in any view's props.
     dimensions: BTreeSet<String>,
@@ -68,6 +70,23 @@ impl Views {
     fn apply(&mut self, batch: Batch) -> Option<ReleasedEvents> {
         self.note_dimensions(batch.view.props.keys());
         let batch = *self.store.merge_late(batch).err()?;
+        let id = batch.view.id.clone();
+        let before = self.live_out_of_memory(&id);
+        let let_go = self.apply_live(batch);
+        self.live_released = self.live_released - before + self.live_out_of_memory(&id);
+        let_go
+    }
+
+    /// How many of live view `id`'s events are out of memory.
+    fn live_out_of_memory(&self, id: &ViewId) -> usize {
+        self.sessionizer
+            .view(id)
+            .and_then(|view| view.released)
+            .map_or(0, |released| released.events)
+    }
+
+    /// [`Views::apply`] for a batch of no ended view.
+    fn apply_live(&mut self, batch: Batch) -> Option<ReleasedEvents> {
         let id = batch.view.id.clone();
         let mut ended = Vec::new();
         let applied = match self.sessionizer.apply(batch, &mut ended) {
@@ -137,6 +156,7 @@ impl Views {
         if self.store.get(id).is_some() {
             self.store.restore(id, events, received_at);
         } else {
+            self.live_released -= self.live_out_of_memory(id);
             self.sessionizer.restore(id, events);
         }
     }
@@ -180,6 +200,12 @@ impl Views {
     fn expire(&mut self, now: ServerTime) -> Vec<ReleasedEvents> {
         let mut ended = Vec::new();
         self.sessionizer.expire(now, &mut ended);
+        // Their events out of memory are the store's to count now.
+        self.live_released -= ended
+            .iter()
+            .filter_map(|view| view.released)
+            .map(|released| released.events)
+            .sum::<usize>();
         self.end(ended);
         // Views dropped without an event leave their (empty) measures behind.
         if self.measures.len() > self.sessionizer.live_count() {
@@ -433,7 +459,7 @@ impl Pipeline {
         self.active_views.set(views.sessionizer.live_count() as i64);
         self.ended_views.set(views.store.len() as i64);
         self.released_events
-            .set(views.store.released_events() as i64);
+            .set((views.store.released_events() + views.live_released) as i64);
         self.held_back_batches.set(views.pending.len() as i64);
     }
 
@@ -902,7 +928,7 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
     let released_events = Gauge::default();
     registry.register(
         "openqoe_released_events",
-        "Events of ended views out of memory: read back from the write-ahead log, or from their hour file once written",
+        "Events out of memory, of live and ended views: read back from the write-ahead log, or from their hour file once written",
         released_events.clone(),
     );
 
@@ -918,6 +944,7 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
         views: RwLock::new(Views {
             sessionizer: Sessionizer::new(config.sessionize.clone()),
             measures: HashMap::new(),
+            live_released: 0,
             store: ViewStore::holding(hold(config)),
             dimensions: BTreeSet::new(),
             expired_at: ServerTime(0),
