@@ -422,6 +422,7 @@ fn scaling(
     let size = |name: &str| {
         view.props
             .get(name)
+            .as_ref()
             .and_then(serde_json::Value::as_f64)
             .filter(|v| *v > 0.0)
     };

@@ -88,6 +88,7 @@ pub fn view_p1203(view: &View, walk: &Walk, h264_equivalent: bool) -> ViewP1203 
     let size = |name: &str| {
         view.props
             .get(name)
+            .as_ref()
             .and_then(Value::as_u64)
             .and_then(|v| u32::try_from(v).ok())
             .filter(|v| *v > 0)
@@ -99,7 +100,12 @@ pub fn view_p1203(view: &View, walk: &Walk, h264_equivalent: bool) -> ViewP1203 
             DEFAULT_DISPLAY
         }
     };
-    let device = match view.props.get("device_type").and_then(Value::as_str) {
+    let device = match view
+        .props
+        .get("device_type")
+        .as_ref()
+        .and_then(Value::as_str)
+    {
         Some("phone" | "mobile" | "tablet" | "handheld") => Device::Handheld,
         _ => Device::Pc,
     };

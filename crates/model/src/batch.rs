@@ -168,7 +168,7 @@ impl<'de> serde::Deserialize<'de> for EventsMember<'de> {
 
 /// An event object's members, each value as raw text: only the members its kind reads are
 /// parsed (building a map of every value was a fifth of ingest's CPU).
-struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+pub(crate) struct Members<'a>(pub(crate) Vec<(Cow<'a, str>, &'a RawValue)>);
 
 /// A member name, borrowed from the body unless it holds escapes.
 struct MemberName<'a>(Cow<'a, str>);

@@ -9,11 +9,13 @@
 
 mod batch;
 mod event;
+mod props;
 mod time;
 mod view;
 
 pub use batch::{Batch, BatchError, ViewHeader, WIRE_VERSION};
 pub use event::{Event, EventKind, Heartbeat, Rendition};
+pub use props::{dimension_text, SharedProps, ViewProps};
 pub use time::{ClientTime, ServerTime};
 pub use view::{
     EndReason, LastEvent, LoggedAt, Merged, Props, Released, Seq, View, ViewEnd, ViewId,

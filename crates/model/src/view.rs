@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::{Batch, ClientTime, Event, ServerTime, ViewHeader};
+use crate::{dimension_text, Batch, ClientTime, Event, ServerTime, ViewHeader, ViewProps};
 
 /// Per-view sequence number, from 0, strictly increasing as the SDK emits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -118,6 +118,8 @@ pub struct Merged {
     pub fresh: usize,
     /// Events whose `seq` the view already had.
     pub duplicates: usize,
+    /// The batch changed the view's props.
+    pub props_changed: bool,
 }
 
 /// All events of one play attempt, ordered by `seq`.
@@ -130,7 +132,7 @@ pub struct View {
     /// Page or app session id, from the latest batch that carried one.
     pub session_id: Option<String>,
     /// Dimension values; later batches override earlier values.
-    pub props: Props,
+    pub props: ViewProps,
     /// Events by `seq`; the first copy of a `seq` wins.
     pub events: BTreeMap<Seq, Event>,
     /// Server clock of the first batch received.
@@ -200,7 +202,7 @@ impl View {
             id: header.id.clone(),
             viewer_id: None,
             session_id: None,
-            props: Props::new(),
+            props: ViewProps::default(),
             events: BTreeMap::new(),
             first_received_at: received_at,
             last_received_at: received_at,
@@ -213,8 +215,11 @@ impl View {
 
     /// Merges a batch of this view: new `seq`s are added, known ones counted as duplicates.
     pub fn merge(&mut self, batch: Batch) -> Merged {
-        let events = self.merge_header(batch);
-        let mut merged = Merged::default();
+        let (events, props_changed) = self.merge_header(batch);
+        let mut merged = Merged {
+            props_changed,
+            ..Merged::default()
+        };
         for event in events {
             match self.events.entry(event.seq) {
                 std::collections::btree_map::Entry::Occupied(_) => merged.duplicates += 1,
@@ -228,8 +233,8 @@ impl View {
     }
 
     /// Takes in what a batch says of the view besides its events (ids, props, when, where
-    /// logged); returns the events.
-    fn merge_header(&mut self, batch: Batch) -> Vec<Event> {
+    /// logged); returns the events, and whether the props changed.
+    fn merge_header(&mut self, batch: Batch) -> (Vec<Event>, bool) {
         debug_assert_eq!(batch.view.id, self.id, "batch merged into another view");
         let ViewHeader {
             viewer_id,
@@ -243,14 +248,14 @@ impl View {
         if session_id.is_some() {
             self.session_id = session_id;
         }
-        self.props.extend(props);
+        let props_changed = self.props.extend(props);
         self.last_received_at = self.last_received_at.max(batch.received_at);
         self.revision += 1;
         match (&mut self.logged, batch.logged_at) {
             (Some(logged), Some(at)) => logged.push(at),
             _ => self.logged = None,
         }
-        batch.events
+        (batch.events, props_changed)
     }
 
     /// Whether a view whose events are out of memory can take `events` without them: it knows
@@ -288,12 +293,15 @@ impl View {
     /// first copy of a `seq` wins), for the caller to measure.
     pub fn pass(&mut self, batch: Batch) -> (Merged, Vec<Event>) {
         debug_assert!(self.continues(&batch.events), "passed a batch with a gap");
-        let events = self.merge_header(batch);
+        let (events, props_changed) = self.merge_header(batch);
+        let mut merged = Merged {
+            props_changed,
+            ..Merged::default()
+        };
         let Some(released) = self.released.as_mut() else {
-            return (Merged::default(), Vec::new());
+            return (merged, Vec::new());
         };
         let mut fresh: Vec<Event> = Vec::with_capacity(events.len());
-        let mut merged = Merged::default();
         let total = events.len();
         for event in events {
             if released.has(event.seq) != Some(false) {
@@ -402,10 +410,7 @@ impl View {
         match name {
             "viewer_id" => self.viewer_id.clone(),
             "session_id" => self.session_id.clone(),
-            _ => match self.props.get(name)? {
-                Value::String(s) => Some(s.clone()),
-                other => Some(other.to_string()),
-            },
+            _ => self.props.get(name).map(dimension_text),
         }
     }
 }

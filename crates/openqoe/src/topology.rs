@@ -849,7 +849,7 @@ fn load_hours(data_dir: &Path, views: &mut Views) -> anyhow::Result<(usize, usiz
             events_by_view(&rows).with_context(|| format!("loading {}", events_path.display()))?;
         for (_, view) in &mut held {
             view.restore_events(events.remove(&view.id).unwrap_or_default());
-            views.note_dimensions(view.props.keys());
+            views.note_dimensions(view.props.names().iter());
         }
         held.retain(|(_, view)| !view.events.is_empty());
         loaded += held.len();

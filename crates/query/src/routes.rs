@@ -365,7 +365,7 @@ fn view_json(view: &View, metrics: &ViewMetrics) -> Value {
         "end_reason": view.end.map(|end| end.reason.name()),
         "viewer_id": view.viewer_id,
         "session_id": view.session_id,
-        "props": view.props,
+        "props": view.props.to_map(),
         "metrics": metrics,
         "requests": openqoe_metrics::requests_by_host(view),
         "event_count": view.events.len(),

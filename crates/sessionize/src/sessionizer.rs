@@ -2,7 +2,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use openqoe_model::{
-    Batch, EndReason, Event, LoggedAt, Merged, Seq, ServerTime, View, ViewEnd, ViewId,
+    Batch, EndReason, Event, LoggedAt, Merged, Seq, ServerTime, SharedProps, View, ViewEnd, ViewId,
 };
 
 use crate::end_rules::{timeout_at, EndScan, StallStart};
@@ -23,6 +23,8 @@ pub struct Applied {
 pub struct Sessionizer {
     config: SessionizeConfig,
     live: HashMap<ViewId, LiveView>,
+    /// One copy of each props text, shared by the views (live and ended) that have it.
+    props: SharedProps,
 }
 
 #[derive(Debug)]
@@ -60,6 +62,7 @@ impl Sessionizer {
         Sessionizer {
             config,
             live: HashMap::new(),
+            props: SharedProps::default(),
         }
     }
 
@@ -154,6 +157,9 @@ impl Sessionizer {
             let end = live.scan.advance(&live.view, timeout);
             (merged, None, end)
         };
+        if merged.props_changed {
+            self.props.share(&mut live.view.props);
+        }
         if let Some(end) = end {
             let mut view = self.live.remove(&id).expect("live view present").view;
             view.end = Some(end);

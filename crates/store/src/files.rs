@@ -483,7 +483,7 @@ pub fn with_view_state<'v>(
         columns.push(Arc::new(
             views
                 .iter()
-                .map(|v| v.map(|v| serde_json::Value::Object(v.props.clone()).to_string()))
+                .map(|v| v.map(|v| v.props.as_str().to_owned()))
                 .collect::<StringArray>(),
         ));
         out.push(RecordBatch::try_new(Arc::clone(&extended), columns)?);

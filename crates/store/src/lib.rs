@@ -258,6 +258,7 @@ impl ViewStore {
             return false;
         };
         let known = |new: &Option<String>, old: &Option<String>| new.is_none() || new == old;
+        let props = view.props.to_map();
         batch
             .events
             .iter()
@@ -268,7 +269,7 @@ impl ViewStore {
                 .view
                 .props
                 .iter()
-                .all(|(name, value)| view.props.get(name) == Some(value))
+                .all(|(name, value)| props.get(name) == Some(value))
     }
 
     /// Takes in an hour read back from its files at start-up: its views, events included, each

@@ -164,7 +164,7 @@ fn hour_views(path: &Path) -> Result<Vec<(i64, View)>, ReadError> {
             view.logged = None;
             view.viewer_id = cell(viewers);
             view.session_id = cell(sessions);
-            view.props = props;
+            view.props = props.into();
             view.end = Some(ViewEnd {
                 reason,
                 ts: ClientTime(end_ts.value(row)),

@@ -308,12 +308,13 @@ impl ViewTable {
         values.extend(METRICS.iter().map(|m| column_value(metrics.value(m.name))));
         let dimensions: Vec<(String, Option<String>)> = IDENTITY_DIMENSIONS
             .iter()
-            .map(|d| d.to_string())
-            .chain(view.props.keys().cloned())
-            .map(|name| {
-                let value = view.dimension(&name);
-                (name, value)
-            })
+            .map(|d| (d.to_string(), view.dimension(d)))
+            .chain(
+                view.props
+                    .texts()
+                    .into_iter()
+                    .map(|(name, value)| (name, Some(value))),
+            )
             .collect();
         self.write_row(view.id.clone(), started_at, &dimensions, &values);
     }
