@@ -25,6 +25,7 @@ use openqoe_store::{
     PARTITION_MS,
 };
 use openqoe_wal::{ReplayReport, SegmentLog};
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
@@ -275,6 +276,7 @@ pub struct Pipeline {
     ended_views: Gauge,
     released_events: Gauge,
     held_back_batches: Gauge,
+    hours_written: Counter,
     /// Newest event time delivered (server clock), and the wall time of that delivery.
     newest_event_at: AtomicI64,
     delivered_at: AtomicI64,
@@ -638,6 +640,7 @@ impl Pipeline {
             let mut views = self.views.write().expect("views lock poisoned");
             views.store.mark_written(hour, version);
             let released = views.store.release_hour(hour);
+            self.hours_written.inc();
             self.refresh_gauges(&views);
             released
         };
@@ -939,6 +942,13 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
         held_back_batches.clone(),
     );
 
+    let hours_written = Counter::default();
+    registry.register(
+        "openqoe_store_hours_written",
+        "Hours whose views and events files were written (again, when an hour changed); their views then read their events back from the files",
+        hours_written.clone(),
+    );
+
     let pipeline = Arc::new(Pipeline {
         live_metrics: LiveMetrics::default(),
         views: RwLock::new(Views {
@@ -954,6 +964,7 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
         ended_views,
         released_events,
         held_back_batches,
+        hours_written,
         newest_event_at: AtomicI64::new(0),
         delivered_at: AtomicI64::new(0),
         data_dir: data_dir.to_owned(),

@@ -142,7 +142,10 @@ async fn settle_one_view(client: &reqwest::Client, url: &str) -> (i64, std::time
     let body = view("settled", start);
     assert_eq!(support::post_batch(client, url, &body).await, 202);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while gauge(client, url, "openqoe_released_events").await < 3.0 {
+    // Let go to the log at its end, then to the file once the hour is written.
+    while gauge(client, url, "openqoe_released_events").await < 3.0
+        || gauge(client, url, "openqoe_store_hours_written_total").await < 1.0
+    {
         assert!(std::time::Instant::now() < deadline, "events never let go");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
