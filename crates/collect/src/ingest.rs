@@ -167,10 +167,7 @@ async fn make_durable<L: EventLog, D: DurableBatches>(
             tracing::error!(error = %e, "write-ahead log append failed; batch refused with 503");
             IngestError::LogUnavailable(e.to_string())
         })?; // durable: only now may we ack
-        batch.logged_at = Some(LoggedAt {
-            segment: at.segment,
-            offset: at.offset,
-        });
+        batch.logged_at = LoggedAt::new(at.segment, at.offset);
         ingest.sink.deliver(batch);
     }
     ingest.stats.batches.inc();

@@ -4,7 +4,7 @@
 use openqoe_model::{Event, EventKind, ServerTime, View};
 
 use crate::timeline::{Bucket, Span, Walk};
-use crate::Measure;
+use crate::{room_for_one, Measure};
 
 /// What one view (or, summed, a cohort) did in one minute.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -150,10 +150,12 @@ impl SpanMinutes {
         let index = match position {
             Some(i) if minutes[i].0 == start => i,
             Some(i) => {
+                room_for_one(minutes);
                 minutes.insert(i + 1, (start, MinuteCounts::default()));
                 i + 1
             }
             None => {
+                room_for_one(minutes);
                 minutes.insert(0, (start, MinuteCounts::default()));
                 0
             }

@@ -1,6 +1,8 @@
 //! One walk over a view's events that puts every instant into exactly one bucket.
 use openqoe_model::{ClientTime, Event, EventKind, Rendition, ServerTime, View};
 
+use crate::room_for_one;
+
 /// Where an instant of a view went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bucket {
@@ -211,6 +213,7 @@ impl Walker {
                 if state.stall == Some(StallKind::WhilePaused) {
                     state.stall = Some(StallKind::Rebuffer);
                     totals.rebuffer_count += 1;
+                    room_for_one(&mut totals.rebuffers);
                     totals.rebuffers.push((totals.playing_ms, 0));
                 }
             }
@@ -237,6 +240,7 @@ impl Walker {
                     StallKind::WhilePaused
                 } else {
                     totals.rebuffer_count += 1;
+                    room_for_one(&mut totals.rebuffers);
                     totals.rebuffers.push((totals.playing_ms, 0));
                     StallKind::Rebuffer
                 };
@@ -338,7 +342,10 @@ impl Walk {
                 self.playing_ms += ms;
                 match self.playing_spans.last_mut() {
                     Some((last, total)) if last.as_ref() == rendition => *total += ms,
-                    _ => self.playing_spans.push((rendition.cloned(), ms)),
+                    _ => {
+                        room_for_one(&mut self.playing_spans);
+                        self.playing_spans.push((rendition.cloned(), ms));
+                    }
                 }
                 if let Some(rendition) = rendition {
                     match self
@@ -347,7 +354,10 @@ impl Walk {
                         .find(|(r, _)| r == rendition)
                     {
                         Some((_, total)) => *total += ms,
-                        None => self.playing_by_rendition.push((rendition.clone(), ms)),
+                        None => {
+                            room_for_one(&mut self.playing_by_rendition);
+                            self.playing_by_rendition.push((rendition.clone(), ms));
+                        }
                     }
                 }
             }

@@ -101,14 +101,25 @@ pub struct ViewEnd {
 }
 
 /// Where a batch's record is in the write-ahead log (`openqoe_wal::LogPosition`, which this
-/// crate does not depend on): an ended view's events are read back from there until a file
-/// holds them.
+/// crate does not depend on): a view's events are read back from there until a file holds
+/// them. 8 bytes, since a view keeps one per batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoggedAt {
     /// Segment number.
-    pub segment: u64,
+    pub segment: u32,
     /// Byte offset of the record in the segment.
-    pub offset: u64,
+    pub offset: u32,
+}
+
+impl LoggedAt {
+    /// The place of a record at byte `offset` of segment `segment`; `None` past what 8 bytes
+    /// hold (a view with such a batch keeps its events in memory).
+    pub fn new(segment: u64, offset: u64) -> Option<LoggedAt> {
+        Some(LoggedAt {
+            segment: u32::try_from(segment).ok()?,
+            offset: u32::try_from(offset).ok()?,
+        })
+    }
 }
 
 /// What a merge did with a batch's events.

@@ -1,16 +1,19 @@
 //! `openqoe bench store`: memory per ended view, with its events in memory and once its hour is
-//! written and they are let go. Views made as `bench ingest` sends them, sessionized and stored
-//! by the server's own code, an hour at a time; resident memory measured before and after.
+//! written and they are let go; with `--live`, memory per live view. Views made as `bench
+//! ingest` sends them, sessionized and stored by the server's own code, an hour at a time;
+//! resident memory measured before and after.
 use std::time::Instant;
 
 use clap::Args;
-use openqoe_model::{Batch, ServerTime};
+use openqoe_model::{Batch, LoggedAt, ServerTime};
 use openqoe_sessionize::{SessionizeConfig, Sessionizer};
 use openqoe_store::{ViewStore, PARTITION_MS};
 use serde_json::json;
 
 use crate::bench_ingest::bodies::{identity, props_variant, BodyTemplate, ViewShape};
 use crate::bench_query::memory;
+use crate::config::Config;
+use crate::topology::ServerViews;
 
 /// `openqoe bench store` flags.
 #[derive(Args)]
@@ -31,6 +34,11 @@ pub struct StoreArgs {
     /// each hour's go once it is stored.
     #[arg(long)]
     keep_events: bool,
+    /// Views stay live (their last batch is not sent): through the server's views with their
+    /// batches in a log, as a server holds its concurrent viewers. With `--keep-events`, as a
+    /// server with `keep_ended_seconds` above 0 holds them.
+    #[arg(long)]
+    live: bool,
     /// Prints the report as one JSON object.
     #[arg(long)]
     json: bool,
@@ -58,6 +66,13 @@ pub fn run(args: StoreArgs) -> anyhow::Result<()> {
                 .collect()
         })
         .collect();
+    if args.live {
+        anyhow::ensure!(
+            args.view_batches > 1,
+            "--live: expected at least 2 --view-batches"
+        );
+        return live(&args, shape, &templates);
+    }
     let (before, _) = memory();
     let started = Instant::now();
     let mut sessionizer = Sessionizer::new(SessionizeConfig::default());
@@ -135,6 +150,71 @@ pub fn run(args: StoreArgs) -> anyhow::Result<()> {
                 "kept in memory"
             } else {
                 "let go hour by hour"
+            },
+            after as f64 / 1_048_576.0,
+            peak as f64 / 1_048_576.0,
+            per_view
+        );
+    }
+    Ok(())
+}
+
+/// `--live`: memory per live view, its batches applied as a server applies them.
+fn live(args: &StoreArgs, shape: ViewShape, templates: &[Vec<BodyTemplate>]) -> anyhow::Result<()> {
+    let mut config = Config::default();
+    config.store.keep_ended_seconds = if args.keep_events { 3_600 } else { 0 };
+    let (before, _) = memory();
+    let started = Instant::now();
+    let mut views = ServerViews::new(&config);
+    let start = 1_767_225_600_000_u64; // 2026-01-01T00:00Z
+    let mut body = Vec::new();
+    let mut offset = 0;
+    for view in 0..args.views {
+        let id = identity(1, 0, view as u64);
+        let first_ts = start + view as u64;
+        // Every batch but the last, which would end the view.
+        let batches = &templates[view % templates.len()][..shape.view_batches - 1];
+        for (position, template) in batches.iter().enumerate() {
+            let ts = first_ts + (position * args.batch_events) as u64;
+            template.fill(&mut body, &id, ts);
+            let mut batch =
+                Batch::parse(&body, ServerTime((ts + args.batch_events as u64) as i64))?;
+            batch.logged_at = Some(LoggedAt { segment: 1, offset });
+            offset += body.len() as u32;
+            views.apply(batch);
+        }
+    }
+    let took = started.elapsed();
+    let (after, peak) = memory();
+    anyhow::ensure!(views.held_back() == 0, "batches held back");
+    let per_view = after.saturating_sub(before) as f64 / views.live_count().max(1) as f64;
+    let events = args.batch_events * (shape.view_batches - 1);
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "live_views": views.live_count(),
+                "events_per_view": events,
+                "events_kept": args.keep_events,
+                "rss_bytes": after,
+                "peak_rss_bytes": peak,
+                "bytes_per_view": per_view,
+                "seconds": took.as_secs_f64(),
+            })
+        );
+    } else {
+        println!(
+            "{} live views of {} events, applied in {:.1} s",
+            views.live_count(),
+            events,
+            took.as_secs_f64()
+        );
+        println!(
+            "events {}: {:.0} MiB resident (peak {:.0} MiB), {:.0} bytes per live view",
+            if args.keep_events {
+                "kept in memory"
+            } else {
+                "in the log only"
             },
             after as f64 / 1_048_576.0,
             peak as f64 / 1_048_576.0,

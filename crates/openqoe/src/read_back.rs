@@ -103,8 +103,8 @@ fn read_logged(
         .iter()
         .flat_map(|(_, records)| records.iter())
         .map(|at| LogPosition {
-            segment: at.segment,
-            offset: at.offset,
+            segment: u64::from(at.segment),
+            offset: u64::from(at.offset),
         })
         .collect();
     let records = read_records(wal_dir, &positions)

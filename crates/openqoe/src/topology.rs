@@ -40,7 +40,8 @@ use crate::steering::Steering;
 struct Views {
     sessionizer: Sessionizer,
     /// Live views' measures, kept current batch by batch (a live view may keep no events).
-    measures: HashMap<ViewId, Measure>,
+    /// Boxed: a hash table's spare slots then cost a pointer, not a measure.
+    measures: HashMap<ViewId, Box<Measure>>,
     /// Events of live views out of memory (in the log).
     live_released: usize,
     store: ViewStore,
@@ -64,6 +65,19 @@ enum Route {
 }
 
 impl Views {
+    /// No view yet, kept as `config` says.
+    fn new(config: &Config) -> Views {
+        Views {
+            sessionizer: Sessionizer::new(config.sessionize.clone()),
+            measures: HashMap::new(),
+            live_released: 0,
+            store: ViewStore::holding(hold(config)),
+            dimensions: BTreeSet::new(),
+            expired_at: ServerTime(0),
+            pending: Vec::new(),
+        }
+    }
+
     /// Applies one durable batch: to its ended view if it has one (late events), else to the
     /// sessionizer, measuring the live view's new events; views that end go to the store. A
     /// live view whose batches are all in the log then lets its events go: they are returned,
@@ -100,13 +114,12 @@ impl Views {
             }
         };
         let hold = self.store.hold().copied();
-        let measure = self
-            .measures
-            .entry(id.clone())
-            .or_insert_with(|| match hold {
+        let measure = self.measures.entry(id.clone()).or_insert_with(|| {
+            Box::new(match hold {
                 Some(hold) => Measure::counting(hold.minute_ms, Some(hold.counts_ms)),
                 None => Measure::default(),
-            });
+            })
+        });
         if let Some(view) = self.sessionizer.view(&id).or(ended.first()) {
             match &applied.passed {
                 Some(passed) => measure.extend(view, passed),
@@ -128,7 +141,7 @@ impl Views {
             match self.measures.remove(&view.id) {
                 Some(mut measure) => {
                     measure.advance(&view);
-                    self.store.insert_measured(view, measure);
+                    self.store.insert_measured(view, *measure);
                 }
                 None => self.store.insert(view),
             }
@@ -215,6 +228,40 @@ impl Views {
         }
         self.expired_at = now;
         self.store.release_ended(now)
+    }
+}
+
+/// The views of a server, without its log or its files: what `openqoe bench store --live`
+/// measures the memory of. Batches come with where they would be in the log.
+pub(crate) struct ServerViews(Views);
+
+impl ServerViews {
+    /// No view yet, kept as `config` says.
+    pub(crate) fn new(config: &Config) -> ServerViews {
+        ServerViews(Views::new(config))
+    }
+
+    /// Applies a durable batch as the server does. A batch that needs a view's events back from
+    /// the log is held back (there is no log here).
+    pub(crate) fn apply(&mut self, batch: Batch) {
+        match self.0.route(&batch) {
+            Route::Apply => drop(self.0.apply(batch)),
+            Route::Covered => {}
+            Route::ReadBack(..) => {
+                let error = anyhow::anyhow!("no log to read back from");
+                self.0.hold_back(batch, &error);
+            }
+        }
+    }
+
+    /// How many views are live.
+    pub(crate) fn live_count(&self) -> usize {
+        self.0.sessionizer.live_count()
+    }
+
+    /// How many batches were held back.
+    pub(crate) fn held_back(&self) -> usize {
+        self.0.pending.len()
     }
 }
 
@@ -951,15 +998,7 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
 
     let pipeline = Arc::new(Pipeline {
         live_metrics: LiveMetrics::default(),
-        views: RwLock::new(Views {
-            sessionizer: Sessionizer::new(config.sessionize.clone()),
-            measures: HashMap::new(),
-            live_released: 0,
-            store: ViewStore::holding(hold(config)),
-            dimensions: BTreeSet::new(),
-            expired_at: ServerTime(0),
-            pending: Vec::new(),
-        }),
+        views: RwLock::new(Views::new(config)),
         active_views,
         ended_views,
         released_events,
@@ -986,7 +1025,7 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
         }
         SegmentLog::open(&wal_dir, config.wal.clone(), on_sync, |at, record| match decode_record(record) {
             Ok(mut batch) => {
-                batch.logged_at = Some(LoggedAt { segment: at.segment, offset: at.offset });
+                batch.logged_at = LoggedAt::new(at.segment, at.offset);
                 if let Some(newest) = batch.events.iter().map(|e| e.at.0).max() {
                     pipeline.newest_event_at.fetch_max(newest, Ordering::Relaxed);
                 }

@@ -22,7 +22,8 @@ pub struct Applied {
 #[derive(Debug)]
 pub struct Sessionizer {
     config: SessionizeConfig,
-    live: HashMap<ViewId, LiveView>,
+    /// Boxed: a hash table's spare slots then cost a pointer, not a view.
+    live: HashMap<ViewId, Box<LiveView>>,
     /// One copy of each props text, shared by the views (live and ended) that have it.
     props: SharedProps,
 }
@@ -131,10 +132,12 @@ impl Sessionizer {
             });
         }
         let received_at = batch.received_at;
-        let live = self.live.entry(id.clone()).or_insert_with(|| LiveView {
-            view: View::new(&batch.view, batch.received_at),
-            scan: EndScan::default(),
-            open_stall: None,
+        let live = self.live.entry(id.clone()).or_insert_with(|| {
+            Box::new(LiveView {
+                view: View::new(&batch.view, batch.received_at),
+                scan: EndScan::default(),
+                open_stall: None,
+            })
         });
         let timeout = self.config.stall_timeout_ms;
         let (merged, passed, end) = if live.view.released.is_some() {

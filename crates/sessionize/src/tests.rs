@@ -408,7 +408,7 @@ proptest::proptest! {
             let timeout = SessionizeConfig::default().stall_timeout_ms;
             for (i, mut b) in delivery.clone().into_iter().enumerate() {
                 if logged {
-                    b.logged_at = Some(openqoe_model::LoggedAt { segment: 1, offset: i as u64 });
+                    b.logged_at = Some(openqoe_model::LoggedAt { segment: 1, offset: i as u32 });
                 }
                 let mut ended = Vec::new();
                 let id = b.view.id.clone();
@@ -443,7 +443,7 @@ proptest::proptest! {
 
 #[test]
 fn a_logged_view_lets_its_events_go_and_asks_for_them_back_only_when_needed() {
-    let logged = |mut b: Batch, offset: u64| {
+    let logged = |mut b: Batch, offset: u32| {
         b.logged_at = Some(openqoe_model::LoggedAt { segment: 1, offset });
         b
     };

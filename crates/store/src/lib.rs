@@ -579,7 +579,7 @@ mod tests {
 
     /// `view` as if each of its events had come in its own logged batch.
     fn logged(mut view: View) -> View {
-        let records: Vec<LoggedAt> = (0..view.events.len() as u64)
+        let records: Vec<LoggedAt> = (0..view.events.len() as u32)
             .map(|i| LoggedAt {
                 segment: 1,
                 offset: i * 100,
