@@ -724,13 +724,15 @@ impl DurableBatches for Pipeline {
         let id = &batch.view.id;
         let live = views.sessionizer.view(id);
         let before = batch.events.len();
+        // SDKs send a batch's events in `seq` order: then none repeats another.
+        let in_order = batch.events.windows(2).all(|pair| pair[0].seq < pair[1].seq);
         let mut seen_in_batch = BTreeSet::new();
         batch.events.retain(|event| {
             let durable = match live {
                 Some(view) => view.has_event(event.seq).unwrap_or(false),
                 None => views.store.has_event(id, event.seq).unwrap_or(false),
             };
-            !durable && seen_in_batch.insert(event.seq)
+            !durable && (in_order || seen_in_batch.insert(event.seq))
         });
         before - batch.events.len()
     }

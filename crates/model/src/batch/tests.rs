@@ -246,3 +246,60 @@ fn event_members_read_as_a_json_map_reads_them() {
         other => panic!("expected a heartbeat, got {other:?}"),
     }
 }
+
+#[test]
+fn numbers_and_type_names_read_without_a_parse_read_as_with_one() {
+    // (members of one event, its seq, ts and heartbeat playhead, or the field refused)
+    type Case = (&'static str, Result<(u64, i64, Option<u64>), &'static str>);
+    let cases: [Case; 9] = [
+        (
+            r#""seq":7,"ts":1000,"type":"heartbeat","playhead_ms":5"#,
+            Ok((7, 1000, Some(5))),
+        ),
+        (
+            r#""seq":18446744073709551615,"ts":1000,"type":"heartbeat""#,
+            Ok((u64::MAX, 1000, None)),
+        ),
+        (
+            r#""seq":3.0,"ts":1000,"type":"heartbeat""#,
+            Err("events[0].seq"),
+        ),
+        (
+            r#""seq":1,"ts":1.7e12,"type":"heartbeat""#,
+            Ok((1, 1_700_000_000_000, None)),
+        ),
+        (
+            r#""seq":1,"ts":999999999999999,"type":"heartbeat""#,
+            Ok((1, 999_999_999_999_999, None)),
+        ),
+        (
+            r#""seq":1,"ts":1000000000000000,"type":"heartbeat""#,
+            Ok((1, 1_000_000_000_000_000, None)),
+        ),
+        (r#""seq":1,"ts":-5,"type":"heartbeat""#, Err("events[0].ts")),
+        (
+            r#""seq":1,"ts":9,"type":"heart\u0062eat","playhead_ms":12.6"#,
+            Ok((1, 9, Some(13))),
+        ),
+        (
+            r#""seq":1,"ts":9,"type":"heartbeat","playhead_ms":-1"#,
+            Err("events[0].playhead_ms"),
+        ),
+    ];
+    for (members, want) in cases {
+        let body = format!(r#"{{"v":1,"view":{{"id":"v"}},"events":[{{{members}}}]}}"#);
+        let got = Batch::parse(body.as_bytes(), ServerTime(0)).map(|batch| {
+            let event = &batch.events[0];
+            let playhead = match &event.kind {
+                EventKind::Heartbeat(heartbeat) => heartbeat.playhead_ms,
+                other => panic!("{members}: expected a heartbeat, got {other:?}"),
+            };
+            (event.seq.0, event.ts.0, playhead)
+        });
+        match (got, want) {
+            (Ok(got), Ok(want)) => assert_eq!(got, want, "{members}"),
+            (Err(e), Err(field)) => assert!(e.to_string().contains(field), "{members}: {e}"),
+            (got, want) => panic!("{members}: got {got:?}, want {want:?}"),
+        }
+    }
+}
