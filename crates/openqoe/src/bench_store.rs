@@ -120,42 +120,25 @@ pub fn run(args: StoreArgs) -> anyhow::Result<()> {
     let (after, peak) = memory();
     let events_per_view = args.batch_events * args.view_batches;
     let per_view = after.saturating_sub(before) as f64 / store.len().max(1) as f64;
-    if args.json {
-        println!(
-            "{}",
-            json!({
-                "views": store.len(),
-                "live_views": sessionizer.live_count(),
-                "events_per_view": events_per_view,
-                "events_kept": !args.keep_events,
-                "released_events": released,
-                "rss_bytes": after,
-                "peak_rss_bytes": peak,
-                "bytes_per_view": per_view,
-                "seconds": took.as_secs_f64(),
-            })
-        );
-    } else {
-        println!(
+    let report = json!({
+        "views": store.len(),
+        "live_views": sessionizer.live_count(),
+        "events_per_view": events_per_view,
+        "events_kept": args.keep_events,
+        "released_events": released,
+    });
+    let lines = [
+        format!(
             "{} ended views of {} events over {} h, stored in {:.1} s ({} still live)",
             store.len(),
             events_per_view,
             args.hours,
             took.as_secs_f64(),
             sessionizer.live_count()
-        );
-        println!(
-            "events {}: {:.0} MiB resident (peak {:.0} MiB), {:.0} bytes per ended view",
-            if args.keep_events {
-                "kept in memory"
-            } else {
-                "let go hour by hour"
-            },
-            after as f64 / 1_048_576.0,
-            peak as f64 / 1_048_576.0,
-            per_view
-        );
-    }
+        ),
+        resident(args.keep_events, (after, peak), per_view, "ended view"),
+    ];
+    print_report(args.json, report, (after, peak, per_view, took), &lines);
     Ok(())
 }
 
@@ -189,37 +172,53 @@ fn live(args: &StoreArgs, shape: ViewShape, templates: &[Vec<BodyTemplate>]) -> 
     anyhow::ensure!(views.held_back() == 0, "batches held back");
     let per_view = after.saturating_sub(before) as f64 / views.live_count().max(1) as f64;
     let events = args.batch_events * (shape.view_batches - 1);
-    if args.json {
-        println!(
-            "{}",
-            json!({
-                "live_views": views.live_count(),
-                "events_per_view": events,
-                "events_kept": args.keep_events,
-                "rss_bytes": after,
-                "peak_rss_bytes": peak,
-                "bytes_per_view": per_view,
-                "seconds": took.as_secs_f64(),
-            })
-        );
-    } else {
-        println!(
+    let report = json!({
+        "live_views": views.live_count(),
+        "events_per_view": events,
+        "events_kept": args.keep_events,
+    });
+    let lines = [
+        format!(
             "{} live views of {} events, applied in {:.1} s",
             views.live_count(),
             events,
             took.as_secs_f64()
-        );
-        println!(
-            "events {}: {:.0} MiB resident (peak {:.0} MiB), {:.0} bytes per live view",
-            if args.keep_events {
-                "kept in memory"
-            } else {
-                "in the log only"
-            },
-            after as f64 / 1_048_576.0,
-            peak as f64 / 1_048_576.0,
-            per_view
-        );
-    }
+        ),
+        resident(args.keep_events, (after, peak), per_view, "live view"),
+    ];
+    print_report(args.json, report, (after, peak, per_view, took), &lines);
     Ok(())
+}
+
+/// Prints `report` with the memory and time figures as one JSON object (`--json`), or else its
+/// `lines`.
+fn print_report(
+    json: bool,
+    mut report: serde_json::Value,
+    (after, peak, per_view, took): (u64, u64, f64, std::time::Duration),
+    lines: &[String],
+) {
+    if json {
+        report["rss_bytes"] = after.into();
+        report["peak_rss_bytes"] = peak.into();
+        report["bytes_per_view"] = per_view.into();
+        report["seconds"] = took.as_secs_f64().into();
+        println!("{report}");
+    } else {
+        lines.iter().for_each(|line| println!("{line}"));
+    }
+}
+
+/// The memory line: where the events were, resident and peak bytes, and bytes per view.
+fn resident(kept: bool, (after, peak): (u64, u64), per_view: f64, view: &str) -> String {
+    let events = match (kept, view) {
+        (true, _) => "kept in memory",
+        (false, "live view") => "in the log only",
+        (false, _) => "let go hour by hour",
+    };
+    format!(
+        "events {events}: {:.0} MiB resident (peak {:.0} MiB), {per_view:.0} bytes per {view}",
+        after as f64 / 1_048_576.0,
+        peak as f64 / 1_048_576.0,
+    )
 }

@@ -725,7 +725,10 @@ impl DurableBatches for Pipeline {
         let live = views.sessionizer.view(id);
         let before = batch.events.len();
         // SDKs send a batch's events in `seq` order: then none repeats another.
-        let in_order = batch.events.windows(2).all(|pair| pair[0].seq < pair[1].seq);
+        let in_order = batch
+            .events
+            .windows(2)
+            .all(|pair| pair[0].seq < pair[1].seq);
         let mut seen_in_batch = BTreeSet::new();
         batch.events.retain(|event| {
             let durable = match live {
