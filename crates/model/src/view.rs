@@ -269,11 +269,11 @@ impl View {
         (batch.events, props_changed)
     }
 
-    /// Whether a view whose events are out of memory can take `events` without them: it knows
-    /// which `seq`s it has (every one from its first to its last), and the new ones continue
-    /// them without a gap. Its batches are then all in the log, so the events can be passed on
-    /// ([`View::pass`]) rather than kept.
-    pub fn continues(&self, events: &[Event]) -> bool {
+    /// Whether a view whose events are out of memory can take `batch` without them: it knows
+    /// which `seq`s it has (every one from its first to its last), the batch's new ones
+    /// continue them without a gap, and the batch is in the log too. Its events can then be
+    /// passed on ([`View::pass`]) rather than kept.
+    pub fn continues(&self, batch: &Batch) -> bool {
         let Some(Released {
             seqs: Some((first, last)),
             ..
@@ -281,9 +281,10 @@ impl View {
         else {
             return false;
         };
-        if self.logged.is_none() {
+        if self.logged.is_none() || batch.logged_at.is_none() {
             return false;
         }
+        let events = &batch.events;
         let mut fresh: Vec<u64> = events
             .iter()
             .map(|event| event.seq)
@@ -303,7 +304,7 @@ impl View {
     /// memory, without keeping its events: returns those new to the view, in `seq` order (the
     /// first copy of a `seq` wins), for the caller to measure.
     pub fn pass(&mut self, batch: Batch) -> (Merged, Vec<Event>) {
-        debug_assert!(self.continues(&batch.events), "passed a batch with a gap");
+        debug_assert!(self.continues(&batch), "passed a batch with a gap");
         let (events, props_changed) = self.merge_header(batch);
         let mut merged = Merged {
             props_changed,

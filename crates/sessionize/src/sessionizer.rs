@@ -73,8 +73,8 @@ impl Sessionizer {
     pub fn needs_events(&self, batch: &Batch) -> Option<&[LoggedAt]> {
         let live = self.live.get(&batch.view.id)?;
         live.view.released?;
-        let continues = live.view.continues(&batch.events)
-            && live.timed_out(batch.received_at, &self.config).is_none();
+        let continues =
+            live.view.continues(batch) && live.timed_out(batch.received_at, &self.config).is_none();
         if continues {
             return None;
         }

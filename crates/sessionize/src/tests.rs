@@ -477,6 +477,11 @@ fn a_logged_view_lets_its_events_go_and_asks_for_them_back_only_when_needed() {
     let retry = logged(batch("a", 2500, &[(3, 2000, "pause")]), 20);
     let applied = sessionizer.apply(retry, &mut ended).unwrap();
     assert_eq!((applied.merged.fresh, applied.merged.duplicates), (0, 1));
+    let unlogged = batch("a", 2600, &[(4, 2100, "play")]);
+    assert!(
+        sessionizer.needs_events(&unlogged).is_some(),
+        "a batch not in the log cannot be read back with the others: the view takes its events back"
+    );
 
     // A gap, then a view_end: the view needs its events back for the gap.
     let gap = logged(batch("a", 3000, &[(5, 2500, "view_end")]), 30);
