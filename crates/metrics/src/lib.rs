@@ -29,7 +29,7 @@ use openqoe_model::{ClientTime, Event, EventKind, Seq, ServerTime, View};
 use serde::Serialize;
 
 use crate::minutes::SpanMinutes;
-use crate::timeline::{walk, Span, Walk, Walker};
+use crate::timeline::{walk, Walker};
 
 /// Every per-view metric; `None` where the view is outside the metric's population.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -275,24 +275,13 @@ impl Measure {
         }
     }
 
-    /// Every per-view metric of `view` as of the events folded in (open intervals closed at the
-    /// view's end, if it has ended).
-    pub fn metrics(&self, view: &View) -> ViewMetrics {
-        self.metrics_spans(view, &mut |_| {}).0
-    }
-
     /// [`Measure::metrics`] and, when counting, the first minute kept and the minutes (an
     /// ended view's closed at its end, as [`view_minutes`] gives them).
     pub fn metrics_and_minutes(
         &self,
         view: &View,
     ) -> (ViewMetrics, Option<(ServerTime, ViewMinutes)>) {
-        let Some(mut minutes) = self.minutes.clone() else {
-            return (self.metrics(view), None);
-        };
-        let (metrics, walk) = self.metrics_spans(view, &mut |span| minutes.add(&span));
-        minutes.close(view, &walk, self.last_at);
-        (metrics, Some(minutes.into_parts()))
+        (self.metrics(view), self.minutes(view))
     }
 
     /// When counting, the first minute kept and the minutes, as [`Measure::metrics_and_minutes`]
@@ -307,10 +296,13 @@ impl Measure {
         Some(minutes.into_parts())
     }
 
-    /// [`Measure::metrics`] and the walk's totals, handing the walk's last span (closed at the
-    /// view's end) to `span`.
-    fn metrics_spans(&self, view: &View, span: &mut dyn FnMut(Span)) -> (ViewMetrics, Walk) {
-        let walk = self.walker.clone().finish(view.end.map(|end| end.ts), span);
+    /// Every per-view metric of `view` as of the events folded in (open intervals closed at the
+    /// view's end, if it has ended).
+    pub fn metrics(&self, view: &View) -> ViewMetrics {
+        let walk = self
+            .walker
+            .clone()
+            .finish(view.end.map(|end| end.ts), &mut |_| {});
         let player_startup_time_ms = match (self.player_init, self.player_ready) {
             (Some((init_seq, init_ts)), Some((ready_seq, ready_ts))) if ready_seq > init_seq => {
                 Some(ready_ts.since(init_ts))
@@ -347,7 +339,7 @@ impl Measure {
             upscale_max: upscale.as_ref().map(|s| s.max / 100.0),
         });
         let lost = |i: usize| score.pull.map(|pull| pull[i]);
-        let metrics = ViewMetrics {
+        ViewMetrics {
             video_startup_time_ms,
             player_startup_time_ms,
             page_load_time_ms,
@@ -394,8 +386,7 @@ impl Measure {
             experience_lost_to_quality: lost(2),
             started: walk.started,
             watching: walk.watching_at_end && !view.is_ended(),
-        };
-        (metrics, walk)
+        }
     }
 }
 

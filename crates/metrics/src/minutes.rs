@@ -83,8 +83,7 @@ pub fn view_minutes(view: &View, minute_ms: i64) -> ViewMinutes {
     let mut measure = Measure::counting(minute_ms, None);
     measure.advance(view);
     measure
-        .metrics_and_minutes(view)
-        .1
+        .minutes(view)
         .map_or_else(ViewMinutes::new, |(_, minutes)| minutes)
 }
 

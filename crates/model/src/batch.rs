@@ -470,18 +470,17 @@ fn parse_event(
             format!("expected an object, got {}", shown(&item)),
         ));
     };
-    let seq = match fields
-        .digits("seq")
-        .map(Value::from)
-        .or_else(|| fields.get("seq"))
-    {
-        Some(v) => v.as_u64().ok_or_else(|| {
-            reject(
-                format!("{at}.seq"),
-                format!("expected a non-negative integer, got {}", shown(&v)),
-            )
-        })?,
-        None => return Err(reject(format!("{at}.seq"), "missing")),
+    let seq = match fields.digits("seq") {
+        Some(seq) => seq,
+        None => match fields.get("seq") {
+            Some(v) => v.as_u64().ok_or_else(|| {
+                reject(
+                    format!("{at}.seq"),
+                    format!("expected a non-negative integer, got {}", shown(&v)),
+                )
+            })?,
+            None => return Err(reject(format!("{at}.seq"), "missing")),
+        },
     };
     let ts = match fields.digits("ts") {
         // Below 10^15, so within epoch milliseconds.

@@ -23,7 +23,7 @@ impl Default for ViewProps {
 impl ViewProps {
     /// The props of `map`.
     pub fn from_map(map: &Props) -> ViewProps {
-        ViewProps(Arc::from(Value::Object(map.clone()).to_string()))
+        ViewProps(Arc::from(text_of(map)))
     }
 
     /// Every prop, as a map.
@@ -69,22 +69,26 @@ impl ViewProps {
             return false;
         }
         // SDKs send the same props with every batch: the same text, nothing to merge.
-        let text = Value::Object(props).to_string();
-        if *text == *self.0 {
+        if *text_of(&props) == *self.0 {
             return false;
         }
-        let Ok(Value::Object(props)) = serde_json::from_str::<Value>(&text) else {
-            return false;
-        };
         let mut map = self.to_map();
-        let before = map.clone();
-        map.extend(props);
-        if map == before {
+        if props
+            .iter()
+            .all(|(name, value)| map.get(name) == Some(value))
+        {
             return false;
         }
+        map.extend(props);
         *self = ViewProps::from_map(&map);
         true
     }
+}
+
+/// The JSON text of `map`.
+fn text_of(map: &Props) -> String {
+    // A map of JSON values always serializes.
+    serde_json::to_string(map).unwrap_or_default()
 }
 
 /// A prop's value as a dimension's text: a string as it is, anything else as its JSON.
@@ -122,16 +126,6 @@ impl SharedProps {
                 self.texts.insert(Arc::clone(&props.0));
             }
         }
-    }
-
-    /// How many texts are shared.
-    pub fn len(&self) -> usize {
-        self.texts.len()
-    }
-
-    /// Whether none is.
-    pub fn is_empty(&self) -> bool {
-        self.texts.is_empty()
     }
 }
 
@@ -183,12 +177,12 @@ mod tests {
         shared.share(&mut a);
         shared.share(&mut b);
         assert!(Arc::ptr_eq(&a.0, &b.0));
-        assert_eq!(shared.len(), 1);
+        assert_eq!(shared.texts.len(), 1);
         drop((a, b));
         // Past the sweep point, texts no view holds go.
         shared.sweep_at = 1;
         let mut c = ViewProps::from_map(&map(json!({"cdn": "c"})));
         shared.share(&mut c);
-        assert_eq!(shared.len(), 1, "only c's");
+        assert_eq!(shared.texts.len(), 1, "only c's");
     }
 }

@@ -42,8 +42,6 @@ struct Views {
     /// Live views' measures, kept current batch by batch (a live view may keep no events).
     /// Boxed: a hash table's spare slots then cost a pointer, not a measure.
     measures: HashMap<ViewId, Box<Measure>>,
-    /// Events of live views out of memory (in the log).
-    live_released: usize,
     store: ViewStore,
     /// Dimension names seen in any view's props.
     dimensions: BTreeSet<String>,
@@ -70,7 +68,6 @@ impl Views {
         Views {
             sessionizer: Sessionizer::new(config.sessionize.clone()),
             measures: HashMap::new(),
-            live_released: 0,
             store: ViewStore::holding(hold(config)),
             dimensions: BTreeSet::new(),
             expired_at: ServerTime(0),
@@ -85,23 +82,6 @@ impl Views {
     fn apply(&mut self, batch: Batch) -> Option<ReleasedEvents> {
         self.note_dimensions(batch.view.props.keys());
         let batch = *self.store.merge_late(batch).err()?;
-        let id = batch.view.id.clone();
-        let before = self.live_out_of_memory(&id);
-        let let_go = self.apply_live(batch);
-        self.live_released = self.live_released - before + self.live_out_of_memory(&id);
-        let_go
-    }
-
-    /// How many of live view `id`'s events are out of memory.
-    fn live_out_of_memory(&self, id: &ViewId) -> usize {
-        self.sessionizer
-            .view(id)
-            .and_then(|view| view.released)
-            .map_or(0, |released| released.events)
-    }
-
-    /// [`Views::apply`] for a batch of no ended view.
-    fn apply_live(&mut self, batch: Batch) -> Option<ReleasedEvents> {
         let id = batch.view.id.clone();
         let mut ended = Vec::new();
         let applied = match self.sessionizer.apply(batch, &mut ended) {
@@ -170,9 +150,17 @@ impl Views {
         if self.store.get(id).is_some() {
             self.store.restore(id, events, received_at);
         } else {
-            self.live_released -= self.live_out_of_memory(id);
             self.sessionizer.restore(id, events);
         }
+    }
+
+    /// Where view `id`'s events are while they are out of memory, live or ended.
+    fn released_to(&self, id: &ViewId) -> Option<EventsAt> {
+        self.store.released_to(id).or_else(|| {
+            let view = self.sessionizer.view(id)?;
+            view.released?;
+            Some(EventsAt::Log(view.logged.clone()?))
+        })
     }
 
     /// The metrics of live `view`, from its measure (cached in `cache` until it changes).
@@ -214,12 +202,6 @@ impl Views {
     fn expire(&mut self, now: ServerTime) -> Vec<ReleasedEvents> {
         let mut ended = Vec::new();
         self.sessionizer.expire(now, &mut ended);
-        // Their events out of memory are the store's to count now.
-        self.live_released -= ended
-            .iter()
-            .filter_map(|view| view.released)
-            .map(|released| released.events)
-            .sum::<usize>();
         self.end(ended);
         // Views dropped without an event leave their (empty) measures behind.
         if self.measures.len() > self.sessionizer.live_count() {
@@ -489,13 +471,10 @@ impl Pipeline {
                         .and_then(|measure| measure.minutes(view))
                         .and_then(|(kept_from, minutes)| regrouped(kept_from, &minutes)),
                 };
-                match (kept, views.store.released_to(&view.id)) {
+                match (kept, views.released_to(&view.id)) {
                     (Some(minutes), _) => each(view, minutes),
                     (None, Some(at)) => released.push((view.id.clone(), at)),
-                    (None, None) => released.push((
-                        view.id.clone(),
-                        EventsAt::Log(view.logged.clone().unwrap_or_default()),
-                    )),
+                    (None, None) => {}
                 }
             }
         }
@@ -508,7 +487,7 @@ impl Pipeline {
         self.active_views.set(views.sessionizer.live_count() as i64);
         self.ended_views.set(views.store.len() as i64);
         self.released_events
-            .set((views.store.released_events() + views.live_released) as i64);
+            .set((views.store.released_events() + views.sessionizer.released_events()) as i64);
         self.held_back_batches.set(views.pending.len() as i64);
     }
 
@@ -773,21 +752,13 @@ impl ViewSource for Pipeline {
         {
             let views = self.views.read().expect("views lock poisoned");
             for id in ids {
-                if let Some(stored) = views.store.get(id) {
-                    match views.store.released_to(id) {
-                        Some(at) => released.push((id.clone(), at)),
-                        None => found.push((stored.view.clone(), stored.metrics.clone())),
-                    }
+                if let Some(at) = views.released_to(id) {
+                    released.push((id.clone(), at));
+                } else if let Some(stored) = views.store.get(id) {
+                    found.push((stored.view.clone(), stored.metrics.clone()));
                 } else if let Some(view) = views.sessionizer.view(id) {
-                    match &view.logged {
-                        Some(logged) if view.released.is_some() => {
-                            released.push((id.clone(), EventsAt::Log(logged.clone())));
-                        }
-                        _ => {
-                            let metrics = views.live_metrics(view, &self.live_metrics);
-                            found.push((view.clone(), (*metrics).clone()));
-                        }
-                    }
+                    let metrics = views.live_metrics(view, &self.live_metrics);
+                    found.push((view.clone(), (*metrics).clone()));
                 }
             }
         }
@@ -843,28 +814,21 @@ impl ViewSource for Pipeline {
         let mut released = Vec::new();
         {
             let views = self.views.read().expect("views lock poisoned");
+            let in_hour = |t: ServerTime| t.0.div_euclid(PARTITION_MS) * PARTITION_MS == hour;
+            let live = views
+                .sessionizer
+                .live_views()
+                .filter(|view| view.started_at().is_some_and(in_hour));
             for view in views
                 .store
                 .hour_views(hour)
                 .into_iter()
+                .chain(live)
                 .filter(|v| in_range(v))
             {
-                match views.store.released_to(&view.id) {
+                match views.released_to(&view.id) {
                     Some(at) => released.push((view.id.clone(), at)),
                     None => held.push(view.clone()),
-                }
-            }
-            let in_hour = |t: ServerTime| t.0.div_euclid(PARTITION_MS) * PARTITION_MS == hour;
-            for view in views
-                .sessionizer
-                .live_views()
-                .filter(|view| view.started_at().is_some_and(in_hour) && in_range(view))
-            {
-                match &view.logged {
-                    Some(logged) if view.released.is_some() => {
-                        released.push((view.id.clone(), EventsAt::Log(logged.clone())));
-                    }
-                    _ => held.push(view.clone()),
                 }
             }
         }

@@ -26,6 +26,8 @@ pub struct Sessionizer {
     live: HashMap<ViewId, Box<LiveView>>,
     /// One copy of each props text, shared by the views (live and ended) that have it.
     props: SharedProps,
+    /// Events of live views out of memory (in the log).
+    released_events: usize,
 }
 
 #[derive(Debug)]
@@ -64,6 +66,7 @@ impl Sessionizer {
             config,
             live: HashMap::new(),
             props: SharedProps::default(),
+            released_events: 0,
         }
     }
 
@@ -84,6 +87,7 @@ impl Sessionizer {
     /// Gives live view `id` back its events, read from the log ([`Sessionizer::needs_events`]).
     pub fn restore(&mut self, id: &ViewId, events: Vec<Event>) {
         if let Some(live) = self.live.get_mut(id) {
+            self.released_events -= live.view.released.map_or(0, |released| released.events);
             live.view.restore_events(events);
         }
     }
@@ -96,7 +100,10 @@ impl Sessionizer {
         let view = &mut self.live.get_mut(id)?.view;
         let (first, last) = (view.events.keys().next()?, view.events.keys().next_back()?);
         let every_seq = last.0 - first.0 + 1 == view.events.len() as u64;
-        (every_seq && view.in_log() && view.released.is_none()).then(|| view.release_events())
+        let events = (every_seq && view.in_log() && view.released.is_none())
+            .then(|| view.release_events())?;
+        self.released_events += events.len();
+        Some(events)
     }
 
     /// Applies one durable batch to its live view, starting the view if it is new; views it ends
@@ -122,7 +129,7 @@ impl Sessionizer {
             .get(&id)
             .and_then(|live| live.timed_out(batch.received_at, &self.config))
         {
-            let mut view = self.live.remove(&id).expect("live view present").view;
+            let mut view = self.take(&id);
             view.end = Some(end);
             let merged = view.merge(batch);
             ended.push(view);
@@ -142,6 +149,7 @@ impl Sessionizer {
         let timeout = self.config.stall_timeout_ms;
         let (merged, passed, end) = if live.view.released.is_some() {
             let (merged, passed) = live.view.pass(batch);
+            self.released_events += passed.len();
             let end = live.scan.advance_over(&passed, timeout);
             (merged, Some(passed), end)
         } else {
@@ -164,7 +172,7 @@ impl Sessionizer {
             self.props.share(&mut live.view.props);
         }
         if let Some(end) = end {
-            let mut view = self.live.remove(&id).expect("live view present").view;
+            let mut view = self.take(&id);
             view.end = Some(end);
             ended.push(view);
         } else {
@@ -190,8 +198,8 @@ impl Sessionizer {
             })
             .collect();
         for (id, end) in expired {
-            if let Some(live) = self.live.remove(&id) {
-                let mut view = live.view;
+            if self.live.contains_key(&id) {
+                let mut view = self.take(&id);
                 view.end = Some(end);
                 ended.push(view);
             }
@@ -211,6 +219,19 @@ impl Sessionizer {
     /// Every live view, in no particular order.
     pub fn live_views(&self) -> impl Iterator<Item = &View> + '_ {
         self.live.values().map(|live| &live.view)
+    }
+
+    /// Removes live view `id`, which must be live; its events out of memory are no longer
+    /// counted here.
+    fn take(&mut self, id: &ViewId) -> View {
+        let view = self.live.remove(id).expect("live view present").view;
+        self.released_events -= view.released.map_or(0, |released| released.events);
+        view
+    }
+
+    /// Events of live views out of memory (in the log).
+    pub fn released_events(&self) -> usize {
+        self.released_events
     }
 
     /// How many views are live.
