@@ -203,7 +203,7 @@ impl SpanMinutes {
     pub(crate) fn event(&mut self, event: &Event, walk: &Walk) {
         if !self.failed {
             match &event.kind {
-                EventKind::PlayRequested if !self.attempted && !self.started => {
+                EventKind::PlayRequested { .. } if !self.attempted && !self.started => {
                     self.attempted = true;
                     if let Some(counts) = self.slot(event.at.0) {
                         counts.attempts += 1;

@@ -227,6 +227,20 @@ fn time_buckets_per_edge_case() {
             t(None, 0, 0, 5000, 5000, 0, None),
         ),
         (
+            // See issue 19: an app that called monitor() after play(); the SDK says so.
+            "a play request the SDK did not observe gives no startup time",
+            view_of(
+                &[vec![
+                    (0, 0, "play_requested", json!({"observed": false})),
+                    (1, 1000, "first_frame", Value::Null),
+                    (2, 6000, "view_end", Value::Null),
+                ]],
+                true,
+                json!({}),
+            ),
+            t(None, 0, 0, 5000, 6000, 0, None),
+        ),
+        (
             "an open seek closes at view end",
             timeline(&[
                 (0, "play_requested"),
@@ -676,7 +690,7 @@ fn reference_minutes(view: &View, minute_ms: i64) -> crate::ViewMinutes {
     for event in view.measured_events() {
         let minute = start(event.at.0);
         match &event.kind {
-            EventKind::PlayRequested if !attempted && !started => {
+            EventKind::PlayRequested { .. } if !attempted && !started => {
                 attempted = true;
                 minutes.entry(minute).or_default().attempts += 1;
             }

@@ -34,7 +34,7 @@ enum StallKind {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Walk {
     pub play_requested: bool,
-    /// A `play_requested` came before the first frame, so startup was measured.
+    /// A `play_requested` the SDK observed came before the first frame, so startup was measured.
     pub requested_before_start: bool,
     pub started: bool,
     pub startup_ms: u64,
@@ -184,9 +184,10 @@ impl Walker {
             *cursor_at = event.at;
         }
         match &event.kind {
-            EventKind::PlayRequested => {
+            EventKind::PlayRequested { observed } => {
                 totals.play_requested = true;
-                totals.requested_before_start |= !state.started;
+                // A request the SDK did not see is dated late: no startup time can be told.
+                totals.requested_before_start |= !state.started && *observed;
                 state.idle = false;
                 state.paused = false;
                 if !state.watching {

@@ -532,7 +532,18 @@ fn parse_kind(name: &str, fields: &Members<'_>, at: EventAt<'_>) -> Result<Event
             page_load_ms: optional_count(fields, "page_load_ms", at)?,
         },
         "player_ready" => EventKind::PlayerReady,
-        "play_requested" => EventKind::PlayRequested,
+        "play_requested" => EventKind::PlayRequested {
+            observed: match fields.get("observed") {
+                None | Some(Value::Null) => true,
+                Some(Value::Bool(observed)) => observed,
+                Some(other) => {
+                    return Err(reject(
+                        format!("{at}.observed"),
+                        format!("expected true or false, got {}", shown(&other)),
+                    ))
+                }
+            },
+        },
         "first_frame" => EventKind::FirstFrame,
         "pause" => EventKind::Pause,
         "play" => EventKind::Play,

@@ -114,7 +114,11 @@ pub enum EventKind {
     /// `player_ready`: the player can accept a play request.
     PlayerReady,
     /// `play_requested`: the user or autoplay asked for playback; startup begins.
-    PlayRequested,
+    PlayRequested {
+        /// `false` when the SDK started watching after the request and dates it when it first saw
+        /// the player requested (`"observed": false` on the wire): video startup time is unknown.
+        observed: bool,
+    },
     /// `first_frame`: the first frame is shown and the playhead progresses.
     FirstFrame,
     /// `pause`: the viewer paused.
@@ -199,7 +203,7 @@ impl EventKind {
         match self {
             EventKind::PlayerInit { .. } => "player_init",
             EventKind::PlayerReady => "player_ready",
-            EventKind::PlayRequested => "play_requested",
+            EventKind::PlayRequested { .. } => "play_requested",
             EventKind::FirstFrame => "first_frame",
             EventKind::Pause => "pause",
             EventKind::Play => "play",

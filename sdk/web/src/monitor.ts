@@ -7,6 +7,7 @@ import { deviceProps, localStore, randomId, sampled, sessionId, viewerId } from 
 import { Delivery, Outbox } from './outbox';
 import { Playback } from './playback';
 import { RenditionTracker } from './rendition';
+import { requestBefore } from './requests';
 import type { Props, Rendition, WireView } from './wire';
 
 // Players retry a broken resource in a loop (dash.js: hundreds of errors a second); the same
@@ -98,10 +99,32 @@ function listenToPage(): void {
   });
 }
 
+/** One view's id and numbering; an ending view keeps its own while the next one starts. */
+class ViewLog {
+  readonly id = randomId();
+  seq = 0;
+  /** The last `ts` sent: events leave in seq order, so none is dated before it. */
+  lastTs = 0;
+  lastError: { key: string; at: number; repeats: number } | null = null;
+}
+
+/**
+ * A view the app ended: it takes the player's errors until the end of the current task, then
+ * sends `view_end`. An app that ends the view in its own error listener runs before the SDK's
+ * listener when it registered first; the error that ended playback must still be in the view.
+ */
+interface EndingView {
+  view: ViewLog;
+  wire: WireView;
+  reason: string;
+  at: number;
+}
+
 class Monitor implements MonitorHandle {
-  viewId: string | null = null;
-  private seq = 0;
-  private lastTs = 0;
+  private view: ViewLog | null = null;
+  private ending: EndingView | null = null;
+  /** No view has watched the element yet: a request made before monitoring belongs to the first. */
+  private firstPlayback = true;
   private props: Props;
   private playerProps: Props = {};
   private video: HTMLVideoElement | null = null;
@@ -111,7 +134,6 @@ class Monitor implements MonitorHandle {
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   /** Events that happened while the picture may be freezing; see `Playback.frozenSince`. */
   private held: Array<[string, Record<string, unknown>, number]> = [];
-  private lastError: { key: string; at: number; repeats: number } | null = null;
   private detach: () => void;
   private readonly session: string;
   private readonly outbox: Outbox;
@@ -132,12 +154,17 @@ class Monitor implements MonitorHandle {
     this.detach = adapter.attach(this.report());
   }
 
+  get viewId(): string | null {
+    return this.view?.id ?? null;
+  }
+
   update(props: Props): void {
     Object.assign(this.props, props);
   }
 
   newView(props: Props = {}): void {
     this.endView('new_view');
+    this.firstPlayback = false;
     this.props = { ...this.options.props, ...props };
     this.startView(false);
   }
@@ -160,13 +187,24 @@ class Monitor implements MonitorHandle {
 
   destroy(): void {
     this.endView('destroy');
-    this.detach();
     live.delete(this);
+    // Listeners removed while the player dispatches its error are skipped by DOM targets: stop
+    // listening once this task is over, so the error that made the app destroy us still arrives.
+    setTimeout(() => {
+      try {
+        this.detach();
+      } catch {
+        // The app destroyed the player first; its listeners went with it.
+      }
+    }, 0);
   }
 
   /** `pagehide`: a page leaving for good ends the view; one entering the bfcache keeps it. */
   pageHidden(persisted: boolean): void {
-    if (!persisted) this.endView('pagehide');
+    if (persisted) return;
+    this.endView('pagehide');
+    // The page is going: the end cannot wait for the task to finish.
+    this.finishEnding();
   }
 
   /** `visibilitychange`: a last heartbeat before the tab may be frozen; frames restart on return. */
@@ -200,15 +238,21 @@ class Monitor implements MonitorHandle {
   }
 
   private reportError(code: string, message: string | undefined, fatal: boolean): void {
+    // In the task that ended a view, the player is still dispatching what made the app end it.
+    const ending = this.ending;
+    const view = ending?.view ?? this.view;
+    if (!view) return;
     const now = monotonic();
     const key = `${fatal}:${code}`;
-    const last = this.lastError;
+    const last = view.lastError;
     if (last && last.key === key && now - last.at < ERROR_REPEAT_MS) {
       last.repeats += 1;
       return;
     }
-    this.lastError = { key, at: now, repeats: 0 };
-    this.emit('error', { code, message, fatal, repeats: last && last.key === key && last.repeats > 0 ? last.repeats : undefined });
+    view.lastError = { key, at: now, repeats: 0 };
+    const fields = { code, message, fatal, repeats: last && last.key === key && last.repeats > 0 ? last.repeats : undefined };
+    if (ending) this.record('error', fields, now, ending);
+    else this.emit('error', fields);
   }
 
   private useMedia(video: HTMLVideoElement): void {
@@ -219,10 +263,7 @@ class Monitor implements MonitorHandle {
   }
 
   private startView(first: boolean): void {
-    this.viewId = randomId();
-    this.seq = 0;
-    this.lastError = null;
-    this.lastTs = 0;
+    this.view = new ViewLog();
     Object.assign(this.props, this.playerProps);
     if (first) {
       const init = this.options.playerInitTime;
@@ -235,18 +276,30 @@ class Monitor implements MonitorHandle {
     this.startDetectors();
   }
 
+  /** Ends the view now; its `view_end` follows at the end of this task (see `EndingView`). */
   private endView(reason: string): void {
-    if (!this.viewId) return;
+    const view = this.view;
+    if (!view) return;
     this.stopDetectors();
-    this.emit('view_end', { reason });
-    this.viewId = null;
+    this.finishEnding();
+    this.ending = { view, wire: this.wireView(view), reason, at: monotonic() };
+    this.view = null;
+    setTimeout(() => this.finishEnding(), 0);
+  }
+
+  private finishEnding(): void {
+    const ending = this.ending;
+    if (!ending) return;
+    this.ending = null;
+    this.record('view_end', { reason: ending.reason }, ending.at, ending);
   }
 
   private startDetectors(): void {
     const video = this.video;
     if (!video || this.playback) return;
     this.playback = new Playback(video, (type, fields, at) => this.record(type, fields, at), () => this.release());
-    this.playback.start();
+    this.playback.start(this.firstPlayback ? requestBefore(video) : undefined);
+    this.firstPlayback = false;
     video.addEventListener('resize', this.onResize);
     if (video.videoWidth > 0) this.onResize();
     const period = this.options.heartbeatMs ?? 10_000;
@@ -284,7 +337,7 @@ class Monitor implements MonitorHandle {
   /** An event from the player or the app: it waits while a freeze is being judged. */
   private emit(type: string, fields: Record<string, unknown> = {}, at: number = monotonic()): void {
     const frozenSince = this.playback?.frozenSince();
-    if (frozenSince != null && at >= frozenSince && type !== 'view_end') this.held.push([type, fields, at]);
+    if (frozenSince != null && at >= frozenSince) this.held.push([type, fields, at]);
     else this.record(type, fields, at);
   }
 
@@ -294,25 +347,26 @@ class Monitor implements MonitorHandle {
     for (const [type, fields, at] of held) this.record(type, fields, at);
   }
 
-  /** Appends one event to the current view; `at` is a `performance.now()` time. */
-  private record(type: string, fields: Record<string, unknown> = {}, at?: number): void {
-    if (!this.viewId) return;
+  /** Appends one event to the current view, or to an ending one; `at` is a `performance.now()` time. */
+  private record(type: string, fields: Record<string, unknown> = {}, at?: number, ending?: EndingView): void {
+    const view = ending?.view ?? this.view;
+    if (!view) return;
     // Events leave in seq order; a stall dated back to when the picture froze never precedes
     // an event already sent.
-    const ts = Math.max(epoch(at), this.lastTs);
-    this.lastTs = ts;
-    const event = { seq: this.seq++, ts, type, ...defined(fields) };
+    const ts = Math.max(epoch(at), view.lastTs);
+    view.lastTs = ts;
+    const event = { seq: view.seq++, ts, type, ...defined(fields) };
     const urgent = type === 'first_frame' || type === 'view_end' || (type === 'error' && fields.fatal === true);
-    this.outbox.add(this.wireView(), event, urgent);
+    this.outbox.add(ending?.wire ?? this.wireView(view), event, urgent);
   }
 
-  private wireView(): WireView {
+  private wireView(view: ViewLog): WireView {
     const props: Props = { ...this.device, sdk_name: 'openqoe-web', sdk_version: VERSION, ...defined(this.props) };
     if (this.video && this.video.clientWidth > 0) {
       props.player_width = Math.round(this.video.clientWidth * (globalThis.devicePixelRatio || 1));
       props.player_height = Math.round(this.video.clientHeight * (globalThis.devicePixelRatio || 1));
     }
-    return { id: this.viewId!, viewer_id: this.viewer, session_id: this.session, props };
+    return { id: view.id, viewer_id: this.viewer, session_id: this.session, props };
   }
 }
 

@@ -13,8 +13,6 @@ export const STALL_MS = 250;
 const WATCHDOG_MS = 100;
 // Near the end the picture stops for good; that is the end, not a stall.
 const END_GUARD_S = 0.3;
-// Playback progresses when a second frame follows the first this soon; a lone frame is a still.
-const FIRST_FRAME_PAIR_MS = 100;
 // Players nudge the playhead over holes and stalls by fractions of a second; a viewer's seek moves it further.
 const NUDGE_MS = 1000;
 
@@ -24,13 +22,19 @@ type FrameVideo = HTMLVideoElement & {
   cancelVideoFrameCallback?: (handle: number) => void;
 };
 
+/** A play request made before the detector watched the element: when, and whether it was seen. */
+export interface EarlierRequest {
+  at: number;
+  observed: boolean;
+}
+
 /** The playback state machine of one media element for one view. */
 export class Playback {
   private requested = false;
   private started = false;
   private playingSeen = false;
-  /** The first frame after the request, while it is not yet known to be followed by more. */
-  private firstCandidate: number | null = null;
+  /** When a load started with `autoplay` set: the request, once the browser confirms it with `play`. */
+  private autoplayAt: number | null = null;
   private paused = false;
   private ended = false;
   private seeking: { seekedAt?: number } | null = null;
@@ -54,13 +58,21 @@ export class Playback {
     private readonly now: () => number = monotonic,
   ) {}
 
-  /** Starts observing; a video already playing counts as requested now. */
-  start(): void {
+  /**
+   * Starts observing. `earlier` is a request made before: a video already playing counts as
+   * requested then (else now), an autoplay still loading as requested then once it plays.
+   */
+  start(earlier?: EarlierRequest): void {
     const on = (type: string, handler: () => void) => {
       this.video.addEventListener(type, handler);
       this.listeners.push([type, handler]);
     };
-    on('play', () => this.onPlay());
+    on('play', () => this.onPlay(this.autoplayAt ?? this.now()));
+    // CTA-2066 dates an autoplay's request from the page's instruction, not from the `play` the
+    // browser fires once it has enough data (just before the first frame).
+    on('loadstart', () => {
+      if (this.video.autoplay && !this.requested) this.autoplayAt = this.now();
+    });
     on('playing', () => {
       this.playingSeen = true;
       if (!this.frames() && !this.video.seeking) this.progress(this.now(), this.video.currentTime);
@@ -78,7 +90,8 @@ export class Playback {
     });
     this.requestFrame();
     this.watchdog = setInterval(() => this.check(), WATCHDOG_MS);
-    if (!this.video.paused && !this.video.ended) this.onPlay();
+    if (!this.video.paused && !this.video.ended) this.onPlay(earlier?.at ?? this.now(), earlier?.observed);
+    else if (earlier && this.video.autoplay) this.autoplayAt = earlier.at;
   }
 
   /** Stops observing; an open stall or seek ends here. */
@@ -106,16 +119,11 @@ export class Playback {
   }
 
   /**
-   * Since when the detector is judging a moment it will date back: a first frame waiting for the
-   * next one, or a freeze before it counts as a stall (the first `STALL_MS`); `null` otherwise.
-   * Events of that span wait, so that the event dated back is sent before them.
+   * Since when the detector is judging a freeze it will date back if it becomes a stall (its first
+   * `STALL_MS`); `null` otherwise. Events of that span wait, so that the stall is sent before them.
    */
   frozenSince(): number | null {
-    if (!this.started) {
-      const candidate = this.firstCandidate;
-      return candidate !== null && this.now() - candidate <= FIRST_FRAME_PAIR_MS ? candidate : null;
-    }
-    if (this.paused || this.ended || this.seeking || this.stallSince !== null || !this.frames()) return null;
+    if (!this.started || this.paused || this.ended || this.seeking || this.stallSince !== null || !this.frames()) return null;
     const since = this.lastProgressAt + this.frameMs;
     return this.now() > since ? since : null;
   }
@@ -137,20 +145,21 @@ export class Playback {
     });
   }
 
-  private onPlay(): void {
-    const now = this.now();
+  /** A play request at `at`: the view's first (or a replay after the end), or a resume. */
+  private onPlay(at: number, observed = true): void {
+    this.autoplayAt = null;
     if (!this.requested || this.ended) {
       // A replay after the end is a new play request of the same view.
       this.requested = true;
       this.ended = false;
       this.paused = false;
-      this.emit('play_requested', {}, now);
+      this.emit('play_requested', observed ? {} : { observed: false }, at);
     } else if (this.paused) {
       this.paused = false;
-      this.emit('play', {}, now);
+      this.emit('play', {}, at);
     }
     // Frames stopped while paused; the freeze clock starts at the resume.
-    this.lastProgressAt = Math.max(this.lastProgressAt, now);
+    this.lastProgressAt = Math.max(this.lastProgressAt, at);
   }
 
   private onPause(): void {
@@ -205,19 +214,12 @@ export class Playback {
     this.playheadMs = Math.round(mediaTime * 1000);
     if (!this.requested || this.paused || this.ended) return;
     if (!this.started) {
-      if (!this.frames()) {
-        // Without frames, progressing means the playing state and a moving playhead.
-        if (!this.playingSeen) return;
-        this.firstCandidate = at;
-      } else if (this.firstCandidate === null || at - this.firstCandidate > FIRST_FRAME_PAIR_MS) {
-        // A frame, but is it moving? The next one tells; until then it is the candidate.
-        this.settled();
-        this.firstCandidate = at;
-        return;
-      }
+      // CTA-2066: startup ends at the first frame rendered after the request, even a still one
+      // that waits for more data (a later freeze is judged by the stall rule). Without frames,
+      // progressing means the playing state and a moving playhead.
+      if (!this.frames() && !this.playingSeen) return;
       this.started = true;
-      this.emit('first_frame', {}, this.firstCandidate);
-      this.firstCandidate = null;
+      this.emit('first_frame', {}, at);
     } else if (this.seeking) {
       if (this.seeking.seekedAt === undefined) return;
       this.endSeek(at);
@@ -230,7 +232,7 @@ export class Playback {
 
   /** Opens a stall once playback has been frozen for `STALL_MS`, dated from when it froze. */
   private check(): void {
-    // A judgement that ran out (a lone first frame) lets the events it held go.
+    // A judgement that ended without a stall (a pause, a seek, the end) lets the events it held go.
     if (this.frozenSince() === null) this.settled();
     if (!this.started || this.paused || this.ended || this.seeking || this.stallSince !== null) return;
     const { currentTime, duration } = this.video;

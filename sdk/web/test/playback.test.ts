@@ -1,13 +1,14 @@
 // The detection rules (docs/sdk.md), one table row per rule, on a scripted media element.
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { Playback } from '../src/playback';
+import { EarlierRequest, Playback } from '../src/playback';
 
 type FrameCallback = (now: number, meta: { mediaTime: number; width: number; height: number }) => void;
 
 /** Just enough of an HTMLVideoElement: events, the state the detector reads, and frame callbacks. */
 class ScriptedVideo extends EventTarget {
   paused = true;
+  autoplay = false;
   ended = false;
   seeking = false;
   currentTime = 0;
@@ -29,15 +30,25 @@ class ScriptedVideo extends EventTarget {
 }
 
 /** A step: at `t` ms, do something to the element; frames are `[from, to, mediaFrom]` runs at 30 fps. */
-type Step = [number, 'play' | 'pause' | 'frames' | 'seek' | 'seeked' | 'nudge' | 'ended', number?, number?];
+type Step = [number, 'play' | 'pause' | 'frames' | 'seek' | 'seeked' | 'nudge' | 'ended' | 'autoplay-load', number?, number?];
 
-function run(steps: Step[]): string[] {
+/** How the element stands when the detector starts watching it, and a request seen before. */
+interface Before {
+  playing?: boolean;
+  autoplay?: boolean;
+  earlier?: EarlierRequest;
+}
+
+function run(steps: Step[], before: Before = {}): string[] {
   mock.timers.enable({ apis: ['setInterval'] });
   let clock = 0;
   const video = new ScriptedVideo();
+  video.paused = !before.playing;
+  video.autoplay = !!before.autoplay;
   const out: string[] = [];
-  const playback = new Playback(video as unknown as HTMLVideoElement, (type, _fields, at) => out.push(`${type}@${Math.round(at ?? clock)}`), () => undefined, () => false, () => clock);
-  playback.start();
+  const show = (fields: Record<string, unknown> = {}) => (fields.observed === false ? ' (unobserved)' : '');
+  const playback = new Playback(video as unknown as HTMLVideoElement, (type, fields, at) => out.push(`${type}@${Math.round(at ?? clock)}${show(fields)}`), () => undefined, () => false, () => clock);
+  playback.start(before.earlier);
   const advance = (to: number) => {
     while (clock + 100 <= to) {
       clock += 100;
@@ -56,7 +67,10 @@ function run(steps: Step[]): string[] {
       continue;
     }
     advance(t);
-    if (action === 'play') {
+    if (action === 'autoplay-load') {
+      video.autoplay = true;
+      fire('loadstart');
+    } else if (action === 'play') {
       video.paused = false;
       fire('play');
       fire('playing');
@@ -86,9 +100,18 @@ function run(steps: Step[]): string[] {
   return out;
 }
 
-const cases: Array<[string, Step[], string[]]> = [
-  ['startup: the request to the first moving frame', [[0, 'play'], [500, 'frames', 1000, 0]], ['play_requested@0', 'first_frame@500']],
-  ['a lone still frame is not the first frame', [[0, 'play'], [300, 'frames', 300, 0], [700, 'frames', 1000, 0.033]], ['play_requested@0', 'first_frame@700']],
+const cases: Array<[string, Step[], string[], Before?]> = [
+  ['startup: the request to the first frame', [[0, 'play'], [500, 'frames', 1000, 0]], ['play_requested@0', 'first_frame@500']],
+  // CTA-2066: startup ends at the first frame rendered; what follows is judged by the stall rule.
+  ['a still first frame ends startup; a short wait after it is no stall', [[0, 'play'], [300, 'frames', 300, 0], [500, 'frames', 1000, 0.033]], ['play_requested@0', 'first_frame@300']],
+  ['a still first frame ends startup; a long wait after it is a stall', [[0, 'play'], [300, 'frames', 300, 0], [700, 'frames', 1000, 0.033]], ['play_requested@0', 'first_frame@300', 'stall_start@333', 'stall_end@700']],
+  // See issue 19: dash.js tells its element ~150 ms after the page's play(); the page's call counts.
+  ['a request seen before the detector watched the element dates the view', [[200, 'frames', 500, 0]], ['play_requested@-150', 'first_frame@200'], { playing: true, earlier: { at: -150, observed: true } }],
+  ['an element playing before monitoring, request unseen: now, marked unobserved', [[200, 'frames', 500, 0]], ['play_requested@0 (unobserved)', 'first_frame@200'], { playing: true, earlier: { at: 0, observed: false } }],
+  ['an element playing with no earlier request known: now', [[200, 'frames', 500, 0]], ['play_requested@0', 'first_frame@200'], { playing: true }],
+  ['autoplay: requested when its load starts, once the browser plays', [[0, 'autoplay-load'], [400, 'play'], [450, 'frames', 800, 0]], ['play_requested@0', 'first_frame@450']],
+  ['autoplay whose load started before monitoring: from that load', [[300, 'play'], [350, 'frames', 800, 0]], ['play_requested@-100', 'first_frame@350'], { autoplay: true, earlier: { at: -100, observed: true } }],
+  ['autoplay never confirmed by play: no request', [[0, 'autoplay-load'], [3000, 'frames', 3000, 0]], []],
   ['a freeze of 250 ms or more is a stall, from when the next frame was due', [[0, 'play'], [100, 'frames', 2000, 0], [3000, 'frames', 3100, 1.9]], ['play_requested@0', 'first_frame@100', 'stall_start@2033', 'stall_end@3000']],
   ['a shorter freeze is not', [[0, 'play'], [100, 'frames', 2000, 0], [2230, 'frames', 2500, 1.9]], ['play_requested@0', 'first_frame@100']],
   ['a pause is not a stall', [[0, 'play'], [100, 'frames', 2000, 0], [2010, 'pause'], [5000, 'play'], [5100, 'frames', 5300, 1.9]], ['play_requested@0', 'first_frame@100', 'pause@2010', 'play@5000']],
@@ -99,6 +122,6 @@ const cases: Array<[string, Step[], string[]]> = [
   ['a replay after the end is a new request', [[0, 'play'], [100, 'frames', 300, 39.9], [400, 'ended'], [1000, 'play'], [1100, 'frames', 1300, 0]], ['play_requested@0', 'first_frame@100', 'ended@400', 'play_requested@1000']],
 ];
 
-for (const [name, steps, expected] of cases) {
-  test(`playback: ${name}`, () => assert.deepEqual(run(steps), expected));
+for (const [name, steps, expected, before] of cases) {
+  test(`playback: ${name}`, () => assert.deepEqual(run(steps, before), expected));
 }

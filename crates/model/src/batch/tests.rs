@@ -188,6 +188,11 @@ fn rejects_malformed_input_naming_the_field() {
             "events[4].code",
         ),
         (
+            "play request observed as text",
+            Box::new(|b| b["events"][2]["observed"] = json!("no")),
+            "events[2].observed",
+        ),
+        (
             "bad page load",
             Box::new(|b| b["events"][0]["page_load_ms"] = json!(-5)),
             "events[0].page_load_ms",
