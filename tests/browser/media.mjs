@@ -69,7 +69,8 @@ const TYPES = { '.m3u8': 'application/vnd.apple.mpegurl', '.ts': 'video/mp2t', '
  * A test origin on loopback serving `mediaDir` under `/media/` (with byte ranges, as a CDN does)
  * plus `pages` (path → body). The test controls it: `hold(ms)` stops every media response — new
  * and in progress — for that long (the throughput drops to zero), `fail(pattern)` answers 404 to
- * matching paths, and `paceBytesPerSecond` caps each response's throughput. Media responses
+ * matching paths (both also as `/control/hold?ms=` and `/control/fail?pattern=` for a page), and
+ * `paceBytesPerSecond` caps each response's throughput. Media responses
  * carry CMSD (CTA-5006) `CMSD-Static` (object type, stream type) and `CMSD-Dynamic` (this
  * server's estimated throughput and round trip), as a CDN edge that speaks CMSD would.
  */
@@ -82,6 +83,11 @@ export function startOrigin(mediaDir, pages, { paceBytesPerSecond = 0 } = {}) {
   };
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url, 'http://origin');
+    if (url.pathname === '/control/fail') {
+      failing = new RegExp(url.searchParams.get('pattern'));
+      res.writeHead(204, { 'access-control-allow-origin': '*' });
+      return res.end();
+    }
     if (url.pathname === '/control/hold') {
       heldUntil = Date.now() + Number(url.searchParams.get('ms'));
       res.writeHead(204, { 'access-control-allow-origin': '*' });

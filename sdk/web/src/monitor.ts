@@ -5,7 +5,7 @@ import { html5 } from './adapters/html5';
 import { epoch, monotonic } from './clock';
 import { deviceProps, localStore, randomId, sampled, sessionId, viewerId } from './environment';
 import { Delivery, Outbox } from './outbox';
-import { Playback } from './playback';
+import { type EarlierRequest, Playback } from './playback';
 import { RenditionTracker } from './rendition';
 import { requestBefore } from './requests';
 import type { Props, Rendition, WireView } from './wire';
@@ -129,7 +129,7 @@ class Monitor implements MonitorHandle {
   private playerProps: Props = {};
   private video: HTMLVideoElement | null = null;
   private playback: Playback | null = null;
-  private renditions!: RenditionTracker;
+  private renditions = this.renditionTracker();
   private readonly device = deviceProps();
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   /** Events that happened while the picture may be freezing; see `Playback.frozenSince`. */
@@ -150,8 +150,10 @@ class Monitor implements MonitorHandle {
     this.outbox = outboxFor(options.collector, options.key);
     live.add(this);
     listenToPage();
-    this.startView(true);
+    // The adapter first: a player that has its element already tells it now, so a request the
+    // page made before monitoring can date the view's start.
     this.detach = adapter.attach(this.report());
+    this.startView(true);
   }
 
   get viewId(): string | null {
@@ -265,15 +267,27 @@ class Monitor implements MonitorHandle {
   private startView(first: boolean): void {
     this.view = new ViewLog();
     Object.assign(this.props, this.playerProps);
+    const earlier = this.earlierRequest();
     if (first) {
-      const init = this.options.playerInitTime;
-      const pageLoad = firstView ? Math.round(init !== undefined ? init - epoch(0) : monotonic()) : undefined;
+      // A player asked to play before monitoring existed by then, and was ready.
+      const now = monotonic();
+      const requested = earlier?.at ?? now;
+      const init = Math.min(this.options.playerInitTime !== undefined ? this.options.playerInitTime - epoch(0) : now, requested);
+      this.emit('player_init', { page_load_ms: firstView ? Math.round(init) : undefined }, init);
       firstView = false;
-      this.emit('player_init', { page_load_ms: pageLoad }, init !== undefined ? init - epoch(0) : undefined);
-      this.emit('player_ready');
+      this.emit('player_ready', {}, Math.min(now, requested));
     }
-    this.renditions = new RenditionTracker((r) => this.emit('rendition_change', { ...r }));
-    this.startDetectors();
+    this.renditions = this.renditionTracker();
+    this.startDetectors(earlier);
+  }
+
+  private renditionTracker(): RenditionTracker {
+    return new RenditionTracker((r) => this.emit('rendition_change', { ...r }));
+  }
+
+  /** The page's request made before the first view watched its element (see `requests.ts`). */
+  private earlierRequest(): EarlierRequest | undefined {
+    return this.firstPlayback && this.video ? requestBefore(this.video) : undefined;
   }
 
   /** Ends the view now; its `view_end` follows at the end of this task (see `EndingView`). */
@@ -294,11 +308,11 @@ class Monitor implements MonitorHandle {
     this.record('view_end', { reason: ending.reason }, ending.at, ending);
   }
 
-  private startDetectors(): void {
+  private startDetectors(earlier = this.earlierRequest()): void {
     const video = this.video;
     if (!video || this.playback) return;
     this.playback = new Playback(video, (type, fields, at) => this.record(type, fields, at), () => this.release());
-    this.playback.start(this.firstPlayback ? requestBefore(video) : undefined);
+    this.playback.start(earlier);
     this.firstPlayback = false;
     video.addEventListener('resize', this.onResize);
     if (video.videoWidth > 0) this.onResize();

@@ -13,6 +13,10 @@ export const STALL_MS = 250;
 const WATCHDOG_MS = 100;
 // Near the end the picture stops for good; that is the end, not a stall.
 const END_GUARD_S = 0.3;
+// The browser fires an autoplay's `play` soon after its first picture; later than this, or nothing
+// for this long after the autoplay was asked for, the browser blocked it (a later `play` is a click).
+const AUTOPLAY_CONFIRM_MS = 1000;
+const AUTOPLAY_WAIT_MS = 10_000;
 // Players nudge the playhead over holes and stalls by fractions of a second; a viewer's seek moves it further.
 const NUDGE_MS = 1000;
 
@@ -33,8 +37,10 @@ export class Playback {
   private requested = false;
   private started = false;
   private playingSeen = false;
-  /** When a load started with `autoplay` set: the request, once the browser confirms it with `play`. */
+  /** When an autoplay was asked for: the request, once the browser confirms it with `play`. */
   private autoplayAt: number | null = null;
+  /** The first frame presented while an autoplay waits for `play` (a still, after the request). */
+  private autoplayFrameAt: number | null = null;
   private paused = false;
   private ended = false;
   private seeking: { seekedAt?: number } | null = null;
@@ -60,7 +66,8 @@ export class Playback {
 
   /**
    * Starts observing. `earlier` is a request made before: a video already playing counts as
-   * requested then (else now), an autoplay still loading as requested then once it plays.
+   * requested then (else now); an element with `autoplay` set counts as asked to play then (else
+   * now), once the browser confirms it with `play`.
    */
   start(earlier?: EarlierRequest): void {
     const on = (type: string, handler: () => void) => {
@@ -71,7 +78,7 @@ export class Playback {
     // CTA-2066 dates an autoplay's request from the page's instruction, not from the `play` the
     // browser fires once it has enough data (just before the first frame).
     on('loadstart', () => {
-      if (this.video.autoplay && !this.requested) this.autoplayAt = this.now();
+      if (this.video.autoplay && !this.requested) this.autoplayAt ??= this.now();
     });
     on('playing', () => {
       this.playingSeen = true;
@@ -91,7 +98,7 @@ export class Playback {
     this.requestFrame();
     this.watchdog = setInterval(() => this.check(), WATCHDOG_MS);
     if (!this.video.paused && !this.video.ended) this.onPlay(earlier?.at ?? this.now(), earlier?.observed);
-    else if (earlier && this.video.autoplay) this.autoplayAt = earlier.at;
+    else if (this.video.autoplay) this.autoplayAt = earlier?.at ?? this.now();
   }
 
   /** Stops observing; an open stall or seek ends here. */
@@ -119,10 +126,12 @@ export class Playback {
   }
 
   /**
-   * Since when the detector is judging a freeze it will date back if it becomes a stall (its first
-   * `STALL_MS`); `null` otherwise. Events of that span wait, so that the stall is sent before them.
+   * Since when the detector is judging a moment it will date back: an autoplay not yet confirmed
+   * (its request), or a freeze before it counts as a stall (its first `STALL_MS`); `null`
+   * otherwise. Events of that span wait, so that the event dated back is sent before them.
    */
   frozenSince(): number | null {
+    if (!this.requested && this.autoplayAt !== null) return this.autoplayAt;
     if (!this.started || this.paused || this.ended || this.seeking || this.stallSince !== null || !this.frames()) return null;
     const since = this.lastProgressAt + this.frameMs;
     return this.now() > since ? since : null;
@@ -147,13 +156,20 @@ export class Playback {
 
   /** A play request at `at`: the view's first (or a replay after the end), or a resume. */
   private onPlay(at: number, observed = true): void {
-    this.autoplayAt = null;
+    const frameAt = this.autoplayFrameAt;
+    this.autoplayAt = this.autoplayFrameAt = null;
     if (!this.requested || this.ended) {
       // A replay after the end is a new play request of the same view.
       this.requested = true;
       this.ended = false;
       this.paused = false;
       this.emit('play_requested', observed ? {} : { observed: false }, at);
+      // The browser shows an autoplay's first picture before it fires `play`.
+      if (frameAt !== null && !this.started) {
+        this.started = true;
+        this.lastProgressAt = frameAt;
+        this.emit('first_frame', {}, frameAt);
+      }
     } else if (this.paused) {
       this.paused = false;
       this.emit('play', {}, at);
@@ -212,6 +228,7 @@ export class Playback {
     if (this.lastMediaTime >= 0 && step > 5 && step < 100) this.frameMs = step;
     this.lastMediaTime = mediaTime;
     this.playheadMs = Math.round(mediaTime * 1000);
+    if (!this.requested && this.autoplayAt !== null && this.frames()) this.autoplayFrameAt ??= at;
     if (!this.requested || this.paused || this.ended) return;
     if (!this.started) {
       // CTA-2066: startup ends at the first frame rendered after the request, even a still one
@@ -232,12 +249,15 @@ export class Playback {
 
   /** Opens a stall once playback has been frozen for `STALL_MS`, dated from when it froze. */
   private check(): void {
+    const now = this.now();
+    if (!this.requested && this.autoplayAt !== null && now - (this.autoplayFrameAt ?? this.autoplayAt) > (this.autoplayFrameAt === null ? AUTOPLAY_WAIT_MS : AUTOPLAY_CONFIRM_MS)) {
+      this.autoplayAt = this.autoplayFrameAt = null;
+    }
     // A judgement that ended without a stall (a pause, a seek, the end) lets the events it held go.
     if (this.frozenSince() === null) this.settled();
     if (!this.started || this.paused || this.ended || this.seeking || this.stallSince !== null) return;
     const { currentTime, duration } = this.video;
     if (Number.isFinite(duration) && duration - currentTime < END_GUARD_S) return;
-    const now = this.now();
     let since: number | null;
     if (this.frames()) {
       since = this.lastProgressAt + this.frameMs;

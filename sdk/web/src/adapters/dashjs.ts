@@ -31,7 +31,7 @@ export function dashjs(player: DashLike): Adapter {
       const video = player.getVideoElement();
       if (video) report.media(video);
     } catch {
-      // Not initialized yet: `streamInitialized` brings it.
+      // Not initialized yet: `playbackInitialized` brings it.
     }
   };
   return {
@@ -42,6 +42,9 @@ export function dashjs(player: DashLike): Adapter {
         if (r && r.width > 0) report.rendition({ bitrate_bps: r.bandwidth, width: r.width, height: r.height, fps: frameRate(r.frameRate), codec: r.codecs ?? undefined });
       };
       const handlers: Record<string, (event: any) => void> = {
+        // Raised inside initialize() once the element and the source are set: an app's play()
+        // right after it is then seen on the element (issue 19), not dated at streamInitialized.
+        playbackInitialized: () => media(report),
         streamInitialized: () => {
           media(report);
           live = !!player.isDynamic?.();
