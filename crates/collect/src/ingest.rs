@@ -1,7 +1,6 @@
 //! `POST /v1/events`: one short walk from request to durable acknowledgement.
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State};
@@ -122,7 +121,7 @@ async fn accept<L: EventLog, D: DurableBatches>(
     let limit = ingest.config.max_batch_bytes;
     let (body, _permit) = admit(ingest, body)?; // 413, or 429 before any work
     let decoded = decode_body(headers, &body, BEACON_TYPES, limit)?; // gzip, text/plain, 413
-    let mut batch = Batch::parse(&decoded, now())?; // wire v1; a 400 names `at`
+    let mut batch = Batch::parse(&decoded, ServerTime::now())?; // wire v1; a 400 names `at`
     let environment = resolve_key(ingest, batch.key.as_deref(), &query, headers)?; // 401
     let stamps = server_stamps(ingest, environment, headers);
     batch.view.props.extend(stamps.clone());
@@ -219,7 +218,7 @@ async fn accept_cmcd<L: EventLog, D: DurableBatches>(
             }
         }
     }
-    let (batches, skipped) = openqoe_cmcd::records_to_batches(&records, now());
+    let (batches, skipped) = openqoe_cmcd::records_to_batches(&records, ServerTime::now());
     if let Some(skip) = skipped.first() {
         first_problem.get_or_insert(BatchError {
             at: format!("records[{}]", skip.index),
@@ -274,11 +273,4 @@ fn server_stamps<L, D>(ingest: &Ingest<L, D>, environment: String, headers: &Hea
         );
     }
     stamps
-}
-
-fn now() -> ServerTime {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    ServerTime(ms)
 }

@@ -19,6 +19,15 @@ impl ClientTime {
 }
 
 impl ServerTime {
+    /// The server's wall clock now: the one place the process reads it. Pure stages never call
+    /// this; they are handed the time.
+    pub fn now() -> ServerTime {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        ServerTime(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
+    }
+
     /// Milliseconds from `earlier` to `self`, never negative.
     pub fn since(self, earlier: ServerTime) -> u64 {
         self.0.saturating_sub(earlier.0).max(0) as u64

@@ -21,8 +21,8 @@ use prometheus_client::registry::Registry;
 use serde_json::{json, Value};
 
 use crate::config::Config;
+use crate::pipeline::Pipeline;
 use crate::steering::Steering;
-use crate::topology::Pipeline;
 
 const MINUTE_MS: i64 = 60_000;
 /// At start-up, at most this much history is replayed into the baselines.
@@ -261,7 +261,7 @@ impl Alerting {
         ) else {
             return;
         };
-        let now = crate::topology::now().0;
+        let now = ServerTime::now().0;
         let acted_on = judged.steered.get(&alert.id);
         let outcome = match change.kind {
             ChangeKind::Resolved => {

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::bench_ingest::bodies::{identity, props_variant, BodyTemplate, ViewShape};
 use crate::bench_query::memory;
 use crate::config::Config;
-use crate::topology::ServerViews;
+use crate::views::ServerViews;
 
 /// `openqoe bench store` flags.
 #[derive(Args)]

@@ -7,7 +7,7 @@ use openqoe_collect::CollectConfig;
 use openqoe_detect::DetectConfig;
 use openqoe_sessionize::SessionizeConfig;
 use openqoe_steer::SteerConfig;
-use openqoe_store::StoreConfig;
+use openqoe_store::{Hold, StoreConfig};
 use openqoe_wal::WalConfig;
 use serde::Deserialize;
 
@@ -56,5 +56,21 @@ impl Config {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+
+    /// What an ended view keeps in memory: its events for `[store] keep_ended_seconds` (none by
+    /// default), then its counts in steering's buckets (detection's minutes are made of them)
+    /// while detection (the minute the view ended in, sealed after the grace, judged at the
+    /// next tick) and steering (its window) may still read it, so they need not read it back.
+    pub fn hold(&self) -> Hold {
+        let ms = |seconds: u64| i64::try_from(seconds.saturating_mul(1_000)).unwrap_or(i64::MAX);
+        let detection = 60 + self.detect.grace_seconds + 60;
+        let steering =
+            u64::from(self.steer.window_seconds) + u64::from(self.steer.evaluate_seconds);
+        Hold {
+            events_ms: ms(self.store.keep_ended_seconds),
+            minute_ms: crate::steering::BUCKET_MS,
+            counts_ms: ms(detection.max(steering)),
+        }
     }
 }

@@ -17,7 +17,7 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::steering::error;
+use crate::api_error::ApiError;
 
 /// The ladder: (height, width, video kbit/s).
 const LADDER: [(u32, u32, u32); 2] = [(720, 1280, 2500), (360, 640, 700)];
@@ -362,13 +362,15 @@ async fn degrade(
 ) -> Response {
     let Json(degradation) = match body {
         Ok(body) => body,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+        Err(e) => return ApiError::new(StatusCode::BAD_REQUEST, e.body_text()).into_response(),
     };
     if degradation.error_percent > 100 {
-        return error(StatusCode::BAD_REQUEST, "error_percent: expected 0 to 100");
+        return ApiError::new(StatusCode::BAD_REQUEST, "error_percent: expected 0 to 100")
+            .into_response();
     }
     let Some(origin) = o.origins.iter().find(|origin| origin.pathway == pathway) else {
-        return error(StatusCode::NOT_FOUND, format!("no origin {pathway:?}"));
+        return ApiError::new(StatusCode::NOT_FOUND, format!("no origin {pathway:?}"))
+            .into_response();
     };
     *origin.degradation.lock().expect("origin lock poisoned") = degradation;
     tracing::warn!(%pathway, ?degradation, "demo origin degradation changed");

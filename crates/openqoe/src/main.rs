@@ -1,6 +1,7 @@
 //! `openqoe`: the binary. `serve` runs collector, API and dashboard on one port; `demo` adds a
 //! live simulated population; `sim` drives simulated viewers against any collector.
 mod alerting;
+mod api_error;
 mod bench;
 mod bench_crash;
 mod bench_freshness;
@@ -14,18 +15,21 @@ mod eval_alerts;
 mod eval_cli;
 mod export_cli;
 mod import;
+mod live_metrics;
 mod p1203_cli;
 mod persist;
+mod pipeline;
 mod rca_cli;
 mod read_back;
 mod sql_api;
 mod stdin;
 mod steering;
+mod telemetry;
 mod topology;
+mod views;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -234,39 +238,6 @@ async fn run(
     server: Server,
     until: Option<tokio::sync::oneshot::Receiver<()>>,
 ) -> anyhow::Result<()> {
-    let pipeline = server.topology.pipeline.clone();
-    let alerting = server.topology.alerting.clone();
-    let files = {
-        let (pipeline, persistence) = (pipeline.clone(), server.topology.persistence.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(persistence.check_interval());
-            loop {
-                tick.tick().await;
-                let (pipeline, persistence) = (pipeline.clone(), persistence.clone());
-                let written = tokio::task::spawn_blocking(move || {
-                    persistence.tick(&pipeline, topology::now())
-                })
-                .await;
-                if let Ok(Err(e)) = written {
-                    tracing::error!(
-                        error = format!("{e:#}"),
-                        "writing the store's files failed; retried at the next check"
-                    );
-                }
-            }
-        })
-    };
-    let expiry = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tick.tick().await;
-            pipeline.expire(topology::now());
-            // Judging scans views and may localise causes: off the async workers.
-            let (pipeline, alerting) = (pipeline.clone(), alerting.clone());
-            let _ = tokio::task::spawn_blocking(move || alerting.tick(&pipeline, topology::now()))
-                .await;
-        }
-    });
     let shutdown = async move {
         let terminate = async {
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -290,28 +261,7 @@ async fn run(
             _ = external => {},
         }
     };
-    let steering = server.topology.steering.clone().map(|steering| {
-        let pipeline = server.topology.pipeline.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(steering.evaluate_seconds()));
-            loop {
-                tick.tick().await;
-                let (pipeline, steering) = (pipeline.clone(), steering.clone());
-                let _ =
-                    tokio::task::spawn_blocking(move || steering.tick(&pipeline, topology::now()))
-                        .await;
-            }
-        })
-    });
-    axum::serve(server.listener, server.topology.router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
-    expiry.abort();
-    files.abort();
-    if let Some(steering) = steering {
-        steering.abort();
-    }
-    Ok(())
+    server.topology.serve(server.listener, shutdown).await
 }
 
 async fn serve(

@@ -12,7 +12,7 @@ use openqoe_store::{
     PARTITION_MS, VIEW_ROWS_PER_GROUP,
 };
 
-use crate::topology::Pipeline;
+use crate::pipeline::Pipeline;
 
 /// `[store]` applied to one data directory.
 pub struct Persistence {

@@ -5,15 +5,18 @@
 //! Only with the `sql` feature (DataFusion); without it the route says how to get it (501).
 use std::sync::Arc;
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
-use serde_json::json;
+use axum::Router;
+#[cfg(not(feature = "sql"))]
+use {
+    crate::api_error::ApiError,
+    axum::http::StatusCode,
+    axum::response::{IntoResponse, Response},
+};
 
 /// The SQL route over the pipeline's views.
 #[cfg(feature = "sql")]
-pub fn router(pipeline: Arc<crate::topology::Pipeline>) -> Router {
+pub fn router(pipeline: Arc<crate::pipeline::Pipeline>) -> Router {
     Router::new().route(
         "/v1/sql",
         post(move |body| engine::answer(Arc::clone(&pipeline), body)),
@@ -22,21 +25,18 @@ pub fn router(pipeline: Arc<crate::topology::Pipeline>) -> Router {
 
 /// The SQL route of a build without the engine.
 #[cfg(not(feature = "sql"))]
-pub fn router(_pipeline: Arc<crate::topology::Pipeline>) -> Router {
+pub fn router(_pipeline: Arc<crate::pipeline::Pipeline>) -> Router {
     Router::new().route("/v1/sql", post(no_engine))
 }
 
 #[cfg(not(feature = "sql"))]
 async fn no_engine() -> Response {
-    error(
+    ApiError::new(
         StatusCode::NOT_IMPLEMENTED,
         "this build has no SQL engine: build openqoe with `--features sql` (Apache DataFusion), \
          or export the data (GET /v1/export/views, openqoe export) and query it with DuckDB",
     )
-}
-
-fn error(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({ "error": message }))).into_response()
+    .into_response()
 }
 
 #[cfg(feature = "sql")]
@@ -55,8 +55,8 @@ mod engine {
     use serde::Deserialize;
     use serde_json::json;
 
-    use super::error;
-    use crate::topology::Pipeline;
+    use crate::api_error::ApiError;
+    use crate::pipeline::Pipeline;
 
     /// Rows answered unless the request asks for fewer (or more, up to [`MAX_ROWS`]).
     const DEFAULT_ROWS: usize = 1_000;
@@ -70,10 +70,11 @@ mod engine {
     /// A failure of ours: logged with its detail, answered without it.
     fn internal(detail: &str) -> Response {
         tracing::error!(error = detail, "SQL tables could not be made");
-        error(
+        ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the tables for this query could not be made; see the server log",
         )
+        .into_response()
     }
 
     #[derive(Deserialize)]
@@ -91,31 +92,33 @@ mod engine {
     ) -> Response {
         let Json(request) = match request {
             Ok(request) => request,
-            Err(e) => return error(StatusCode::BAD_REQUEST, &e.body_text()),
+            Err(e) => return ApiError::new(StatusCode::BAD_REQUEST, e.body_text()).into_response(),
         };
         let max_rows = request.limit.unwrap_or(DEFAULT_ROWS);
         if !(1..=MAX_ROWS).contains(&max_rows) {
-            return error(
+            return ApiError::new(
                 StatusCode::BAD_REQUEST,
                 &format!("limit: expected 1 to {MAX_ROWS}, got {max_rows}"),
-            );
+            )
+            .into_response();
         }
         let time = |name: &str, value: &Option<String>, default: i64| match value {
             Some(v) => openqoe_query::parse_time(v).map_err(|e| format!("{name}: {e}")),
             None => Ok(ServerTime(default)),
         };
         // The last 24 hours unless asked otherwise, like every other endpoint.
-        let now = crate::topology::now().0;
+        let now = openqoe_model::ServerTime::now().0;
         let range = time("to", &request.to, now + 1).and_then(|to| {
             let from = time("from", &request.from, to.0 - DEFAULT_RANGE_MS)?;
             Ok((from, to))
         });
         let (from, to) = match range {
             Ok(range) => range,
-            Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+            Err(message) => return ApiError::new(StatusCode::BAD_REQUEST, message).into_response(),
         };
         if from >= to {
-            return error(StatusCode::BAD_REQUEST, "from: expected before to");
+            return ApiError::new(StatusCode::BAD_REQUEST, "from: expected before to")
+                .into_response();
         }
         // The time limit covers making the tables too; they are made off the async workers.
         let started = std::time::Instant::now();
@@ -129,10 +132,11 @@ mod engine {
             Ok(Ok(Err(e))) => return internal(&e.to_string()),
             Ok(Err(e)) => return internal(&e.to_string()),
             Err(_) => {
-                return error(
+                return ApiError::new(
                     StatusCode::GATEWAY_TIMEOUT,
                     &SqlError::Timeout(TIMEOUT).to_string(),
                 )
+                .into_response()
             }
         };
         let limits = Limits {
@@ -147,8 +151,12 @@ mod engine {
                 "elapsed_ms": answer.elapsed_ms,
             }))
             .into_response(),
-            Err(e @ SqlError::Query(_)) => error(StatusCode::BAD_REQUEST, &e.to_string()),
-            Err(e @ SqlError::Timeout(_)) => error(StatusCode::GATEWAY_TIMEOUT, &e.to_string()),
+            Err(e @ SqlError::Query(_)) => {
+                ApiError::new(StatusCode::BAD_REQUEST, e.to_string()).into_response()
+            }
+            Err(e @ SqlError::Timeout(_)) => {
+                ApiError::new(StatusCode::GATEWAY_TIMEOUT, e.to_string()).into_response()
+            }
         }
     }
 

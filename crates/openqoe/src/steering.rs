@@ -21,7 +21,8 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::topology::Pipeline;
+use crate::api_error::ApiError;
+use crate::pipeline::Pipeline;
 
 /// Health is summed over buckets this long (the window rounds out to them).
 pub(crate) const BUCKET_MS: i64 = 5_000;
@@ -55,11 +56,6 @@ pub struct Steering {
     country_header: Option<String>,
     /// Changes already written to the process log.
     logged_changes: AtomicU64,
-}
-
-/// `{"error": message}` with `status`.
-pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({"error": message.into()}))).into_response()
 }
 
 /// Players fetch the manifest from other origins: it must be readable cross-origin, and never
@@ -236,7 +232,9 @@ impl Steering {
             Ok(query) => query,
             Err(e) => {
                 self.polls.rejected.fetch_add(1, Ordering::Relaxed);
-                return player_headers(error(StatusCode::BAD_REQUEST, e.to_string()));
+                return player_headers(
+                    ApiError::new(StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+                );
             }
         };
         let policy = self.policy.lock().expect("steering lock poisoned");
@@ -265,7 +263,7 @@ impl Steering {
         let session = param("session")
             .filter(|s| s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
             .unwrap_or_else(|| format!("{:016x}", rand::thread_rng().gen::<u64>()));
-        let now = crate::topology::now().0;
+        let now = ServerTime::now().0;
         if query.reports.iter().any(|r| r.throughput_bps.is_some()) {
             let mut reports = self.reports.lock().expect("reports lock poisoned");
             for r in &query.reports {
@@ -317,8 +315,9 @@ impl Steering {
         body: Result<Json<T>, JsonRejection>,
     ) -> Result<T, Box<Response>> {
         self.authorised(headers)?;
-        body.map(|Json(body)| body)
-            .map_err(|e| Box::new(error(StatusCode::BAD_REQUEST, e.body_text())))
+        body.map(|Json(body)| body).map_err(|e| {
+            Box::new(ApiError::new(StatusCode::BAD_REQUEST, e.body_text()).into_response())
+        })
     }
 
     fn authorised(&self, headers: &HeaderMap) -> Result<(), Box<Response>> {
@@ -333,10 +332,13 @@ impl Steering {
         if given == Some(token.as_str()) {
             Ok(())
         } else {
-            Err(Box::new(error(
-                StatusCode::UNAUTHORIZED,
-                "steering changes need Authorization: Bearer <steer.admin_token>",
-            )))
+            Err(Box::new(
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "steering changes need Authorization: Bearer <steer.admin_token>",
+                )
+                .into_response(),
+            ))
         }
     }
 }
@@ -414,7 +416,7 @@ async fn set_enabled(
     } else {
         body.reason
     };
-    policy.set_enabled(body.enabled, &reason, crate::topology::now().0);
+    policy.set_enabled(body.enabled, &reason, ServerTime::now().0);
     s.log_new_changes(&policy);
     Json(json!({"enabled": policy.enabled()})).into_response()
 }
@@ -439,9 +441,12 @@ async fn add_override(
         Ok(body) => body,
         Err(refused) => return *refused,
     };
-    let now = crate::topology::now().0;
+    let now = ServerTime::now().0;
     let expires_at = match body.expires_in_s {
-        Some(0) => return error(StatusCode::BAD_REQUEST, "expires_in_s: expected at least 1"),
+        Some(0) => {
+            return ApiError::new(StatusCode::BAD_REQUEST, "expires_in_s: expected at least 1")
+                .into_response()
+        }
         Some(s) => Some(
             now.saturating_add(
                 i64::try_from(s)
@@ -461,7 +466,7 @@ async fn add_override(
             )
                 .into_response()
         }
-        Err(refused) => error(StatusCode::BAD_REQUEST, refused.0),
+        Err(refused) => ApiError::new(StatusCode::BAD_REQUEST, refused.0).into_response(),
     }
 }
 
@@ -474,21 +479,21 @@ async fn remove_override(
         return *refused;
     }
     let mut policy = s.policy.lock().expect("steering lock poisoned");
-    if policy.clear_override(&id, "removed by the operator", crate::topology::now().0) {
+    if policy.clear_override(&id, "removed by the operator", ServerTime::now().0) {
         s.log_new_changes(&policy);
         Json(json!({"removed": id})).into_response()
     } else {
-        error(StatusCode::NOT_FOUND, format!("no override {id:?}"))
+        ApiError::new(StatusCode::NOT_FOUND, format!("no override {id:?}")).into_response()
     }
 }
 
 /// Without `[steer]` pathways, every steering route says how to turn steering on.
 pub fn unconfigured_router() -> Router {
     async fn unconfigured() -> Response {
-        player_headers(error(
+        player_headers(ApiError::new(
             StatusCode::NOT_FOUND,
             "content steering is not configured: add a [steer] section with two or more [[steer.pathways]] to openqoe.toml",
-        ))
+        ).into_response())
     }
     Router::new().route("/v1/steer", get(unconfigured)).route(
         "/v1/steer/{*rest}",

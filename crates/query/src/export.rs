@@ -16,8 +16,9 @@ use axum::response::{IntoResponse, Response};
 use openqoe_store::{EventsWriter, Format, ViewsWriter, WriteError};
 use tokio::sync::mpsc;
 
-use crate::routes::Api;
+use crate::api::Api;
 use crate::{ApiError, Selection, ViewSource};
+use openqoe_model::ServerTime;
 
 /// Bytes written while the views are held: appending never blocks, so a slow client can never
 /// hold up ingest; the spool goes to the client once the views are let go.
@@ -106,7 +107,7 @@ pub(crate) async fn export<S: ViewSource>(
     Path(table): Path<String>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let selection = Selection::from_query(&pairs, crate::routes::now())?;
+    let selection = Selection::from_query(&pairs, ServerTime::now())?;
     let format: Format = pairs
         .iter()
         .find(|(k, _)| k == "format")

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod aggregate;
+mod api;
 mod error;
 mod export;
 mod params;

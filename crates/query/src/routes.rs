@@ -1,7 +1,6 @@
 //! The HTTP surface: `/v1/...`, `/healthz`, `/metrics`.
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -13,12 +12,8 @@ use openqoe_model::{ServerTime, View, ViewId};
 use prometheus_client::registry::Registry;
 use serde_json::{json, Map, Value};
 
+use crate::api::Api;
 use crate::{Aggregate, ApiError, GroupKey, Grouping, Selection, ViewSource};
-
-pub(crate) struct Api<S> {
-    pub(crate) source: Arc<S>,
-    registry: Arc<Registry>,
-}
 
 type Pairs = Query<Vec<(String, String)>>;
 
@@ -114,7 +109,7 @@ async fn breakdown<S: ViewSource>(
     Query(pairs): Pairs,
 ) -> Result<Json<Value>, ApiError> {
     let metric = find_metric(&name)?;
-    let selection = Selection::from_query(&pairs, now())?;
+    let selection = Selection::from_query(&pairs, ServerTime::now())?;
     let mut groups = aggregate_views(api.source.as_ref(), metric, &selection, None);
     if selection.group_by.is_empty() && groups.is_empty() {
         groups.insert((selection.from.0, Vec::new()), Aggregate::new(metric.kind));
@@ -167,7 +162,7 @@ async fn root_cause<S: ViewSource>(
             metric.name
         )));
     }
-    let selection = Selection::from_query(&pairs, now())?;
+    let selection = Selection::from_query(&pairs, ServerTime::now())?;
     let param = |key: &str| {
         pairs
             .iter()
@@ -276,7 +271,7 @@ async fn audience<S: ViewSource>(
     State(api): State<Arc<Api<S>>>,
     Query(pairs): Pairs,
 ) -> Result<Json<Value>, ApiError> {
-    let now_ms = now();
+    let now_ms = ServerTime::now();
     let selection = Selection::from_query(&pairs, now_ms)?;
     #[derive(Default)]
     struct Audience {
@@ -330,7 +325,7 @@ async fn timeseries<S: ViewSource>(
     Query(pairs): Pairs,
 ) -> Result<Json<Value>, ApiError> {
     let metric = find_metric(&name)?;
-    let selection = Selection::from_query(&pairs, now())?;
+    let selection = Selection::from_query(&pairs, ServerTime::now())?;
     selection.check_buckets()?;
     let buckets = aggregate_views(
         api.source.as_ref(),
@@ -376,7 +371,7 @@ async fn view_list<S: ViewSource>(
     State(api): State<Arc<Api<S>>>,
     Query(pairs): Pairs,
 ) -> Result<Json<Value>, ApiError> {
-    let selection = Selection::from_query(&pairs, now())?;
+    let selection = Selection::from_query(&pairs, ServerTime::now())?;
     // First the newest `limit` matching views, then the JSON (props, metrics, per-host requests)
     // of those alone, not of every view in the range.
     let mut newest: Vec<(ServerTime, ViewId)> = Vec::new();
@@ -445,12 +440,4 @@ async fn view_events<S: ViewSource>(
     Ok(Json(
         json!({ "view_id": view.id.as_str(), "events": events }),
     ))
-}
-
-pub(crate) fn now() -> ServerTime {
-    ServerTime(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64),
-    )
 }

@@ -2,7 +2,14 @@
 //! were let go (its recent counts, or its events read back from the log).
 use serde_json::{json, Value};
 
-use super::*;
+use std::collections::BTreeMap;
+
+use openqoe_model::{ServerTime, ViewId};
+use openqoe_query::ViewSource;
+
+use super::MinuteViews;
+use crate::config::Config;
+use crate::topology::build;
 
 /// The events of view `n` (a few kinds, stalls and a switch; some views fail or end early),
 /// from `start` on the device clock, which here is the server's.
@@ -62,7 +69,7 @@ async fn seen(keep_ended_seconds: u64) -> [Vec<String>; 4] {
     )));
     let client = reqwest::Client::new();
     // Whole minutes, so that the windows asked below start on a bucket.
-    let start = (now().0 - 200_000).div_euclid(60_000) * 60_000;
+    let start = (ServerTime::now().0 - 200_000).div_euclid(60_000) * 60_000;
     for n in 0..6u64 {
         let events = view_events(n, start + 3_000 * n as i64);
         // Two batches: two records in the log.
@@ -96,12 +103,17 @@ async fn seen(keep_ended_seconds: u64) -> [Vec<String>; 4] {
             );
         }
     }
-    pipeline.expire(now());
-    let released = pipeline.released_events.get();
+    pipeline.expire(ServerTime::now());
+    let released = pipeline.gauges.released_events.get();
     let dimensions = ["cdn".to_owned()];
     let minutes =
         |from| pipeline.minutes(ServerTime(from), ServerTime(start + 300_000), &dimensions);
-    let window = pipeline.window(ServerTime(start + 60_000), now(), 5_000, &dimensions);
+    let window = pipeline.window(
+        ServerTime(start + 60_000),
+        ServerTime::now(),
+        5_000,
+        &dimensions,
+    );
     // The live views as a lookup shows them: every event, and the metrics.
     let looked_up: Vec<String> = pipeline
         .views(&live_ids)
