@@ -1,8 +1,9 @@
 //! `openqoe rca --csv FILE --time-col C --numerator N --denominator D [--at T]`: root-cause
 //! localisation on an operator's own data. Every other column is a dimension; rows before `T`
 //! are the baseline, rows at `T` (default: the last time in the file) the window to explain.
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args;
+use openqoe_rca::table::{split_at, TimedRow};
 use openqoe_rca::{localise, Input, Row};
 
 /// `openqoe rca`
@@ -50,7 +51,7 @@ pub fn run(args: RcaArgs) -> anyhow::Result<()> {
     let dimensions: Vec<usize> = (0..header.len())
         .filter(|i| ![time, numerator, denominator].contains(i))
         .collect();
-    let mut rows: Vec<(String, Row)> = Vec::new();
+    let mut rows: Vec<TimedRow> = Vec::new();
     for (line, record) in reader.records().enumerate() {
         let record = record.with_context(|| format!("{}: row {}", args.csv, line + 2))?;
         let number = |i: usize| -> anyhow::Result<f64> {
@@ -64,64 +65,20 @@ pub fn run(args: RcaArgs) -> anyhow::Result<()> {
                 )
             })
         };
-        let row = Row {
-            leaf: dimensions
-                .iter()
-                .map(|&i| record.get(i).unwrap_or("").to_owned())
-                .collect(),
-            numerator: number(numerator)?,
-            denominator: number(denominator)?,
-        };
-        rows.push((record.get(time).unwrap_or("").trim().to_owned(), row));
+        rows.push(TimedRow {
+            time: record.get(time).unwrap_or("").trim().to_owned(),
+            row: Row {
+                leaf: dimensions
+                    .iter()
+                    .map(|&i| record.get(i).unwrap_or("").to_owned())
+                    .collect(),
+                numerator: number(numerator)?,
+                denominator: number(denominator)?,
+            },
+        });
     }
-    if rows.is_empty() {
-        bail!("{}: no rows", args.csv);
-    }
-    // Times compare as numbers when they all are, else as text (RFC 3339 sorts in time order).
-    let numeric = rows.iter().all(|(t, _)| t.parse::<f64>().is_ok());
-    if numeric
-        && args
-            .at
-            .as_ref()
-            .is_some_and(|at| at.parse::<f64>().is_err())
-    {
-        bail!(
-            "--at {:?}: the times in {} are numbers",
-            args.at.unwrap_or_default(),
-            args.csv
-        );
-    }
-    let order = |a: &str, b: &str| {
-        if numeric {
-            a.parse::<f64>()
-                .unwrap_or(0.0)
-                .total_cmp(&b.parse::<f64>().unwrap_or(0.0))
-        } else {
-            a.cmp(b)
-        }
-    };
-    let at = match &args.at {
-        Some(at) => at.clone(),
-        None => rows
-            .iter()
-            .map(|(t, _)| t.clone())
-            .max_by(|a, b| order(a, b))
-            .unwrap_or_default(),
-    };
-    let (mut baseline, mut current) = (Vec::new(), Vec::new());
-    for (t, row) in rows {
-        match order(&t, &at) {
-            std::cmp::Ordering::Less => baseline.push(row),
-            std::cmp::Ordering::Equal => current.push(row),
-            std::cmp::Ordering::Greater => {}
-        }
-    }
-    if current.is_empty() {
-        bail!(
-            "no rows at {:?}",
-            args.at.as_deref().unwrap_or("the last time")
-        );
-    }
+    let (baseline, current) =
+        split_at(rows, args.at.as_deref()).with_context(|| args.csv.clone())?;
     let input = Input {
         dimensions: dimensions.iter().map(|&i| header[i].clone()).collect(),
         baseline,

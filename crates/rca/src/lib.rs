@@ -15,7 +15,9 @@
 //! found.
 use std::collections::HashMap;
 
+pub mod labelled;
 pub mod synthetic;
+pub mod table;
 
 use serde::Serialize;
 
