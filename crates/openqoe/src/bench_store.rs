@@ -12,8 +12,7 @@ use serde_json::json;
 
 use crate::bench_ingest::bodies::{identity, props_variant, BodyTemplate, ViewShape};
 use crate::bench_query::memory;
-use crate::config::Config;
-use crate::views::ServerViews;
+use openqoe_server::{Config, ServerViews};
 
 /// `openqoe bench store` flags.
 #[derive(Args)]

@@ -17,7 +17,7 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api_error::ApiError;
+use openqoe_server::ApiError;
 
 /// The ladder: (height, width, video kbit/s).
 const LADDER: [(u32, u32, u32); 2] = [(720, 1280, 2500), (360, 640, 700)];

@@ -1,7 +1,5 @@
 //! `openqoe`: the binary. `serve` runs collector, API and dashboard on one port; `demo` adds a
 //! live simulated population; `sim` drives simulated viewers against any collector.
-mod alerting;
-mod api_error;
 mod bench;
 mod bench_crash;
 mod bench_freshness;
@@ -9,24 +7,14 @@ mod bench_ingest;
 mod bench_query;
 mod bench_store;
 mod cmcd_cli;
-mod config;
 mod demo_origins;
 mod eval_alerts;
 mod eval_cli;
 mod export_cli;
 mod import;
-mod live_metrics;
 mod p1203_cli;
-mod persist;
-mod pipeline;
 mod rca_cli;
-mod read_back;
-mod sql_api;
 mod stdin;
-mod steering;
-mod telemetry;
-mod topology;
-mod views;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -36,7 +24,7 @@ use clap::{Args, Parser, Subcommand};
 use openqoe_sim::{Incident, SimConfig};
 use openqoe_steer::PathwayConfig;
 
-use crate::config::Config;
+use openqoe_server::Config;
 
 /// mimalloc: ingest allocates and frees per event at high rates, where glibc's malloc showed as a
 /// fifth of the server's time (`openqoe bench ingest` under perf).
@@ -175,7 +163,7 @@ fn main() -> anyhow::Result<()> {
 /// A bound server ready to run.
 struct Server {
     listener: tokio::net::TcpListener,
-    topology: topology::Topology,
+    topology: openqoe_server::Topology,
     url: String,
 }
 
@@ -214,7 +202,7 @@ async fn start(
     if config.collect.environments.is_empty() {
         tracing::info!("no environments configured: accepting the write key \"demo\"");
     }
-    let topology = topology::build(&config, &data_dir)?;
+    let topology = openqoe_server::build(&config, &data_dir)?;
     tracing::info!(
         data_dir = %data_dir.display(),
         records = topology.replay.records,

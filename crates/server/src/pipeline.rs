@@ -24,8 +24,6 @@ mod hours;
 mod replay;
 mod source;
 
-pub use counts::MinuteViews;
-
 /// The shared view state plus the gauges that describe it.
 pub struct Pipeline {
     views: RwLock<Views>,

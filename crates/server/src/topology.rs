@@ -29,7 +29,7 @@ pub struct Topology {
     /// The HTTP surface: ingest, query API, `/metrics`, dashboard.
     pub router: axum::Router,
     /// The view state (for the expiry tick, and tests).
-    pub pipeline: Arc<Pipeline>,
+    pub(crate) pipeline: Arc<Pipeline>,
     /// Detection and delivery (for the alerting tick).
     alerting: Arc<Alerting>,
     /// The store's files and retention (for its tick).

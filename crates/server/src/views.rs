@@ -255,17 +255,17 @@ impl Views {
 
 /// The views of a server, without its log or its files: what `openqoe bench store --live`
 /// measures the memory of. Batches come with where they would be in the log.
-pub(crate) struct ServerViews(Views);
+pub struct ServerViews(Views);
 
 impl ServerViews {
     /// No view yet, kept as `config` says.
-    pub(crate) fn new(config: &Config) -> ServerViews {
+    pub fn new(config: &Config) -> ServerViews {
         ServerViews(Views::new(config.sessionize.clone(), config.hold()))
     }
 
     /// Applies a durable batch as the server does. A batch that needs a view's events back from
     /// the log is held back (there is no log here).
-    pub(crate) fn apply(&mut self, batch: Batch) {
+    pub fn apply(&mut self, batch: Batch) {
         let let_go = self.0.apply_reading(batch, &mut |_, _| {
             Err(anyhow::anyhow!("no log to read back from"))
         });
@@ -273,12 +273,12 @@ impl ServerViews {
     }
 
     /// How many views are live.
-    pub(crate) fn live_count(&self) -> usize {
+    pub fn live_count(&self) -> usize {
         self.0.sessionizer.live_count()
     }
 
     /// How many batches were held back.
-    pub(crate) fn held_back(&self) -> usize {
+    pub fn held_back(&self) -> usize {
         self.0.pending.len()
     }
 }

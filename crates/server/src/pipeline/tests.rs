@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use openqoe_model::{ServerTime, ViewId};
 use openqoe_query::ViewSource;
 
-use super::MinuteViews;
+use super::counts::MinuteViews;
 use crate::config::Config;
 use crate::topology::build;
 

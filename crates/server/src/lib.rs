@@ -1,0 +1,25 @@
+//! The openqoe server: the stages wired into one process. It owns the wiring (`topology`), the
+//! process's view state (`pipeline` over `views`), the store's files (`persist`), alerting,
+//! content steering, SQL and the process's own telemetry; it does not own the command line,
+//! benchmarks or evaluations (`crates/openqoe`, `crates/bench`). Its one key decision: the
+//! three roles — collector, sessionizer, API — meet only at traits (`EventLog`,
+//! `DurableBatches`, `ViewSource`), so that they can run apart over other engines.
+#![warn(missing_docs)]
+
+mod alerting;
+mod api_error;
+mod config;
+mod live_metrics;
+mod persist;
+mod pipeline;
+mod read_back;
+mod sql_api;
+mod steering;
+mod telemetry;
+mod topology;
+mod views;
+
+pub use api_error::ApiError;
+pub use config::{AlertsConfig, Config};
+pub use topology::{build, Topology};
+pub use views::ServerViews;
