@@ -1,11 +1,5 @@
 //! `openqoe`: the binary. `serve` runs collector, API and dashboard on one port; `demo` adds a
 //! live simulated population; `sim` drives simulated viewers against any collector.
-mod bench;
-mod bench_crash;
-mod bench_freshness;
-mod bench_ingest;
-mod bench_query;
-mod bench_store;
 mod cmcd_cli;
 mod demo_origins;
 mod eval_alerts;
@@ -66,7 +60,7 @@ enum Command {
     Export(export_cli::ExportArgs),
     /// Performance figures: ingest load, freshness, queries over millions of views.
     #[command(subcommand)]
-    Bench(bench::BenchCommand),
+    Bench(openqoe_bench::BenchCommand),
 }
 
 #[derive(Args)]
@@ -155,7 +149,7 @@ fn main() -> anyhow::Result<()> {
             Command::Rca(args) => rca_cli::run(args),
             Command::Eval(command) => eval_cli::run(command),
             Command::Export(args) => export_cli::run(args).await,
-            Command::Bench(command) => bench::run(command).await,
+            Command::Bench(command) => openqoe_bench::run(command).await,
         }
     })
 }

@@ -10,9 +10,9 @@ use anyhow::{bail, Context};
 use clap::Args;
 use serde_json::json;
 
-use crate::bench_ingest::load::{drive_connection, wall_ms, Plan, Tally};
-use crate::bench_ingest::server::StartedServer;
-use crate::bench_ingest::{request_templates, resolve_target, ClientKind, LoadArgs};
+use crate::ingest::load::{drive_connection, wall_ms, Plan, Tally};
+use crate::ingest::server::StartedServer;
+use crate::ingest::{request_templates, resolve_target, ClientKind, LoadArgs};
 
 /// `openqoe bench crash` flags.
 #[derive(Args)]

@@ -20,10 +20,10 @@ use clap::Args;
 use serde::Serialize;
 
 use self::probe::{run_probe, ProbeContext, ProbeOutcome, Seen};
-use crate::bench_ingest::bodies::ViewShape;
-use crate::bench_ingest::load::{drive_connection, wall_ms, Plan, Tally};
-use crate::bench_ingest::server::{snapshot, StartedServer};
-use crate::bench_ingest::{
+use crate::ingest::bodies::ViewShape;
+use crate::ingest::load::{drive_connection, wall_ms, Plan, Tally};
+use crate::ingest::server::{snapshot, StartedServer};
+use crate::ingest::{
     grouped, request_templates, resolve_target, ClientKind, Failures, Quantiles, Target,
 };
 

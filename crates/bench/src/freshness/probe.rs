@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 
-use crate::bench_ingest::load::{exchange, wall_ms, Accepted};
+use crate::ingest::load::{exchange, wall_ms, Accepted};
 
 /// The startup time every probe view has, ms (`play_requested` → `first_frame`).
 pub(crate) const PROBE_STARTUP_MS: u64 = 1_000;

@@ -10,8 +10,8 @@ use openqoe_sessionize::{SessionizeConfig, Sessionizer};
 use openqoe_store::{ViewStore, PARTITION_MS};
 use serde_json::json;
 
-use crate::bench_ingest::bodies::{identity, props_variant, BodyTemplate, ViewShape};
-use crate::bench_query::memory;
+use crate::ingest::bodies::{identity, props_variant, BodyTemplate, ViewShape};
+use crate::query::memory;
 use openqoe_server::{Config, ServerViews};
 
 /// `openqoe bench store` flags.
