@@ -1,9 +1,11 @@
 //! Aggregates of one metric over a group of views: percentiles (exact for up to
 //! [`EXACT_VIEWS`] views, within 0.8 % beyond), or a rate.
-use openqoe_metrics::{MetricKind, MetricValue};
+use openqoe_metrics::{Metric, MetricKind, MetricValue};
 use serde_json::{json, Map, Value};
 
+use crate::params::RootCauseQuery;
 use crate::sketch::Sketch;
+use crate::ViewSource;
 
 /// Groups up to this many views keep every value and report exact percentiles; larger ones
 /// switch to a [`Sketch`] (a 10 M-view breakdown cannot afford to sort its values).
@@ -288,5 +290,63 @@ mod spill_tests {
         assert_eq!(fields["p50"], json!(2.0));
         assert_eq!(fields["exact"], json!(true));
         assert_eq!(fields["views"], json!(3));
+    }
+}
+
+/// The root-cause search's input for `metric` over `source`: one row per view of the window
+/// and of the baseline that `query` selects, its leaf (its values of the searched dimensions,
+/// `(none)` where it has none) with the ratio's numerator and denominator — 1 or 0 of 1 view
+/// for a rate, rebuffer time of rebuffer + playing time for `rebuffer_percentage`.
+pub(crate) fn root_cause_input<S: ViewSource + ?Sized>(
+    source: &S,
+    metric: &Metric,
+    query: &RootCauseQuery,
+) -> openqoe_rca::Input {
+    let window = &query.selection;
+    let (mut baseline, mut current) = (Vec::new(), Vec::new());
+    let earliest = query.baseline_from.min(window.from);
+    let latest = query.baseline_to.max(window.to);
+    source.visit_views(earliest, latest, &mut |view, metrics| {
+        let Some(started) = view.started_at().filter(|_| window.matches(view)) else {
+            return;
+        };
+        let ratio = if metric.kind == MetricKind::Rate {
+            match metrics.value(metric.name) {
+                Some(MetricValue::Flag(happened)) => Some((f64::from(u8::from(happened)), 1.0)),
+                _ => None,
+            }
+        } else {
+            let measured = metrics.rebuffer_duration_ms + metrics.playing_time_ms;
+            (measured > 0).then_some((metrics.rebuffer_duration_ms as f64, measured as f64))
+        };
+        let Some((numerator, denominator)) = ratio else {
+            return;
+        };
+        let leaf = query
+            .dimensions
+            .iter()
+            .map(|d| view.dimension(d).unwrap_or_else(|| "(none)".into()))
+            .collect();
+        let row = openqoe_rca::Row {
+            leaf,
+            numerator,
+            denominator,
+        };
+        if started >= window.from && started < window.to {
+            current.push(row);
+        } else if started >= query.baseline_from && started < query.baseline_to {
+            baseline.push(row);
+        }
+    });
+    openqoe_rca::Input {
+        dimensions: query.dimensions.clone(),
+        baseline,
+        current,
+        // Views weigh 1 each: an element needs 25 of them; times weigh by the second.
+        min_support: if metric.kind == MetricKind::Rate {
+            25.0
+        } else {
+            60_000.0
+        },
     }
 }

@@ -1,4 +1,5 @@
 //! Query parameters shared by every endpoint: time range, filters, group-by, interval, limit.
+use openqoe_metrics::{Metric, MetricKind};
 use openqoe_model::{ServerTime, View};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -110,6 +111,97 @@ impl Selection {
             ));
         }
         Ok(())
+    }
+}
+
+/// Dimensions root cause searches when the request names none (those a view has).
+const RCA_DIMENSIONS: [&str; 9] = [
+    "cdn",
+    "country",
+    "isp",
+    "device_type",
+    "os",
+    "browser",
+    "player_name",
+    "app_version",
+    "stream_type",
+];
+
+/// What `GET /v1/metrics/{metric}/rca` asks: the window to explain, the baseline it is judged
+/// against, and the dimensions to search (docs/rca.md).
+#[derive(Debug, Clone)]
+pub struct RootCauseQuery {
+    /// The window and the views' filters.
+    pub selection: Selection,
+    /// The baseline's start: by default four window lengths before the window.
+    pub baseline_from: ServerTime,
+    /// The baseline's end: by default the window's start.
+    pub baseline_to: ServerTime,
+    /// Dimensions to search: the request's, else the usual ones that views have.
+    pub dimensions: Vec<String>,
+}
+
+impl RootCauseQuery {
+    /// Reads the query string of a root-cause request for `metric` at `now`; `seen` gives the
+    /// dimensions views have, asked only when the request names none.
+    ///
+    /// # Errors
+    /// [`ApiError::BadParameter`] naming the parameter, or a metric root cause cannot explain
+    /// (only rates and `rebuffer_percentage`).
+    pub fn from_query(
+        metric: &Metric,
+        pairs: &[(String, String)],
+        now: ServerTime,
+        seen: impl FnOnce() -> Vec<String>,
+    ) -> Result<RootCauseQuery, ApiError> {
+        if metric.kind != MetricKind::Rate && metric.name != "rebuffer_percentage" {
+            return Err(ApiError::BadParameter(format!(
+                "root cause works on rate metrics and rebuffer_percentage, not {:?}",
+                metric.name
+            )));
+        }
+        let selection = Selection::from_query(pairs, now)?;
+        let param = |key: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        let time = |key: &str, default: ServerTime| match param(key) {
+            Some(v) => parse_time(v).map_err(|e| bad(key, e)),
+            None => Ok(default),
+        };
+        let length = selection.to.0 - selection.from.0;
+        let baseline_to = time("baseline_to", selection.from)?;
+        let baseline_from = time("baseline_from", ServerTime(baseline_to.0 - 4 * length))?;
+        if baseline_from >= baseline_to {
+            return Err(bad("baseline_from", "expected before baseline_to"));
+        }
+        let dimensions: Vec<String> = match param("dimensions") {
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            None => {
+                let seen = seen();
+                RCA_DIMENSIONS
+                    .iter()
+                    .filter(|d| seen.iter().any(|s| s == *d))
+                    .map(|d| d.to_string())
+                    .collect()
+            }
+        };
+        if dimensions.is_empty() {
+            return Err(bad("dimensions", "none to search"));
+        }
+        Ok(RootCauseQuery {
+            selection,
+            baseline_from,
+            baseline_to,
+            dimensions,
+        })
     }
 }
 

@@ -12,7 +12,9 @@ use openqoe_model::{ServerTime, View, ViewId};
 use prometheus_client::registry::Registry;
 use serde_json::{json, Map, Value};
 
+use crate::aggregate::root_cause_input;
 use crate::api::Api;
+use crate::params::RootCauseQuery;
 use crate::{Aggregate, ApiError, GroupKey, Grouping, Selection, ViewSource};
 
 type Pairs = Query<Vec<(String, String)>>;
@@ -133,19 +135,6 @@ async fn breakdown<S: ViewSource>(
     Ok(Json(Value::Object(body)))
 }
 
-/// Dimensions root cause searches when the request names none (those a view has).
-const RCA_DIMENSIONS: [&str; 9] = [
-    "cdn",
-    "country",
-    "isp",
-    "device_type",
-    "os",
-    "browser",
-    "player_name",
-    "app_version",
-    "stream_type",
-];
-
 /// Root cause of a ratio's excess in the window against a baseline (docs/rca.md): `from`/`to` the
 /// window, `baseline_from`/`baseline_to` the baseline (default: the four window lengths before
 /// it), `dimensions` (default: the usual ones), `filter` as everywhere. Rate metrics count views;
@@ -156,108 +145,17 @@ async fn root_cause<S: ViewSource>(
     Query(pairs): Pairs,
 ) -> Result<Json<Value>, ApiError> {
     let metric = find_metric(&name)?;
-    if metric.kind != openqoe_metrics::MetricKind::Rate && metric.name != "rebuffer_percentage" {
-        return Err(ApiError::BadParameter(format!(
-            "root cause works on rate metrics and rebuffer_percentage, not {:?}",
-            metric.name
-        )));
-    }
-    let selection = Selection::from_query(&pairs, ServerTime::now())?;
-    let param = |key: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    };
-    let time = |key: &str, default: ServerTime| match param(key) {
-        Some(v) => crate::parse_time(v).map_err(|e| ApiError::BadParameter(format!("{key}: {e}"))),
-        None => Ok(default),
-    };
-    let length = selection.to.0 - selection.from.0;
-    let baseline_to = time("baseline_to", selection.from)?;
-    let baseline_from = time("baseline_from", ServerTime(baseline_to.0 - 4 * length))?;
-    if baseline_from >= baseline_to {
-        return Err(ApiError::BadParameter(
-            "baseline_from: expected before baseline_to".into(),
-        ));
-    }
-    let dimensions: Vec<String> = match param("dimensions") {
-        Some(list) => list
-            .split(',')
-            .map(str::trim)
-            .filter(|d| !d.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        None => {
-            let seen = api.source.dimensions();
-            RCA_DIMENSIONS
-                .iter()
-                .filter(|d| seen.iter().any(|s| s == *d))
-                .map(|d| d.to_string())
-                .collect()
-        }
-    };
-    if dimensions.is_empty() {
-        return Err(ApiError::BadParameter("dimensions: none to search".into()));
-    }
-    let (mut baseline, mut current) = (Vec::new(), Vec::new());
-    let earliest = baseline_from.min(selection.from);
-    let latest = baseline_to.max(selection.to);
-    api.source
-        .visit_views(earliest, latest, &mut |view, metrics| {
-            let Some(started) = view.started_at() else {
-                return;
-            };
-            if !selection.matches(view) {
-                return;
-            }
-            let ratio = if metric.kind == openqoe_metrics::MetricKind::Rate {
-                match metrics.value(metric.name) {
-                    Some(openqoe_metrics::MetricValue::Flag(happened)) => {
-                        Some((f64::from(u8::from(happened)), 1.0))
-                    }
-                    _ => None,
-                }
-            } else {
-                let measured = metrics.rebuffer_duration_ms + metrics.playing_time_ms;
-                (measured > 0).then_some((metrics.rebuffer_duration_ms as f64, measured as f64))
-            };
-            let Some((numerator, denominator)) = ratio else {
-                return;
-            };
-            let leaf = dimensions
-                .iter()
-                .map(|d| view.dimension(d).unwrap_or_else(|| "(none)".into()))
-                .collect();
-            let row = openqoe_rca::Row {
-                leaf,
-                numerator,
-                denominator,
-            };
-            if started >= selection.from && started < selection.to {
-                current.push(row);
-            } else if started >= baseline_from && started < baseline_to {
-                baseline.push(row);
-            }
-        });
-    // Views weigh 1 each: an element needs 25 of them; times weigh by the second.
-    let min_support = if metric.kind == openqoe_metrics::MetricKind::Rate {
-        25.0
-    } else {
-        60_000.0
-    };
-    let input = openqoe_rca::Input {
-        dimensions,
-        baseline,
-        current,
-        min_support,
-    };
+    let query = RootCauseQuery::from_query(metric, &pairs, ServerTime::now(), || {
+        api.source.dimensions()
+    })?;
+    let input = root_cause_input(api.source.as_ref(), metric, &query);
     let found = openqoe_rca::localise(&input, metric.name);
     let mut body = serde_json::to_value(found).unwrap_or_default();
+    let (window, baseline) = (&query.selection, &query);
     body["window"] =
-        json!({"from": selection.from.0, "to": selection.to.0, "views": input.current.len()});
-    body["baseline"] =
-        json!({"from": baseline_from.0, "to": baseline_to.0, "views": input.baseline.len()});
+        json!({"from": window.from.0, "to": window.to.0, "views": input.current.len()});
+    body["baseline"] = json!({"from": baseline.baseline_from.0, "to": baseline.baseline_to.0,
+        "views": input.baseline.len()});
     Ok(Json(body))
 }
 
