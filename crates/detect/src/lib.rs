@@ -22,6 +22,7 @@ pub use metric::{AlertMetric, Observation};
 use std::collections::HashMap;
 
 use openqoe_metrics::MinuteCounts;
+use openqoe_model::ServerTime;
 use rollup::{Cohort, Rollup};
 use series::Series;
 
@@ -112,25 +113,26 @@ impl Detector {
         self.grace_ms
     }
 
-    /// The minute judged last (epoch ms of its start).
-    pub fn last_minute(&self) -> Option<i64> {
-        self.last_minute
+    /// The minute judged last (its start).
+    pub fn last_minute(&self) -> Option<ServerTime> {
+        self.last_minute.map(ServerTime)
     }
 
-    /// Judges the minute starting at `minute_ms` (epoch ms, a multiple of 60,000) from its views'
+    /// Judges the minute starting at `minute` (a multiple of 60,000 ms) from its views'
     /// counts (`values` in [`Detector::dimensions`] order). Minutes must come in order; one that
     /// does not is ignored. With `learn_only` the minute only feeds baselines (history replayed
-    /// at start-up must not alert). `judged_at` (epoch ms) dates the alert changes, which are
+    /// at start-up must not alert). `judged_at` dates the alert changes, which are
     /// pushed to `changes`.
     pub fn judge_minute(
         &mut self,
-        minute_ms: i64,
+        minute: ServerTime,
         views: &[(Vec<Option<String>>, MinuteCounts)],
         learn_only: bool,
-        judged_at: i64,
+        judged_at: ServerTime,
         changes: &mut Vec<AlertChange>,
     ) {
-        let minute = minute_ms.div_euclid(MINUTE_MS);
+        let judged_at = judged_at.0;
+        let minute = minute.0.div_euclid(MINUTE_MS);
         if self
             .last_minute
             .is_some_and(|last| minute <= last.div_euclid(MINUTE_MS))

@@ -2,6 +2,7 @@
 //! into one cohort, and the lifecycle that follows.
 use super::*;
 use crate::series::Series;
+use openqoe_model::ServerTime;
 
 /// A small deterministic generator (splitmix64), so tests need no dependency and never flake.
 struct Noise(u64);
@@ -74,10 +75,10 @@ fn run(
     for m in minutes {
         let views = minute(noise, 20, &|cdn, country| bad(m, cdn, country), 0.5);
         detector.judge_minute(
-            m * MINUTE_MS,
+            ServerTime(m * MINUTE_MS),
             &views,
             false,
-            (m + 1) * MINUTE_MS + 15_000,
+            ServerTime((m + 1) * MINUTE_MS + 15_000),
             &mut changes,
         );
     }
@@ -169,10 +170,10 @@ fn warm_up_and_learning_never_alert() {
     for m in 0..60 {
         let views = minute(&mut noise, 20, &|_, _| m >= 40, 0.5);
         learning.judge_minute(
-            m * MINUTE_MS,
+            ServerTime(m * MINUTE_MS),
             &views,
             true,
-            (m + 1) * MINUTE_MS,
+            ServerTime((m + 1) * MINUTE_MS),
             &mut changes,
         );
     }
@@ -193,10 +194,10 @@ fn thin_cohorts_are_not_judged() {
         // 2 attempts per leaf: 8 per cdn, 6 per country, 24 in all — all under 25 a minute.
         let views = minute(&mut noise, 2, &|_, _| m >= 150, 0.9);
         detector.judge_minute(
-            m * MINUTE_MS,
+            ServerTime(m * MINUTE_MS),
             &views,
             false,
-            (m + 1) * MINUTE_MS + 15_000,
+            ServerTime((m + 1) * MINUTE_MS + 15_000),
             &mut changes,
         );
     }
@@ -207,9 +208,21 @@ fn thin_cohorts_are_not_judged() {
 fn minutes_out_of_order_are_ignored() {
     let mut detector = Detector::new(&config(30)).unwrap();
     let mut changes = Vec::new();
-    detector.judge_minute(10 * MINUTE_MS, &[], false, 11 * MINUTE_MS, &mut changes);
-    detector.judge_minute(9 * MINUTE_MS, &[], false, 10 * MINUTE_MS, &mut changes);
-    assert_eq!(detector.last_minute(), Some(10 * MINUTE_MS));
+    detector.judge_minute(
+        ServerTime(10 * MINUTE_MS),
+        &[],
+        false,
+        ServerTime(11 * MINUTE_MS),
+        &mut changes,
+    );
+    detector.judge_minute(
+        ServerTime(9 * MINUTE_MS),
+        &[],
+        false,
+        ServerTime(10 * MINUTE_MS),
+        &mut changes,
+    );
+    assert_eq!(detector.last_minute(), Some(ServerTime(10 * MINUTE_MS)));
 }
 
 #[test]

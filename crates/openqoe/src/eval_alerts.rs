@@ -334,7 +334,13 @@ pub fn run(eval: AlertEval) -> anyhow::Result<()> {
             // In a server the minute is judged once the viewers sending have passed its end by
             // the grace; their newest events lag by up to the SDK's 10 s flush.
             let judged_at = *next_minute + MINUTE_MS + grace_ms + FLUSH_LAG_MS;
-            detector.judge_minute(*next_minute, &rows, false, judged_at, &mut changes);
+            detector.judge_minute(
+                ServerTime(*next_minute),
+                &rows,
+                false,
+                ServerTime(judged_at),
+                &mut changes,
+            );
             judge_ms.push(t.elapsed().as_secs_f64() * 1000.0);
             *next_minute += MINUTE_MS;
         }

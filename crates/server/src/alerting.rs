@@ -172,7 +172,7 @@ impl Alerting {
         let sealed_to = (clock - self.grace_ms).div_euclid(MINUTE_MS) * MINUTE_MS;
         let mut judged = self.judged.lock().expect("alerting lock poisoned");
         let from = match judged.detector.last_minute() {
-            Some(last) => last + MINUTE_MS,
+            Some(last) => last.0 + MINUTE_MS,
             None => match pipeline.earliest_event() {
                 Some(first) => {
                     (first.0.div_euclid(MINUTE_MS) * MINUTE_MS).max(sealed_to - LEARN_HISTORY_MS)
@@ -190,9 +190,13 @@ impl Alerting {
             let views = minutes.remove(&minute).unwrap_or_default();
             let learn_only = minute + MINUTE_MS <= self.learn_until;
             // Changes are dated by the clock the minutes were judged on (the stream's own time).
-            judged
-                .detector
-                .judge_minute(minute, &views, learn_only, clock, &mut changes);
+            judged.detector.judge_minute(
+                ServerTime(minute),
+                &views,
+                learn_only,
+                ServerTime(clock),
+                &mut changes,
+            );
         }
         for change in &changes {
             self.deliver(&mut judged, change);
@@ -339,7 +343,7 @@ async fn list(
         .collect();
     Ok(Json(json!({
         "enabled": alerting.enabled,
-        "judged_through": judged.detector.last_minute().map(|m| m + MINUTE_MS),
+        "judged_through": judged.detector.last_minute().map(|m| m.0 + MINUTE_MS),
         "destinations": alerting.destinations,
         "rules": rules,
         "alerts": alerts,
