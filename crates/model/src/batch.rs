@@ -513,17 +513,21 @@ fn parse_event(
     })
 }
 
-/// An event read back from the store's files: its text as received and its server time.
-///
-/// # Errors
-/// A [`BatchError`] when the text is not a valid event (a damaged or foreign file).
-pub(crate) fn restore_event(raw: &str, at: ServerTime) -> Result<Event, BatchError> {
-    serde_json::from_str::<&RawValue>(raw).map_err(|e| reject("event", e.to_string()))?;
-    let body: Arc<str> = Arc::from(raw);
-    let mut event = parse_event(&body, &body, EventAt::Named("event"), 0)?;
-    // The clock-skew correction was made when the event was received; `at` holds it.
-    event.at = at;
-    Ok(event)
+// Here, not in event.rs: reading an event's text is the wire parser's job.
+impl Event {
+    /// An event read back from a file the store wrote: its JSON text as received and its
+    /// server time (`at`).
+    ///
+    /// # Errors
+    /// A [`BatchError`] when the text is not a valid event (a damaged or foreign file).
+    pub fn restore(raw: &str, at: ServerTime) -> Result<Event, BatchError> {
+        serde_json::from_str::<&RawValue>(raw).map_err(|e| reject("event", e.to_string()))?;
+        let body: Arc<str> = Arc::from(raw);
+        let mut event = parse_event(&body, &body, EventAt::Named("event"), 0)?;
+        // The clock-skew correction was made when the event was received; `at` holds it.
+        event.at = at;
+        Ok(event)
+    }
 }
 
 fn parse_kind(name: &str, fields: &Members<'_>, at: EventAt<'_>) -> Result<EventKind, BatchError> {

@@ -72,15 +72,6 @@ impl std::fmt::Debug for EventText {
 }
 
 impl Event {
-    /// An event read back from a file the store wrote: its JSON text as received and its
-    /// server time (`at`).
-    ///
-    /// # Errors
-    /// [`BatchError`] when the text is not a valid event.
-    pub fn restore(raw: &str, at: ServerTime) -> Result<Event, crate::BatchError> {
-        crate::batch::restore_event(raw, at)
-    }
-
     /// The event object as received, unknown fields included (served back by the events API).
     pub fn fields(&self) -> Map<String, Value> {
         // Validated as an object when the batch was parsed.
