@@ -1,6 +1,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::{EventKind, Rendition};
 
 const RECEIVED: ServerTime = ServerTime(1_764_028_875_000);
 
