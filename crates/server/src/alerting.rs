@@ -265,7 +265,7 @@ impl Alerting {
         ) else {
             return;
         };
-        let now = ServerTime::now().0;
+        let now = ServerTime::now();
         let acted_on = judged.steered.get(&alert.id);
         let outcome = match change.kind {
             ChangeKind::Resolved => {
@@ -293,7 +293,7 @@ impl Alerting {
             .history
             .entry(alert.id.clone())
             .or_default()
-            .push(json!({"at": now, "change": "action", "summary": outcome}));
+            .push(json!({"at": now.0, "change": "action", "summary": outcome}));
     }
 
     fn alert_json(&self, judged: &Judged, alert: &Alert) -> Value {

@@ -137,7 +137,7 @@ impl Steering {
             }
         }
         let mut policy = self.policy.lock().expect("steering lock poisoned");
-        policy.evaluate(now.0, &observations);
+        policy.evaluate(now, &observations);
         self.log_new_changes(&policy);
     }
 
@@ -157,7 +157,7 @@ impl Steering {
         cause: &std::collections::BTreeMap<String, String>,
         summary: &str,
         expire_minutes: u32,
-        now: i64,
+        now: ServerTime,
     ) -> String {
         let mut policy = self.policy.lock().expect("steering lock poisoned");
         let Some(cdn) = cause.get("cdn") else {
@@ -177,7 +177,7 @@ impl Steering {
             .filter(|(d, _)| *d != "cdn")
             .map(|(d, v)| (d.clone(), v.clone()))
             .collect();
-        let expires_at = now + i64::from(expire_minutes) * 60_000;
+        let expires_at = now.0 + i64::from(expire_minutes) * 60_000;
         let outcome = match policy.demote_for_alert(
             alert_id,
             cohort,
@@ -204,7 +204,7 @@ impl Steering {
     }
 
     /// Undoes an alert's action when it resolves.
-    pub fn revert_alert(&self, alert_id: &str, now: i64) {
+    pub fn revert_alert(&self, alert_id: &str, now: ServerTime) {
         let mut policy = self.policy.lock().expect("steering lock poisoned");
         policy.revert_action(alert_id, &format!("alert {alert_id} resolved"), now);
         self.log_new_changes(&policy);
@@ -416,7 +416,7 @@ async fn set_enabled(
     } else {
         body.reason
     };
-    policy.set_enabled(body.enabled, &reason, ServerTime::now().0);
+    policy.set_enabled(body.enabled, &reason, ServerTime::now());
     s.log_new_changes(&policy);
     Json(json!({"enabled": policy.enabled()})).into_response()
 }
@@ -441,14 +441,14 @@ async fn add_override(
         Ok(body) => body,
         Err(refused) => return *refused,
     };
-    let now = ServerTime::now().0;
+    let now = ServerTime::now();
     let expires_at = match body.expires_in_s {
         Some(0) => {
             return ApiError::new(StatusCode::BAD_REQUEST, "expires_in_s: expected at least 1")
                 .into_response()
         }
         Some(s) => Some(
-            now.saturating_add(
+            now.0.saturating_add(
                 i64::try_from(s)
                     .unwrap_or(i64::MAX / 2)
                     .saturating_mul(1000),
@@ -479,7 +479,7 @@ async fn remove_override(
         return *refused;
     }
     let mut policy = s.policy.lock().expect("steering lock poisoned");
-    if policy.clear_override(&id, "removed by the operator", ServerTime::now().0) {
+    if policy.clear_override(&id, "removed by the operator", ServerTime::now()) {
         s.log_new_changes(&policy);
         Json(json!({"removed": id})).into_response()
     } else {

@@ -1,6 +1,7 @@
 //! The decisions, scenario by scenario: health, hold, scope, hysteresis, exploration, overrides,
 //! the kill switch, alert actions.
 use openqoe_metrics::MinuteCounts;
+use openqoe_model::ServerTime;
 
 use super::*;
 
@@ -132,11 +133,11 @@ fn health_scores_each_part_and_needs_enough_evidence() {
 fn demotes_after_the_hold_only_where_the_gap_is_and_keeps_healthy_sessions_put() {
     let mut p = Policy::new(config());
     let obs = bad_in("DE", "cdn-b", 6.0);
-    p.evaluate(0, &obs);
+    p.evaluate(ServerTime(0), &obs);
     assert!(p.demotions().is_empty(), "the gap must hold first");
-    p.evaluate(5 * S, &obs);
+    p.evaluate(ServerTime(5 * S), &obs);
     assert!(p.demotions().is_empty());
-    p.evaluate(10 * S, &obs);
+    p.evaluate(ServerTime(10 * S), &obs);
     let changes = kinds(&p);
     assert_eq!(
         changes,
@@ -193,7 +194,7 @@ fn a_gap_in_one_isp_is_demoted_for_that_isp_alone() {
         .collect();
     let mut p = Policy::new(config());
     for t in [0, 10 * S] {
-        p.evaluate(t, &observe(&rows));
+        p.evaluate(ServerTime(t), &observe(&rows));
     }
     assert_eq!(
         kinds(&p),
@@ -216,10 +217,10 @@ fn a_gap_that_comes_and_goes_within_the_hold_demotes_nothing() {
         (12 * S, &bad),
         (20 * S, &bad),
     ] {
-        p.evaluate(t, obs);
+        p.evaluate(ServerTime(t), obs);
     }
     assert!(p.demotions().is_empty(), "the hold restarted at 12 s");
-    p.evaluate(22 * S, &bad);
+    p.evaluate(ServerTime(22 * S), &bad);
     assert_eq!(p.demotions().len(), 1);
 }
 
@@ -227,20 +228,20 @@ fn a_gap_that_comes_and_goes_within_the_hold_demotes_nothing() {
 fn restores_only_after_recovery_holds_within_the_restore_margin() {
     let mut p = Policy::new(config());
     let bad = bad_in("DE", "cdn-b", 6.0);
-    p.evaluate(0, &bad);
-    p.evaluate(10 * S, &bad);
+    p.evaluate(ServerTime(0), &bad);
+    p.evaluate(ServerTime(10 * S), &bad);
     assert_eq!(p.demotions().len(), 1);
     // Better, but still 10 points behind: inside the hysteresis band, stays demoted.
     let better = bad_in("DE", "cdn-b", 1.7);
     for t in (20..200).step_by(10) {
-        p.evaluate(t * S, &better);
+        p.evaluate(ServerTime(t * S), &better);
     }
     assert_eq!(p.demotions().len(), 1, "{:?}", kinds(&p));
     let recovered = observe(&healthy());
-    p.evaluate(200 * S, &recovered);
-    p.evaluate(250 * S, &recovered);
+    p.evaluate(ServerTime(200 * S), &recovered);
+    p.evaluate(ServerTime(250 * S), &recovered);
     assert_eq!(p.demotions().len(), 1, "recovery must hold 60 s");
-    p.evaluate(260 * S, &recovered);
+    p.evaluate(ServerTime(260 * S), &recovered);
     assert!(p.demotions().is_empty());
     assert_eq!(kinds(&p)[0].0, ChangeKind::Restored);
     assert!(p.changes().next().unwrap().reason.ends_with("for 60 s"));
@@ -250,8 +251,8 @@ fn restores_only_after_recovery_holds_within_the_restore_margin() {
 fn explorers_are_about_the_configured_share_and_stable_per_session() {
     let mut p = Policy::new(config());
     let bad = bad_in("DE", "cdn-b", 6.0);
-    p.evaluate(0, &bad);
-    p.evaluate(10 * S, &bad);
+    p.evaluate(ServerTime(0), &bad);
+    p.evaluate(ServerTime(10 * S), &bad);
     let de = place("DE", "isp-2");
     let explorers = (0..10_000)
         .filter(|i| p.priority(&format!("session-{i}"), &de, None)[0] == "cdn-b")
@@ -284,7 +285,7 @@ fn never_demotes_the_last_usable_pathway() {
     let mut p = Policy::new(config());
     let mut obs = observe(&rows);
     for t in [0, 10 * S] {
-        p.evaluate(t, &obs);
+        p.evaluate(ServerTime(t), &obs);
     }
     assert_eq!(p.demotions().len(), 2, "cdn-b and cdn-c in DE");
     // Now cdn-a is as bad: nothing is left to move to, so it is not demoted.
@@ -301,7 +302,7 @@ fn never_demotes_the_last_usable_pathway() {
             .collect::<Vec<_>>(),
     );
     for t in [20 * S, 40 * S] {
-        p.evaluate(t, &obs);
+        p.evaluate(ServerTime(t), &obs);
     }
     assert!(p.demotions().iter().all(|d| d.pathway != "cdn-a"));
 }
@@ -314,8 +315,8 @@ fn throughput_reports_alone_can_demote() {
         obs.add_report(&place("SE", "isp-1"), "cdn-b", 20_000_000);
     }
     let mut p = Policy::new(config());
-    p.evaluate(0, &obs);
-    p.evaluate(10 * S, &obs);
+    p.evaluate(ServerTime(0), &obs);
+    p.evaluate(ServerTime(10 * S), &obs);
     let change = p.changes().next().unwrap();
     assert_eq!(change.kind, ChangeKind::Demoted);
     assert_eq!(
@@ -344,7 +345,7 @@ fn overrides_pin_the_order_most_specific_first_and_refuse_nonsense() {
         vec!["cdn-c".into()],
         None,
         "contract",
-        0,
+        ServerTime(0),
     )
     .unwrap();
     let isp = p
@@ -353,7 +354,7 @@ fn overrides_pin_the_order_most_specific_first_and_refuse_nonsense() {
             vec!["cdn-b".into(), "cdn-a".into()],
             Some(100 * S),
             "test",
-            0,
+            ServerTime(0),
         )
         .unwrap();
     assert_eq!(
@@ -368,7 +369,7 @@ fn overrides_pin_the_order_most_specific_first_and_refuse_nonsense() {
         p.priority("s", &place("FR", "isp-1"), Some("cdn-a"))[0],
         "cdn-a"
     );
-    p.evaluate(100 * S, &observe(&healthy()));
+    p.evaluate(ServerTime(100 * S), &observe(&healthy()));
     assert_eq!(
         p.priority("s", &place("DE", "isp-1"), Some("cdn-a"))[0],
         "cdn-c",
@@ -400,35 +401,35 @@ fn overrides_pin_the_order_most_specific_first_and_refuse_nonsense() {
     ];
     for (c, order, why) in refusals {
         assert!(
-            p.set_override(c, order, None, "", 0)
+            p.set_override(c, order, None, "", ServerTime(0))
                 .unwrap_err()
                 .0
                 .starts_with(why),
             "{why}"
         );
     }
-    assert!(p.clear_override("ovr-1", "done", 200 * S));
-    assert!(!p.clear_override("ovr-1", "again", 200 * S));
+    assert!(p.clear_override("ovr-1", "done", ServerTime(200 * S)));
+    assert!(!p.clear_override("ovr-1", "again", ServerTime(200 * S)));
 }
 
 #[test]
 fn the_kill_switch_stops_automatic_decisions_and_is_logged() {
     let mut p = Policy::new(config());
     let bad = bad_in("DE", "cdn-b", 6.0);
-    p.evaluate(0, &bad);
-    p.evaluate(10 * S, &bad);
+    p.evaluate(ServerTime(0), &bad);
+    p.evaluate(ServerTime(10 * S), &bad);
     p.demote_for_alert(
         "alert-1",
         cohort(&[("country", "FR")]),
         "cdn-c",
         "rebuffering alert",
         3600 * S,
-        10 * S,
+        ServerTime(10 * S),
     )
     .unwrap();
-    p.set_enabled(false, "incident bridge call", 20 * S);
+    p.set_enabled(false, "incident bridge call", ServerTime(20 * S));
     for t in [30, 40, 50] {
-        p.evaluate(t * S, &bad);
+        p.evaluate(ServerTime(t * S), &bad);
     }
     assert!(
         p.demotions().iter().all(|d| d.by == DemotedBy::Action),
@@ -445,7 +446,7 @@ fn the_kill_switch_stops_automatic_decisions_and_is_logged() {
     );
     assert_eq!(kinds(&p)[0].0, ChangeKind::Disabled);
     assert_eq!(p.changes().next().unwrap().reason, "incident bridge call");
-    p.set_enabled(true, "over", 60 * S);
+    p.set_enabled(true, "over", ServerTime(60 * S));
     assert_eq!(
         p.priority("s", &place("FR", "isp-1"), Some("cdn-c"))[0],
         "cdn-a",
@@ -463,7 +464,7 @@ fn alert_actions_demote_until_resolved_or_lapsed() {
         "cdn-b",
         "startup failures 4× normal",
         100 * S,
-        0,
+        ServerTime(0),
     )
     .unwrap();
     assert_eq!(
@@ -472,17 +473,24 @@ fn alert_actions_demote_until_resolved_or_lapsed() {
         "dimensions steering does not use are dropped"
     );
     assert!(p
-        .demote_for_alert("a2", Cohort::new(), "cdn-z", "", 100 * S, 0)
+        .demote_for_alert("a2", Cohort::new(), "cdn-z", "", 100 * S, ServerTime(0))
         .is_err());
     assert_eq!(
         p.priority("s", &place("DE", "isp-1"), Some("cdn-b"))[2],
         "cdn-b"
     );
-    p.revert_action("a1", "alert resolved", 50 * S);
+    p.revert_action("a1", "alert resolved", ServerTime(50 * S));
     assert!(p.demotions().is_empty());
-    p.demote_for_alert("a3", Cohort::new(), "cdn-a", "", 100 * S, 60 * S)
-        .unwrap();
-    p.evaluate(100 * S, &observe(&[]));
+    p.demote_for_alert(
+        "a3",
+        Cohort::new(),
+        "cdn-a",
+        "",
+        100 * S,
+        ServerTime(60 * S),
+    )
+    .unwrap();
+    p.evaluate(ServerTime(100 * S), &observe(&[]));
     assert!(p.demotions().is_empty());
     let log: Vec<ChangeKind> = kinds(&p).into_iter().map(|k| k.0).collect();
     assert_eq!(
@@ -529,7 +537,7 @@ fn one_unlucky_view_never_demotes() {
     o.add_view(&place("DE", "isp-1"), Some("cdn-b"), &view(40.0, true));
     let mut p = Policy::new(config());
     for t in [0, 10 * S, 20 * S] {
-        p.evaluate(t, &o);
+        p.evaluate(ServerTime(t), &o);
     }
     let h = &p
         .cohorts(100)
@@ -560,7 +568,7 @@ fn a_coarser_demotion_absorbs_the_finer_ones() {
         .collect();
     let mut p = Policy::new(config());
     for t in [0, 10 * S] {
-        p.evaluate(t, &observe(&one_isp));
+        p.evaluate(ServerTime(t), &observe(&one_isp));
     }
     assert_eq!(
         p.demotions()[0].cohort,
@@ -568,7 +576,7 @@ fn a_coarser_demotion_absorbs_the_finer_ones() {
     );
     let both = bad_in("DE", "cdn-b", 8.0);
     for t in [20 * S, 30 * S] {
-        p.evaluate(t, &both);
+        p.evaluate(ServerTime(t), &both);
     }
     let scopes: Vec<&Cohort> = p.demotions().iter().map(|d| &d.cohort).collect();
     assert_eq!(scopes, [&cohort(&[("country", "DE")])]);

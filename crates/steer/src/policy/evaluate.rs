@@ -6,6 +6,7 @@
 //! has been back within `restore_margin` of the best alternative for `restore_seconds`.
 use super::hysteresis::Round;
 use super::{contains, ChangeKind, Cohort, DemotedBy, Demotion, Observations, Policy};
+use openqoe_model::ServerTime;
 
 /// One pathway in one measured cohort: what an evaluation judges.
 struct CohortPathway {
@@ -19,7 +20,8 @@ struct CohortPathway {
 
 impl Policy {
     /// Judges health from `observations` at `now` and demotes or restores pathways.
-    pub fn evaluate(&mut self, now: i64, observations: &Observations) {
+    pub fn evaluate(&mut self, now: ServerTime, observations: &Observations) {
+        let now = now.0;
         self.expire(now);
         self.healths = observations.healths(&self.config);
         self.weights = observations.weights();

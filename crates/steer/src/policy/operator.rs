@@ -1,5 +1,6 @@
 //! What the operator and alert actions ask of steering: the kill switch, overrides that pin an
 //! order for a cohort, demotions by an alert's runbook action, and their lapse.
+use openqoe_model::ServerTime;
 use serde::Serialize;
 
 use super::hysteresis::HeldSince;
@@ -32,7 +33,8 @@ impl Policy {
     /// Throws (false) or releases (true) the kill switch. Thrown, players get their current
     /// pathway first and then the default order; QoE demotions are dropped and alert actions
     /// wait; operator overrides still apply.
-    pub fn set_enabled(&mut self, enabled: bool, reason: &str, now: i64) {
+    pub fn set_enabled(&mut self, enabled: bool, reason: &str, now: ServerTime) {
+        let now = now.0;
         if enabled == self.enabled {
             return;
         }
@@ -56,8 +58,9 @@ impl Policy {
         priority: Vec<String>,
         expires_at: Option<i64>,
         reason: &str,
-        now: i64,
+        now: ServerTime,
     ) -> Result<Override, Refused> {
+        let now = now.0;
         for dim in cohort.keys() {
             if !self.config.cohort_dimensions.contains(dim) {
                 return Err(Refused(format!(
@@ -105,7 +108,8 @@ impl Policy {
     }
 
     /// Removes override `id`; false when there is none.
-    pub fn clear_override(&mut self, id: &str, reason: &str, now: i64) -> bool {
+    pub fn clear_override(&mut self, id: &str, reason: &str, now: ServerTime) -> bool {
+        let now = now.0;
         let Some(i) = self.overrides.iter().position(|o| o.id == id) else {
             return false;
         };
@@ -129,8 +133,9 @@ impl Policy {
         pathway: &str,
         reason: &str,
         expires_at: i64,
-        now: i64,
+        now: ServerTime,
     ) -> Result<(), Refused> {
+        let now = now.0;
         if !self.config.pathways.iter().any(|p| p.id == pathway) {
             return Err(Refused(format!("{pathway:?} is not a configured pathway")));
         }
@@ -163,7 +168,8 @@ impl Policy {
     }
 
     /// Undoes what alert `alert_id`'s action did.
-    pub fn revert_action(&mut self, alert_id: &str, reason: &str, now: i64) {
+    pub fn revert_action(&mut self, alert_id: &str, reason: &str, now: ServerTime) {
+        let now = now.0;
         let (gone, kept): (Vec<Demotion>, Vec<Demotion>) = std::mem::take(&mut self.demotions)
             .into_iter()
             .partition(|d| d.alert_id.as_deref() == Some(alert_id));
