@@ -5,13 +5,13 @@ use crate::notice::{truncate, Notice, NoticeStatus};
 use crate::pagerduty::pagerduty_event;
 use crate::slack::slack_body;
 use crate::webhook::{signature_headers, webhook_body};
+use openqoe_model::ServerTime;
 use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use time::OffsetDateTime;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tracing::warn;
@@ -280,7 +280,7 @@ impl Notifier {
             purpose,
             status: notice.status,
             attempt: 0,
-            at_ms: now_ms(),
+            at_ms: ServerTime::now().0,
             http_status: None,
             error: Some(error.to_string()),
             outcome: Outcome::Failed,
@@ -352,7 +352,7 @@ impl Queue {
                     },
                     status: job.notice.status,
                     attempt,
-                    at_ms: now_ms(),
+                    at_ms: ServerTime::now().0,
                     http_status,
                     error: error.map(|error| error.to_string()),
                     outcome,
@@ -366,7 +366,12 @@ impl Queue {
     }
 
     async fn attempt(&self, notice: &Notice) -> (Option<u16>, Verdict, Option<DeliveryError>) {
-        let request = build_request(&self.kind, self.action.as_deref(), notice, now_ms());
+        let request = build_request(
+            &self.kind,
+            self.action.as_deref(),
+            notice,
+            ServerTime::now().0,
+        );
         let mut post = self
             .shared
             .client
@@ -470,10 +475,6 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-fn now_ms() -> i64 {
-    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 /// The most recent delivery records of all alerts, bounded.
