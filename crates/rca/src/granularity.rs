@@ -16,7 +16,8 @@
 //!   or more in children that did not rise) mixes a cause with normal traffic, and gives way to
 //!   its raised child with the largest excess.
 //!
-//! A rest under the support floor cannot tell either way, and the element stays as it is.
+//! A rest under the support floor cannot tell either way, and the element stays as it is; an
+//! empty rest makes the child's extra condition redundant, and the parent is named.
 //!
 //! This is the judgement published methods make with other words: HotSpot's and Squeeze's
 //! ripple effect (a true cause's descendants all change with it), RiskLoc's risk (the share of an
@@ -75,6 +76,11 @@ fn coarser(lattice: &Lattice, index: usize, explained: &[bool], min_support: f64
     for (parent, dropped) in lattice.parents(index) {
         let whole = lattice.sums(parent, explained);
         let rest = whole.minus(&sums);
+        // A condition that leaves no traffic out (an OS that implies its device type) is
+        // redundant: the parent names the same viewers with fewer words.
+        if rest.denominator <= 0.0 {
+            return Some(parent);
+        }
         if rest.denominator < min_support || !raised(&rest, whole.rise()) {
             continue;
         }
