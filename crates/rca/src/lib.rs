@@ -2,31 +2,40 @@
 //! which element — a combination of up to three dimension values, such as `cdn=cdn-b &
 //! country=DE` — explains an excess. Pure functions, no I/O.
 //!
-//! Method (docs/rca.md): the ratio's excess becomes additive per leaf, `e = n − r̂·d`
+//! Method (docs/alerting.md): the ratio's excess becomes additive per leaf, `e = n − r̂·d`
 //! (counterfactual excess: actual numerator minus what the leaf's baseline rate predicts for its
 //! actual denominator). Every element of layers 1–3 is scored by the Poisson log-likelihood ratio
 //! of "its numerator rose by one common factor, all else is as the baseline predicts" — which
 //! needs only the element's sums, so it holds on thin leaves (one view each) where a leaf-by-leaf
 //! distance (HotSpot's potential score, which this crate used first) cannot tell a single
-//! failure from noise. The best-scoring elements seed covers ([`cover`]); each cause is moved to
-//! its granularity by comparing the rest of a parent with the parent ([`granularity`]: a child
-//! when the rest is normal, the parent when the rest rose too), and the cover that leaves nothing
-//! raised outside its causes, with the fewest causes, is the answer.
+//! failure from noise. Among the elements scoring within `COARSE_MARGIN` (relative) of the best,
+//! the coarsest wins (then the larger excess); its leaves count as explained, and the search
+//! repeats until 90 % of the excess is explained, the next element explains under 5 % (of the
+//! excess beyond two binomial standard deviations per leaf) or scores under 9, or three causes are
+//! found.
 use std::collections::HashMap;
 
-mod cover;
-mod granularity;
 pub mod labelled;
-mod lattice;
 pub mod synthetic;
 pub mod table;
 
 use serde::Serialize;
 
-pub use lattice::MAX_LAYER;
-
+/// Elements deeper than this many dimensions are not considered.
+pub const MAX_LAYER: usize = 3;
+/// Likelihood ratios within this share of the best count as equal, and the coarser element wins.
+const COARSE_MARGIN: f64 = 0.02;
+/// Search stops once this share of the excess is explained…
+const EXPLAINED_ENOUGH: f64 = 0.9;
+/// …or when the next element would explain less than this.
+const MIN_EXPLANATORY_POWER: f64 = 0.05;
+/// An element whose log-likelihood ratio is below this is no cause (2·9 = 18 on a χ² with one
+/// degree of freedom: p ≈ 2·10⁻⁵): its excess could be chance.
+const MIN_LIKELIHOOD_RATIO: f64 = 9.0;
 /// Deviations within this many binomial standard deviations are sampling noise.
 const NOISE_SD: f64 = 2.0;
+/// At most this many causes.
+const MAX_CAUSES: usize = 3;
 /// Prior weight (in denominator units) pulling a thin leaf's baseline rate to the global one.
 const PRIOR_WEIGHT: f64 = 20.0;
 
@@ -105,18 +114,11 @@ fn significant_excess(l: &Leaf) -> f64 {
     (l.actual - l.expected - noise(l, l.expected)).max(0.0)
 }
 
-/// One full combination of dimension values in the window, with its counts.
-pub(crate) struct Leaf {
-    /// One value per dimension.
-    pub(crate) values: Vec<String>,
-    /// The window's numerator.
-    pub(crate) actual: f64,
-    /// What the leaf's (smoothed) baseline rate predicts for the window's denominator.
-    pub(crate) expected: f64,
-    /// The variance of that prediction (the baseline is a sample too).
-    pub(crate) expected_variance: f64,
-    /// The window's denominator.
-    pub(crate) denominator: f64,
+struct Leaf {
+    values: Vec<String>,
+    actual: f64,
+    expected: f64,
+    denominator: f64,
 }
 
 /// Localises the excess of the current window against the baseline.
@@ -134,29 +136,34 @@ pub fn localise(input: &Input, metric: &str) -> Localisation {
     let baseline_rate = ratio(expected, denominator);
     let mut causes = Vec::new();
     if positive_excess > 0.0 {
-        let lattice = lattice::Lattice::new(&leaves, input.dimensions.len());
-        for found in cover::find(&lattice, &significant, positive_excess, input.min_support) {
-            let members = &found.members;
-            let power = members.iter().map(|&i| significant[i]).sum::<f64>() / positive_excess;
+        let candidates = candidates(&leaves, input.dimensions.len());
+        // Leaves explained by a chosen cause are taken as they are: no deviation left there.
+        let mut explained = vec![false; leaves.len()];
+        let mut explained_excess = 0.0;
+        while causes.len() < MAX_CAUSES && explained_excess < EXPLAINED_ENOUGH * positive_excess {
+            let Some((element, members, score)) =
+                best(&leaves, &candidates, &explained, input.min_support)
+            else {
+                break;
+            };
             let excess: f64 = members
                 .iter()
                 .map(|&i| leaves[i].actual - leaves[i].expected)
                 .sum();
-            let mut member = vec![false; leaves.len()];
-            for &i in members {
-                member[i] = true;
+            let power = members.iter().map(|&i| significant[i]).sum::<f64>() / positive_excess;
+            if power < MIN_EXPLANATORY_POWER || score < MIN_LIKELIHOOD_RATIO {
+                break;
             }
             let sum = |f: &dyn Fn(&Leaf) -> f64, inside: bool| -> f64 {
                 leaves
                     .iter()
-                    .zip(&member)
-                    .filter(|(_, m)| **m == inside)
-                    .map(|(l, _)| f(l))
+                    .enumerate()
+                    .filter(|(i, _)| members.contains(i) == inside)
+                    .map(|(_, l)| f(l))
                     .sum()
             };
             causes.push(Cause {
-                element: lattice.elements[found.element]
-                    .0
+                element: element
                     .iter()
                     .map(|(d, v)| (input.dimensions[*d].clone(), v.clone()))
                     .collect(),
@@ -169,8 +176,12 @@ pub fn localise(input: &Input, metric: &str) -> Localisation {
                 ),
                 excess,
                 denominator: sum(&|l| l.denominator, true),
-                score: found.score,
+                score,
             });
+            for &i in &members {
+                explained[i] = true;
+            }
+            explained_excess += power * positive_excess;
         }
     }
     let summary = summary(metric, rate, baseline_rate, &causes, positive_excess > 0.0);
@@ -211,15 +222,102 @@ fn leaves(input: &Input) -> Vec<Leaf> {
                 values: values.to_vec(),
                 actual: n,
                 expected: rate * d,
-                // The baseline rate is an estimate from `ld + PRIOR_WEIGHT` units: Poisson
-                // variance `rate / (ld + PRIOR_WEIGHT)`, scaled to the window's denominator.
-                expected_variance: rate * d * d / (ld + PRIOR_WEIGHT),
                 denominator: d,
             }
         })
         .collect();
     leaves.sort_by(|a, b| a.values.cmp(&b.values));
     leaves
+}
+
+type Element = Vec<(usize, String)>;
+
+/// Every element of layers 1..=3 present in the window, with its leaves.
+fn candidates(leaves: &[Leaf], dimensions: usize) -> Vec<(Element, Vec<usize>)> {
+    let mut cuboids: Vec<Vec<usize>> = Vec::new();
+    for size in 1..=MAX_LAYER.min(dimensions) {
+        combinations(dimensions, size, &mut Vec::new(), 0, &mut cuboids);
+    }
+    let mut out = Vec::new();
+    for cuboid in cuboids {
+        let mut groups: HashMap<Element, Vec<usize>> = HashMap::new();
+        for (i, leaf) in leaves.iter().enumerate() {
+            let element: Element = cuboid
+                .iter()
+                .map(|&d| (d, leaf.values[d].clone()))
+                .collect();
+            groups.entry(element).or_default().push(i);
+        }
+        let mut groups: Vec<_> = groups.into_iter().collect();
+        groups.sort();
+        out.extend(groups);
+    }
+    out
+}
+
+fn combinations(
+    n: usize,
+    k: usize,
+    current: &mut Vec<usize>,
+    from: usize,
+    out: &mut Vec<Vec<usize>>,
+) {
+    if current.len() == k {
+        out.push(current.clone());
+        return;
+    }
+    for d in from..n {
+        current.push(d);
+        combinations(n, k, current, d + 1, out);
+        current.pop();
+    }
+}
+
+/// The best unexplained element: the largest log-likelihood ratio, the coarsest within the margin,
+/// then the largest excess.
+fn best(
+    leaves: &[Leaf],
+    candidates: &[(Element, Vec<usize>)],
+    explained: &[bool],
+    min_support: f64,
+) -> Option<(Element, Vec<usize>, f64)> {
+    let mut scored: Vec<(f64, usize, f64, usize)> = Vec::new();
+    for (index, (element, members)) in candidates.iter().enumerate() {
+        let members = members.iter().copied().filter(|&i| !explained[i]);
+        let (mut support, mut actual, mut expected) = (0.0, 0.0, 0.0);
+        for i in members {
+            support += leaves[i].denominator;
+            actual += leaves[i].actual;
+            expected += leaves[i].expected;
+        }
+        if support < min_support || actual <= expected {
+            continue;
+        }
+        scored.push((
+            likelihood_ratio(actual, expected),
+            element.len(),
+            actual - expected,
+            index,
+        ));
+    }
+    let top = scored.iter().map(|s| s.0).fold(f64::NEG_INFINITY, f64::max);
+    let (score, _, _, index) = scored
+        .into_iter()
+        .filter(|s| s.0 >= top * (1.0 - COARSE_MARGIN))
+        .min_by(|a, b| a.1.cmp(&b.1).then(b.2.total_cmp(&a.2)))?;
+    let (element, members) = &candidates[index];
+    let members = members.iter().copied().filter(|&i| !explained[i]).collect();
+    Some((element.clone(), members, score))
+}
+
+/// Poisson log-likelihood ratio of "this element's numerator rose by one common factor" against
+/// "it is as the baseline predicts": `a·ln(a/e) − (a − e)` for `a` observed, `e` expected. It
+/// depends only on the element's sums, so thin leaves (one view, one failure) weigh what they
+/// carry; an element that holds all the excess in less traffic scores higher than its parent,
+/// and one that misses part of the excess scores lower than the true cause.
+fn likelihood_ratio(actual: f64, expected: f64) -> f64 {
+    let expected = expected.max(1e-9);
+    actual * (actual / expected).ln() - (actual - expected)
 }
 
 fn ratio(n: f64, d: f64) -> f64 {
