@@ -84,7 +84,7 @@ for (const player of Object.keys(PLAYERS)) {
       await launched.page.waitForTimeout(2000); // the last reports
       const sdkViewId = await launched.page.evaluate(() => window.__sdkView);
 
-      const api = async (p) => (await fetch(`${url}${p}`)).json();
+      const api = async (p) => (await openqoe.api(p)).json();
       const { views } = await api(`/v1/views?filter=session_id:${sid}&from=0`);
       assert.equal(views.length, 1, 'one CMCD view for the player session');
       const cmcd = views[0];

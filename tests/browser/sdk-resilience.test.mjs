@@ -55,8 +55,8 @@ async function setUp() {
   const browser = await launchChromium(['--autoplay-policy=no-user-gesture-required']);
   const attempts = [];
   browser.context.on('request', (request) => { if (request.url().startsWith(`${relay.url}/v1/events`)) attempts.push(Date.now()); });
-  const view = async (id) => (await fetch(`${sdk}/v1/views/${id}`)).json();
-  const events = async (id) => (await (await fetch(`${sdk}/v1/views/${id}/events`)).json()).events;
+  const view = async (id) => (await openqoe.api(`/v1/views/${id}`)).json();
+  const events = async (id) => (await (await openqoe.api(`/v1/views/${id}/events`)).json()).events;
   const until = async (what, check, ms) => {
     const deadline = Date.now() + ms;
     for (;;) {

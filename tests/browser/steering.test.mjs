@@ -46,8 +46,10 @@ const GROUPS = { on: { country: 'ON', steered: true }, off: { country: 'OFF', st
 const PATHWAYS = ['cdn-a', 'cdn-b'];
 const modules = (file) => fs.readFileSync(path.join(repo, 'tests/browser/node_modules', file));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// openqoe's reads send its token: set once the server has started.
+let readHeaders = {};
 const getJson = async (url) => {
-  const response = await fetch(url);
+  const response = await fetch(url, { headers: readHeaders });
   assert.equal(response.status, 200, `GET ${url}: ${response.status}`);
   return response.json();
 };
@@ -224,6 +226,7 @@ ${PATHWAYS.map((id, p) => `[[steer.pathways]]\nid = "${id}"\ncdn = "${origins[p]
   const record = { config: fs.readFileSync(config, 'utf8'), steer: [] };
   try {
     const url = await openqoe.url;
+    readHeaders = await openqoe.headers;
     const steerUrl = (protocol, group) => GROUPS[group].steered && `${url}/v1/steer/${protocol}?country=${GROUPS[group].country}`;
     // The pages and their manifests come from a third origin, so degrading cdn-a leaves them alone.
     const routes = {};
@@ -248,7 +251,7 @@ ${tags.map((tag) => `<iframe src="/${tag}.html" width="336" height="196" style="
     const appUrl = `http://127.0.0.1:${app.address().port}`;
 
     // The control group: the static priority, pinned by the operator API.
-    const override = await fetch(`${url}/v1/steer/overrides`, {
+    const override = await openqoe.api('/v1/steer/overrides', {
       method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ cohort: { country: GROUPS.off.country }, priority: PATHWAYS, reason: 'control group' }),
     });

@@ -37,7 +37,18 @@ export function startOpenqoe(command, prefix, env = {}) {
     child.kill('SIGKILL');
     fs.rmSync(dataDir, { recursive: true, force: true });
   };
-  return { url, stop };
+  // `serve` made an admin token in its data directory before it listened (the demo on loopback
+  // asks for none): reads send it, as an operator's script would.
+  const headers = url.then(() => {
+    const file = path.join(dataDir, 'access', 'admin-token');
+    return fs.existsSync(file) ? { authorization: `Bearer ${fs.readFileSync(file, 'utf8').trim()}` } : {};
+  });
+  /** `fetch` of a path (or URL) of this server, with its token. */
+  const api = async (pathOrUrl, init = {}) => {
+    const target = pathOrUrl.startsWith('http') ? pathOrUrl : `${await url}${pathOrUrl}`;
+    return fetch(target, { ...init, headers: { ...(await headers), ...(init.headers ?? {}) } });
+  };
+  return { url, stop, headers, api };
 }
 
 /** Launches headless Chromium with the flags this machine needs; collects console errors. */

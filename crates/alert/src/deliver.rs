@@ -384,7 +384,9 @@ impl Queue {
         let response = match post.send().await {
             Ok(response) => response,
             Err(error) => {
-                let error = DeliveryError::Request(error_chain(&error));
+                // Without the URL: a Slack or webhook URL is itself a secret, and this text is
+                // logged and answered in `GET /v1/alerts`.
+                let error = DeliveryError::Request(error_chain(&error.without_url()));
                 return (None, Verdict::Retry { after: None }, Some(error));
             }
         };

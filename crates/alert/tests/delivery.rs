@@ -224,6 +224,32 @@ async fn webhook_is_signed_over_timestamp_and_body() {
 }
 
 #[tokio::test]
+async fn a_failed_delivery_never_shows_the_destination_url() {
+    // A closed port: every attempt fails before an answer, with the error reqwest reports.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let secret_path = "/services/T0SECRET/B0SECRET/xoxb-secret";
+    let kind = DestinationKind::Slack {
+        url: format!("http://127.0.0.1:{port}{secret_path}"),
+    };
+    let notifier = Notifier::start(vec![destination("chat", kind)], fast_policy());
+    notifier.notify(&notice(NoticeStatus::Firing), &names(&["chat"]));
+    wait_until("the attempts to end", || finished(&notifier, "chat")).await;
+    let records = records_of(&notifier, "chat");
+    assert!(records.iter().all(|r| r.error.is_some()), "{records:?}");
+    for record in records {
+        let error = record.error.unwrap();
+        assert!(
+            !error.contains("SECRET") && !error.contains(&port.to_string()),
+            "{error}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn slack_message_has_fallback_text_summary_and_cause() {
     let receiver = Receiver::start(&[], Duration::ZERO).await;
     let kind = DestinationKind::Slack {

@@ -116,7 +116,7 @@ async fn crash_and_check(
             .or_default()
             .extend(first..first + args.load.batch_events as u64);
     }
-    let client = reqwest::Client::new();
+    let client = crate::ingest::server::reader(server.token.as_deref());
     let (mut lost, mut beyond) = (0_u64, 0_u64);
     for (id, seqs) in &expected {
         let url = format!("{}/v1/views/{id}/events", server.url);

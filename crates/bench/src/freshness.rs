@@ -217,11 +217,19 @@ pub async fn run(args: FreshnessArgs) -> anyhow::Result<()> {
 }
 
 async fn measure(args: &FreshnessArgs, server: Option<&StartedServer>) -> anyhow::Result<Report> {
+    let resolved = resolve_target(server, args.target.as_deref()).await?;
+    let scraper = resolved.reader();
+    let read_headers = resolved
+        .token
+        .as_ref()
+        .map(|t| format!("authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     let Target {
         base: target,
         authority,
         addr,
-    } = resolve_target(server, args.target.as_deref()).await?;
+        ..
+    } = resolved;
     let pid = server.and_then(|s| s.child.id());
     let shape = ViewShape {
         batch_events: args.batch_events,
@@ -254,11 +262,11 @@ async fn measure(args: &FreshnessArgs, server: Option<&StartedServer>) -> anyhow
     let context = Arc::new(ProbeContext {
         addr,
         authority: authority.clone(),
+        read_headers,
         key: args.key.clone(),
         run,
         timeout: Duration::from_secs_f64(args.probe_timeout_seconds),
     });
-    let scraper = reqwest::Client::new();
     let metrics_url = format!("{target}/metrics");
     tokio::time::sleep_until(from.into()).await;
     let before = snapshot(pid, &scraper, &metrics_url).await;

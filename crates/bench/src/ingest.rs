@@ -245,21 +245,34 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The server a load goes to: its base URL, `host:port`, and socket address.
+/// The server a load goes to: its base URL, `host:port`, socket address, and the API token its
+/// reads (`/metrics`, probes) send.
 pub(crate) struct Target {
     pub(crate) base: String,
     pub(crate) authority: String,
     pub(crate) addr: std::net::SocketAddr,
+    pub(crate) token: Option<String>,
 }
 
-/// The server started here, else `--target`, resolved.
+impl Target {
+    /// A client for the target's reads, sending its token.
+    pub(crate) fn reader(&self) -> reqwest::Client {
+        server::reader(self.token.as_deref())
+    }
+}
+
+/// The server started here (with the token it made), else `--target` (with `OPENQOE_TOKEN`),
+/// resolved.
 pub(crate) async fn resolve_target(
     server: Option<&StartedServer>,
     target: Option<&str>,
 ) -> anyhow::Result<Target> {
-    let target = match server {
-        Some(server) => server.url.clone(),
-        None => target.unwrap_or_default().to_owned(),
+    let (target, token) = match server {
+        Some(server) => (server.url.clone(), server.token.clone()),
+        None => (
+            target.unwrap_or_default().to_owned(),
+            std::env::var("OPENQOE_TOKEN").ok(),
+        ),
     };
     let base = target.trim_end_matches('/').to_owned();
     let authority = base
@@ -278,6 +291,7 @@ pub(crate) async fn resolve_target(
         base,
         authority,
         addr,
+        token,
     })
 }
 
@@ -301,11 +315,14 @@ pub(crate) fn request_templates(
 }
 
 async fn measure(args: &IngestArgs, server: Option<&StartedServer>) -> anyhow::Result<Report> {
+    let resolved = resolve_target(server, args.target.as_deref()).await?;
+    let scraper = resolved.reader();
     let Target {
         base: target,
         authority,
         addr,
-    } = resolve_target(server, args.target.as_deref()).await?;
+        ..
+    } = resolved;
     let pid = server.and_then(|s| s.child.id()).or(args.server_pid);
     let shape = args.load.shape();
     let templates = request_templates(&args.key, &authority, shape);
@@ -327,7 +344,6 @@ async fn measure(args: &IngestArgs, server: Option<&StartedServer>) -> anyhow::R
     let connections: Vec<_> = (0..args.load.connections)
         .map(|connection| tokio::spawn(drive_connection(Arc::clone(&plan), connection)))
         .collect();
-    let scraper = reqwest::Client::new();
     let metrics_url = format!("{target}/metrics");
     tokio::time::sleep_until(from.into()).await;
     let before = snapshot(pid, &scraper, &metrics_url).await;

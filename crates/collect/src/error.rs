@@ -3,6 +3,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use openqoe_model::BatchError;
+
+use crate::rate::RateScope;
 use serde_json::json;
 
 /// Why a beacon was not accepted.
@@ -20,12 +22,26 @@ pub enum IngestError {
         /// The configured limit.
         limit: usize,
     },
+    /// The body did not arrive whole within the server's body timeout, or was cut off.
+    #[error("the request body did not arrive in time")]
+    BodyUnread,
     /// The content type or encoding is not one we read.
     #[error("unsupported {0}")]
     Unsupported(String),
+    /// As many views are live as the server holds; a new one waits until some end.
+    #[error("the server holds as many live views as it may; retry later")]
+    ViewsFull,
     /// Too much is being ingested at once; the client should retry later.
     #[error("overloaded")]
     Overloaded,
+    /// The write key's or the client address's rate limit; the client should retry later.
+    #[error("rate limit of this {} reached; retry in {retry_after_s} s", match scope { RateScope::WriteKey => "write key", RateScope::ClientAddress => "client address" })]
+    RateLimited {
+        /// Whose bucket was empty.
+        scope: RateScope,
+        /// Seconds until a retry can succeed.
+        retry_after_s: u64,
+    },
     /// The write-ahead log could not make the batch durable; the client should retry.
     #[error("log unavailable: {0}")]
     LogUnavailable(String),
@@ -38,8 +54,18 @@ impl IngestError {
             IngestError::Malformed(_) => "malformed",
             IngestError::UnknownKey => "unknown_key",
             IngestError::TooLarge { .. } => "too_large",
+            IngestError::BodyUnread => "body_unread",
             IngestError::Unsupported(_) => "unsupported",
             IngestError::Overloaded => "overloaded",
+            IngestError::ViewsFull => "live_views_full",
+            IngestError::RateLimited {
+                scope: RateScope::WriteKey,
+                ..
+            } => "rate_limited_key",
+            IngestError::RateLimited {
+                scope: RateScope::ClientAddress,
+                ..
+            } => "rate_limited_client",
             IngestError::LogUnavailable(_) => "log_unavailable",
         }
     }
@@ -62,8 +88,23 @@ impl IntoResponse for IngestError {
                 Json(json!({"error": message})),
             )
                 .into_response(),
+            IngestError::BodyUnread => {
+                (StatusCode::REQUEST_TIMEOUT, Json(json!({"error": message}))).into_response()
+            }
             IngestError::Unsupported(_) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Json(json!({"error": message})),
+            )
+                .into_response(),
+            IngestError::RateLimited { retry_after_s, .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, retry_after_s.to_string())],
+                Json(json!({"error": message})),
+            )
+                .into_response(),
+            IngestError::ViewsFull => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, "30")],
                 Json(json!({"error": message})),
             )
                 .into_response(),

@@ -1,13 +1,14 @@
 //! `POST /v1/events`: one short walk from request to durable acknowledgement.
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
 use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use openqoe_model::{Batch, BatchError, LoggedAt, Props, ServerTime};
 use openqoe_wal::EventLog;
 use serde::{Deserialize, Serialize};
@@ -16,16 +17,24 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::decode::{decode_body, BEACON_TYPES, CMCD_TYPES};
+use crate::rate::{client_of, RateLimits};
 use crate::record::{encode_body_record, encode_record};
 use crate::{CollectConfig, CollectStats, IngestError};
 
 /// Where durable batches go: the sessionizer, as the binary wires it.
 pub trait DurableBatches: Send + Sync + 'static {
+    /// Whether `batch` may be taken: its view is known, or another view may start (false past
+    /// the cap on live views).
+    fn has_room_for(&self, batch: &Batch) -> bool;
     /// Removes events whose (view id, seq) is already durable; returns how many it removed.
     fn remove_durable(&self, batch: &mut Batch) -> usize;
     /// Takes a batch that is now durable in the log.
     fn deliver(&self, batch: Batch);
 }
+
+/// Views one CMCD body may touch: a player reports its own session, a proxy batches a few; a
+/// body naming thousands would make thousands of views from one request.
+const MAX_CMCD_VIEWS: usize = 100;
 
 /// The answer to an accepted batch: `202 {"accepted", "duplicates"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +58,7 @@ pub struct Ingest<L, D> {
     keys: HashMap<String, String>,
     /// In-flight decoded bytes, in KiB permits: the admission limit.
     admission: Semaphore,
+    rates: RateLimits,
     log: L,
     sink: Arc<D>,
     stats: CollectStats,
@@ -63,10 +73,12 @@ impl<L: EventLog, D: DurableBatches> Ingest<L, D> {
             .map(|env| (env.key, env.name))
             .collect();
         let admission = Semaphore::new((config.max_inflight_bytes / 1024).max(1));
+        let rates = RateLimits::new(config.rate_per_key, config.rate_per_client);
         Ingest {
             config,
             keys,
             admission,
+            rates,
             log,
             sink,
             stats,
@@ -101,28 +113,35 @@ pub fn router<L: EventLog, D: DurableBatches>(ingest: Arc<Ingest<L, D>>) -> Rout
         .with_state(ingest)
 }
 
+/// The connection's peer, when the server put it in the request (not in every test harness).
+type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
 async fn post_events<L: EventLog, D: DurableBatches>(
     State(ingest): State<Arc<Ingest<L, D>>>,
     Query(query): Query<KeyQuery>,
+    peer: Peer,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Accepted, IngestError> {
     ingest
         .stats
-        .count_refusal(accept(&ingest, query, &headers, body).await)
+        .count_refusal(accept(&ingest, query, peer, &headers, body).await)
 }
 
 async fn accept<L: EventLog, D: DurableBatches>(
     ingest: &Ingest<L, D>,
     query: KeyQuery,
+    peer: Peer,
     headers: &HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Accepted, IngestError> {
     let limit = ingest.config.max_batch_bytes;
+    check_client_rate(ingest, peer, headers)?; // 429 + Retry-After for one address's flood
     let (body, _permit) = admit(ingest, body)?; // 413, or 429 before any work
     let decoded = decode_body(headers, &body, BEACON_TYPES, limit)?; // gzip, text/plain, 413
+    let _grown = admit_growth(ingest, body.len(), decoded.len())?; // 429 for what gzip hid
     let mut batch = Batch::parse(&decoded, ServerTime::now())?; // wire v1; a 400 names `at`
-    let environment = resolve_key(ingest, batch.key.as_deref(), &query, headers)?; // 401
+    let environment = resolve_key(ingest, batch.key.as_deref(), &query, headers)?; // 401, 429
     let stamps = server_stamps(ingest, environment, headers);
     batch.view.props.extend(stamps.clone());
     let received_at = batch.received_at;
@@ -142,13 +161,36 @@ fn admit<L, D>(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(Bytes, SemaphorePermit<'_>), IngestError> {
     let limit = ingest.config.max_batch_bytes;
-    let body = body.map_err(|_| IngestError::TooLarge { limit })?;
+    // Past the body limit, or not all there: a slow or cut-off upload (the server's body
+    // timeout ends it).
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => IngestError::TooLarge { limit },
+        _ => IngestError::BodyUnread,
+    })?;
     let permits = u32::try_from(body.len() / 1024 + 1).unwrap_or(u32::MAX);
     let permit = ingest
         .admission
         .try_acquire_many(permits)
         .map_err(|_| IngestError::Overloaded)?;
     Ok((body, permit))
+}
+
+/// Admission for what decoding added to the body (gzip): admission counts the bytes in memory,
+/// and a small compressed body can decode to the whole batch limit.
+fn admit_growth<'a, L, D>(
+    ingest: &'a Ingest<L, D>,
+    raw: usize,
+    decoded: usize,
+) -> Result<Option<SemaphorePermit<'a>>, IngestError> {
+    let permits = decoded.saturating_sub(raw) / 1024;
+    if permits == 0 {
+        return Ok(None);
+    }
+    let permits = u32::try_from(permits).unwrap_or(u32::MAX);
+    match ingest.admission.try_acquire_many(permits) {
+        Ok(permit) => Ok(Some(permit)),
+        Err(_) => Err(IngestError::Overloaded),
+    }
 }
 
 /// Drops what is already durable, appends the batch's `record` to the log and, once it is
@@ -158,6 +200,12 @@ async fn make_durable<L: EventLog, D: DurableBatches>(
     mut batch: Batch,
     record: impl FnOnce(&Batch) -> Vec<u8>,
 ) -> Result<(usize, usize), IngestError> {
+    if !ingest.sink.has_room_for(&batch) {
+        return Err(IngestError::ViewsFull);
+    }
+    if batch.moved_back_ms > 0 {
+        ingest.stats.moved_back.inc();
+    }
     let duplicates = ingest.sink.remove_durable(&mut batch); // (view id, seq) already durable
     let accepted = batch.events.len();
     if accepted > 0 || !batch.view.props.is_empty() {
@@ -178,12 +226,13 @@ async fn make_durable<L: EventLog, D: DurableBatches>(
 async fn post_cmcd<L: EventLog, D: DurableBatches>(
     State(ingest): State<Arc<Ingest<L, D>>>,
     Query(query): Query<KeyQuery>,
+    peer: Peer,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<StatusCode, IngestError> {
     ingest
         .stats
-        .count_refusal(accept_cmcd(&ingest, query, &headers, body).await)
+        .count_refusal(accept_cmcd(&ingest, query, peer, &headers, body).await)
 }
 
 /// CMCD v2 event mode (CTA-5004-B §5): records become views keyed by (`sid`, `cid`); `204` once
@@ -191,12 +240,15 @@ async fn post_cmcd<L: EventLog, D: DurableBatches>(
 async fn accept_cmcd<L: EventLog, D: DurableBatches>(
     ingest: &Ingest<L, D>,
     query: KeyQuery,
+    peer: Peer,
     headers: &HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<StatusCode, IngestError> {
     let limit = ingest.config.max_batch_bytes;
+    check_client_rate(ingest, peer, headers)?;
     let (body, _permit) = admit(ingest, body)?;
     let decoded = decode_body(headers, &body, CMCD_TYPES, limit)?;
+    let _grown = admit_growth(ingest, body.len(), decoded.len())?;
     let environment = resolve_key(ingest, None, &query, headers)?;
     let text = std::str::from_utf8(&decoded).map_err(|_| BatchError {
         at: String::new(),
@@ -225,6 +277,15 @@ async fn accept_cmcd<L: EventLog, D: DurableBatches>(
             reason: skip.reason.clone(),
         });
     }
+    if batches.len() > MAX_CMCD_VIEWS {
+        return Err(IngestError::Malformed(BatchError {
+            at: String::new(),
+            reason: format!(
+                "records of {} player sessions (sid, cid); at most {MAX_CMCD_VIEWS} in one body",
+                batches.len()
+            ),
+        }));
+    }
     if batches.is_empty() {
         let problem = first_problem.unwrap_or(BatchError {
             at: String::new(),
@@ -240,7 +301,22 @@ async fn accept_cmcd<L: EventLog, D: DurableBatches>(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The environment of the write key: from the body, else `X-OpenQoE-Key`, else `?key=`.
+/// Takes a request from the client's bucket, when the request has a client ([`client_of`]).
+fn check_client_rate<L, D>(
+    ingest: &Ingest<L, D>,
+    peer: Peer,
+    headers: &HeaderMap,
+) -> Result<(), IngestError> {
+    let peer = peer.map(|Extension(ConnectInfo(address))| address.ip());
+    let header = ingest.config.client_address_header.as_deref();
+    match client_of(peer, header, headers) {
+        Some(client) => ingest.rates.check_client(client),
+        None => Ok(()),
+    }
+}
+
+/// The environment of the write key (from the body, else `X-OpenQoE-Key`, else `?key=`), once
+/// its bucket has room.
 fn resolve_key<L, D>(
     ingest: &Ingest<L, D>,
     body_key: Option<&str>,
@@ -251,7 +327,13 @@ fn resolve_key<L, D>(
         .or_else(|| headers.get("x-openqoe-key").and_then(|v| v.to_str().ok()))
         .or(query.key.as_deref())
         .ok_or(IngestError::UnknownKey)?;
-    ingest.keys.get(key).cloned().ok_or(IngestError::UnknownKey)
+    let environment = ingest
+        .keys
+        .get(key)
+        .cloned()
+        .ok_or(IngestError::UnknownKey)?;
+    ingest.rates.check_key(key)?;
+    Ok(environment)
 }
 
 /// The dimensions the server knows better than the client: environment and trusted country.

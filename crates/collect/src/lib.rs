@@ -12,11 +12,13 @@ mod config;
 mod decode;
 mod error;
 mod ingest;
+mod rate;
 mod record;
 mod stats;
 
 pub use config::{CollectConfig, Environment};
 pub use error::IngestError;
 pub use ingest::{router, Accepted, DurableBatches, Ingest};
+pub use rate::{client_of, RateLimit, RateScope};
 pub use record::{decode_record, encode_body_record, encode_record, RecordError};
 pub use stats::CollectStats;

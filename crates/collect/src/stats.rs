@@ -22,6 +22,8 @@ pub struct CollectStats {
     pub duplicates: Counter,
     /// Requests refused, by reason.
     pub rejects: Family<RejectLabels, Counter>,
+    /// Batches dated in the future (a device clock ahead) and moved back whole.
+    pub moved_back: Counter,
 }
 
 impl CollectStats {
@@ -51,6 +53,11 @@ impl CollectStats {
             "openqoe_ingest_batches",
             "Batches accepted and durable",
             self.batches.clone(),
+        );
+        registry.register(
+            "openqoe_ingest_batches_moved_back",
+            "Batches dated more than a minute after they arrived (a device clock ahead), moved back whole",
+            self.moved_back.clone(),
         );
         registry.register(
             "openqoe_ingest_duplicates",

@@ -1,4 +1,6 @@
 // The Query API v1 of the server that serves the dashboard, and the time range the header selects.
+import { SignInNeeded } from './session.js';
+
 const rangeSelect = document.getElementById('range');
 
 // GETs `path` with `params` (empty ones left out); a refusal throws with the server's reason.
@@ -6,6 +8,7 @@ export async function api(path, params = {}) {
   const url = new URL(path, location.origin);
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') url.searchParams.set(k, v);
   const response = await fetch(url);
+  if (response.status === 401) throw new SignInNeeded(path);
   if (!response.ok) throw new Error(`${path}: ${response.status} ${(await response.json().catch(() => ({}))).error ?? ''}`);
   return response.json();
 }

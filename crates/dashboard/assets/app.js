@@ -9,6 +9,7 @@ import { view } from './view.js';
 import { alertList } from './alerts.js';
 import { alertDetail } from './alert.js';
 import { steering } from './steering.js';
+import { showWho } from './session.js';
 
 const rangeSelect = document.getElementById('range');
 
@@ -36,3 +37,4 @@ async function route() {
 window.addEventListener('hashchange', route);
 rangeSelect.addEventListener('change', route);
 route();
+showWho(document.getElementById('who'));

@@ -3,7 +3,7 @@
 // manual overrides and the change log. Redraws every 5 s without wiping the override form.
 import { dash, esc, fmtBps, fmtCount, fmtPct, fmtSeconds, fmtTime, isNum } from './format.js';
 import { page, refreshEvery } from './page.js';
-import { loadSteering, rememberSteeringAbsent, saveAdminToken, steerSend } from './steering-api.js';
+import { loadSteering, rememberSteeringAbsent, steerSend } from './steering-api.js';
 import {
   changeBadge, changeWords, demotedLine, fmtCohort, fmtWhen, fmtWindow, healthTitle, isEveryone, lostSmall, ordinal,
   overrideEnds, priorityChips, removeButton, scoreCell, scoreClass, fmtScore,
@@ -59,10 +59,7 @@ export async function steering() {
     <h2 class="section">Manual overrides</h2><div id="steer-overrides"></div>
     <form class="card" id="override-form"></form>
     <h2 class="section">What changed</h2><div id="steer-changes"></div>
-    <div id="steer-help"></div>
-    <section class="card" id="steer-token" hidden><h2>Admin token</h2>
-      <p class="help">This server asks for the token in its <code>steer.admin_token</code> setting before any change. It is kept in this tab only.</p>
-      <input id="steer-token-value" type="password" size="40" autocomplete="off"> <button type="button" id="steer-token-save">Use this token</button></section>`;
+    <div id="steer-help"></div>`;
 
   const renderStatus = () => {
     const on = data.enabled;
@@ -178,11 +175,6 @@ export async function steering() {
       await render();
     };
     document.getElementById('steer-find').oninput = () => renderCohorts();
-    document.getElementById('steer-token-save').onclick = () => {
-      const token = document.getElementById('steer-token-value').value.trim();
-      saveAdminToken(token);
-      document.getElementById('steer-token').hidden = true;
-    };
   };
 
   const render = async () => {

@@ -31,6 +31,7 @@ const MODULES: &[(&str, &str)] = &[
     ("page.js", include_str!("../assets/page.js")),
     ("format.js", include_str!("../assets/format.js")),
     ("api.js", include_str!("../assets/api.js")),
+    ("session.js", include_str!("../assets/session.js")),
     ("charts.js", include_str!("../assets/charts.js")),
     ("overview.js", include_str!("../assets/overview.js")),
     ("breakdown.js", include_str!("../assets/breakdown.js")),

@@ -7,6 +7,14 @@ use crate::{compute, ViewMetrics};
 
 const T0: i64 = 1_764_028_800_000;
 
+/// The latest `ts` among wire events, relative to `T0` (0 for none).
+fn last_event_ms<'a>(events: impl Iterator<Item = &'a Value>) -> i64 {
+    events
+        .filter_map(|e| e["ts"].as_i64())
+        .max()
+        .map_or(0, |ts| ts - T0)
+}
+
 /// Builds a view through the real wire parser: each batch is a list of `(seq, ms, type, fields)`.
 fn view_of(batches: &[Vec<(u64, i64, &str, Value)>], ended: bool, props: Value) -> View {
     let mut view: Option<View> = None;
@@ -22,7 +30,9 @@ fn view_of(batches: &[Vec<(u64, i64, &str, Value)>], ended: bool, props: Value) 
             })
             .collect();
         let body = json!({"v": 1, "view": {"id": "t", "props": props}, "events": events});
-        let batch = Batch::parse(body.to_string().as_bytes(), ServerTime(T0)).unwrap();
+        // Received once its last event happened, as a server receives a batch.
+        let last = last_event_ms(events.iter());
+        let batch = Batch::parse(body.to_string().as_bytes(), ServerTime(T0 + last)).unwrap();
         view.get_or_insert_with(|| View::new(&batch.view, batch.received_at))
             .merge(batch);
     }

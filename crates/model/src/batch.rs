@@ -15,6 +15,19 @@ pub const WIRE_VERSION: u64 = 1;
 /// Largest timestamp accepted: 2^53 ms, the integer range JavaScript numbers hold exactly.
 const MAX_EPOCH_MS: f64 = 9_007_199_254_740_992.0;
 
+/// Props one batch may carry (names new to a view beyond [`crate::props::MAX_VIEW_PROPS`] are
+/// dropped when it is merged).
+pub const MAX_PROPS: usize = 64;
+/// Longest prop name, in bytes.
+pub const MAX_PROP_NAME_BYTES: usize = 64;
+/// Longest prop value, in bytes: a string's text, or a number's JSON.
+pub const MAX_PROP_VALUE_BYTES: usize = 1_024;
+/// Longest viewer or session id, in bytes.
+pub const MAX_ID_BYTES: usize = 256;
+/// How far after its arrival a batch's latest event may be dated, skew corrected: beyond it the
+/// device's clock runs ahead (no `sent_at`, or a false one) and the batch is moved back.
+pub const MAX_AHEAD_MS: i64 = 60_000;
+
 /// A validated batch: one view's header and its events, times corrected for clock skew.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
@@ -28,6 +41,9 @@ pub struct Batch {
     pub view: ViewHeader,
     /// Events in body order (not necessarily `seq` order).
     pub events: Vec<Event>,
+    /// How far the events were moved back because they were dated more than [`MAX_AHEAD_MS`]
+    /// after the batch arrived (0 almost always): a view dated in the future would never end.
+    pub moved_back_ms: i64,
     /// Where the batch's record is in the write-ahead log, once it is durable there.
     pub logged_at: Option<LoggedAt>,
 }
@@ -298,17 +314,27 @@ impl Batch {
                 ))
             }
         };
-        let events = items
+        let mut events = items
             .into_iter()
             .enumerate()
             .map(|(i, item)| parse_event(item.get(), &text, EventAt::Index(i), offset_ms))
             .collect::<Result<Vec<_>, _>>()?;
+        // The whole batch moves, so the times between its events stay as the device saw them;
+        // a replay of the log, parsing with the same arrival time, moves it the same way.
+        let latest = events.iter().map(|e| e.at.0).max().unwrap_or(i64::MIN);
+        let moved_back_ms = latest
+            .saturating_sub(received_at.0.saturating_add(MAX_AHEAD_MS))
+            .max(0);
+        for event in &mut events {
+            event.at = ServerTime(event.at.0 - moved_back_ms);
+        }
         Ok(Batch {
             key,
             sent_at,
             received_at,
             view,
             events,
+            moved_back_ms,
             logged_at: None,
         })
     }
@@ -353,13 +379,38 @@ fn parse_view_header(view: &Value) -> Result<ViewHeader, BatchError> {
         }
         None => return Err(reject("view.id", "missing")),
     };
-    let viewer_id = optional_string(view.get("viewer_id").cloned(), "view.viewer_id")?;
-    let session_id = optional_string(view.get("session_id").cloned(), "view.session_id")?;
+    let viewer_id = bounded_id(view.get("viewer_id").cloned(), "view.viewer_id")?;
+    let session_id = bounded_id(view.get("session_id").cloned(), "view.session_id")?;
     let mut props = Props::new();
     match view.get("props") {
         None | Some(Value::Null) => {}
+        Some(Value::Object(map)) if map.len() > MAX_PROPS => {
+            return Err(reject(
+                "view.props",
+                format!("{} props; at most {MAX_PROPS}", map.len()),
+            ))
+        }
         Some(Value::Object(map)) => {
             for (name, value) in map {
+                if name.is_empty() || name.len() > MAX_PROP_NAME_BYTES {
+                    return Err(reject(
+                        "view.props",
+                        format!(
+                            "a prop name of {} bytes; 1 to {MAX_PROP_NAME_BYTES}",
+                            name.len()
+                        ),
+                    ));
+                }
+                let value_bytes = match value {
+                    Value::String(text) => text.len(),
+                    other => other.to_string().len(),
+                };
+                if value_bytes > MAX_PROP_VALUE_BYTES {
+                    return Err(reject(
+                        format!("view.props.{name}"),
+                        format!("{value_bytes} bytes; at most {MAX_PROP_VALUE_BYTES}"),
+                    ));
+                }
                 match value {
                     Value::String(_) | Value::Number(_) | Value::Bool(_) => {
                         props.insert(name.clone(), value.clone());
@@ -386,6 +437,18 @@ fn parse_view_header(view: &Value) -> Result<ViewHeader, BatchError> {
         session_id,
         props,
     })
+}
+
+/// A viewer or session id: a string of at most [`MAX_ID_BYTES`], if present and not null.
+fn bounded_id(value: Option<Value>, at: &str) -> Result<Option<String>, BatchError> {
+    let id = optional_string(value, at)?;
+    match &id {
+        Some(text) if text.len() > MAX_ID_BYTES => Err(reject(
+            at,
+            format!("{} bytes; at most {MAX_ID_BYTES}", text.len()),
+        )),
+        _ => Ok(id),
+    }
 }
 
 /// A string member's `value`, if present and not null.

@@ -9,6 +9,10 @@ use serde_json::Value;
 use crate::batch::Members;
 use crate::view::Props;
 
+/// Props a view holds at most: a name new to a view that has this many is dropped, so that
+/// batches with other names each cannot grow one view without end.
+pub const MAX_VIEW_PROPS: usize = 128;
+
 /// A view's dimension values (`cdn`, `country`, `custom_1`, …), kept as the text of a JSON
 /// object with its names in order. Read a value with [`ViewProps::get`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +67,8 @@ impl ViewProps {
         &self.0
     }
 
-    /// Takes in `props`, whose values replace earlier ones; returns whether anything changed.
+    /// Takes in `props`, whose values replace earlier ones (names new to the view only while
+    /// it has fewer than [`MAX_VIEW_PROPS`]); returns whether anything changed.
     pub fn extend(&mut self, props: Props) -> bool {
         if props.is_empty() {
             return false;
@@ -79,7 +84,15 @@ impl ViewProps {
         {
             return false;
         }
-        map.extend(props);
+        let before = map.clone();
+        for (name, value) in props {
+            if map.len() < MAX_VIEW_PROPS || map.contains_key(&name) {
+                map.insert(name, value);
+            }
+        }
+        if map == before {
+            return false;
+        }
         *self = ViewProps::from_map(&map);
         true
     }

@@ -28,6 +28,9 @@ pub struct ExportArgs {
     /// Output file.
     #[arg(long)]
     out: PathBuf,
+    /// An API token with the read role (or admin), sent as `Authorization: Bearer`.
+    #[arg(long, env = "OPENQOE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 /// Writes the response body to `path`; returns its bytes.
@@ -59,9 +62,11 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
         args.target.trim_end_matches('/'),
         args.table
     );
-    let mut response = reqwest::Client::new()
-        .get(&url)
-        .query(&query)
+    let mut request = reqwest::Client::new().get(&url).query(&query);
+    if let Some(token) = &args.token {
+        request = request.bearer_auth(token);
+    }
+    let mut response = request
         .send()
         .await
         .with_context(|| format!("requesting {url}"))?;

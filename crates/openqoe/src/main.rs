@@ -9,6 +9,7 @@ mod import;
 mod p1203_cli;
 mod rca_cli;
 mod stdin;
+mod token_cli;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,7 +19,8 @@ use clap::{Args, Parser, Subcommand};
 use openqoe_sim::{Incident, SimConfig};
 use openqoe_steer::PathwayConfig;
 
-use openqoe_server::Config;
+use openqoe_access::FirstStart;
+use openqoe_server::{Config, Credentials};
 
 /// mimalloc: ingest allocates and frees per event at high rates, where glibc's malloc showed as a
 /// fifth of the server's time (`openqoe bench ingest` under perf).
@@ -61,6 +63,9 @@ enum Command {
     /// Performance figures: ingest load, freshness, queries over millions of views.
     #[command(subcommand)]
     Bench(openqoe_bench::BenchCommand),
+    /// API tokens: `token new --name N --role read|admin` prints one and its config entry.
+    #[command(subcommand)]
+    Token(token_cli::TokenCommand),
 }
 
 #[derive(Args)]
@@ -150,6 +155,10 @@ fn main() -> anyhow::Result<()> {
             Command::Eval(command) => eval_cli::run(command),
             Command::Export(args) => export_cli::run(args).await,
             Command::Bench(command) => openqoe_bench::run(command).await,
+            Command::Token(command) => {
+                token_cli::run(command);
+                Ok(())
+            }
         }
     })
 }
@@ -196,7 +205,19 @@ async fn start(
     if config.collect.environments.is_empty() {
         tracing::info!("no environments configured: accepting the write key \"demo\"");
     }
-    let topology = openqoe_server::build(&config, &data_dir)?;
+    // Bound first: whether it is loopback decides the demo's credentials.
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let address = listener.local_addr()?;
+    let credentials = if demo && address.ip().is_loopback() {
+        println!("demo: the API and dashboard ask for no credentials (loopback only)");
+        Credentials::Open
+    } else {
+        Credentials::Tokens
+    };
+    let topology = openqoe_server::build(&config, &data_dir, credentials)?;
+    tell_credentials(&topology.first_start);
     tracing::info!(
         data_dir = %data_dir.display(),
         records = topology.replay.records,
@@ -204,15 +225,31 @@ async fn start(
         unreadable = topology.unreadable_records,
         "write-ahead log replayed"
     );
-    let listener = tokio::net::TcpListener::bind(&listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
-    let url = format!("http://{}/", listener.local_addr()?);
+    let url = format!("http://{address}/");
     Ok(Server {
         listener,
         topology,
         url,
     })
+}
+
+/// Says where the first admin token is, once made, and that its file should go once kept.
+fn tell_credentials(first_start: &FirstStart) {
+    match first_start {
+        FirstStart::TokensExist => {}
+        FirstStart::AdminTokenMade(file) => println!(
+            "credentials: no API token was configured, so an admin token was made in {file} \
+             (readable by this user only). Send it as `Authorization: Bearer $(cat {file})`, \
+             or sign in to the dashboard with it; make others with POST /v1/tokens or \
+             `openqoe token new`. Keep it somewhere safe and delete the file.",
+            file = file.display()
+        ),
+        FirstStart::AdminTokenFileLeft(file) => tracing::warn!(
+            file = %file.display(),
+            "the first admin token's file is still in the data directory: keep the token \
+             somewhere safe and delete the file"
+        ),
+    }
 }
 
 /// Serves until Ctrl-C or SIGTERM, or until `until` resolves.

@@ -131,7 +131,7 @@ url = "{hooks}/action"
         String::from_utf8_lossy(&sim.stderr)
     );
 
-    let client = reqwest::Client::new();
+    let client = server.client();
     let mut alerts: Value = Value::Null;
     // The incident ended 12 simulated minutes before the run did: resolution (5 calm minutes)
     // follows within seconds of the last minutes being judged.

@@ -9,7 +9,7 @@ use support::{data_dir, now_ms, post_batch, TestServer};
 async fn counts_views_unique_viewers_and_who_is_watching_now() {
     let dir = data_dir();
     let server = TestServer::start(&dir.path().join("data"), "127.0.0.1:0");
-    let client = reqwest::Client::new();
+    let client = server.client();
     let t = now_ms() - 30_000;
     // (view, viewer, cdn, events after play_requested + first_frame)
     let views: [(&str, &str, &str, &[&str]); 4] = [

@@ -46,7 +46,10 @@ async fn an_access_log_session_becomes_a_view() {
     );
 
     let id = openqoe_cmcd::view_id("imp-1", "movie-42");
-    let view: Value = reqwest::get(format!("{}/v1/views/{id}", server.url))
+    let view: Value = server
+        .client()
+        .get(format!("{}/v1/views/{id}", server.url))
+        .send()
         .await
         .unwrap()
         .json()

@@ -30,7 +30,7 @@ async fn post(client: &reqwest::Client, url: &str, content_type: &str, body: Str
 async fn an_event_mode_session_becomes_a_measured_view() {
     let dir = data_dir();
     let server = TestServer::start(dir.path(), "127.0.0.1:0");
-    let client = reqwest::Client::new();
+    let client = server.client();
     let url = format!("{}/v1/cmcd?key=demo", server.url);
     let first = [
         record(0, 0, "e=ps,sta=s"),
@@ -87,7 +87,7 @@ async fn an_event_mode_session_becomes_a_measured_view() {
 async fn refuses_bad_cmcd_bodies_with_a_reason() {
     let dir = data_dir();
     let server = TestServer::start(dir.path(), "127.0.0.1:0");
-    let client = reqwest::Client::new();
+    let client = server.client();
     let url = format!("{}/v1/cmcd?key=demo", server.url);
     let garbage = client
         .post(&url)

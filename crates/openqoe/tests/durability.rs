@@ -68,7 +68,7 @@ async fn every_acknowledged_event_survives_kill_9() {
         "the load was real: only {acked_events} events acked"
     );
 
-    let client = reqwest::Client::new();
+    let client = server.client();
     let mut checked = 0;
     for (view, seqs) in &acked {
         let events: Value = client

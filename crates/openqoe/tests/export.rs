@@ -44,7 +44,7 @@ async fn export(client: &reqwest::Client, url: &str, path: &str) -> (u16, Vec<u8
 async fn views_and_events_export_in_every_format() {
     let dir = data_dir();
     let server = TestServer::start(dir.path(), "127.0.0.1:0");
-    let client = reqwest::Client::new();
+    let client = server.client();
     for (i, cdn) in ["cdn-a", "cdn-b", "cdn-a"].iter().enumerate() {
         let response = client
             .post(format!("{}/v1/events", server.url))
@@ -119,6 +119,13 @@ async fn views_and_events_export_in_every_format() {
         .args(["--from", &(now_ms() - 3_600_000).to_string()])
         .arg("--out")
         .arg(&out)
+        .env(
+            "OPENQOE_TOKEN",
+            server
+                .token
+                .as_deref()
+                .expect("the first start made a token"),
+        )
         .output()
         .unwrap();
     assert!(

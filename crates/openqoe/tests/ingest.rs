@@ -21,7 +21,7 @@ fn one_event(view: &str) -> Value {
 async fn accepts_json_text_plain_gzip_and_key_forms() {
     let dir = data_dir();
     let server = TestServer::start(dir.path(), "127.0.0.1:0");
-    let client = reqwest::Client::new();
+    let client = server.client();
     let url = format!("{}/v1/events", server.url);
 
     let plain = client
@@ -85,7 +85,7 @@ async fn accepts_json_text_plain_gzip_and_key_forms() {
 async fn refuses_bad_input_with_a_reason_and_stores_nothing_of_it() {
     let dir = data_dir();
     let server = TestServer::start(dir.path(), "127.0.0.1:0");
-    let client = reqwest::Client::new();
+    let client = server.client();
     let url = format!("{}/v1/events", server.url);
 
     let mut bad_ts = body(
@@ -184,7 +184,7 @@ async fn refuses_bad_input_with_a_reason_and_stores_nothing_of_it() {
 async fn answers_cors_preflight_and_health() {
     let dir = data_dir();
     let server = TestServer::start(dir.path(), "127.0.0.1:0");
-    let client = reqwest::Client::new();
+    let client = server.client();
     let preflight = client
         .request(
             reqwest::Method::OPTIONS,
@@ -226,7 +226,7 @@ async fn configured_environments_replace_the_demo_key() {
         "127.0.0.1:0",
         &["--config", config.to_str().unwrap()],
     );
-    let client = reqwest::Client::new();
+    let client = server.client();
     let url = format!("{}/v1/events", server.url);
     let demo = client
         .post(&url)

@@ -9,7 +9,7 @@ use support::{data_dir, now_ms, post_batch, TestServer};
 async fn names_the_cohort_behind_a_failure_excess() {
     let dir = data_dir();
     let server = TestServer::start(&dir.path().join("data"), "127.0.0.1:0");
-    let client = reqwest::Client::new();
+    let client = server.client();
     let now = now_ms();
     let mut n = 0;
     // (minutes ago, whether cdn-b in DE fails) — the baseline half an hour ago, the incident now.

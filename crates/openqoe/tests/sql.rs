@@ -22,7 +22,7 @@ async fn answers_read_only_sql_over_views_and_events() {
     const T0: i64 = 1_764_028_800_000;
     let dir = data_dir();
     let server = TestServer::start(dir.path(), "127.0.0.1:0");
-    let client = reqwest::Client::new();
+    let client = server.client();
     for (i, cdn) in ["cdn-a", "cdn-b", "cdn-a"].iter().enumerate() {
         let startup = 1_000 + i as i64 * 1_000;
         let event =
@@ -108,12 +108,7 @@ async fn answers_read_only_sql_over_views_and_events() {
 async fn says_how_to_get_sql_when_built_without_it() {
     let dir = data_dir();
     let server = TestServer::start(dir.path(), "127.0.0.1:0");
-    let (status, answer) = sql(
-        &reqwest::Client::new(),
-        &server.url,
-        json!({"sql": "select 1"}),
-    )
-    .await;
+    let (status, answer) = sql(&server.client(), &server.url, json!({"sql": "select 1"})).await;
     assert_eq!(status, 501);
     assert!(answer["error"].as_str().unwrap().contains("--features sql"));
 }

@@ -7,19 +7,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{binary, data_dir, get_json, TestServer};
-
-fn server_with(config: &str) -> (tempfile::TempDir, TestServer) {
-    let dir = data_dir();
-    let path = dir.path().join("openqoe.toml");
-    std::fs::write(&path, config).unwrap();
-    let server = TestServer::start_with(
-        &dir.path().join("data"),
-        "127.0.0.1:0",
-        &["--config", path.to_str().unwrap()],
-    );
-    (dir, server)
-}
+use support::{binary, client_with, get_json, server_with, TestServer};
 
 /// Polls `path` (relative to `/v1/steer/`) and returns (status, body).
 async fn poll(client: &reqwest::Client, server: &TestServer, path: &str) -> (u16, Value) {
@@ -46,7 +34,6 @@ min_reports = 3
 hold_seconds = 2
 exploration_share = 0.0
 cohort_dimensions = ["country"]
-admin_token = "t0ken"
 [[steer.pathways]]
 id = "cdn-a"
 [[steer.pathways]]
@@ -56,7 +43,7 @@ id = "cdn-b"
 #[tokio::test(flavor = "multi_thread")]
 async fn steers_by_reported_throughput_per_cohort_with_operator_controls() {
     let (_dir, server) = server_with(POLICY);
-    let client = reqwest::Client::new();
+    let client = server.client();
 
     // A first poll: default order, the session and cohort in a relative RELOAD-URI, extra
     // parameters of the operator's kept.
@@ -126,9 +113,9 @@ async fn steers_by_reported_throughput_per_cohort_with_operator_controls() {
         "_DASH_throughput: \"fast\" is not a throughput in bits per second"
     );
 
-    // The operator API needs the token.
+    // The operator API needs an admin token.
     let url = |path: &str| format!("{}/v1/steer/{path}", server.url);
-    let unauthorised = client
+    let unauthorised = client_with(None)
         .put(url("enabled"))
         .json(&json!({"enabled": false}))
         .send()
@@ -138,7 +125,6 @@ async fn steers_by_reported_throughput_per_cohort_with_operator_controls() {
     // An override pins Sweden back on cdn-a, ahead of the policy.
     let made = client
         .post(url("overrides"))
-        .bearer_auth("t0ken")
         .json(&json!({"cohort": {"country": "SE"}, "priority": ["cdn-a", "cdn-b"], "reason": "contract test", "expires_in_s": 600}))
         .send()
         .await
@@ -149,7 +135,6 @@ async fn steers_by_reported_throughput_per_cohort_with_operator_controls() {
     assert_eq!(pinned["PATHWAY-PRIORITY"], json!(["cdn-a", "cdn-b"]));
     let bad = client
         .post(url("overrides"))
-        .bearer_auth("t0ken")
         .json(&json!({"cohort": {"country": "SE"}, "priority": ["cdn-z"]}))
         .send()
         .await
@@ -162,7 +147,6 @@ async fn steers_by_reported_throughput_per_cohort_with_operator_controls() {
     );
     let removed = client
         .delete(url(&format!("overrides/{}", made["id"].as_str().unwrap())))
-        .bearer_auth("t0ken")
         .send()
         .await
         .unwrap();
@@ -171,7 +155,6 @@ async fn steers_by_reported_throughput_per_cohort_with_operator_controls() {
     // The kill switch: the player's current pathway first, then the default order.
     let off = client
         .put(url("enabled"))
-        .bearer_auth("t0ken")
         .json(&json!({"enabled": false, "reason": "bridge call"}))
         .send()
         .await
@@ -199,10 +182,86 @@ async fn steers_by_reported_throughput_per_cohort_with_operator_controls() {
     assert_eq!(state["polls"]["rejected"], 1);
 }
 
+/// One client, however many sessions it makes up and however often it polls, is one vote: it
+/// cannot demote a pathway; enough clients (over three quarters of those reporting) can.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_client_s_reports_cannot_demote_a_pathway() {
+    let config = POLICY.replace(
+        "[steer]",
+        "[collect]\nclient_address_header = \"x-forwarded-for\"\n[steer]",
+    );
+    let (_dir, server) = server_with(&config);
+    let client = server.client();
+    let report = |from: String, path: String| {
+        let client = client.clone();
+        let url = format!("{}/v1/steer/{path}", server.url);
+        async move {
+            let answer = client
+                .get(url)
+                .header("x-forwarded-for", from)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), 200);
+        }
+    };
+    // Honest clients see both pathways fast.
+    for i in 0..3 {
+        report(
+            format!("198.51.100.{i}"),
+            format!("hls?country=SE&session=h{i}&_HLS_pathway=cdn-a&_HLS_throughput=9000000"),
+        )
+        .await;
+        report(
+            format!("198.51.100.{i}"),
+            format!(
+                "dash?country=SE&session=h{i}&_DASH_pathway=%22cdn-b%22&_DASH_throughput=9000000"
+            ),
+        )
+        .await;
+    }
+    // One address claims cdn-a is slow, forty times under forty made-up sessions.
+    for i in 0..40 {
+        report(
+            "203.0.113.66".into(),
+            format!("hls?country=SE&session=fake{i}&_HLS_pathway=cdn-a&_HLS_throughput=100000"),
+        )
+        .await;
+    }
+    // Several evaluations (every second) pass: cdn-a stays.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let state = get_json(&client, &format!("{}/v1/steer", server.url)).await;
+    assert_eq!(
+        state["changes"],
+        json!([]),
+        "one client demoted nothing: {state:#}"
+    );
+
+    // Nine more clients see cdn-a slow: now even its best case (the upper quartile of one vote
+    // per client: 10 slow of 13) is slow.
+    for i in 0..9 {
+        report(
+            format!("192.0.2.{i}"),
+            format!("hls?country=SE&session=s{i}&_HLS_pathway=cdn-a&_HLS_throughput=100000"),
+        )
+        .await;
+    }
+    let mut state = Value::Null;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        state = get_json(&client, &format!("{}/v1/steer", server.url)).await;
+        if !state["changes"].as_array().unwrap().is_empty() {
+            break;
+        }
+    }
+    assert_eq!(state["changes"][0]["kind"], "demoted", "{state:#}");
+    assert_eq!(state["changes"][0]["pathway"], "cdn-a");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn without_pathways_steering_says_how_to_turn_it_on() {
     let (_dir, server) = server_with("");
-    let client = reqwest::Client::new();
+    let client = server.client();
     for path in ["hls", "dash?_DASH_pathway=a"] {
         let (status, body) = poll(&client, &server, path).await;
         assert_eq!(status, 404);
@@ -266,7 +325,7 @@ expire_minutes = 30
         "{}",
         String::from_utf8_lossy(&sim.stderr)
     );
-    let client = reqwest::Client::new();
+    let client = server.client();
     let mut steer = Value::Null;
     for _ in 0..60 {
         steer = get_json(&client, &format!("{}/v1/steer", server.url)).await;

@@ -81,7 +81,7 @@ fn text(row: &parquet::record::Row, column: &str) -> Option<String> {
 async fn settled_hours_become_parquet_and_old_views_go() {
     let setup = Setup::new("[store]\nsettle_minutes = 0\nretention_days = 7\n");
     let (server, data) = (setup.start(), &setup.data);
-    let client = reqwest::Client::new();
+    let client = server.client();
     let now = now_ms();
     // Mid-hour, three hours ago: its hour has ended, so it is settled with settle_minutes = 0.
     let recent_start = (now / HOUR_MS - 3) * HOUR_MS + HOUR_MS / 2;
@@ -185,7 +185,7 @@ async fn exported_events(client: &reqwest::Client, url: &str, start: i64) -> Str
 async fn written_hours_let_events_go_and_read_them_back() {
     let setup = Setup::new("[store]\nsettle_minutes = 0\ncheck_seconds = 1\n");
     let (server, data) = (setup.start(), &setup.data);
-    let client = reqwest::Client::new();
+    let client = server.client();
     let url = &server.url;
     let (start, deadline) = settle_one_view(&client, url).await;
     let events_url = format!("{url}/v1/views/settled/events");
@@ -241,7 +241,7 @@ async fn written_hours_let_events_go_and_read_them_back() {
     // A restart loads the hour from its files (and the log adds nothing new): all still there.
     server.kill_9();
     let server = setup.start();
-    let (url, client) = (&server.url, reqwest::Client::new());
+    let (url, client) = (&server.url, server.client());
     assert!(gauge(&client, url, "openqoe_released_events").await >= 4.0);
     let types = event_types(&client, &format!("{url}/v1/views/settled/events")).await;
     assert_eq!(
@@ -271,7 +271,7 @@ async fn the_log_is_cut_where_the_hour_files_hold_its_batches() {
     let setup =
         Setup::new("[store]\nsettle_minutes = 0\ncheck_seconds = 1\n[wal]\nsegment_bytes = 1\n");
     let (server, data) = (setup.start(), &setup.data);
-    let client = reqwest::Client::new();
+    let client = server.client();
     let url = &server.url;
     let (_, deadline) = settle_one_view(&client, url).await;
     // The segments holding the settled view's batch, made older than the cut's margin.
@@ -306,7 +306,7 @@ async fn the_log_is_cut_where_the_hour_files_hold_its_batches() {
 
     server.kill_9();
     let server = setup.start();
-    let (url, client) = (&server.url, reqwest::Client::new());
+    let (url, client) = (&server.url, server.client());
     let types = event_types(&client, &format!("{url}/v1/views/settled/events")).await;
     assert_eq!(types, ["play_requested", "first_frame", "view_end"]);
     let types = event_types(&client, &format!("{url}/v1/views/live/events")).await;
@@ -329,7 +329,7 @@ async fn ended_views_events_are_read_back_from_the_log_before_their_hour_is_writ
     // keep_ended_seconds = 0, the default: the events leave at the next expiry tick.
     let setup = Setup::new("[store]\ncheck_seconds = 1\n");
     let server = setup.start();
-    let client = reqwest::Client::new();
+    let client = server.client();
     let url = &server.url;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let start = now_ms() - 70_000;
@@ -385,7 +385,7 @@ async fn ended_views_events_are_read_back_from_the_log_before_their_hour_is_writ
     // After a crash the log is replayed: the view ends again, and leaves memory again.
     server.kill_9();
     let server = setup.start();
-    let (url, client) = (&server.url, reqwest::Client::new());
+    let (url, client) = (&server.url, server.client());
     released(&client, url, 4.0, deadline).await;
     assert_eq!(
         event_types(&client, &format!("{url}/v1/views/ended/events")).await,

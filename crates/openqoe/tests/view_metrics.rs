@@ -90,7 +90,7 @@ fn everything_view() -> Vec<Value> {
 async fn every_metric_of_a_scripted_view_is_exact() {
     let dir = data_dir();
     let server = TestServer::start(dir.path(), "127.0.0.1:0");
-    let client = reqwest::Client::new();
+    let client = server.client();
     let events = everything_view();
     let (first, middle, last) = (&events[0..5], &events[5..12], &events[12..18]);
 
@@ -170,7 +170,7 @@ async fn every_metric_of_a_scripted_view_is_exact() {
 async fn rates_and_percentiles_over_views() {
     let dir = data_dir();
     let server = TestServer::start(dir.path(), "127.0.0.1:0");
-    let client = reqwest::Client::new();
+    let client = server.client();
     let views: [(&str, Vec<Value>); 4] = [
         ("rate-everything", everything_view()),
         (

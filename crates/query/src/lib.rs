@@ -1,4 +1,4 @@
-//! The read side: Query API v1 (DESIGN §4.2), `/healthz` and Prometheus `/metrics`.
+//! The read side: Query API v1 (DESIGN §4.2) and Prometheus `/metrics`.
 //!
 //! Owns request parsing, filtering, grouping and aggregation; does not own where views live: it
 //! reads them through a [`ViewSource`] the binary provides (live views from the sessionizer,

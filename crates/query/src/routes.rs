@@ -1,4 +1,4 @@
-//! The HTTP surface: `/v1/...`, `/healthz`, `/metrics`.
+//! The HTTP surface: `/v1/...`, `/metrics`.
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -22,7 +22,6 @@ type Pairs = Query<Vec<(String, String)>>;
 /// The query routes over a view source, with `/metrics` encoding `registry`.
 pub fn router<S: ViewSource>(source: Arc<S>, registry: Arc<Registry>) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/metrics", get(prometheus::<S>))
         .route("/v1/metrics", get(catalogue))
         .route("/v1/dimensions", get(dimensions::<S>))

@@ -2,6 +2,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use openqoe_access::AccessConfig;
 use openqoe_alert::{ActionHook, Destination};
 use openqoe_collect::CollectConfig;
 use openqoe_detect::DetectConfig;
@@ -9,6 +10,8 @@ use openqoe_sessionize::SessionizeConfig;
 use openqoe_steer::SteerConfig;
 use openqoe_store::{Hold, StoreConfig};
 use openqoe_wal::WalConfig;
+
+use crate::http::HttpConfig;
 use serde::Deserialize;
 
 /// The whole configuration file; every section is optional.
@@ -33,6 +36,10 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// `[steer]`: the content-steering server's pathways and guardrails.
     pub steer: SteerConfig,
+    /// `[access]`: API tokens (hashes) and dashboard sessions.
+    pub access: AccessConfig,
+    /// `[http]`: connection caps and time limits.
+    pub http: HttpConfig,
 }
 
 /// `[alerts]`: destinations, action webhooks, and the dashboard address put in notices.

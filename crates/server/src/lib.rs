@@ -9,6 +9,9 @@
 mod alerting;
 mod api_error;
 mod config;
+mod data_dir_lock;
+mod health;
+mod http;
 mod live_metrics;
 mod persist;
 mod pipeline;
@@ -21,5 +24,6 @@ mod views;
 
 pub use api_error::ApiError;
 pub use config::{AlertsConfig, Config};
-pub use topology::{build, Topology};
+pub use http::HttpConfig;
+pub use topology::{build, Credentials, Topology};
 pub use views::ServerViews;

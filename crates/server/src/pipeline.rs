@@ -208,6 +208,14 @@ impl Pipeline {
 }
 
 impl DurableBatches for Pipeline {
+    fn has_room_for(&self, batch: &Batch) -> bool {
+        let views = self.views.read().expect("views lock poisoned");
+        let id = &batch.view.id;
+        !views.sessionizer.is_full()
+            || views.sessionizer.view(id).is_some()
+            || views.store.get(id).is_some()
+    }
+
     fn remove_durable(&self, batch: &mut Batch) -> usize {
         let views = self.views.read().expect("views lock poisoned");
         let id = &batch.view.id;

@@ -3,16 +3,19 @@
 //! player's cohort; the session (its id and cohort) rides in `RELOAD-URI`, so any instance can
 //! answer the next poll. `GET /v1/steer` shows the state; the kill switch and overrides are
 //! `PUT /v1/steer/enabled`, `POST /v1/steer/overrides`, `DELETE /v1/steer/overrides/{id}`.
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
+use openqoe_access::Caller;
+use openqoe_collect::client_of;
 use openqoe_model::ServerTime;
 use openqoe_steer::{
     Cohort, Observations, Policy, Protocol, SteerConfig, SteeringManifest, SteeringQuery,
@@ -34,6 +37,9 @@ const COHORTS_SHOWN: usize = 200;
 /// A throughput report from a poll.
 struct Report {
     at: i64,
+    /// Who reported: the client's address (an IPv6 client's /64), or its steering session when
+    /// the address stands for many (a proxy on this host).
+    voter: String,
     cohort: Vec<Option<String>>,
     pathway: String,
     throughput_bps: u64,
@@ -54,6 +60,8 @@ pub struct Steering {
     polls: Polls,
     /// The trusted country header of `[collect]`, a cohort source when a poll names none.
     country_header: Option<String>,
+    /// The trusted client address header of `[collect]`, for one vote per client.
+    client_address_header: Option<String>,
     /// Changes already written to the process log.
     logged_changes: AtomicU64,
 }
@@ -78,6 +86,7 @@ impl Steering {
     pub fn new(
         config: &SteerConfig,
         country_header: Option<String>,
+        client_address_header: Option<String>,
     ) -> anyhow::Result<Option<Steering>> {
         config.validate().map_err(anyhow::Error::msg)?;
         if !config.is_active() {
@@ -88,6 +97,7 @@ impl Steering {
             reports: Mutex::new(VecDeque::new()),
             polls: Polls::default(),
             country_header,
+            client_address_header,
             logged_changes: AtomicU64::new(0),
         }))
     }
@@ -132,8 +142,15 @@ impl Steering {
             while reports.front().is_some_and(|r| r.at < from) {
                 reports.pop_front();
             }
+            // One vote per client, cohort and pathway: its latest report in the window. A client
+            // that polls often, or lies, moves the median by one vote at most and counts once
+            // towards `min_reports`; demoting a pathway takes as many clients as that.
+            let mut votes = HashMap::new();
             for r in reports.iter() {
-                observations.add_report(&r.cohort, &r.pathway, r.throughput_bps);
+                votes.insert((&r.voter, &r.cohort, &r.pathway), r.throughput_bps);
+            }
+            for ((_, cohort, pathway), throughput_bps) in votes {
+                observations.add_report(cohort, pathway, throughput_bps);
             }
         }
         let mut policy = self.policy.lock().expect("steering lock poisoned");
@@ -226,6 +243,7 @@ impl Steering {
         &self,
         protocol: Protocol,
         pairs: Vec<(String, String)>,
+        peer: Option<IpAddr>,
         headers: &HeaderMap,
     ) -> Response {
         let query = match SteeringQuery::parse(protocol, &pairs) {
@@ -251,13 +269,17 @@ impl Steering {
             .cohort_dimensions
             .iter()
             .map(|dim| {
-                param(dim).or_else(|| {
-                    (dim == "country")
-                        .then(|| self.country_header.as_ref().and_then(|h| headers.get(h)))
-                        .flatten()
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_ascii_uppercase)
-                })
+                // A cohort value is a short code (`DE`, an ISP's name): a longer one is not
+                // kept, here or in the reports, so a poll cannot grow memory by its length.
+                param(dim)
+                    .filter(|v| v.len() <= MAX_COHORT_VALUE_BYTES)
+                    .or_else(|| {
+                        (dim == "country")
+                            .then(|| self.country_header.as_ref().and_then(|h| headers.get(h)))
+                            .flatten()
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_ascii_uppercase)
+                    })
             })
             .collect();
         let session = param("session")
@@ -265,11 +287,17 @@ impl Steering {
             .unwrap_or_else(|| format!("{:016x}", rand::thread_rng().gen::<u64>()));
         let now = ServerTime::now().0;
         if query.reports.iter().any(|r| r.throughput_bps.is_some()) {
+            let header = self.client_address_header.as_deref();
+            let voter = client_of(peer, header, headers)
+                .map_or_else(|| session.clone(), |client| client.to_string());
             let mut reports = self.reports.lock().expect("reports lock poisoned");
-            for r in &query.reports {
+            // Reports about pathways this server does not steer say nothing it can use.
+            let known = |pathway: &str| config.pathways.iter().any(|p| p.id == pathway);
+            for r in query.reports.iter().filter(|r| known(&r.pathway)) {
                 if let Some(bps) = r.throughput_bps {
                     reports.push_back(Report {
                         at: now,
+                        voter: voter.clone(),
                         cohort: cohort.clone(),
                         pathway: r.pathway.clone(),
                         throughput_bps: bps,
@@ -307,41 +335,16 @@ impl Steering {
         };
         player_headers(Json(manifest.to_json()).into_response())
     }
-
-    /// An operator request's JSON body once the request is authorised, else the refusal.
-    fn operator_request<T>(
-        &self,
-        headers: &HeaderMap,
-        body: Result<Json<T>, JsonRejection>,
-    ) -> Result<T, Box<Response>> {
-        self.authorised(headers)?;
-        body.map(|Json(body)| body).map_err(|e| {
-            Box::new(ApiError::new(StatusCode::BAD_REQUEST, e.body_text()).into_response())
-        })
-    }
-
-    fn authorised(&self, headers: &HeaderMap) -> Result<(), Box<Response>> {
-        let policy = self.policy.lock().expect("steering lock poisoned");
-        let Some(token) = &policy.config().admin_token else {
-            return Ok(());
-        };
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if given == Some(token.as_str()) {
-            Ok(())
-        } else {
-            Err(Box::new(
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "steering changes need Authorization: Bearer <steer.admin_token>",
-                )
-                .into_response(),
-            ))
-        }
-    }
 }
+
+/// An operator request's JSON body (the access guard has checked the admin role), else why not.
+fn operator_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    body.map(|Json(body)| body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))
+}
+
+/// Longest cohort value a poll may name.
+const MAX_COHORT_VALUE_BYTES: usize = 64;
 
 /// "country=DE & isp=x" or "everyone".
 fn describe(cohort: &Cohort) -> String {
@@ -356,20 +359,25 @@ fn describe(cohort: &Cohort) -> String {
     }
 }
 
+/// The connection's peer, as the server put it in the request.
+type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
 async fn poll_hls(
     State(s): State<Arc<Steering>>,
     Query(pairs): Query<Vec<(String, String)>>,
+    peer: Peer,
     headers: HeaderMap,
 ) -> Response {
-    s.poll(Protocol::Hls, pairs, &headers)
+    s.poll(Protocol::Hls, pairs, peer.map(|p| p.0 .0.ip()), &headers)
 }
 
 async fn poll_dash(
     State(s): State<Arc<Steering>>,
     Query(pairs): Query<Vec<(String, String)>>,
+    peer: Peer,
     headers: HeaderMap,
 ) -> Response {
-    s.poll(Protocol::Dash, pairs, &headers)
+    s.poll(Protocol::Dash, pairs, peer.map(|p| p.0 .0.ip()), &headers)
 }
 
 async fn state(State(s): State<Arc<Steering>>) -> Json<Value> {
@@ -403,18 +411,18 @@ struct EnabledBody {
 
 async fn set_enabled(
     State(s): State<Arc<Steering>>,
-    headers: HeaderMap,
+    Extension(by): Extension<Caller>,
     body: Result<Json<EnabledBody>, JsonRejection>,
 ) -> Response {
-    let body = match s.operator_request(&headers, body) {
+    let body = match operator_body(body) {
         Ok(body) => body,
-        Err(refused) => return *refused,
+        Err(refused) => return refused.into_response(),
     };
     let mut policy = s.policy.lock().expect("steering lock poisoned");
     let reason = if body.reason.is_empty() {
-        "by the operator".to_owned()
+        format!("by {}", by.name)
     } else {
-        body.reason
+        format!("{} (by {})", body.reason, by.name)
     };
     policy.set_enabled(body.enabled, &reason, ServerTime::now());
     s.log_new_changes(&policy);
@@ -434,12 +442,12 @@ struct OverrideBody {
 
 async fn add_override(
     State(s): State<Arc<Steering>>,
-    headers: HeaderMap,
+    Extension(by): Extension<Caller>,
     body: Result<Json<OverrideBody>, JsonRejection>,
 ) -> Response {
-    let body = match s.operator_request(&headers, body) {
+    let body = match operator_body(body) {
         Ok(body) => body,
-        Err(refused) => return *refused,
+        Err(refused) => return refused.into_response(),
     };
     let now = ServerTime::now();
     let expires_at = match body.expires_in_s {
@@ -456,8 +464,13 @@ async fn add_override(
         ),
         None => None,
     };
+    let reason = if body.reason.is_empty() {
+        format!("by {}", by.name)
+    } else {
+        format!("{} (by {})", body.reason, by.name)
+    };
     let mut policy = s.policy.lock().expect("steering lock poisoned");
-    match policy.set_override(body.cohort, body.priority, expires_at, &body.reason, now) {
+    match policy.set_override(body.cohort, body.priority, expires_at, &reason, now) {
         Ok(made) => {
             s.log_new_changes(&policy);
             (
@@ -472,14 +485,12 @@ async fn add_override(
 
 async fn remove_override(
     State(s): State<Arc<Steering>>,
-    headers: HeaderMap,
+    Extension(by): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(refused) = s.authorised(&headers) {
-        return *refused;
-    }
     let mut policy = s.policy.lock().expect("steering lock poisoned");
-    if policy.clear_override(&id, "removed by the operator", ServerTime::now()) {
+    let reason = format!("removed by {}", by.name);
+    if policy.clear_override(&id, &reason, ServerTime::now()) {
         s.log_new_changes(&policy);
         Json(json!({"removed": id})).into_response()
     } else {

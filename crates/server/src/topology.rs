@@ -6,12 +6,14 @@
 //! run apart over other engines: the **collector** (HTTP ingest into an [`EventLog`], handing
 //! durable batches to a [`DurableBatches`] sink), the **sessionizer** (the [`Pipeline`]: log →
 //! views → store, with the expiry, detection, steering and file ticks) and the **API** (queries
-//! over a `ViewSource`, dashboard, alerts, steering endpoints).
+//! over a `ViewSource`, dashboard, alerts, steering endpoints). Every route stands behind
+//! [`Access`]: public for players, a token's role for the rest.
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use openqoe_access::{Access, FirstStart};
 use openqoe_collect::{CollectConfig, CollectStats, DurableBatches, Ingest};
 use openqoe_model::ServerTime;
 use openqoe_wal::{EventLog, ReplayReport};
@@ -19,6 +21,8 @@ use prometheus_client::registry::Registry;
 
 use crate::alerting::Alerting;
 use crate::config::Config;
+use crate::data_dir_lock::DataDirLock;
+use crate::http::{ConnectionStats, HttpConfig};
 use crate::persist::Persistence;
 use crate::pipeline::Pipeline;
 use crate::steering::Steering;
@@ -36,18 +40,48 @@ pub struct Topology {
     persistence: Arc<Persistence>,
     /// The content-steering server, when `[steer]` names pathways (for its tick).
     steering: Option<Arc<Steering>>,
+    /// Credentials, checked in front of every route (also those merged into `router` later).
+    access: Arc<Access>,
+    /// This process's hold on the data directory.
+    _lock: DataDirLock,
+    /// Connection caps and time limits.
+    http: HttpConfig,
+    /// Their counters.
+    connections: ConnectionStats,
+    /// What the start did about credentials (an admin token made on the first start).
+    pub first_start: FirstStart,
     /// What replaying the log found at start-up.
     pub replay: ReplayReport,
     /// Log records that could not be read back as batches.
     pub unreadable_records: u64,
 }
 
-/// Loads the store's hour files and replays the log in `data_dir` into fresh views, then builds
-/// the three roles over them.
+/// Whether the server asks for credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credentials {
+    /// API tokens from `[access]` and the data directory (made on the first start if none).
+    Tokens,
+    /// None asked: only for the demo on a loopback address.
+    Open,
+}
+
+/// Takes the data directory, loads the store's hour files and replays the log in it into fresh
+/// views, then builds the three roles over them, behind `credentials`.
 ///
 /// # Errors
-/// When the files or the log cannot be read, or a section of the configuration is invalid.
-pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
+/// When another server holds `data_dir`, the files or the log cannot be read, or a section of
+/// the configuration is invalid.
+pub fn build(
+    config: &Config,
+    data_dir: &Path,
+    credentials: Credentials,
+) -> anyhow::Result<Topology> {
+    // First: nothing in the directory may be touched while another server holds it.
+    let lock = DataDirLock::acquire(data_dir)?;
+    let (access, first_start) = match credentials {
+        Credentials::Tokens => Access::load(&config.access, data_dir)?,
+        Credentials::Open => (Access::open(), FirstStart::TokensExist),
+    };
     let telemetry = Telemetry::new();
     let on_wal_sync = telemetry.on_wal_sync();
     let Telemetry {
@@ -68,35 +102,51 @@ pub fn build(config: &Config, data_dir: &Path) -> anyhow::Result<Topology> {
     if hours > 0 {
         tracing::info!(hours, views, "hour files loaded");
     }
+    let access = Arc::new(access);
+    access.register(&mut registry);
+    let connections = ConnectionStats::default();
+    connections.register(&mut registry);
     let replayed = pipeline.replay(&data_dir.join("wal"), config.wal.clone(), on_wal_sync)?;
     pipeline.expire(ServerTime::now());
 
-    let steering =
-        Steering::new(&config.steer, config.collect.country_header.clone())?.map(Arc::new);
+    let steering = Steering::new(
+        &config.steer,
+        config.collect.country_header.clone(),
+        config.collect.client_address_header.clone(),
+    )?
+    .map(Arc::new);
     let alerting = Arc::new(Alerting::new(
         config,
         pipeline.newest_event_at(),
         steering.clone(),
         &mut registry,
     )?);
+    let health = crate::health::router(replayed.log.clone());
     let router = collector(
         config.collect.clone(),
         replayed.log,
         Arc::clone(&pipeline),
         collect_stats,
     )
+    .merge(health)
     .merge(api(
         Arc::clone(&pipeline),
         registry,
         &alerting,
         steering.as_ref(),
-    ));
+    ))
+    .merge(Arc::clone(&access).router());
     Ok(Topology {
         router,
         persistence: Arc::new(Persistence::new(config.store.clone(), data_dir.to_owned())),
         pipeline,
         alerting,
         steering,
+        access,
+        _lock: lock,
+        http: config.http.clone(),
+        connections,
+        first_start,
         replay: replayed.report,
         unreadable_records: replayed.unreadable_records,
     })
@@ -171,9 +221,11 @@ impl Topology {
                 },
             )
         });
-        axum::serve(listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let router = self.router.layer(axum::middleware::from_fn_with_state(
+            self.access,
+            openqoe_access::guard,
+        ));
+        crate::http::serve(listener, router, &self.http, self.connections, shutdown).await?;
         expiry.abort();
         files.abort();
         if let Some(steering) = steering {

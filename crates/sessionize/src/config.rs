@@ -1,7 +1,7 @@
 //! `[sessionize]` section of openqoe.toml.
 use serde::Deserialize;
 
-/// `[sessionize]` section of openqoe.toml: when views end.
+/// `[sessionize]` section of openqoe.toml: when views end, and how many may be live.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SessionizeConfig {
@@ -9,6 +9,9 @@ pub struct SessionizeConfig {
     pub idle_timeout_ms: u64,
     /// A stall longer than this ends its view, in milliseconds.
     pub stall_timeout_ms: u64,
+    /// Live views held at most; a batch that would start another is refused until some end
+    /// (each costs ~1.6 KB, so the default bounds them at ~3 GB).
+    pub max_live_views: usize,
 }
 
 impl Default for SessionizeConfig {
@@ -17,6 +20,7 @@ impl Default for SessionizeConfig {
         SessionizeConfig {
             idle_timeout_ms: 60 * 60 * 1000,
             stall_timeout_ms: 5 * 60 * 1000,
+            max_live_views: 2_000_000,
         }
     }
 }

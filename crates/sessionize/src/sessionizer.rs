@@ -238,4 +238,9 @@ impl Sessionizer {
     pub fn live_count(&self) -> usize {
         self.live.len()
     }
+
+    /// Whether `max_live_views` are live, so that no other view may start.
+    pub fn is_full(&self) -> bool {
+        self.live.len() >= self.config.max_live_views
+    }
 }

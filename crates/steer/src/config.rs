@@ -81,9 +81,6 @@ pub struct SteerConfig {
     pub throughput_need_bps: u64,
     /// `[[steer.actions]]`: built-in actions alert rules can name.
     pub actions: Vec<SteerAction>,
-    /// When set, the operator API (`PUT`/`POST`/`DELETE` under `/v1/steer`) needs
-    /// `Authorization: Bearer <token>`.
-    pub admin_token: Option<String>,
 }
 
 impl Default for SteerConfig {
@@ -104,7 +101,6 @@ impl Default for SteerConfig {
             exploration_share: 0.05,
             throughput_need_bps: 3_000_000,
             actions: Vec::new(),
-            admin_token: None,
         }
     }
 }

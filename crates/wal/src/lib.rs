@@ -4,6 +4,9 @@
 //! Owns durability of opaque records; knows nothing of events or views. Key decision: one
 //! writer thread drains every append already queued, writes them together and calls `fsync`
 //! once, so concurrent requests share a sync and an acknowledgement always follows a sync.
+//! After a failed write, sync or new segment, the segment is never written again: appends are
+//! refused (and [`SegmentLog::unavailable`] says why) until a fresh segment opens, which the
+//! writer tries on every append and every second.
 #![warn(missing_docs)]
 
 mod log;
@@ -68,7 +71,7 @@ pub enum AppendError {
     /// Writing or syncing the segment failed.
     #[error("write-ahead log i/o: {0}")]
     Io(String),
-    /// An earlier write or sync failed, so nothing later can be called durable.
+    /// An earlier write, sync or new segment failed and no fresh segment could be opened since.
     #[error("write-ahead log unusable after an earlier failure: {0}")]
     Poisoned(String),
     /// The record is empty or larger than `MAX_RECORD_BYTES`.

@@ -2,7 +2,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -38,6 +38,22 @@ struct Append {
 #[derive(Clone)]
 pub struct SegmentLog {
     appends: mpsc::Sender<Append>,
+    /// Why the log takes no writes now, while it does not.
+    unavailable: Arc<Mutex<Option<String>>>,
+}
+
+/// How often the writer tries to recover after a failure while no append comes to try it.
+const RECOVERY_INTERVAL: Duration = Duration::from_secs(1);
+
+impl SegmentLog {
+    /// Why the log cannot make anything durable now (after a failed write, sync or new
+    /// segment, until it has recovered), or `None` while it can.
+    pub fn unavailable(&self) -> Option<String> {
+        self.unavailable
+            .lock()
+            .expect("wal status lock poisoned")
+            .clone()
+    }
 }
 
 pub(crate) fn segment_path(dir: &Path, number: u64) -> PathBuf {
@@ -166,6 +182,7 @@ impl SegmentLog {
             sync_dir(dir)?;
         }
         let offset = file.metadata().map_err(|e| WalError::io(&path, e))?.len();
+        let unavailable = Arc::new(Mutex::new(None));
         let writer = Writer {
             dir: dir.to_owned(),
             config,
@@ -173,14 +190,21 @@ impl SegmentLog {
             file,
             number,
             offset,
-            poisoned: None,
+            failed: None,
+            unavailable: Arc::clone(&unavailable),
         };
         let (appends, receiver) = mpsc::channel();
         std::thread::Builder::new()
             .name("openqoe-wal".into())
             .spawn(move || writer.run(receiver))
             .map_err(|e| WalError::io(dir, e))?;
-        Ok((SegmentLog { appends }, report))
+        Ok((
+            SegmentLog {
+                appends,
+                unavailable,
+            },
+            report,
+        ))
     }
 }
 
@@ -204,16 +228,37 @@ struct Writer {
     on_sync: SyncObserver,
     file: File,
     number: u64,
+    /// Where the segment's durable records end.
     offset: u64,
-    /// Set after a failed write or fsync: nothing later may be called durable (the kernel may
-    /// have dropped the dirty pages, so a later fsync succeeding proves nothing).
-    poisoned: Option<String>,
+    /// Set after a failed write, fsync or new segment: the segment is not written again (the
+    /// kernel may have dropped its dirty pages, so a later fsync succeeding would prove
+    /// nothing); appends are refused until a fresh segment is open.
+    failed: Option<String>,
+    /// What [`SegmentLog::unavailable`] reads.
+    unavailable: Arc<Mutex<Option<String>>>,
 }
 
 impl Writer {
     fn run(mut self, appends: mpsc::Receiver<Append>) {
         let mut buffer = Vec::new();
-        while let Ok(first) = appends.recv() {
+        loop {
+            let first = if self.failed.is_some() {
+                // Recover on time too: clients back off and probes stop sending traffic, so
+                // waiting for an append could wait for ever.
+                match appends.recv_timeout(RECOVERY_INTERVAL) {
+                    Ok(first) => first,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        self.recover();
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            } else {
+                match appends.recv() {
+                    Ok(first) => first,
+                    Err(_) => break,
+                }
+            };
             // Group commit: everything already queued rides on this one fsync.
             let mut group = vec![first];
             let mut bytes = group[0].record.len();
@@ -238,7 +283,10 @@ impl Writer {
         group: &[Append],
         buffer: &mut Vec<u8>,
     ) -> Vec<Result<LogPosition, AppendError>> {
-        if let Some(reason) = &self.poisoned {
+        if self.failed.is_some() {
+            self.recover();
+        }
+        if let Some(reason) = &self.failed {
             return group
                 .iter()
                 .map(|_| Err(AppendError::Poisoned(reason.clone())))
@@ -246,7 +294,7 @@ impl Writer {
         }
         if self.offset >= self.config.segment_bytes {
             if let Err(e) = self.rotate() {
-                self.poisoned = Some(e.to_string());
+                self.fail(e.to_string());
                 return group
                     .iter()
                     .map(|_| Err(AppendError::Io(e.to_string())))
@@ -274,12 +322,44 @@ impl Writer {
                 positions.into_iter().map(Ok).collect()
             }
             Err(e) => {
-                tracing::error!(error = %e, "write-ahead log write failed; refusing all further appends");
-                self.poisoned = Some(e.to_string());
+                self.fail(e.to_string());
                 group
                     .iter()
                     .map(|_| Err(AppendError::Io(e.to_string())))
                     .collect()
+            }
+        }
+    }
+
+    /// Stops trusting the open segment: appends are refused until [`Writer::recover`] opens a
+    /// fresh one.
+    fn fail(&mut self, reason: String) {
+        tracing::error!(error = %reason, "write-ahead log failed; refusing appends until a fresh segment opens");
+        *self.unavailable.lock().expect("wal status lock poisoned") = Some(reason.clone());
+        self.failed = Some(reason);
+    }
+
+    /// After a failure: cuts the failed segment back to its durable records (best effort: what
+    /// is left past them was never acknowledged, and a retried batch is de-duplicated) and
+    /// continues in a fresh segment; nothing written before is trusted any more than it was.
+    fn recover(&mut self) {
+        let _ = self
+            .file
+            .set_len(self.offset)
+            .and_then(|()| self.file.sync_all());
+        match self.rotate() {
+            Ok(()) => {
+                tracing::warn!(
+                    segment = self.number,
+                    "write-ahead log recovered: appending to a fresh segment"
+                );
+                self.failed = None;
+                *self.unavailable.lock().expect("wal status lock poisoned") = None;
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                *self.unavailable.lock().expect("wal status lock poisoned") = Some(reason.clone());
+                self.failed = Some(reason);
             }
         }
     }

@@ -202,3 +202,47 @@ async fn records_read_back_at_their_positions_across_segments() {
         assert!(e.to_string().contains(reason), "{name}: {e}");
     }
 }
+
+#[tokio::test]
+async fn a_failed_segment_is_left_and_appends_recover_once_the_cause_is_gone() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("wal");
+    let aside = parent.path().join("wal-aside");
+    std::fs::create_dir(&dir).unwrap();
+    // A segment per commit, so every append opens a file in the directory.
+    let config = WalConfig {
+        segment_bytes: 1,
+        ..WalConfig::default()
+    };
+    let (log, _, _) = open(&dir, config.clone());
+    log.append(b"before".to_vec()).await.unwrap();
+    assert_eq!(log.unavailable(), None);
+
+    // The directory is gone (as a full disk or no file descriptors would make it unwritable).
+    std::fs::rename(&dir, &aside).unwrap();
+    assert!(log.append(b"refused".to_vec()).await.is_err());
+    let reason = log
+        .unavailable()
+        .expect("the log says why it takes no writes");
+    assert!(reason.contains("No such file"), "{reason}");
+    assert!(matches!(
+        log.append(b"still refused".to_vec()).await,
+        Err(crate::AppendError::Poisoned(_))
+    ));
+
+    // Back: the writer recovers by itself, without an append, within its recovery interval.
+    std::fs::rename(&aside, &dir).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while log.unavailable().is_some() {
+        assert!(std::time::Instant::now() < deadline, "the log recovers");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    log.append(b"after".to_vec()).await.unwrap();
+    drop(log);
+    let (_, replayed, _) = open(&dir, config);
+    assert_eq!(
+        replayed,
+        [b"before".to_vec(), b"after".to_vec()],
+        "only what was acknowledged"
+    );
+}

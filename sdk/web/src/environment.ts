@@ -1,5 +1,6 @@
-// Who and where, with privacy first: no cookies; a random viewer id in localStorage unless the
-// integration opts out; a session id that slides like a browsing session; device facts from the
+// Who and where, with privacy first: no cookies; nothing at all when the viewer asks (Do Not
+// Track, Global Privacy Control); a random viewer id in localStorage unless the integration opts
+// out or keeps it to the session; a session id that slides like a browsing session; device facts from the
 // browser's own hints.
 import { fnv1a } from './hash';
 import type { Props } from './wire';
@@ -18,13 +19,20 @@ export function randomId(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** The page's localStorage, or none where it is denied (private modes, sandboxed frames). */
-export function localStore(): Storage | undefined {
+/** Where the viewer id lives: the page's localStorage (`device`) or sessionStorage (`session`),
+ * or none where it is denied (private modes, sandboxed frames). */
+export function viewerStore(scope: 'device' | 'session' = 'device'): Storage | undefined {
   try {
-    return globalThis.localStorage ?? undefined;
+    return (scope === 'session' ? globalThis.sessionStorage : globalThis.localStorage) ?? undefined;
   } catch {
     return undefined;
   }
+}
+
+/** Whether the viewer asked not to be tracked: Do Not Track or Global Privacy Control. */
+export function optedOut(nav: Partial<Navigator> & { globalPrivacyControl?: boolean } | undefined = globalThis.navigator): boolean {
+  const legacy = (globalThis as { doNotTrack?: string }).doNotTrack;
+  return nav?.doNotTrack === '1' || nav?.globalPrivacyControl === true || legacy === '1';
 }
 
 /** The stored viewer id, created on first use; `undefined` when storage is unavailable. */

@@ -3,7 +3,7 @@
 import type { Adapter, PlayerReport } from './adapter';
 import { html5 } from './adapters/html5';
 import { epoch, monotonic } from './clock';
-import { deviceProps, localStore, randomId, sampled, sessionId, viewerId } from './environment';
+import { deviceProps, optedOut, randomId, sampled, sessionId, viewerId, viewerStore } from './environment';
 import { Delivery, Outbox } from './outbox';
 import { type EarlierRequest, Playback } from './playback';
 import { RenditionTracker } from './rendition';
@@ -29,7 +29,11 @@ export interface MonitorOptions {
   playerInitTime?: number;
   /** `false`: no stored viewer id; a string: the app's own (pseudonymous) viewer id. */
   viewerId?: string | false;
-  /** Send nothing when the browser's Do Not Track is on. */
+  /** Where the SDK keeps its random viewer id: `device` (localStorage, default) or `session`
+   * (sessionStorage: this tab's session only, so unique viewers count sessions). */
+  viewerIdScope?: 'device' | 'session';
+  /** Send nothing when the browser's Do Not Track or Global Privacy Control is on (default
+   * `true`; `false` only where the viewer consented otherwise). */
   respectDoNotTrack?: boolean;
   /** Share of viewers monitored, 0–1 (per viewer, so a viewer's views are all in or all out). */
   sampleRate?: number;
@@ -66,7 +70,8 @@ function pageDelivery(): Delivery {
   return {
     fetch: (url, init) => fetch(url, init),
     sendBeacon: typeof navigator !== 'undefined' && navigator.sendBeacon ? (url, data) => navigator.sendBeacon(url, data) : undefined,
-    storage: localStore(),
+    // The outbox survives reloads in localStorage (queued beacons, never an identifier).
+    storage: viewerStore('device'),
     now: () => Date.now(),
     random: Math.random,
     setTimeout: (fn, ms) => setTimeout(fn, ms),
@@ -393,10 +398,9 @@ function defined<T extends Record<string, unknown>>(fields: T): T {
 /** Starts monitoring a `<video>` element or a player adapter; returns the handle. */
 export function monitor(target: HTMLVideoElement | Adapter, options: MonitorOptions): MonitorHandle {
   const adapter = 'attach' in target ? target : html5(target);
-  const dnt = typeof navigator !== 'undefined' && (navigator.doNotTrack === '1' || (globalThis as { doNotTrack?: string }).doNotTrack === '1');
-  const viewer = options.viewerId === false ? undefined : options.viewerId ?? viewerId(localStore());
+  const viewer = options.viewerId === false ? undefined : options.viewerId ?? viewerId(viewerStore(options.viewerIdScope));
   // Without a viewer id, sampling falls back to a draw for this player alone.
-  if ((options.respectDoNotTrack && dnt) || !sampled(options.sampleRate ?? 1, viewer ?? randomId())) return unmonitored;
+  if (((options.respectDoNotTrack ?? true) && optedOut()) || !sampled(options.sampleRate ?? 1, viewer ?? randomId())) return unmonitored;
   return new Monitor(adapter, options, viewer);
 }
 

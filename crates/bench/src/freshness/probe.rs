@@ -65,6 +65,8 @@ impl ProbeView {
 pub(crate) struct ProbeContext {
     pub(crate) addr: SocketAddr,
     pub(crate) authority: String,
+    /// Header lines the probe's reads send (the target's API token), each ending in CRLF.
+    pub(crate) read_headers: String,
     pub(crate) key: String,
     pub(crate) run: u64,
     /// A probe not visible this long after its ack counts as a failure.
@@ -98,11 +100,17 @@ struct Poller {
 }
 
 impl Poller {
-    async fn connect(addr: SocketAddr, authority: &str, path: &str) -> anyhow::Result<Poller> {
+    async fn connect(
+        addr: SocketAddr,
+        authority: &str,
+        headers: &str,
+        path: &str,
+    ) -> anyhow::Result<Poller> {
         let mut poller = Poller {
             addr,
             stream: None,
-            request: format!("GET {path} HTTP/1.1\r\nhost: {authority}\r\n\r\n").into_bytes(),
+            request: format!("GET {path} HTTP/1.1\r\nhost: {authority}\r\n{headers}\r\n")
+                .into_bytes(),
             response: Vec::with_capacity(4096),
         };
         poller.stream = Some(connected(addr).await?);
@@ -229,9 +237,20 @@ async fn send_and_look(context: &ProbeContext, number: u64) -> anyhow::Result<Pr
         probe.label,
         now_ms - BREAKDOWN_RANGE_MS
     );
-    let mut view_poller = Poller::connect(context.addr, &context.authority, &view_path).await?;
-    let mut breakdown_poller =
-        Poller::connect(context.addr, &context.authority, &breakdown_path).await?;
+    let mut view_poller = Poller::connect(
+        context.addr,
+        &context.authority,
+        &context.read_headers,
+        &view_path,
+    )
+    .await?;
+    let mut breakdown_poller = Poller::connect(
+        context.addr,
+        &context.authority,
+        &context.read_headers,
+        &breakdown_path,
+    )
+    .await?;
     let mut socket = connected(context.addr).await?;
     let request = format!(
         "POST /v1/events HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{}",

@@ -13,6 +13,8 @@ use super::load::wall_ms;
 pub(crate) struct StartedServer {
     pub(crate) child: tokio::process::Child,
     pub(crate) url: String,
+    /// The admin token the server made on its data directory's first start, for its reads.
+    pub(crate) token: Option<String>,
     pub(crate) temporary_dir: Option<PathBuf>,
 }
 
@@ -43,11 +45,15 @@ impl StartedServer {
         let mut server = StartedServer {
             child,
             url: String::new(),
+            token: None,
             temporary_dir,
         };
         match server.listening_url().await {
             Ok(url) => {
                 server.url = url;
+                server.token = std::fs::read_to_string(dir.join("access").join("admin-token"))
+                    .ok()
+                    .map(|t| t.trim().to_owned());
                 Ok(server)
             }
             Err(e) => {
@@ -80,6 +86,18 @@ impl StartedServer {
     pub(crate) async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
+}
+
+/// A client whose every request sends `token` as `Authorization: Bearer` (none: no header).
+pub(crate) fn reader(token: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(value) = token.and_then(|t| format!("Bearer {t}").parse().ok()) {
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap_or_default()
 }
 
 impl Drop for StartedServer {

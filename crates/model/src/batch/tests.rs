@@ -67,6 +67,53 @@ fn corrects_clock_skew_with_sent_at() {
 }
 
 #[test]
+fn props_at_their_bounds_are_taken() {
+    let mut body = design_example();
+    let mut props: serde_json::Map<_, _> = (1..MAX_PROPS)
+        .map(|i| (format!("p{i}"), json!(i)))
+        .collect();
+    props.insert(
+        "n".repeat(MAX_PROP_NAME_BYTES),
+        json!("x".repeat(MAX_PROP_VALUE_BYTES)),
+    );
+    body["view"]["props"] = json!(props);
+    body["view"]["session_id"] = json!("s".repeat(MAX_ID_BYTES));
+    assert_eq!(parse(&body).unwrap().view.props.len(), MAX_PROPS);
+}
+
+#[test]
+fn a_batch_dated_in_the_future_moves_back_whole() {
+    // (sent_at, first ts relative to arrival, moved back): a device clock two days ahead with no
+    // sent_at; a false sent_at two days in the past; a minute's tolerance; an honest batch.
+    const DAY: i64 = 86_400_000;
+    let cases = [
+        (None, 2 * DAY, 2 * DAY + 1_200 - MAX_AHEAD_MS),
+        (
+            Some(RECEIVED.0 - 2 * DAY),
+            0,
+            2 * DAY + 1_200 - MAX_AHEAD_MS,
+        ),
+        (None, MAX_AHEAD_MS - 1_200, 0),
+        (Some(RECEIVED.0), -5_000, 0),
+    ];
+    for (sent_at, ahead, moved) in cases {
+        let first = RECEIVED.0 + ahead;
+        let body = json!({"v": 1, "sent_at": sent_at, "view": {"id": "v"}, "events": [
+            {"seq": 0, "ts": first, "type": "play_requested"},
+            {"seq": 1, "ts": first + 1_200, "type": "first_frame"}]});
+        let batch = parse(&body).unwrap();
+        assert_eq!(batch.moved_back_ms, moved, "{body}");
+        let latest = batch.events[1].at;
+        assert!(latest.0 <= RECEIVED.0 + MAX_AHEAD_MS, "{body}");
+        assert_eq!(
+            latest.since(batch.events[0].at),
+            1_200,
+            "the gap stays: {body}"
+        );
+    }
+}
+
+#[test]
 fn keeps_unknown_event_types_and_fields() {
     let mut body = design_example();
     body["events"] = json!([{"seq": 0, "ts": 1, "type": "quality_vote", "stars": 4}]);
@@ -197,6 +244,36 @@ fn rejects_malformed_input_naming_the_field() {
             "bad page load",
             Box::new(|b| b["events"][0]["page_load_ms"] = json!(-5)),
             "events[0].page_load_ms",
+        ),
+        (
+            "too many props",
+            Box::new(|b| {
+                let props: serde_json::Map<_, _> = (0..=MAX_PROPS)
+                    .map(|i| (format!("p{i}"), json!(i)))
+                    .collect();
+                b["view"]["props"] = json!(props);
+            }),
+            "view.props",
+        ),
+        (
+            "a long prop name",
+            Box::new(|b| b["view"]["props"]["n".repeat(MAX_PROP_NAME_BYTES + 1)] = json!(1)),
+            "view.props",
+        ),
+        (
+            "an empty prop name",
+            Box::new(|b| b["view"]["props"][""] = json!(1)),
+            "view.props",
+        ),
+        (
+            "a long prop value",
+            Box::new(|b| b["view"]["props"]["title"] = json!("x".repeat(MAX_PROP_VALUE_BYTES + 1))),
+            "view.props.title",
+        ),
+        (
+            "a long viewer id",
+            Box::new(|b| b["view"]["viewer_id"] = json!("u".repeat(MAX_ID_BYTES + 1))),
+            "view.viewer_id",
         ),
     ];
     for (name, mutate, want_at) in cases {

@@ -12,6 +12,8 @@ pub struct TestServer {
     child: Child,
     /// Base URL without a trailing slash.
     pub url: String,
+    /// The admin token the server made on its data directory's first start.
+    pub token: Option<String>,
 }
 
 impl TestServer {
@@ -43,7 +45,15 @@ impl TestServer {
         let url = receiver
             .recv_timeout(Duration::from_secs(60))
             .expect("server printed its URL");
-        TestServer { child, url }
+        let token = std::fs::read_to_string(admin_token_file(data_dir))
+            .ok()
+            .map(|t| t.trim().to_owned());
+        TestServer { child, url, token }
+    }
+
+    /// A client that sends the server's first admin token, as an operator's script would.
+    pub fn client(&self) -> reqwest::Client {
+        client_with(self.token.as_deref())
     }
 
     /// Kills the server with SIGKILL, as a crash would.
@@ -58,6 +68,40 @@ impl Drop for TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Where `serve` leaves the admin token it makes on a data directory's first start.
+pub fn admin_token_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("access").join("admin-token")
+}
+
+/// A client that sends `token` as `Authorization: Bearer` on every request (none: no header).
+pub fn client_with(token: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        let value = format!("Bearer {token}")
+            .parse()
+            .expect("a token is a header value");
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("a client")
+}
+
+/// `openqoe serve` with `config` as its openqoe.toml, in a fresh directory (kept while the
+/// returned guard lives; the data directory is `data` in it).
+pub fn server_with(config: &str) -> (tempfile::TempDir, TestServer) {
+    let dir = data_dir();
+    let path = dir.path().join("openqoe.toml");
+    std::fs::write(&path, config).expect("config written");
+    let server = TestServer::start_with(
+        &dir.path().join("data"),
+        "127.0.0.1:0",
+        &["--config", path.to_str().expect("a UTF-8 path")],
+    );
+    (dir, server)
 }
 
 /// A fresh temporary data directory.

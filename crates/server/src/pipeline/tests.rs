@@ -60,7 +60,7 @@ async fn seen(keep_ended_seconds: u64) -> [Vec<String>; 4] {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::default();
     config.store.keep_ended_seconds = keep_ended_seconds;
-    let topology = build(&config, dir.path()).unwrap();
+    let topology = build(&config, dir.path(), crate::topology::Credentials::Open).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(std::future::IntoFuture::into_future(axum::serve(
