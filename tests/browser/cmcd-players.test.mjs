@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { artifacts, launchChromium, repo, startOpenqoe } from './support.mjs';
+import { artifacts, launchChromium, repo, signIn, startOpenqoe } from './support.mjs';
 import { CMSD_SERVER, media, startOrigin } from './media.mjs';
 
 const SECONDS = 20;
@@ -109,7 +109,8 @@ for (const player of Object.keys(PLAYERS)) {
       // dash.js 5.2 sends `ttfb` as an epoch time, which openqoe refuses as a duration.
       if (player === 'hlsjs') assert.ok(edge.ttfb_ms, 'hls.js reports time to first byte');
       if (player === 'dashjs') assert.equal(edge.cmsd_dynamic?.[0]?.server, CMSD_SERVER, 'dash.js copies CMSD-Dynamic into cmsdd');
-      // The dashboard's view page lists them.
+      // The dashboard's view page lists them (signed in as an operator would be).
+      await signIn(launched.context, url, await openqoe.headers);
       await launched.page.goto(`${url}/#/views/${cmcd.id}`);
       const hostCell = await launched.page.waitForSelector('h2:text("Requests per host (CMCD)") + table tbody td');
       assert.equal(await hostCell.textContent(), host);

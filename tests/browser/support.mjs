@@ -51,6 +51,18 @@ export function startOpenqoe(command, prefix, env = {}) {
   return { url, stop, headers, api };
 }
 
+/**
+ * Signs the browser `context` in to the openqoe at `url` with the token in `headers` (from
+ * `startOpenqoe`): the session cookie lands in the context's cookie jar, as a sign-in on the
+ * dashboard would leave it. Nothing to do when the server asks for no credentials.
+ */
+export async function signIn(context, url, headers) {
+  const token = headers.authorization?.replace('Bearer ', '');
+  if (!token) return;
+  const answer = await context.request.post(`${url}/v1/session`, { data: { token } });
+  if (!answer.ok()) throw new Error(`signing in: ${answer.status()} ${await answer.text()}`);
+}
+
 /** Launches headless Chromium with the flags this machine needs; collects console errors. */
 export async function launchChromium(extraArgs = []) {
   const context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'pw-')), {

@@ -166,6 +166,8 @@ fn main() -> anyhow::Result<()> {
 /// A bound server ready to run.
 struct Server {
     listener: tokio::net::TcpListener,
+    /// The probes address (`probes_listen`), when configured.
+    probes: Option<tokio::net::TcpListener>,
     topology: openqoe_server::Topology,
     url: String,
 }
@@ -210,12 +212,32 @@ async fn start(
         .await
         .with_context(|| format!("binding {listen}"))?;
     let address = listener.local_addr()?;
+    let probes = match &config.probes_listen {
+        Some(probes) => {
+            let bound = tokio::net::TcpListener::bind(probes)
+                .await
+                .with_context(|| format!("binding probes_listen {probes}"))?;
+            println!(
+                "probes: http://{}/metrics, /healthz, /livez (no credentials)",
+                bound.local_addr()?
+            );
+            Some(bound)
+        }
+        None => None,
+    };
     let credentials = if demo && address.ip().is_loopback() {
         println!("demo: the API and dashboard ask for no credentials (loopback only)");
         Credentials::Open
     } else {
         Credentials::Tokens
     };
+    match config.store.retention_days {
+        0 => tracing::warn!("retention: everything is kept for ever ([store] retention_days = 0)"),
+        days => tracing::info!(
+            days,
+            "retention: views, their events and files are deleted {days} days after they start ([store] retention_days)"
+        ),
+    }
     let topology = openqoe_server::build(&config, &data_dir, credentials)?;
     tell_credentials(&topology.first_start);
     tracing::info!(
@@ -228,6 +250,7 @@ async fn start(
     let url = format!("http://{address}/");
     Ok(Server {
         listener,
+        probes,
         topology,
         url,
     })
@@ -280,7 +303,10 @@ async fn run(
             _ = external => {},
         }
     };
-    server.topology.serve(server.listener, shutdown).await
+    server
+        .topology
+        .serve(server.listener, server.probes, shutdown)
+        .await
 }
 
 async fn serve(

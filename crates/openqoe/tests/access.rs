@@ -5,7 +5,9 @@ mod support;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::{admin_token_file, client_with, data_dir, free_port, now_ms, TestServer};
+use support::{
+    admin_token_file, client_with, data_dir, free_port, now_ms, server_with, TestServer,
+};
 
 /// Every read route of the server (the dashboard's and API clients'), with a query that works.
 const READ_ROUTES: &[&str] = &[
@@ -305,4 +307,21 @@ async fn the_dashboard_signs_in_with_a_token_and_takes_no_change_from_another_si
             .status(),
         401
     );
+}
+
+#[tokio::test]
+async fn a_probes_address_serves_metrics_and_health_without_credentials_and_nothing_else() {
+    let probes = format!("127.0.0.1:{}", free_port());
+    let (_dir, server) = server_with(&format!("probes_listen = \"{probes}\"\n"));
+    let anonymous = client_with(None);
+    for path in ["/metrics", "/healthz", "/livez"] {
+        let status = status(&anonymous, "GET", &format!("http://{probes}{path}")).await;
+        assert_eq!(status, 200, "GET {path} on the probes address");
+    }
+    for path in ["/v1/views", "/v1/export/views", "/"] {
+        let status = status(&anonymous, "GET", &format!("http://{probes}{path}")).await;
+        assert_eq!(status, 404, "GET {path} on the probes address");
+    }
+    let main = status(&anonymous, "GET", &format!("{}/metrics", server.url)).await;
+    assert_eq!(main, 401, "the main address still asks for a token");
 }

@@ -3,14 +3,19 @@
 mod support;
 
 use serde_json::Value;
-use support::{data_dir, TestServer};
+use support::{data_dir, now_ms, TestServer};
 
-const T0: i64 = 1_764_028_800_000;
+/// A day before the test began (inside the store's retention), on a whole second, fixed for the
+/// run; CMCD `ts` is the client's clock.
+fn t0() -> i64 {
+    static T0: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *T0.get_or_init(|| (now_ms() - 86_400_000) / 1_000 * 1_000)
+}
 
 fn record(sn: i64, ms: i64, keys: &str) -> String {
     format!(
         "{keys},cid=\"movie-42\",sid=\"6e2f-session\",sn={sn},st=v,sf=h,ts={},v=2",
-        T0 + ms
+        t0() + ms
     )
 }
 

@@ -20,6 +20,10 @@ use serde::Deserialize;
 pub struct Config {
     /// Address for the collector, API and dashboard (`127.0.0.1:8080`).
     pub listen: Option<String>,
+    /// A second address serving `/metrics`, `/healthz` and `/livez` without credentials, for
+    /// Prometheus and the orchestrator on an internal network (`127.0.0.1:9464`); on the main
+    /// address `/metrics` needs a read token.
+    pub probes_listen: Option<String>,
     /// Directory of the write-ahead log and the embedded store.
     pub data_dir: Option<PathBuf>,
     /// `[collect]`: ingest limits, environments and write keys.

@@ -1,8 +1,12 @@
 //! Probes. `/healthz` answers whether this server can take beacons: `200 {"status": "ok"}`,
 //! or `503 {"status": "unavailable", "reason"}` while the write-ahead log cannot make a batch
 //! durable (it recovers by itself once the cause is gone). `/livez` only says the process
-//! answers, for a supervisor that restarts it: a restart would not help a full disk.
+//! answers, for a supervisor that restarts it: a restart would not help a full disk. With
+//! `probes_listen`, these and `/metrics` are also served, without credentials, on a second
+//! address ([`probes_only`]).
+use axum::extract::Request;
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -33,5 +37,18 @@ fn ready(log: &SegmentLog) -> Response {
             })),
         )
             .into_response(),
+    }
+}
+
+/// On the probes listener: `/metrics`, `/healthz` and `/livez`, nothing else.
+pub async fn probes_only(request: Request, next: Next) -> Response {
+    if matches!(request.uri().path(), "/metrics" | "/healthz" | "/livez") {
+        next.run(request).await
+    } else {
+        crate::api_error::ApiError::new(
+            StatusCode::NOT_FOUND,
+            "this address serves /metrics, /healthz and /livez only",
+        )
+        .into_response()
     }
 }

@@ -36,6 +36,8 @@ pub struct HttpConfig {
     pub header_timeout_seconds: u64,
     /// Seconds a client has to send a request's body.
     pub body_timeout_seconds: u64,
+    /// Queries (the query API, SQL) computing at once; one more is answered `503`.
+    pub max_queries: usize,
 }
 
 impl Default for HttpConfig {
@@ -47,6 +49,7 @@ impl Default for HttpConfig {
             health_connections: 8,
             header_timeout_seconds: 15,
             body_timeout_seconds: 30,
+            max_queries: 16,
         }
     }
 }

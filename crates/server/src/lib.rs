@@ -14,6 +14,7 @@ mod health;
 mod http;
 mod live_metrics;
 mod persist;
+mod query_limit;
 mod pipeline;
 mod read_back;
 mod sql_api;

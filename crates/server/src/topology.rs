@@ -25,6 +25,7 @@ use crate::data_dir_lock::DataDirLock;
 use crate::http::{ConnectionStats, HttpConfig};
 use crate::persist::Persistence;
 use crate::pipeline::Pipeline;
+use crate::query_limit::QueryLimit;
 use crate::steering::Steering;
 use crate::telemetry::Telemetry;
 
@@ -106,6 +107,8 @@ pub fn build(
     access.register(&mut registry);
     let connections = ConnectionStats::default();
     connections.register(&mut registry);
+    let queries = Arc::new(QueryLimit::new(config.http.max_queries));
+    queries.register(&mut registry);
     let replayed = pipeline.replay(&data_dir.join("wal"), config.wal.clone(), on_wal_sync)?;
     pipeline.expire(ServerTime::now());
 
@@ -134,6 +137,7 @@ pub fn build(
         registry,
         &alerting,
         steering.as_ref(),
+        queries,
     ))
     .merge(Arc::clone(&access).router());
     Ok(Topology {
@@ -163,34 +167,42 @@ fn collector<L: EventLog, D: DurableBatches>(
     openqoe_collect::router(Arc::new(Ingest::new(config, log, sink, stats)))
 }
 
-/// The API role: queries over the views (an `openqoe_query::ViewSource`), `/metrics` from `registry`, alerts,
-/// steering, SQL, the dashboard and the web SDK.
+/// The API role: queries over the views (an `openqoe_query::ViewSource`) and SQL, at most
+/// `queries` at once; `/metrics` from `registry`; alerts, steering, the dashboard and the web SDK.
 fn api(
     views: Arc<Pipeline>,
     registry: Registry,
     alerting: &Arc<Alerting>,
     steering: Option<&Arc<Steering>>,
+    queries: Arc<QueryLimit>,
 ) -> axum::Router {
     openqoe_query::router(Arc::clone(&views), Arc::new(registry))
+        .merge(crate::sql_api::router(Arc::clone(&views)))
+        .layer(axum::middleware::from_fn_with_state(
+            queries,
+            crate::query_limit::limit,
+        ))
         .merge(Arc::clone(alerting).router())
         .merge(match steering {
             Some(steering) => Arc::clone(steering).router(),
             None => crate::steering::unconfigured_router(),
         })
-        .merge(crate::sql_api::router(views))
         .merge(openqoe_dashboard::router())
         .merge(openqoe_beacon::router())
 }
 
 impl Topology {
     /// Serves on `listener` until `shutdown` resolves, with the sessionizer's ticks: expiry and
-    /// detection every second, the store's files, and steering's evaluation.
+    /// detection every second, the store's files, and steering's evaluation. `probes`, when
+    /// given, serves `/metrics`, `/healthz` and `/livez` without credentials (an internal port
+    /// for Prometheus and the orchestrator).
     ///
     /// # Errors
     /// When serving fails.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
+        probes: Option<tokio::net::TcpListener>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (pipeline, alerting) = (self.pipeline, self.alerting);
@@ -221,11 +233,24 @@ impl Topology {
                 },
             )
         });
+        let probes = probes.map(|probes| {
+            let router = self
+                .router
+                .clone()
+                .layer(axum::middleware::from_fn(crate::health::probes_only));
+            let (http, stats) = (self.http.clone(), self.connections.clone());
+            tokio::spawn(async move {
+                crate::http::serve(probes, router, &http, stats, std::future::pending()).await
+            })
+        });
         let router = self.router.layer(axum::middleware::from_fn_with_state(
             self.access,
             openqoe_access::guard,
         ));
         crate::http::serve(listener, router, &self.http, self.connections, shutdown).await?;
+        if let Some(probes) = probes {
+            probes.abort();
+        }
         expiry.abort();
         files.abort();
         if let Some(steering) = steering {

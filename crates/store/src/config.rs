@@ -14,7 +14,8 @@ pub struct StoreConfig {
     /// Minutes after an hour ends before its files are written (views started in it end and
     /// late events arrive first); an hour that changes later is written again.
     pub settle_minutes: u64,
-    /// Days views, files and write-ahead log segments are kept; 0 keeps everything.
+    /// Days views, files and write-ahead log segments are kept (13 months by default, a year
+    /// and a month to compare with); 0 keeps everything.
     pub retention_days: u64,
     /// Seconds between looks for hours to write and data past retention.
     pub check_seconds: u64,
@@ -31,7 +32,7 @@ impl Default for StoreConfig {
         StoreConfig {
             parquet: true,
             settle_minutes: 90,
-            retention_days: 0,
+            retention_days: 396,
             check_seconds: 60,
             keep_ended_seconds: 0,
         }
