@@ -6,7 +6,8 @@ mod support;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::{
-    admin_token_file, client_with, data_dir, free_port, now_ms, server_with, TestServer,
+    admin_token_file, client_with, data_dir, free_port, get_json, metrics_text, now_ms,
+    server_with, TestServer,
 };
 
 /// Every read route of the server (the dashboard's and API clients'), with a query that works.
@@ -81,14 +82,7 @@ async fn reads_need_a_token_changes_need_admin_and_players_need_nothing() {
     let made: Value = made.json().await.unwrap();
     let read_token = made["token"].as_str().unwrap().to_owned();
     let reader = client_with(Some(&read_token));
-    let listed: Value = admin
-        .get(format!("{url}/v1/tokens"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = get_json(&admin, &format!("{url}/v1/tokens")).await;
     let listed_text = listed.to_string();
     assert!(
         listed_text.contains("grafana") && listed_text.contains("first-admin"),
@@ -170,14 +164,7 @@ async fn reads_need_a_token_changes_need_admin_and_players_need_nothing() {
     }
 
     // Refusals are counted.
-    let metrics = reader
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&reader, url).await;
     assert!(
         metrics.contains("openqoe_access_refused_total{reason=\"no_credential\"}"),
         "{metrics}"

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{now_ms, post_batch, server_with};
+use support::{metrics_text, now_ms, post_batch, server_with};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -148,15 +148,7 @@ async fn slow_idle_and_surplus_connections_are_closed_and_players_still_get_in()
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(status_of(&address, health).await, Some(200));
-    let metrics = server
-        .client()
-        .get(format!("{}/metrics", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&server.client(), &server.url).await;
     assert!(
         metrics.contains("openqoe_http_connections_refused_total 1"),
         "{metrics}"

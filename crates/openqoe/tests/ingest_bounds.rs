@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{now_ms, server_with};
+use support::{get_json, metrics_text, now_ms, server_with};
 
 const CONFIG: &str = r#"
 [collect]
@@ -100,14 +100,7 @@ async fn floods_oversized_props_and_future_clocks_are_bounded() {
     let ahead = now_ms() + 2 * 86_400_000;
     let moved = post_from(&client, url, "203.0.113.8", &batch("ahead", ahead, None)).await;
     assert_eq!(moved.status(), 202);
-    let events: Value = client
-        .get(format!("{url}/v1/views/ahead/events"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let events: Value = get_json(&client, &format!("{url}/v1/views/ahead/events")).await;
     let at: Vec<i64> = events["events"]
         .as_array()
         .unwrap()
@@ -136,14 +129,7 @@ async fn floods_oversized_props_and_future_clocks_are_bounded() {
     let going_on = post_from(&client, url, "192.0.2.11", &more).await;
     assert_eq!(going_on.status(), 202, "a live view goes on");
 
-    let metrics = client
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&client, url).await;
     for line in [
         "openqoe_ingest_rejects_total{reason=\"rate_limited_client\"} 1",
         "openqoe_ingest_rejects_total{reason=\"malformed\"} 1",
