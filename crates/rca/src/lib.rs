@@ -2,19 +2,23 @@
 //! which element — a combination of up to three dimension values, such as `cdn=cdn-b &
 //! country=DE` — explains an excess. Pure functions, no I/O.
 //!
-//! Method (docs/alerting.md): the ratio's excess becomes additive per leaf, `e = n − r̂·d`
+//! Method (docs/rca.md): the ratio's excess becomes additive per leaf, `e = n − r̂·d`
 //! (counterfactual excess: actual numerator minus what the leaf's baseline rate predicts for its
 //! actual denominator). Every element of layers 1–3 is scored by the Poisson log-likelihood ratio
 //! of "its numerator rose by one common factor, all else is as the baseline predicts" — which
 //! needs only the element's sums, so it holds on thin leaves (one view each) where a leaf-by-leaf
 //! distance (HotSpot's potential score, which this crate used first) cannot tell a single
-//! failure from noise. Among the elements scoring within `COARSE_MARGIN` (relative) of the best,
-//! the coarsest wins (then the larger excess); its leaves count as explained, and the search
-//! repeats until 90 % of the excess is explained, the next element explains under 5 % (of the
-//! excess beyond two binomial standard deviations per leaf) or scores under 9, or three causes are
-//! found.
+//! failure from noise. The best-scoring element (the coarsest within 2 % of the best) finds the
+//! incident; `granularity` moves it to its parent when the rest of the parent clearly rose with
+//! it, or to a child when the rest is clearly normal. Its leaves count as explained and the
+//! search repeats (`cover`) until 90 % of the excess is explained, the next element explains
+//! under 5 % (of the excess beyond two binomial standard deviations per leaf) or scores under 9,
+//! or three causes are found; when what that leaves outside still rose, covers from the next best
+//! elements may replace it.
 use std::collections::HashMap;
 
+mod cover;
+mod granularity;
 pub mod labelled;
 pub mod synthetic;
 pub mod table;
@@ -23,19 +27,8 @@ use serde::Serialize;
 
 /// Elements deeper than this many dimensions are not considered.
 pub const MAX_LAYER: usize = 3;
-/// Likelihood ratios within this share of the best count as equal, and the coarser element wins.
-const COARSE_MARGIN: f64 = 0.02;
-/// Search stops once this share of the excess is explained…
-const EXPLAINED_ENOUGH: f64 = 0.9;
-/// …or when the next element would explain less than this.
-const MIN_EXPLANATORY_POWER: f64 = 0.05;
-/// An element whose log-likelihood ratio is below this is no cause (2·9 = 18 on a χ² with one
-/// degree of freedom: p ≈ 2·10⁻⁵): its excess could be chance.
-const MIN_LIKELIHOOD_RATIO: f64 = 9.0;
 /// Deviations within this many binomial standard deviations are sampling noise.
 const NOISE_SD: f64 = 2.0;
-/// At most this many causes.
-const MAX_CAUSES: usize = 3;
 /// Prior weight (in denominator units) pulling a thin leaf's baseline rate to the global one.
 const PRIOR_WEIGHT: f64 = 20.0;
 
@@ -114,10 +107,17 @@ fn significant_excess(l: &Leaf) -> f64 {
     (l.actual - l.expected - noise(l, l.expected)).max(0.0)
 }
 
+/// One full combination of dimension values in the window, with its counts.
 struct Leaf {
+    /// One value per dimension.
     values: Vec<String>,
+    /// The window's numerator.
     actual: f64,
+    /// What the leaf's (smoothed) baseline rate predicts for the window's denominator.
     expected: f64,
+    /// The variance of that prediction (the baseline is a sample too).
+    expected_variance: f64,
+    /// The window's denominator.
     denominator: f64,
 }
 
@@ -137,29 +137,35 @@ pub fn localise(input: &Input, metric: &str) -> Localisation {
     let mut causes = Vec::new();
     if positive_excess > 0.0 {
         let candidates = candidates(&leaves, input.dimensions.len());
-        // Leaves explained by a chosen cause are taken as they are: no deviation left there.
-        let mut explained = vec![false; leaves.len()];
-        let mut explained_excess = 0.0;
-        while causes.len() < MAX_CAUSES && explained_excess < EXPLAINED_ENOUGH * positive_excess {
-            let Some((element, members, score)) =
-                best(&leaves, &candidates, &explained, input.min_support)
-            else {
-                break;
-            };
+        let search = cover::Search {
+            leaves: &leaves,
+            candidates: &candidates,
+            significant: &significant,
+            positive_excess,
+            min_support: input.min_support,
+            max_layer: MAX_LAYER.min(input.dimensions.len()),
+        };
+        for cover::Found {
+            element,
+            members,
+            score,
+        } in search.find()
+        {
             let excess: f64 = members
                 .iter()
                 .map(|&i| leaves[i].actual - leaves[i].expected)
                 .sum();
             let power = members.iter().map(|&i| significant[i]).sum::<f64>() / positive_excess;
-            if power < MIN_EXPLANATORY_POWER || score < MIN_LIKELIHOOD_RATIO {
-                break;
+            let mut member = vec![false; leaves.len()];
+            for &i in &members {
+                member[i] = true;
             }
             let sum = |f: &dyn Fn(&Leaf) -> f64, inside: bool| -> f64 {
                 leaves
                     .iter()
-                    .enumerate()
-                    .filter(|(i, _)| members.contains(i) == inside)
-                    .map(|(_, l)| f(l))
+                    .zip(&member)
+                    .filter(|(_, m)| **m == inside)
+                    .map(|(l, _)| f(l))
                     .sum()
             };
             causes.push(Cause {
@@ -178,10 +184,6 @@ pub fn localise(input: &Input, metric: &str) -> Localisation {
                 denominator: sum(&|l| l.denominator, true),
                 score,
             });
-            for &i in &members {
-                explained[i] = true;
-            }
-            explained_excess += power * positive_excess;
         }
     }
     let summary = summary(metric, rate, baseline_rate, &causes, positive_excess > 0.0);
@@ -222,6 +224,9 @@ fn leaves(input: &Input) -> Vec<Leaf> {
                 values: values.to_vec(),
                 actual: n,
                 expected: rate * d,
+                // The baseline rate is an estimate from `ld + PRIOR_WEIGHT` units: Poisson
+                // variance `rate / (ld + PRIOR_WEIGHT)`, scaled to the window's denominator.
+                expected_variance: rate * d * d / (ld + PRIOR_WEIGHT),
                 denominator: d,
             }
         })
@@ -230,6 +235,7 @@ fn leaves(input: &Input) -> Vec<Leaf> {
     leaves
 }
 
+/// A combination of dimension values, sorted by dimension index: `[(0, "cdn-b"), (1, "DE")]`.
 type Element = Vec<(usize, String)>;
 
 /// Every element of layers 1..=3 present in the window, with its leaves.
@@ -273,49 +279,12 @@ fn combinations(
     }
 }
 
-/// The best unexplained element: the largest log-likelihood ratio, the coarsest within the margin,
-/// then the largest excess.
-fn best(
-    leaves: &[Leaf],
-    candidates: &[(Element, Vec<usize>)],
-    explained: &[bool],
-    min_support: f64,
-) -> Option<(Element, Vec<usize>, f64)> {
-    let mut scored: Vec<(f64, usize, f64, usize)> = Vec::new();
-    for (index, (element, members)) in candidates.iter().enumerate() {
-        let members = members.iter().copied().filter(|&i| !explained[i]);
-        let (mut support, mut actual, mut expected) = (0.0, 0.0, 0.0);
-        for i in members {
-            support += leaves[i].denominator;
-            actual += leaves[i].actual;
-            expected += leaves[i].expected;
-        }
-        if support < min_support || actual <= expected {
-            continue;
-        }
-        scored.push((
-            likelihood_ratio(actual, expected),
-            element.len(),
-            actual - expected,
-            index,
-        ));
-    }
-    let top = scored.iter().map(|s| s.0).fold(f64::NEG_INFINITY, f64::max);
-    let (score, _, _, index) = scored
-        .into_iter()
-        .filter(|s| s.0 >= top * (1.0 - COARSE_MARGIN))
-        .min_by(|a, b| a.1.cmp(&b.1).then(b.2.total_cmp(&a.2)))?;
-    let (element, members) = &candidates[index];
-    let members = members.iter().copied().filter(|&i| !explained[i]).collect();
-    Some((element.clone(), members, score))
-}
-
 /// Poisson log-likelihood ratio of "this element's numerator rose by one common factor" against
 /// "it is as the baseline predicts": `a·ln(a/e) − (a − e)` for `a` observed, `e` expected. It
 /// depends only on the element's sums, so thin leaves (one view, one failure) weigh what they
 /// carry; an element that holds all the excess in less traffic scores higher than its parent,
 /// and one that misses part of the excess scores lower than the true cause.
-fn likelihood_ratio(actual: f64, expected: f64) -> f64 {
+pub(crate) fn likelihood_ratio(actual: f64, expected: f64) -> f64 {
     let expected = expected.max(1e-9);
     actual * (actual / expected).ln() - (actual - expected)
 }

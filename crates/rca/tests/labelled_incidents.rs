@@ -35,6 +35,15 @@ fn labelled_real_incidents_are_localised() {
         "exact top-1 {:.3}, top-3 {:.3}, lenient {:.3}",
         result.exact_top1, result.top3, result.lenient_top1
     );
-    // Before issue 20 the search named the labelled cause first in 48 of 68 (70.6 %).
-    assert!(result.exact_top1 >= 0.7, "{result:?}");
+    // Before issue 20 the search named the labelled cause first in 48 of 68 (70.6 %), every
+    // labelled cause in the top 3 in 77.9 %; the granularity rule and covers name 59 of 68 (86.8 %)
+    // and 86.8 % (docs/rca.md).
+    let exact = result.outcomes.iter().filter(|o| o.exact_top1).count();
+    let top3 = result.outcomes.iter().filter(|o| o.top3).count();
+    assert!(
+        exact >= 59 && top3 >= 59,
+        "exact {exact}, top-3 {top3}: {result:?}"
+    );
+    // Issue 20's budget: every case within 2 s.
+    assert!(result.time_ms_max < 2000.0, "{result:?}");
 }
