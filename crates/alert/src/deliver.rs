@@ -384,8 +384,7 @@ impl Queue {
         let response = match post.send().await {
             Ok(response) => response,
             Err(error) => {
-                // Without the URL: a Slack or webhook URL is itself a secret, and this text is
-                // logged and answered in `GET /v1/alerts`.
+                // Without the URL: a webhook URL is a secret, and this text is logged and served.
                 let error = DeliveryError::Request(error_chain(&error.without_url()));
                 return (None, Verdict::Retry { after: None }, Some(error));
             }

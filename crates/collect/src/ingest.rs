@@ -23,11 +23,9 @@ use crate::{CollectConfig, CollectStats, IngestError};
 
 /// Where durable batches go: the sessionizer, as the binary wires it.
 pub trait DurableBatches: Send + Sync + 'static {
-    /// Whether `batch` may be taken: its view is known, or another view may start (false past
-    /// the cap on live views).
-    fn has_room_for(&self, batch: &Batch) -> bool;
-    /// Removes events whose (view id, seq) is already durable; returns how many it removed.
-    fn remove_durable(&self, batch: &mut Batch) -> usize;
+    /// Removes events whose (view id, seq) is already durable; returns how many it removed, or
+    /// [`ViewsFull`] when the batch would start a view past the cap on live views.
+    fn remove_durable(&self, batch: &mut Batch) -> Result<usize, ViewsFull>;
     /// Takes a batch that is now durable in the log.
     fn deliver(&self, batch: Batch);
 }
@@ -35,6 +33,10 @@ pub trait DurableBatches: Send + Sync + 'static {
 /// Views one CMCD body may touch: a player reports its own session, a proxy batches a few; a
 /// body naming thousands would make thousands of views from one request.
 const MAX_CMCD_VIEWS: usize = 100;
+
+/// A batch refused because it would start a view past the cap on live views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViewsFull;
 
 /// The answer to an accepted batch: `202 {"accepted", "duplicates"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,13 +202,12 @@ async fn make_durable<L: EventLog, D: DurableBatches>(
     mut batch: Batch,
     record: impl FnOnce(&Batch) -> Vec<u8>,
 ) -> Result<(usize, usize), IngestError> {
-    if !ingest.sink.has_room_for(&batch) {
-        return Err(IngestError::ViewsFull);
-    }
+    // (view id, seq) already durable; 429 for a new view past the live views' cap
+    let duplicates =
+        (ingest.sink.remove_durable(&mut batch)).map_err(|_| IngestError::ViewsFull)?;
     if batch.moved_back_ms > 0 {
         ingest.stats.moved_back.inc();
     }
-    let duplicates = ingest.sink.remove_durable(&mut batch); // (view id, seq) already durable
     let accepted = batch.events.len();
     if accepted > 0 || !batch.view.props.is_empty() {
         let record = record(&batch);

@@ -18,7 +18,7 @@ mod stats;
 
 pub use config::{CollectConfig, Environment};
 pub use error::IngestError;
-pub use ingest::{router, Accepted, DurableBatches, Ingest};
+pub use ingest::{router, Accepted, DurableBatches, Ingest, ViewsFull};
 pub use rate::{client_of, RateLimit, RateScope};
 pub use record::{decode_record, encode_body_record, encode_record, RecordError};
 pub use stats::CollectStats;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::RwLock;
 
-use openqoe_collect::DurableBatches;
+use openqoe_collect::{DurableBatches, ViewsFull};
 use openqoe_metrics::ViewMetrics;
 use openqoe_model::{Batch, ServerTime, View, ViewId};
 use openqoe_sessionize::SessionizeConfig;
@@ -208,18 +208,13 @@ impl Pipeline {
 }
 
 impl DurableBatches for Pipeline {
-    fn has_room_for(&self, batch: &Batch) -> bool {
-        let views = self.views.read().expect("views lock poisoned");
-        let id = &batch.view.id;
-        !views.sessionizer.is_full()
-            || views.sessionizer.view(id).is_some()
-            || views.store.get(id).is_some()
-    }
-
-    fn remove_durable(&self, batch: &mut Batch) -> usize {
+    fn remove_durable(&self, batch: &mut Batch) -> Result<usize, ViewsFull> {
         let views = self.views.read().expect("views lock poisoned");
         let id = &batch.view.id;
         let live = views.sessionizer.view(id);
+        if live.is_none() && views.sessionizer.is_full() && views.store.get(id).is_none() {
+            return Err(ViewsFull);
+        }
         let before = batch.events.len();
         // SDKs send a batch's events in `seq` order: then none repeats another.
         let in_order = batch
@@ -234,7 +229,7 @@ impl DurableBatches for Pipeline {
             };
             !durable && (in_order || seen_in_batch.insert(event.seq))
         });
-        before - batch.events.len()
+        Ok(before - batch.events.len())
     }
 
     fn deliver(&self, batch: Batch) {
