@@ -347,11 +347,15 @@ fn time_query(name: &'static str, repeat: usize, mut run: impl FnMut() -> Vec<Va
     }
 }
 
-/// A query as the API runs it: the aggregates, then the JSON rows (serialized, as the API
-/// would, and returned).
+/// A query as the API runs it: a copy of the hours' columns, the aggregates, then the JSON rows
+/// (serialized, as the API would, and returned).
 fn query_json(table: &ViewTable, grouping: &Grouping<'_>) -> Vec<Value> {
     let mut groups: BTreeMap<GroupKey, Aggregate> = BTreeMap::new();
-    aggregate(table, grouping, &mut groups);
+    aggregate(
+        &table.columns_in(grouping.from, grouping.to),
+        grouping,
+        &mut groups,
+    );
     let rows: Vec<Value> = groups
         .into_iter()
         .map(|((t, key), aggregate)| {
@@ -406,7 +410,8 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
             let path = dir.join("views.parquet");
             let writing = Instant::now();
             let file = std::io::BufWriter::new(std::fs::File::create(&path)?);
-            let rows = openqoe_store::write_views(&table, from, to, Format::Parquet, file)?;
+            let rows =
+                openqoe_store::write_views(table.columns(), from, to, Format::Parquet, file)?;
             let bytes = std::fs::metadata(&path)?.len();
             Some(json!({
                 "path": path.display().to_string(),

@@ -16,6 +16,9 @@ pub enum ApiError {
     /// No view has this id.
     #[error("no view {0:?}")]
     NoView(String),
+    /// The query stopped before it answered (a bug: it is logged).
+    #[error("the query failed; the server's log has why")]
+    Failed,
 }
 
 impl IntoResponse for ApiError {
@@ -23,6 +26,7 @@ impl IntoResponse for ApiError {
         let status = match self {
             ApiError::BadParameter(_) => StatusCode::BAD_REQUEST,
             ApiError::UnknownMetric(_) | ApiError::NoView(_) => StatusCode::NOT_FOUND,
+            ApiError::Failed => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (status, Json(json!({"error": self.to_string()}))).into_response()
     }

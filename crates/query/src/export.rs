@@ -65,8 +65,10 @@ fn write_views<S: ViewSource>(
     format: Format,
     chunks: &Chunks,
 ) -> Result<u64, WriteError> {
-    let mut dimensions = Vec::new();
-    source.visit_ended(&mut |table| dimensions = table.dimension_names().to_vec());
+    let dimensions = source
+        .ended(selection.from, selection.to)
+        .dimension_names()
+        .to_vec();
     let spool = Spool::default();
     let mut writer = ViewsWriter::new(dimensions, format, spool.clone())?;
     for hour in source.hours(selection.from, selection.to) {

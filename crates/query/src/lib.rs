@@ -26,7 +26,7 @@ pub use sketch::Sketch;
 
 use openqoe_metrics::ViewMetrics;
 use openqoe_model::{ServerTime, View, ViewId};
-use openqoe_store::ViewTable;
+use openqoe_store::ViewColumns;
 
 /// Where the API reads views from.
 pub trait ViewSource: Send + Sync + 'static {
@@ -48,11 +48,14 @@ pub trait ViewSource: Send + Sync + 'static {
     }
     /// Names of the dimensions views have carried, sorted.
     fn dimensions(&self) -> Vec<String>;
-    /// Calls `visit` with every table holding views, live or ended, that started in
-    /// `[from, to)` (it may hold others too: queries select by time themselves).
-    fn visit_tables(&self, from: ServerTime, to: ServerTime, visit: &mut dyn FnMut(&ViewTable));
-    /// Calls `visit` with the table of ended views (briefly: a caller reading much calls again).
-    fn visit_ended(&self, visit: &mut dyn FnMut(&ViewTable));
+    /// Copies of the columns of every table holding views, live or ended, that started in
+    /// `[from, to)` (they may hold others too: queries select by time themselves). Taken under
+    /// the source's lock briefly; a query computes on them with no lock held, so a costly one
+    /// never holds up ingest.
+    fn tables(&self, from: ServerTime, to: ServerTime) -> Vec<ViewColumns>;
+    /// A copy of the columns of the ended views that started in `[from, to)` (as
+    /// [`ViewSource::tables`]).
+    fn ended(&self, from: ServerTime, to: ServerTime) -> ViewColumns;
     /// The hours (epoch ms of their start) in which views held, live or ended, started within
     /// `[from, to)`, oldest first.
     fn hours(&self, from: ServerTime, to: ServerTime) -> Vec<i64>;
@@ -61,21 +64,21 @@ pub trait ViewSource: Send + Sync + 'static {
     fn hour_views(&self, hour: i64, from: ServerTime, to: ServerTime) -> Vec<View>;
 }
 
-/// Calls `each` with every stored partition of hour `hour` (epoch ms of its start), holding the
-/// views for that hour only; the first error stops it.
+/// Calls `each` with every stored partition of hour `hour` (epoch ms of its start), from a
+/// copy of that hour's columns (the views are held only while it is taken); the first error
+/// stops it.
 pub fn each_partition<S: ViewSource + ?Sized, E>(
     source: &S,
     hour: i64,
-    mut each: impl FnMut(&ViewTable, &openqoe_store::Partition) -> Result<(), E>,
+    mut each: impl FnMut(&ViewColumns, &openqoe_store::Partition) -> Result<(), E>,
 ) -> Result<(), E> {
-    let until = ServerTime(hour + openqoe_store::PARTITION_MS);
-    let mut result = Ok(());
-    source.visit_ended(&mut |table| {
-        for (_, partition) in table.partitions(ServerTime(hour), until) {
-            if result.is_ok() {
-                result = each(table, partition);
-            }
-        }
-    });
-    result
+    let (from, until) = (
+        ServerTime(hour),
+        ServerTime(hour + openqoe_store::PARTITION_MS),
+    );
+    let columns = source.ended(from, until);
+    for (_, partition) in columns.partitions(from, until) {
+        each(&columns, partition)?;
+    }
+    Ok(())
 }

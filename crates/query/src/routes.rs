@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use openqoe_metrics::{metric, Metric, ViewMetrics, METRICS};
@@ -57,6 +57,22 @@ async fn dimensions<S: ViewSource>(State(api): State<Arc<Api<S>>>) -> Json<Value
     Json(json!({ "dimensions": api.source.dimensions() }))
 }
 
+/// Runs a query's work on the blocking pool and serializes its answer there: both may take
+/// seconds, and the runtime's workers must go on acknowledging ingest meanwhile.
+async fn off_the_runtime(
+    work: impl FnOnce() -> Result<Value, ApiError> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let body = tokio::task::spawn_blocking(move || {
+        work().map(|answer| serde_json::to_vec(&answer).expect("a JSON value serializes"))
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "a query stopped before it answered");
+        ApiError::Failed
+    })??;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
 fn find_metric(name: &str) -> Result<&'static Metric, ApiError> {
     metric(name).ok_or_else(|| ApiError::UnknownMetric(name.to_owned()))
 }
@@ -90,9 +106,9 @@ fn aggregate_views<S: ViewSource>(
         interval_ms,
     };
     let mut groups = BTreeMap::new();
-    source.visit_tables(selection.from, selection.to, &mut |table| {
-        crate::aggregate(table, &grouping, &mut groups)
-    });
+    for columns in source.tables(selection.from, selection.to) {
+        crate::aggregate(&columns, &grouping, &mut groups);
+    }
     groups
 }
 
@@ -108,10 +124,19 @@ async fn breakdown<S: ViewSource>(
     State(api): State<Arc<Api<S>>>,
     Path(name): Path<String>,
     Query(pairs): Pairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let metric = find_metric(&name)?;
     let selection = Selection::from_query(&pairs, ServerTime::now())?;
-    let mut groups = aggregate_views(api.source.as_ref(), metric, &selection, None);
+    off_the_runtime(move || Ok(breakdown_json(api.source.as_ref(), metric, &selection))).await
+}
+
+/// A breakdown's answer: one row per group, most views first.
+fn breakdown_json<S: ViewSource>(
+    source: &S,
+    metric: &'static Metric,
+    selection: &Selection,
+) -> Value {
+    let mut groups = aggregate_views(source, metric, selection, None);
     if selection.group_by.is_empty() && groups.is_empty() {
         groups.insert((selection.from.0, Vec::new()), Aggregate::new(metric.kind));
     }
@@ -131,7 +156,7 @@ async fn breakdown<S: ViewSource>(
         "rows".into(),
         Value::Array(rows.into_iter().map(|(_, row)| row).collect()),
     );
-    Ok(Json(Value::Object(body)))
+    Value::Object(body)
 }
 
 /// Root cause of a ratio's excess in the window against a baseline (docs/rca.md): `from`/`to` the
@@ -142,20 +167,29 @@ async fn root_cause<S: ViewSource>(
     State(api): State<Arc<Api<S>>>,
     Path(name): Path<String>,
     Query(pairs): Pairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let metric = find_metric(&name)?;
     let query = RootCauseQuery::from_query(metric, &pairs, ServerTime::now(), || {
         api.source.dimensions()
     })?;
-    let input = root_cause_input(api.source.as_ref(), metric, &query);
+    off_the_runtime(move || Ok(root_cause_json(api.source.as_ref(), metric, &query))).await
+}
+
+/// A root cause's answer: the causes found, with the window and baseline they came from.
+fn root_cause_json<S: ViewSource>(
+    source: &S,
+    metric: &'static Metric,
+    query: &RootCauseQuery,
+) -> Value {
+    let input = root_cause_input(source, metric, query);
     let found = openqoe_rca::localise(&input, metric.name);
     let mut body = serde_json::to_value(found).unwrap_or_default();
-    let (window, baseline) = (&query.selection, &query);
+    let (window, baseline) = (&query.selection, query);
     body["window"] =
         json!({"from": window.from.0, "to": window.to.0, "views": input.current.len()});
     body["baseline"] = json!({"from": baseline.baseline_from.0, "to": baseline.baseline_to.0,
         "views": input.baseline.len()});
-    Ok(Json(body))
+    body
 }
 
 /// A view whose last event is older than this is not counted as watching now, whatever its state.
@@ -167,9 +201,14 @@ const WATCHING_NOW_MS: i64 = 60_000;
 async fn audience<S: ViewSource>(
     State(api): State<Arc<Api<S>>>,
     Query(pairs): Pairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let now_ms = ServerTime::now();
     let selection = Selection::from_query(&pairs, now_ms)?;
+    off_the_runtime(move || Ok(audience_json(api.source.as_ref(), &selection, now_ms))).await
+}
+
+/// Who watched, per group (see [`audience`]).
+fn audience_json<S: ViewSource>(source: &S, selection: &Selection, now_ms: ServerTime) -> Value {
     #[derive(Default)]
     struct Audience {
         views: u64,
@@ -180,25 +219,24 @@ async fn audience<S: ViewSource>(
     if selection.group_by.is_empty() {
         groups.insert(Vec::new(), Audience::default());
     }
-    api.source
-        .visit_views(selection.from, selection.to, &mut |view, metrics| {
-            if !selection.matches(view) {
-                return;
-            }
-            let group = groups
-                .entry(group_key(view, &selection.group_by))
-                .or_default();
-            group.views += 1;
-            // A view without a viewer id stands for a viewer of its own.
-            let viewer = view
-                .viewer_id
-                .clone()
-                .unwrap_or_else(|| format!("view:{}", view.id.as_str()));
-            if metrics.watching && now_ms.0 - view.last_received_at.0 <= WATCHING_NOW_MS {
-                group.watching.insert(viewer.clone());
-            }
-            group.viewers.insert(viewer);
-        });
+    source.visit_views(selection.from, selection.to, &mut |view, metrics| {
+        if !selection.matches(view) {
+            return;
+        }
+        let group = groups
+            .entry(group_key(view, &selection.group_by))
+            .or_default();
+        group.views += 1;
+        // A view without a viewer id stands for a viewer of its own.
+        let viewer = view
+            .viewer_id
+            .clone()
+            .unwrap_or_else(|| format!("view:{}", view.id.as_str()));
+        if metrics.watching && now_ms.0 - view.last_received_at.0 <= WATCHING_NOW_MS {
+            group.watching.insert(viewer.clone());
+        }
+        group.viewers.insert(viewer);
+    });
     let mut rows: Vec<Value> = groups
         .into_iter()
         .map(|(key, a)| {
@@ -211,25 +249,27 @@ async fn audience<S: ViewSource>(
         })
         .collect();
     rows.sort_by_key(|row| std::cmp::Reverse(row["views"].as_u64()));
-    Ok(Json(
-        json!({"watching_now_window_ms": WATCHING_NOW_MS, "rows": rows}),
-    ))
+    json!({"watching_now_window_ms": WATCHING_NOW_MS, "rows": rows})
 }
 
 async fn timeseries<S: ViewSource>(
     State(api): State<Arc<Api<S>>>,
     Path(name): Path<String>,
     Query(pairs): Pairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let metric = find_metric(&name)?;
     let selection = Selection::from_query(&pairs, ServerTime::now())?;
     selection.check_buckets()?;
-    let buckets = aggregate_views(
-        api.source.as_ref(),
-        metric,
-        &selection,
-        Some(selection.interval_ms),
-    );
+    off_the_runtime(move || Ok(timeseries_json(api.source.as_ref(), metric, &selection))).await
+}
+
+/// A timeseries' answer: one point per bucket and group.
+fn timeseries_json<S: ViewSource>(
+    source: &S,
+    metric: &'static Metric,
+    selection: &Selection,
+) -> Value {
+    let buckets = aggregate_views(source, metric, selection, Some(selection.interval_ms));
     let points: Vec<Value> = buckets
         .into_iter()
         .map(|((t, key), aggregate)| {
@@ -243,7 +283,7 @@ async fn timeseries<S: ViewSource>(
     let mut body = metric_header(metric);
     body.insert("interval_ms".into(), json!(selection.interval_ms));
     body.insert("points".into(), Value::Array(points));
-    Ok(Json(Value::Object(body)))
+    Value::Object(body)
 }
 
 /// The API form of a view: identity, status, times, props, every per-view metric, and its media
@@ -267,25 +307,28 @@ fn view_json(view: &View, metrics: &ViewMetrics) -> Value {
 async fn view_list<S: ViewSource>(
     State(api): State<Arc<Api<S>>>,
     Query(pairs): Pairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let selection = Selection::from_query(&pairs, ServerTime::now())?;
+    off_the_runtime(move || Ok(view_list_json(api.source.as_ref(), &selection))).await
+}
+
+/// The newest matching views, as [`view_json`].
+fn view_list_json<S: ViewSource>(source: &S, selection: &Selection) -> Value {
     // First the newest `limit` matching views, then the JSON (props, metrics, per-host requests)
     // of those alone, not of every view in the range.
     let mut newest: Vec<(ServerTime, ViewId)> = Vec::new();
-    api.source
-        .visit_views(selection.from, selection.to, &mut |view, _| {
-            if selection.matches(view) {
-                newest.push((view.started_at().unwrap_or(ServerTime(0)), view.id.clone()));
-            }
-        });
+    source.visit_views(selection.from, selection.to, &mut |view, _| {
+        if selection.matches(view) {
+            newest.push((view.started_at().unwrap_or(ServerTime(0)), view.id.clone()));
+        }
+    });
     // Newest first; the id breaks ties so the same views always list in the same order.
     newest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     newest.truncate(selection.limit);
     // Their events too (a view list shows requests per host): read back for views whose
     // events are out of memory, once per hour file.
     let ids: Vec<ViewId> = newest.iter().map(|(_, id)| id.clone()).collect();
-    let mut chosen: HashMap<ViewId, Value> = api
-        .source
+    let mut chosen: HashMap<ViewId, Value> = source
         .views(&ids)
         .into_iter()
         .map(|(view, metrics)| (view.id.clone(), view_json(&view, &metrics)))
@@ -294,12 +337,13 @@ async fn view_list<S: ViewSource>(
         .iter()
         .filter_map(|(_, id)| chosen.remove(id))
         .collect();
-    Ok(Json(json!({ "views": views })))
+    json!({ "views": views })
 }
 
-fn lookup<S: ViewSource>(api: &Api<S>, id: &str) -> Result<(View, ViewMetrics), ApiError> {
+/// View `id` with its events (read back if they are out of memory) and metrics.
+fn lookup<S: ViewSource>(source: &S, id: &str) -> Result<(View, ViewMetrics), ApiError> {
     let view_id = ViewId::new(id).map_err(|_| ApiError::NoView(id.to_owned()))?;
-    api.source
+    source
         .view(&view_id)
         .ok_or_else(|| ApiError::NoView(id.to_owned()))
 }
@@ -308,33 +352,37 @@ async fn view<S: ViewSource>(
     State(api): State<Arc<Api<S>>>,
     Path(id): Path<String>,
     Query(pairs): Pairs,
-) -> Result<Json<Value>, ApiError> {
-    let (view, metrics) = lookup(&api, &id)?;
-    let mut body = view_json(&view, &metrics);
+) -> Result<Response, ApiError> {
     // The per-second P.1203 curve is for the view page only: computed on demand, never stored.
     // `?p1203=h264-equivalent` asks for an estimate for codecs mode 0 does not cover.
     let equivalent = pairs
         .iter()
         .any(|(k, v)| k == "p1203" && v == "h264-equivalent");
-    body["p1203"] = json!(openqoe_metrics::view_p1203(&view, equivalent));
-    Ok(Json(body))
+    off_the_runtime(move || {
+        let (view, metrics) = lookup(api.source.as_ref(), &id)?;
+        let mut body = view_json(&view, &metrics);
+        body["p1203"] = json!(openqoe_metrics::view_p1203(&view, equivalent));
+        Ok(body)
+    })
+    .await
 }
 
 async fn view_events<S: ViewSource>(
     State(api): State<Arc<Api<S>>>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let (view, _) = lookup(&api, &id)?;
-    let events: Vec<Value> = view
-        .events
-        .values()
-        .map(|event| {
-            let mut fields = event.fields();
-            fields.insert("at".into(), json!(event.at.0));
-            Value::Object(fields)
-        })
-        .collect();
-    Ok(Json(
-        json!({ "view_id": view.id.as_str(), "events": events }),
-    ))
+) -> Result<Response, ApiError> {
+    off_the_runtime(move || {
+        let (view, _) = lookup(api.source.as_ref(), &id)?;
+        let events: Vec<Value> = view
+            .events
+            .values()
+            .map(|event| {
+                let mut fields = event.fields();
+                fields.insert("at".into(), json!(event.at.0));
+                Value::Object(fields)
+            })
+            .collect();
+        Ok(json!({ "view_id": view.id.as_str(), "events": events }))
+    })
+    .await
 }

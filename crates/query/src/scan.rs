@@ -1,11 +1,11 @@
-//! Breakdowns and timeseries over a [`ViewTable`]: filters become dictionary codes, groups
-//! become dense indexes over the codes, and each partition is scanned column by column, split
-//! across the machine's cores.
+//! Breakdowns and timeseries over a table's columns ([`ViewColumns`]): filters become dictionary
+//! codes, groups become dense indexes over the codes, and each partition is scanned column by
+//! column, split across the machine's cores.
 use std::collections::{BTreeMap, HashMap};
 
 use openqoe_metrics::{Metric, MetricKind};
 use openqoe_model::ServerTime;
-use openqoe_store::{Partition, ViewTable, ABSENT};
+use openqoe_store::{Partition, ViewColumns, ABSENT};
 
 use crate::{Aggregate, Distribution, EXACT_VIEWS};
 
@@ -54,7 +54,7 @@ struct Plan {
 
 impl Plan {
     /// `None` when no row can match (a filter names a dimension or value never seen).
-    fn new(table: &ViewTable, grouping: &Grouping<'_>) -> Option<Plan> {
+    fn new(table: &ViewColumns, grouping: &Grouping<'_>) -> Option<Plan> {
         let metric = openqoe_metrics::METRICS
             .iter()
             .position(|m| m.name == grouping.metric.name)?;
@@ -237,7 +237,7 @@ impl Plan {
     }
 
     /// The slots' groups by bucket start and decoded values.
-    fn decode(&self, table: &ViewTable, slots: Slots, out: &mut BTreeMap<GroupKey, Aggregate>) {
+    fn decode(&self, table: &ViewColumns, slots: Slots, out: &mut BTreeMap<GroupKey, Aggregate>) {
         let bucket_start = |bucket: usize| match self.buckets {
             Some((width, first)) => (first + bucket as i64) * width,
             None => self.from,
@@ -317,7 +317,7 @@ impl Slots {
 /// Adds the grouping's aggregates over `table` into `out` (merging with groups already there,
 /// so a caller can aggregate several tables — stored and live views — into one answer).
 pub fn aggregate(
-    table: &ViewTable,
+    table: &ViewColumns,
     grouping: &Grouping<'_>,
     out: &mut BTreeMap<GroupKey, Aggregate>,
 ) {

@@ -6,13 +6,15 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::RwLock;
 
 use openqoe_collect::{DurableBatches, ViewsFull};
+// Fair: a writer waiting (ingest) is not starved by a query taking read holds one after another,
+// as std's lock allows when the reader is on the CPU and the woken writer is not yet.
 use openqoe_metrics::ViewMetrics;
 use openqoe_model::{Batch, ServerTime, View, ViewId};
 use openqoe_sessionize::SessionizeConfig;
 use openqoe_store::{EventsAt, Hold};
+use parking_lot::RwLock;
 
 use crate::live_metrics::LiveMetrics;
 use crate::read_back::{read_view_events, ReadGroup};
@@ -63,7 +65,7 @@ impl Pipeline {
     /// Applies late batches held back because their views' events could not be read back.
     pub fn retry_pending(&self) {
         let pending = {
-            let mut views = self.views.write().expect("views lock poisoned");
+            let mut views = self.views.write();
             std::mem::take(&mut views.pending)
         };
         pending
@@ -78,7 +80,7 @@ impl Pipeline {
     fn apply_durable(&self, mut batch: Batch) {
         let mut read = None;
         loop {
-            let mut views = self.views.write().expect("views lock poisoned");
+            let mut views = self.views.write();
             match views.try_apply(batch, read.take()) {
                 Ok(let_go) => {
                     self.gauges.refresh(&views);
@@ -95,7 +97,7 @@ impl Pipeline {
                             batch = needs.batch;
                         }
                         Err(e) => {
-                            let mut views = self.views.write().expect("views lock poisoned");
+                            let mut views = self.views.write();
                             views.hold_back(needs.batch, &e);
                             self.gauges.refresh(&views);
                             return;
@@ -131,7 +133,7 @@ impl Pipeline {
                 }
             };
             let copies: Vec<(View, ViewMetrics)> = {
-                let views = self.views.read().expect("views lock poisoned");
+                let views = self.views.read();
                 ids.iter()
                     .filter_map(|id| match views.store.get(id) {
                         Some(stored) => Some((stored.view.clone(), stored.metrics.clone())),
@@ -175,7 +177,7 @@ impl Pipeline {
 
     /// The oldest view start known.
     pub fn earliest_event(&self) -> Option<ServerTime> {
-        let views = self.views.read().expect("views lock poisoned");
+        let views = self.views.read();
         let stored = views.store.iter().filter_map(|s| s.view.started_at());
         let live = views
             .sessionizer
@@ -186,7 +188,7 @@ impl Pipeline {
 
     /// Forgets the ended views of every hour that ended by `cutoff`; returns how many.
     pub fn drop_before(&self, cutoff: ServerTime) -> usize {
-        let mut views = self.views.write().expect("views lock poisoned");
+        let mut views = self.views.write();
         let dropped = views.store.drop_before(cutoff);
         self.gauges.refresh(&views);
         dropped
@@ -196,7 +198,7 @@ impl Pipeline {
     /// ended long enough ago (the log holds them).
     pub fn expire(&self, now: ServerTime) {
         let released = {
-            let mut views = self.views.write().expect("views lock poisoned");
+            let mut views = self.views.write();
             let released = views.expire(now);
             self.gauges.refresh(&views);
             self.live_metrics.retain_live(&views.sessionizer);
@@ -209,7 +211,7 @@ impl Pipeline {
 
 impl DurableBatches for Pipeline {
     fn remove_durable(&self, batch: &mut Batch) -> Result<usize, ViewsFull> {
-        let views = self.views.read().expect("views lock poisoned");
+        let views = self.views.read();
         let id = &batch.view.id;
         let live = views.sessionizer.view(id);
         if live.is_none() && views.sessionizer.is_full() && views.store.get(id).is_none() {

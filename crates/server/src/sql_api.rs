@@ -167,8 +167,7 @@ mod engine {
         from: ServerTime,
         to: ServerTime,
     ) -> Result<Vec<Table>, openqoe_store::WriteError> {
-        let mut dimensions = Vec::new();
-        pipeline.visit_ended(&mut |table| dimensions = table.dimension_names().to_vec());
+        let dimensions = pipeline.ended(from, to).dimension_names().to_vec();
         let mut views = ViewBatches::new(dimensions);
         let mut events_batches = Vec::new();
         for hour in pipeline.hours(from, to) {

@@ -34,6 +34,8 @@ pub struct ViewGauges {
     pub(crate) held_back_batches: Gauge,
     /// Hours whose files were written.
     pub(crate) hours_written: Counter,
+    /// Dimension values stored as the overflow value (the table counts; this follows it).
+    dimension_values_overflowed: Counter,
 }
 
 impl Telemetry {
@@ -106,6 +108,11 @@ impl ViewGauges {
             "Hours whose views and events files were written (again, when an hour changed); their views then read their events back from the files",
             self.hours_written.clone(),
         );
+        registry.register(
+            "openqoe_store_dimension_values_overflowed",
+            "Prop values of ended views stored as \"(other)\" because their dimension already held 100,000 distinct values",
+            self.dimension_values_overflowed.clone(),
+        );
     }
 
     /// Sets the gauges from `views`.
@@ -115,5 +122,11 @@ impl ViewGauges {
         self.released_events
             .set((views.store.released_events() + views.sessionizer.released_events()) as i64);
         self.held_back_batches.set(views.pending.len() as i64);
+        let overflowed = views.store.table().values_overflowed();
+        let counted = self.dimension_values_overflowed.get();
+        if overflowed > counted {
+            self.dimension_values_overflowed
+                .inc_by(overflowed - counted);
+        }
     }
 }

@@ -25,6 +25,9 @@ pub use files::{
     write_parquet_file, Format, WriteError, EVENT_ROWS_PER_GROUP, VIEW_ROWS_PER_GROUP,
 };
 pub use readback::{events_by_view, read_event_rows, read_hour_views, ReadError};
-pub use table::{Dictionary, Partition, ViewTable, ABSENT, MAX_DIMENSIONS, PARTITION_MS};
+pub use table::{
+    Dictionary, Partition, ViewColumns, ViewTable, ABSENT, MAX_DIMENSIONS, MAX_DIMENSION_VALUES,
+    OVERFLOW_VALUE, PARTITION_MS, PARTITION_ROWS,
+};
 pub use view_store::{EventsAt, Hold, ReleasedEvents, StoredView, ViewStore};
 pub use views_file::{with_view_state, write_views, ViewBatches, ViewsWriter, STATE_COLUMNS};

@@ -1,7 +1,11 @@
 //! `ViewTable`: ended views as columns — start time, dictionary-encoded dimensions, one column
 //! per catalogue metric — in hourly partitions by start time, so a query reads only the hours
-//! and the columns it needs.
+//! and the columns it needs. What queries read ([`ViewColumns`]) is shared copy-on-write: a
+//! query takes a copy of the hours it reads under the views' lock in microseconds and computes
+//! without it, while ingest keeps writing (a write to a partition a query still reads copies
+//! that partition, at most [`PARTITION_ROWS`] rows).
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use openqoe_metrics::{MetricValue, ViewMetrics, METRICS};
 use openqoe_model::{ServerTime, View, ViewId};
@@ -9,17 +13,31 @@ use openqoe_model::{ServerTime, View, ViewId};
 /// Partition width: one hour of view start times.
 pub const PARTITION_MS: i64 = 3_600_000;
 
+/// Rows per partition at most: an hour holding more is split into several, so that a write
+/// while a query holds a copy copies one partition (~3 MB), not the hour.
+pub const PARTITION_ROWS: usize = 8_192;
+
 /// Dimensions a table holds at most; props past them stay in the whole view but are not columns.
 pub const MAX_DIMENSIONS: usize = 64;
 
 /// The code of "no value" in every dimension column.
 pub const ABSENT: u32 = 0;
 
-/// One dimension's values, each given a small code once (code 0 is [`ABSENT`]).
-#[derive(Debug, Default)]
+/// Distinct values a dimension holds at most (besides `viewer_id` and `session_id`, which are
+/// ids: one per viewer, bounded by the views themselves): enough for a catalogue's titles, few
+/// enough that a client sending a new value per view cannot grow a breakdown or the store's
+/// dictionaries without end. Rows past it carry [`OVERFLOW_VALUE`] and are counted.
+pub const MAX_DIMENSION_VALUES: usize = 100_000;
+
+/// The value a row gets in a dimension already holding [`MAX_DIMENSION_VALUES`] others.
+pub const OVERFLOW_VALUE: &str = "(other)";
+
+/// One dimension's values, each given a small code once (code 0 is [`ABSENT`]). Persistent
+/// (structure-shared) maps, so that a query's copy costs nothing until the table adds a value.
+#[derive(Debug, Default, Clone)]
 pub struct Dictionary {
-    values: Vec<String>,
-    codes: HashMap<String, u32>,
+    values: imbl::Vector<Arc<str>>,
+    codes: imbl::HashMap<Arc<str>, u32>,
 }
 
 impl Dictionary {
@@ -28,9 +46,10 @@ impl Dictionary {
         if let Some(code) = self.codes.get(value) {
             return *code;
         }
-        self.values.push(value.to_owned());
+        let value: Arc<str> = Arc::from(value);
+        self.values.push_back(Arc::clone(&value));
         let code = u32::try_from(self.values.len()).expect("fewer than 2^32 distinct values");
-        self.codes.insert(value.to_owned(), code);
+        self.codes.insert(value, code);
         code
     }
 
@@ -42,7 +61,7 @@ impl Dictionary {
     /// The value of `code`; `None` for [`ABSENT`] or an unknown code.
     pub fn value(&self, code: u32) -> Option<&str> {
         let index = usize::try_from(code).ok()?.checked_sub(1)?;
-        self.values.get(index).map(String::as_str)
+        self.values.get(index).map(|value| &**value)
     }
 
     /// Codes in use, [`ABSENT`] included: every code is below this.
@@ -51,16 +70,14 @@ impl Dictionary {
     }
 }
 
-/// The views that started in one hour, column by column; row `i` of every column is one view.
-#[derive(Debug, Default)]
+/// Up to [`PARTITION_ROWS`] views that started in one hour, column by column; row `i` of every
+/// column is one view.
+#[derive(Debug, Default, Clone)]
 pub struct Partition {
     ids: Vec<ViewId>,
     started_at: Vec<i64>,
     /// Earliest and latest start time held.
     span: Option<(i64, i64)>,
-    /// Bumped by every write to the partition; the files are current when `written` equals it.
-    version: u64,
-    written: u64,
     /// By dimension index; a column shorter than the partition is [`ABSENT`] past its end
     /// (the dimension appeared after those rows were written).
     dimensions: Vec<Vec<u32>>,
@@ -106,11 +123,6 @@ impl Partition {
         &self.metrics[index]
     }
 
-    /// Whether the partition changed since its files were last written.
-    pub fn unwritten(&self) -> bool {
-        self.version != self.written
-    }
-
     fn push(&mut self, id: ViewId, started_at: i64) -> usize {
         if self.metrics.is_empty() {
             self.metrics = vec![Vec::new(); METRICS.len()];
@@ -148,21 +160,78 @@ impl Partition {
     }
 }
 
+/// One hour's partitions, and whether its files hold them.
+#[derive(Debug, Default, Clone)]
+struct Hour {
+    /// Bumped by every write to the hour; the files are current when `written` equals it.
+    version: u64,
+    written: u64,
+    partitions: Vec<Arc<Partition>>,
+}
+
 /// Where an ended view's row is.
 #[derive(Debug, Clone, Copy)]
 struct RowAt {
     hour: i64,
+    partition: usize,
     row: usize,
 }
 
-/// Ended views in columns, partitioned by the hour they started.
-#[derive(Debug, Default)]
-pub struct ViewTable {
+/// What a query reads of a table: dimension names, dictionaries and partitions by hour. A copy
+/// ([`ViewTable::columns_in`]) shares the partitions and dictionaries with the table.
+#[derive(Debug, Default, Clone)]
+pub struct ViewColumns {
     names: Vec<String>,
     by_name: HashMap<String, usize>,
     dictionaries: Vec<Dictionary>,
-    partitions: BTreeMap<i64, Partition>,
+    hours: BTreeMap<i64, Hour>,
+}
+
+impl ViewColumns {
+    /// The index of dimension `name`, if any view carried it.
+    pub fn find_dimension(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    /// Dimension names, by index.
+    pub fn dimension_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The dictionary of dimension `index`.
+    pub fn dictionary(&self, index: usize) -> &Dictionary {
+        &self.dictionaries[index]
+    }
+
+    /// Partitions holding views that started in `[from, to)`, oldest hour first, each with its
+    /// hour.
+    pub fn partitions(
+        &self,
+        from: ServerTime,
+        to: ServerTime,
+    ) -> impl DoubleEndedIterator<Item = (i64, &Partition)> + '_ {
+        let first = from.0.div_euclid(PARTITION_MS) * PARTITION_MS;
+        let end = if to > from { to.0 } else { first };
+        self.hours.range(first..end).flat_map(|(hour, held)| {
+            held.partitions
+                .iter()
+                .map(move |partition| (*hour, &**partition))
+        })
+    }
+
+    /// The start (epoch ms) of every hour holding views, oldest first.
+    pub fn hours(&self) -> Vec<i64> {
+        self.hours.keys().copied().collect()
+    }
+}
+
+/// Ended views in columns, partitioned by the hour they started, with each view's row.
+#[derive(Debug, Default)]
+pub struct ViewTable {
+    columns: ViewColumns,
     rows: HashMap<ViewId, RowAt>,
+    /// Values written as [`OVERFLOW_VALUE`] because their dimension was full.
+    overflowed: u64,
 }
 
 /// Dimensions a view has besides its props.
@@ -183,78 +252,82 @@ impl ViewTable {
         ViewTable::default()
     }
 
+    /// The columns, to read in place.
+    pub fn columns(&self) -> &ViewColumns {
+        &self.columns
+    }
+
+    /// The columns, without the rows' index.
+    pub fn into_columns(self) -> ViewColumns {
+        self.columns
+    }
+
+    /// A copy of the columns of the hours overlapping `[from, to)`, sharing their partitions
+    /// and dictionaries with the table: cheap under a lock, and readable after it is let go.
+    pub fn columns_in(&self, from: ServerTime, to: ServerTime) -> ViewColumns {
+        let first = from.0.div_euclid(PARTITION_MS) * PARTITION_MS;
+        let end = if to > from { to.0 } else { first };
+        ViewColumns {
+            names: self.columns.names.clone(),
+            by_name: self.columns.by_name.clone(),
+            dictionaries: self.columns.dictionaries.clone(),
+            hours: self
+                .columns
+                .hours
+                .range(first..end)
+                .map(|(hour, held)| (*hour, held.clone()))
+                .collect(),
+        }
+    }
+
     /// The index of dimension `name`, adding it if new; `None` once [`MAX_DIMENSIONS`] are held
     /// (a client sending a new prop name per view must not grow a column per view).
     pub fn dimension_index(&mut self, name: &str) -> Option<usize> {
-        if let Some(index) = self.by_name.get(name) {
+        let columns = &mut self.columns;
+        if let Some(index) = columns.by_name.get(name) {
             return Some(*index);
         }
-        if self.names.len() >= MAX_DIMENSIONS {
+        if columns.names.len() >= MAX_DIMENSIONS {
             return None;
         }
-        self.names.push(name.to_owned());
-        self.dictionaries.push(Dictionary::default());
-        self.by_name.insert(name.to_owned(), self.names.len() - 1);
-        Some(self.names.len() - 1)
-    }
-
-    /// The index of dimension `name`, if any view carried it.
-    pub fn find_dimension(&self, name: &str) -> Option<usize> {
-        self.by_name.get(name).copied()
-    }
-
-    /// Dimension names, by index.
-    pub fn dimension_names(&self) -> &[String] {
-        &self.names
-    }
-
-    /// The dictionary of dimension `index`.
-    pub fn dictionary(&self, index: usize) -> &Dictionary {
-        &self.dictionaries[index]
-    }
-
-    /// Partitions holding views that started in `[from, to)`, oldest first, with their hour.
-    pub fn partitions(
-        &self,
-        from: ServerTime,
-        to: ServerTime,
-    ) -> impl DoubleEndedIterator<Item = (i64, &Partition)> + '_ {
-        let first = from.0.div_euclid(PARTITION_MS) * PARTITION_MS;
-        let end = if to > from { to.0 } else { first };
-        self.partitions
-            .range(first..end)
-            .map(|(hour, partition)| (*hour, partition))
-    }
-
-    /// The start (epoch ms) of every hour holding views, oldest first.
-    pub fn hours(&self) -> Vec<i64> {
-        self.partitions.keys().copied().collect()
+        columns.names.push(name.to_owned());
+        columns.dictionaries.push(Dictionary::default());
+        columns
+            .by_name
+            .insert(name.to_owned(), columns.names.len() - 1);
+        Some(columns.names.len() - 1)
     }
 
     /// Hours that changed since their files were last written and ended by `settled`, each
     /// with its version now (to [`ViewTable::mark_written`] once the files are written).
     pub fn unwritten_hours(&self, settled: i64) -> Vec<(i64, u64)> {
-        self.partitions
+        self.columns
+            .hours
             .range(..=settled.saturating_sub(PARTITION_MS))
-            .filter(|(_, p)| p.unwritten())
-            .map(|(hour, p)| (*hour, p.version))
+            .filter(|(_, held)| held.version != held.written)
+            .map(|(hour, held)| (*hour, held.version))
             .collect()
     }
 
     /// Records that hour `hour`'s files hold its `version` (a later write makes it unwritten).
     pub fn mark_written(&mut self, hour: i64, version: u64) {
-        if let Some(partition) = self.partitions.get_mut(&hour) {
-            partition.written = partition.written.max(version);
+        if let Some(held) = self.columns.hours.get_mut(&hour) {
+            held.written = held.written.max(version);
         }
     }
 
     /// Drops every hour that ended at or before `cutoff`; returns the ids of its views.
     pub fn drop_before(&mut self, cutoff: i64) -> Vec<ViewId> {
         let keep = self
-            .partitions
+            .columns
+            .hours
             .split_off(&(cutoff.div_euclid(PARTITION_MS) * PARTITION_MS));
-        let dropped = std::mem::replace(&mut self.partitions, keep);
-        let ids: Vec<ViewId> = dropped.into_values().flat_map(|p| p.ids).collect();
+        let dropped = std::mem::replace(&mut self.columns.hours, keep);
+        let ids: Vec<ViewId> = dropped
+            .into_values()
+            .flat_map(|held| held.partitions)
+            .flat_map(|partition| partition.ids.clone())
+            .collect();
         ids.iter().for_each(|id| {
             self.rows.remove(id);
         });
@@ -278,18 +351,22 @@ impl ViewTable {
 
     /// Hour `hour`'s version: how many times its rows were written.
     pub fn version(&self, hour: i64) -> Option<u64> {
-        self.partitions.get(&hour).map(|p| p.version)
+        self.columns.hours.get(&hour).map(|held| held.version)
     }
 
     /// Whether hour `hour`'s files hold every change to its rows.
     pub fn is_written(&self, hour: i64) -> bool {
-        self.partitions.get(&hour).is_some_and(|p| !p.unwritten())
+        self.columns
+            .hours
+            .get(&hour)
+            .is_some_and(|held| held.version == held.written)
     }
 
     /// The partition and row of view `id`.
     pub fn find(&self, id: &ViewId) -> Option<(&Partition, usize)> {
         let at = self.rows.get(id)?;
-        Some((&self.partitions[&at.hour], at.row))
+        let partition = &self.columns.hours[&at.hour].partitions[at.partition];
+        Some((partition, at.row))
     }
 
     /// Writes (or rewrites) a view's row: its dimensions and metrics. Views that never
@@ -339,9 +416,24 @@ impl ViewTable {
         self.write_encoded(id, started_at, &codes, metric_values);
     }
 
-    /// The code of `value` in dimension `index`, adding it if new.
+    /// The code of `value` in dimension `index`, adding it if new; [`OVERFLOW_VALUE`]'s (counted)
+    /// when the dimension already holds [`MAX_DIMENSION_VALUES`] values.
     pub fn encode(&mut self, index: usize, value: &str) -> u32 {
-        self.dictionaries[index].encode(value)
+        let capped = !IDENTITY_DIMENSIONS.contains(&self.columns.names[index].as_str());
+        let dictionary = &mut self.columns.dictionaries[index];
+        if let Some(code) = dictionary.code(value) {
+            return code;
+        }
+        if capped && dictionary.cardinality() > MAX_DIMENSION_VALUES {
+            self.overflowed += 1;
+            return dictionary.encode(OVERFLOW_VALUE);
+        }
+        dictionary.encode(value)
+    }
+
+    /// Values written as [`OVERFLOW_VALUE`] since the table was made.
+    pub fn values_overflowed(&self) -> u64 {
+        self.overflowed
     }
 
     /// Writes (or rewrites) one row with its dimensions already encoded: `(dimension index,
@@ -359,18 +451,31 @@ impl ViewTable {
             Some(at) => (*at, true),
             None => {
                 let hour = started_at.div_euclid(PARTITION_MS) * PARTITION_MS;
-                let row = self
+                let held = self.columns.hours.entry(hour).or_default();
+                if held
                     .partitions
-                    .entry(hour)
-                    .or_default()
-                    .push(id.clone(), started_at);
-                let at = RowAt { hour, row };
+                    .last()
+                    .is_none_or(|last| last.len() >= PARTITION_ROWS)
+                {
+                    held.partitions.push(Arc::default());
+                }
+                let partition = held.partitions.len() - 1;
+                let row =
+                    Arc::make_mut(&mut held.partitions[partition]).push(id.clone(), started_at);
+                let at = RowAt {
+                    hour,
+                    partition,
+                    row,
+                };
                 self.rows.insert(id, at);
                 (at, false)
             }
         };
-        let partition = self.partitions.get_mut(&at.hour).expect("row's partition");
-        partition.version += 1;
+        let dimension_count = self.columns.names.len();
+        let held = self.columns.hours.get_mut(&at.hour).expect("row's hour");
+        held.version += 1;
+        // Copies the partition only if a query still reads it.
+        let partition = Arc::make_mut(&mut held.partitions[at.partition]);
         // A late event with a lower `seq` can move the start; the row keeps its hour (moving
         // rows between partitions is not supported), so the move is kept within it.
         if rewrite && started_at.div_euclid(PARTITION_MS) * PARTITION_MS == at.hour {
@@ -378,7 +483,7 @@ impl ViewTable {
             partition.widen_span(started_at);
         }
         if rewrite {
-            for index in 0..self.names.len() {
+            for index in 0..dimension_count {
                 partition.set_dimension(at.row, index, ABSENT);
             }
         }
@@ -415,14 +520,15 @@ mod tests {
 
         assert_eq!(table.len(), 2);
         let hours: Vec<i64> = table
+            .columns()
             .partitions(ServerTime(0), ServerTime(2 * PARTITION_MS))
             .map(|(h, _)| h)
             .collect();
         assert_eq!(hours, vec![0, PARTITION_MS]);
-        let cdn = table.find_dimension("cdn").unwrap();
+        let cdn = table.columns().find_dimension("cdn").unwrap();
         let (partition, row) = table.find(&id("a")).unwrap();
         let code = partition.dimension(cdn)[row];
-        assert_eq!(table.dictionary(cdn).value(code), Some("cdn-c"));
+        assert_eq!(table.columns().dictionary(cdn).value(code), Some("cdn-c"));
         assert_eq!(partition.metric(0)[row], 1500.0);
         assert_eq!(partition.len(), 1);
     }
@@ -438,12 +544,12 @@ mod tests {
             &nan_metrics(),
         );
         table.write_row(id("c"), 2, &[("isp".into(), None)], &nan_metrics());
-        let isp = table.find_dimension("isp").unwrap();
+        let isp = table.columns().find_dimension("isp").unwrap();
         let (partition, _) = table.find(&id("a")).unwrap();
         let column = partition.dimension(isp);
         let code = |row: usize| column.get(row).copied().unwrap_or(ABSENT);
         assert_eq!(code(0), ABSENT);
-        assert_eq!(table.dictionary(isp).value(code(1)), Some("x"));
+        assert_eq!(table.columns().dictionary(isp).value(code(1)), Some("x"));
         assert_eq!(code(2), ABSENT);
     }
 
@@ -470,7 +576,7 @@ mod tests {
         assert_eq!(table.drop_before(PARTITION_MS), vec![id("old")]);
         assert!(table.find(&id("old")).is_none());
         assert!(table.find(&id("new")).is_some());
-        assert_eq!(table.hours(), vec![PARTITION_MS]);
+        assert_eq!(table.columns().hours(), vec![PARTITION_MS]);
     }
 
     #[test]
@@ -490,8 +596,103 @@ mod tests {
             .map(|i| (format!("custom_{i}"), Some("x".to_string())))
             .collect();
         table.write_row(id("a"), 0, &dims, &nan_metrics());
-        assert_eq!(table.dimension_names().len(), MAX_DIMENSIONS);
+        assert_eq!(table.columns().dimension_names().len(), MAX_DIMENSIONS);
         assert_eq!(table.dimension_index("another"), None);
+    }
+
+    #[test]
+    fn a_copy_reads_as_it_was_while_the_table_writes_on() {
+        let mut table = ViewTable::new();
+        let dims = |cdn: &str| vec![("cdn".to_string(), Some(cdn.to_string()))];
+        let mut values = nan_metrics();
+        values[0] = 1.0;
+        table.write_row(id("a"), 10, &dims("cdn-a"), &values);
+        let copy = table.columns_in(ServerTime(0), ServerTime(PARTITION_MS));
+
+        values[0] = 2.0;
+        table.write_row(id("a"), 10, &dims("cdn-b"), &values);
+        table.write_row(id("b"), 20, &dims("cdn-c"), &values);
+
+        let cdn = copy.find_dimension("cdn").unwrap();
+        let (_, partition) = copy
+            .partitions(ServerTime(0), ServerTime(PARTITION_MS))
+            .next()
+            .unwrap();
+        assert_eq!(partition.len(), 1);
+        assert_eq!(partition.metric(0)[0], 1.0);
+        assert_eq!(
+            copy.dictionary(cdn).value(partition.dimension(cdn)[0]),
+            Some("cdn-a")
+        );
+        assert_eq!(copy.dictionary(cdn).code("cdn-c"), None);
+        let (now, row) = table.find(&id("a")).unwrap();
+        assert_eq!(now.metric(0)[row], 2.0);
+        assert_eq!(table.columns().dictionary(cdn).code("cdn-c"), Some(3));
+    }
+
+    #[test]
+    fn an_hour_past_the_partition_rows_splits_and_rows_stay_findable() {
+        let mut table = ViewTable::new();
+        let count = PARTITION_ROWS * 2 + 3;
+        for i in 0..count {
+            let mut values = nan_metrics();
+            values[0] = i as f64;
+            table.write_row(id(&format!("v{i}")), i as i64, &[], &values);
+        }
+        let sizes: Vec<usize> = table
+            .columns()
+            .partitions(ServerTime(0), ServerTime(PARTITION_MS))
+            .map(|(_, p)| p.len())
+            .collect();
+        assert_eq!(sizes, vec![PARTITION_ROWS, PARTITION_ROWS, 3]);
+        for i in [0, PARTITION_ROWS, count - 1] {
+            let (partition, row) = table.find(&id(&format!("v{i}"))).unwrap();
+            assert_eq!(partition.metric(0)[row], i as f64);
+        }
+        assert_eq!(table.drop_before(PARTITION_MS).len(), count);
+        assert!(table.is_empty());
+    }
+
+    #[test]
+    fn a_full_dimension_gives_new_values_the_overflow_value_and_counts_them() {
+        let mut table = ViewTable::new();
+        let row = |table: &mut ViewTable, i: usize, asset: &str| {
+            let dims = vec![
+                ("asset".to_string(), Some(asset.to_string())),
+                ("viewer_id".to_string(), Some(format!("viewer-{i}"))),
+            ];
+            table.write_row(id(&format!("v{i}")), i as i64, &dims, &nan_metrics());
+        };
+        for i in 0..MAX_DIMENSION_VALUES {
+            row(&mut table, i, &format!("asset-{i}"));
+        }
+        assert_eq!(table.values_overflowed(), 0);
+        row(&mut table, MAX_DIMENSION_VALUES, "one too many");
+        row(&mut table, MAX_DIMENSION_VALUES + 1, "asset-7");
+        row(&mut table, MAX_DIMENSION_VALUES + 2, "two too many");
+        assert_eq!(table.values_overflowed(), 2);
+
+        let columns = table.columns();
+        let asset = columns.find_dimension("asset").unwrap();
+        let value = |i: usize| {
+            let (partition, row) = table.find(&id(&format!("v{i}"))).unwrap();
+            columns
+                .dictionary(asset)
+                .value(partition.dimension(asset)[row])
+        };
+        assert_eq!(value(MAX_DIMENSION_VALUES), Some(OVERFLOW_VALUE));
+        assert_eq!(
+            value(MAX_DIMENSION_VALUES + 1),
+            Some("asset-7"),
+            "known values keep theirs"
+        );
+        assert_eq!(value(MAX_DIMENSION_VALUES + 2), Some(OVERFLOW_VALUE));
+        // Ids are not capped: every viewer keeps its own.
+        let viewer = columns.find_dimension("viewer_id").unwrap();
+        assert_eq!(
+            columns.dictionary(viewer).cardinality(),
+            MAX_DIMENSION_VALUES + 3 + 1
+        );
     }
 
     #[test]
@@ -502,6 +703,7 @@ mod tests {
         }
         let hours = |from: i64, to: i64| -> Vec<i64> {
             table
+                .columns()
                 .partitions(ServerTime(from), ServerTime(to))
                 .map(|(h, _)| h)
                 .collect()

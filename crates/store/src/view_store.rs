@@ -290,6 +290,7 @@ impl ViewStore {
     /// Ended views that started in hour `hour` (epoch ms of its start).
     pub fn hour_views(&self, hour: i64) -> Vec<&View> {
         self.table
+            .columns()
             .partitions(ServerTime(hour), ServerTime(hour + PARTITION_MS))
             .flat_map(|(_, partition)| partition.ids())
             .filter_map(|id| self.ended.get(id).map(|stored| &stored.view))
@@ -368,6 +369,7 @@ impl ViewStore {
         }
         let ids: Vec<ViewId> = self
             .table
+            .columns()
             .partitions(ServerTime(hour), ServerTime(hour + PARTITION_MS))
             .flat_map(|(_, partition)| partition.ids().iter().cloned())
             .collect();

@@ -10,7 +10,7 @@ use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use openqoe_metrics::{MetricKind, METRICS};
 use openqoe_model::{ServerTime, View};
 
-use crate::table::{Partition, ViewTable, ABSENT};
+use crate::table::{Partition, ViewColumns, ABSENT};
 
 use crate::files::{finish_sink, parquet_writer, Format, Sink, WriteError, VIEW_ROWS_PER_GROUP};
 
@@ -131,7 +131,7 @@ impl<W: Write + Send> ViewsWriter<W> {
     /// [`WriteError`] when a writer or the output fails.
     pub fn write_partition(
         &mut self,
-        table: &ViewTable,
+        table: &ViewColumns,
         partition: &Partition,
         from: ServerTime,
         to: ServerTime,
@@ -210,7 +210,7 @@ impl<W: Write + Send> ViewsWriter<W> {
 }
 
 /// Each of `names` as a dimension index of `table` (`None`: the table never saw it).
-fn dimension_indexes(names: &[String], table: &ViewTable) -> Vec<Option<usize>> {
+fn dimension_indexes(names: &[String], table: &ViewColumns) -> Vec<Option<usize>> {
     names
         .iter()
         .map(|name| table.find_dimension(name))
@@ -222,7 +222,7 @@ fn dimension_indexes(names: &[String], table: &ViewTable) -> Vec<Option<usize>> 
 fn partition_batch(
     schema: &Arc<Schema>,
     dimensions: &[String],
-    table: &ViewTable,
+    table: &ViewColumns,
     partition: &Partition,
     rows: &[usize],
 ) -> Result<RecordBatch, WriteError> {
@@ -255,7 +255,7 @@ impl ViewBatches {
     /// [`WriteError::Arrow`] when a column cannot be built.
     pub fn add_partition(
         &mut self,
-        table: &ViewTable,
+        table: &ViewColumns,
         partition: &Partition,
         from: ServerTime,
         to: ServerTime,
@@ -327,7 +327,7 @@ fn record_batch<'t>(
 /// # Errors
 /// [`WriteError`] when a writer or the output fails.
 pub fn write_views(
-    table: &ViewTable,
+    table: &ViewColumns,
     from: ServerTime,
     to: ServerTime,
     format: Format,
@@ -433,8 +433,8 @@ mod tests {
     use openqoe_model::ViewId;
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
-    fn table() -> ViewTable {
-        let mut table = ViewTable::new();
+    fn table() -> ViewColumns {
+        let mut table = crate::ViewTable::new();
         for (i, cdn) in [Some("cdn-a"), None, Some("cdn-b")].into_iter().enumerate() {
             let mut values = vec![f64::NAN; METRICS.len()];
             values[0] = 1000.0 + i as f64;
@@ -450,7 +450,7 @@ mod tests {
                 &values,
             );
         }
-        table
+        table.columns().clone()
     }
 
     #[test]

@@ -16,7 +16,7 @@ fn synthetic_views_fill_the_range_and_answer_the_breakdown() {
         interval_ms: None,
     };
     let mut groups = BTreeMap::new();
-    aggregate(&table, &grouping, &mut groups);
+    aggregate(table.columns(), &grouping, &mut groups);
     let views: u64 = groups.values().map(Aggregate::views).sum();
     // Views that never started (failures, exits) have no startup time.
     assert!((4_500..5_000).contains(&views), "{views}");

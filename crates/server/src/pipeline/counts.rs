@@ -29,7 +29,7 @@ impl Pipeline {
     ) {
         let mut released = Vec::new();
         {
-            let views = self.views.read().expect("views lock poisoned");
+            let views = self.views.read();
             let hold = views.store.hold().copied();
             // Whole buckets from `from` on are made of kept minutes only.
             let regrouped = |kept_from: ServerTime, minutes: &[(ServerTime, MinuteCounts)]| {
@@ -77,7 +77,7 @@ impl Pipeline {
             return now;
         }
         let mut frontiers: Vec<i64> = {
-            let views = self.views.read().expect("views lock poisoned");
+            let views = self.views.read();
             views
                 .sessionizer
                 .live_views()

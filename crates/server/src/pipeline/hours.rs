@@ -27,7 +27,7 @@ pub struct HourBatches {
 impl Pipeline {
     /// Hours of ended views whose files are behind (ended by `settled`), with their versions.
     pub fn unwritten_hours(&self, settled: ServerTime) -> Vec<(i64, u64)> {
-        let views = self.views.read().expect("views lock poisoned");
+        let views = self.views.read();
         views.store.table().unwritten_hours(settled.0)
     }
 
@@ -39,8 +39,8 @@ impl Pipeline {
     /// When a batch cannot be built or released events cannot be read back.
     pub fn hour_batches(&self, hour: i64) -> anyhow::Result<HourBatches> {
         let (views_rows, resident, released) = {
-            let views = self.views.read().expect("views lock poisoned");
-            let table = views.store.table();
+            let views = self.views.read();
+            let table = views.store.table().columns();
             let mut rows = ViewBatches::new(table.dimension_names().to_vec());
             let (from, to) = (ServerTime(hour), ServerTime(hour + PARTITION_MS));
             for (_, partition) in table.partitions(from, to) {
@@ -92,7 +92,7 @@ impl Pipeline {
     /// one not written since, or held back — (`None`: they all are): the write-ahead log is
     /// needed from there on.
     pub fn log_needed_since(&self) -> Option<ServerTime> {
-        let views = self.views.read().expect("views lock poisoned");
+        let views = self.views.read();
         let live = views
             .sessionizer
             .live_views()
@@ -109,7 +109,7 @@ impl Pipeline {
     /// events go from memory if nothing changed since; returns how many events were let go.
     pub fn written(&self, hour: i64, version: u64) -> usize {
         let released = {
-            let mut views = self.views.write().expect("views lock poisoned");
+            let mut views = self.views.write();
             views.store.mark_written(hour, version);
             let released = views.store.release_hour(hour);
             self.gauges.hours_written.inc();
@@ -127,7 +127,7 @@ impl Pipeline {
     /// When an hour file cannot be read.
     pub fn load_hours(&self) -> anyhow::Result<(usize, usize)> {
         let data_dir = &self.data_dir;
-        let mut views = self.views.write().expect("views lock poisoned");
+        let mut views = self.views.write();
         let mut hours = BTreeMap::new();
         if let Ok(dates) = std::fs::read_dir(data_dir.join("views")) {
             for date in dates.flatten() {

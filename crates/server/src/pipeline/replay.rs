@@ -35,7 +35,7 @@ impl Pipeline {
     ) -> anyhow::Result<Replayed> {
         let data_dir = &self.data_dir;
         let mut unreadable_records = 0;
-        let mut views = self.views.write().expect("views lock poisoned");
+        let mut views = self.views.write();
         let (log, report) = SegmentLog::open(wal_dir, config, on_sync, |at, record| {
             match decode_record(record) {
                 Ok(mut batch) => {

@@ -1,13 +1,17 @@
 //! What queries read: views by time and id, their tables, dimensions and hours
 //! ([`ViewSource`]); views whose events are out of memory are read back, a group at a time.
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use openqoe_metrics::ViewMetrics;
 use openqoe_model::{ServerTime, View, ViewId};
 use openqoe_query::ViewSource;
-use openqoe_store::{ViewTable, PARTITION_MS};
+use openqoe_store::{ViewColumns, ViewTable, PARTITION_MS};
 
 use super::Pipeline;
+
+/// How long a query holds the views' lock at most while it makes live views into rows.
+const LIVE_HOLD: Duration = Duration::from_millis(2);
 
 impl ViewSource for Pipeline {
     fn visit_views(
@@ -16,7 +20,7 @@ impl ViewSource for Pipeline {
         to: ServerTime,
         visit: &mut dyn FnMut(&View, &ViewMetrics),
     ) {
-        let views = self.views.read().expect("views lock poisoned");
+        let views = self.views.read();
         let in_range = |view: &View| view.started_at().is_some_and(|t| t >= from && t < to);
         for stored in views.store.iter().filter(|s| in_range(&s.view)) {
             visit(&stored.view, &stored.metrics);
@@ -30,7 +34,7 @@ impl ViewSource for Pipeline {
         let mut found = Vec::new();
         let mut released = Vec::new();
         {
-            let views = self.views.read().expect("views lock poisoned");
+            let views = self.views.read();
             for id in ids {
                 if let Some(at) = views.released_to(id) {
                     released.push((id.clone(), at));
@@ -49,33 +53,56 @@ impl ViewSource for Pipeline {
     }
 
     fn dimensions(&self) -> Vec<String> {
-        let views = self.views.read().expect("views lock poisoned");
+        let views = self.views.read();
         views.dimensions.iter().cloned().collect()
     }
 
-    fn visit_tables(&self, from: ServerTime, to: ServerTime, visit: &mut dyn FnMut(&ViewTable)) {
-        let views = self.views.read().expect("views lock poisoned");
-        visit(views.store.table());
-        // Live views change with every batch: their rows are made per query.
+    fn tables(&self, from: ServerTime, to: ServerTime) -> Vec<ViewColumns> {
+        let in_range = |view: &View| view.started_at().is_some_and(|t| t >= from && t < to);
+        let (ended, live_ids) = {
+            let views = self.views.read();
+            let live_ids: Vec<ViewId> = views
+                .sessionizer
+                .live_views()
+                .filter(|view| in_range(view))
+                .map(|view| view.id.clone())
+                .collect();
+            (views.store.table().columns_in(from, to), live_ids)
+        };
+        // Live views change with every batch: their rows are made per query, [`LIVE_HOLD`] of
+        // work per hold of the lock, so ingest waits that long at most. A view that ends
+        // meanwhile is in neither table until the next query.
         let mut live = ViewTable::new();
-        for view in views.sessionizer.live_views() {
-            if view.started_at().is_some_and(|t| t >= from && t < to) {
-                live.upsert(view, &views.live_metrics(view, &self.live_metrics));
+        let mut pending = live_ids.as_slice();
+        while !pending.is_empty() {
+            let views = self.views.read();
+            let held = Instant::now();
+            let mut done = 0;
+            for id in pending {
+                if let Some(view) = views.sessionizer.view(id) {
+                    live.upsert(view, &views.live_metrics(view, &self.live_metrics));
+                }
+                done += 1;
+                if held.elapsed() >= LIVE_HOLD {
+                    break;
+                }
             }
+            pending = &pending[done..];
         }
-        visit(&live);
+        vec![ended, live.into_columns()]
     }
 
-    fn visit_ended(&self, visit: &mut dyn FnMut(&ViewTable)) {
-        let views = self.views.read().expect("views lock poisoned");
-        visit(views.store.table());
+    fn ended(&self, from: ServerTime, to: ServerTime) -> ViewColumns {
+        let views = self.views.read();
+        views.store.table().columns_in(from, to)
     }
 
     fn hours(&self, from: ServerTime, to: ServerTime) -> Vec<i64> {
-        let views = self.views.read().expect("views lock poisoned");
+        let views = self.views.read();
         let stored = views
             .store
             .table()
+            .columns()
             .partitions(from, to)
             .map(|(hour, _)| hour);
         let live = views
@@ -93,7 +120,7 @@ impl ViewSource for Pipeline {
         let mut held = Vec::new();
         let mut released = Vec::new();
         {
-            let views = self.views.read().expect("views lock poisoned");
+            let views = self.views.read();
             let in_hour = |t: ServerTime| t.0.div_euclid(PARTITION_MS) * PARTITION_MS == hour;
             let live = views
                 .sessionizer

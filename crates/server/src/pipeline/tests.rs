@@ -93,7 +93,7 @@ async fn seen(keep_ended_seconds: u64) -> [Vec<String>; 4] {
     let pipeline = &topology.pipeline;
     let live_ids = [ViewId::new("v6").unwrap(), ViewId::new("v7").unwrap()];
     {
-        let views = pipeline.views.read().unwrap();
+        let views = pipeline.views.read();
         for id in &live_ids {
             let view = views.sessionizer.view(id).expect("still live");
             assert_eq!(
