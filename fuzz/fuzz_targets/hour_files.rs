@@ -38,7 +38,7 @@ fn good_files() -> &'static [Vec<u8>; 2] {
             store.insert(view.clone());
             views.push(view);
         }
-        let table = store.table();
+        let table = store.table().columns();
         let mut rows = ViewBatches::new(table.dimension_names().to_vec());
         let (from, to) = (ServerTime(0), ServerTime(3_600_000));
         for (_, partition) in table.partitions(from, to) {
