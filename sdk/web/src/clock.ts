@@ -13,3 +13,15 @@ export function monotonic(): number {
 export function epoch(at: number = monotonic()): number {
   return Math.round(origin + at);
 }
+
+/**
+ * When the browser queued `event`, on the `performance.now()` scale. A media element creates its
+ * `play` when the page calls `play()` and dispatches it in a later task, so on a busy page the
+ * handler runs tens of ms after the request it reports. Engines whose `timeStamp` is not on this
+ * scale (older ones gave epoch ms) or is missing get the handler's time.
+ */
+export function queuedAt(event: Event): number {
+  const now = monotonic();
+  const at = event.timeStamp;
+  return Number.isFinite(at) && at > 0 && at <= now ? at : now;
+}

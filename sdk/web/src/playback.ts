@@ -3,7 +3,7 @@
 // presented (`requestVideoFrameCallback`) is the only proof that playback progresses, because
 // players freeze the picture without `waiting` (Shaka sets the rate to 0; dash.js can run audio
 // over a frozen picture) — testing notes, "Player behaviour seen here".
-import { monotonic } from './clock';
+import { monotonic, queuedAt } from './clock';
 
 /** Receives detected events; `at` is a `performance.now()` time when it is not "now". */
 export type PlaybackSink = (type: string, fields?: Record<string, unknown>, at?: number) => void;
@@ -62,6 +62,8 @@ export class Playback {
     private readonly settled: () => void = () => undefined,
     private readonly hidden: () => boolean = () => typeof document !== 'undefined' && document.hidden,
     private readonly now: () => number = monotonic,
+    /** When an element event was queued: a request is dated from the page's call, not the handler. */
+    private readonly queued: (event: Event) => number = queuedAt,
   ) {}
 
   /**
@@ -70,15 +72,15 @@ export class Playback {
    * now), once the browser confirms it with `play`.
    */
   start(earlier?: EarlierRequest): void {
-    const on = (type: string, handler: () => void) => {
+    const on = (type: string, handler: (event: Event) => void) => {
       this.video.addEventListener(type, handler);
       this.listeners.push([type, handler]);
     };
-    on('play', () => this.onPlay(this.autoplayAt ?? this.now()));
+    on('play', (event) => this.onPlay(this.autoplayAt ?? this.queued(event)));
     // CTA-2066 dates an autoplay's request from the page's instruction, not from the `play` the
     // browser fires once it has enough data (just before the first frame).
-    on('loadstart', () => {
-      if (this.video.autoplay && !this.requested) this.autoplayAt ??= this.now();
+    on('loadstart', (event) => {
+      if (this.video.autoplay && !this.requested) this.autoplayAt ??= this.queued(event);
     });
     on('playing', () => {
       this.playingSeen = true;

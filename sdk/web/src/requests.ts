@@ -4,7 +4,7 @@
 // bubble, but every event passes the document in the capture phase: from the moment this script
 // runs, each media element's first request is kept, so a view can be dated from it.
 import type { EarlierRequest } from './playback';
-import { monotonic } from './clock';
+import { monotonic, queuedAt } from './clock';
 
 const requests = new WeakMap<EventTarget, number>();
 
@@ -13,7 +13,7 @@ function note(event: Event): void {
   if (!media || typeof media.paused !== 'boolean') return;
   if (event.type === 'pause' || event.type === 'ended') requests.delete(media);
   // An autoplay is requested when its load starts (docs/sdk.md, "Play request").
-  else if ((event.type === 'play' || (event.type === 'loadstart' && media.autoplay)) && !requests.has(media)) requests.set(media, monotonic());
+  else if ((event.type === 'play' || (event.type === 'loadstart' && media.autoplay)) && !requests.has(media)) requests.set(media, queuedAt(event));
 }
 
 if (typeof document !== 'undefined') for (const type of ['play', 'loadstart', 'pause', 'ended']) document.addEventListener(type, note, true);

@@ -47,7 +47,7 @@ function run(steps: Step[], before: Before = {}): string[] {
   video.autoplay = !!before.autoplay;
   const out: string[] = [];
   const show = (fields: Record<string, unknown> = {}) => (fields.observed === false ? ' (unobserved)' : '');
-  const playback = new Playback(video as unknown as HTMLVideoElement, (type, fields, at) => out.push(`${type}@${Math.round(at ?? clock)}${show(fields)}`), () => undefined, () => false, () => clock);
+  const playback = new Playback(video as unknown as HTMLVideoElement, (type, fields, at) => out.push(`${type}@${Math.round(at ?? clock)}${show(fields)}`), () => undefined, () => false, () => clock, () => clock);
   playback.start(before.earlier);
   const advance = (to: number) => {
     while (clock + 100 <= to) {
