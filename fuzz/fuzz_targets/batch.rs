@@ -1,17 +1,33 @@
 //! Wire v1 batch parser: any body is either a batch or an error naming where and why; a parsed
-//! batch re-encodes to a body that parses to the same batch.
+//! batch re-encodes to a body that parses to the same batch, and so does the body as received
+//! with its header pseudonymised (`[privacy]`, how the log keeps such a batch).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use openqoe_model::{Batch, ServerTime};
+use openqoe_model::{Batch, Privacy, PrivacyConfig, ServerTime};
 
 fuzz_target!(|body: &[u8]| {
     match Batch::parse(body, ServerTime(1_764_028_800_000)) {
-        Ok(batch) => {
+        Ok(mut batch) => {
             let again = Batch::parse(
                 batch.to_wire_json().to_string().as_bytes(),
                 batch.received_at,
             )
             .expect("a parsed batch re-encodes to a valid body");
+            assert_eq!(again.events, batch.events);
+
+            let config = PrivacyConfig {
+                hash_props: vec!["cdn".into(), "user_email".into()],
+                drop_props: vec!["note".into()],
+                ..PrivacyConfig::default()
+            };
+            let privacy = Privacy::new(&config, b"fuzz").expect("a valid policy");
+            privacy.apply(&mut batch.view);
+            let rewritten = batch
+                .body_with_header(body)
+                .expect("a parsed body is a JSON object");
+            let again = Batch::parse(&rewritten, batch.received_at)
+                .expect("the body with its header pseudonymised parses");
+            assert_eq!(again.view, batch.view);
             assert_eq!(again.events, batch.events);
         }
         Err(e) => assert!(!e.reason.is_empty(), "every rejection has a reason"),

@@ -31,6 +31,7 @@ pub use refusal::Refusal;
 pub use routes::guard;
 use session::Sessions;
 use token::{Secret, TokenEntry};
+pub use token_file::private_file;
 use token_file::{ManagedToken, TokenFile};
 
 /// What a credential may do; `Admin` may do everything `Read` may.

@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Json, Router};
-use openqoe_model::{Batch, BatchError, LoggedAt, Props, ServerTime};
+use openqoe_model::{Batch, BatchError, LoggedAt, Privacy, Props, ServerTime};
 use openqoe_wal::EventLog;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -61,14 +61,23 @@ pub struct Ingest<L, D> {
     /// In-flight decoded bytes, in KiB permits: the admission limit.
     admission: Semaphore,
     rates: RateLimits,
+    /// What of a view's identity is pseudonymised or dropped before the log sees it.
+    privacy: Arc<Privacy>,
     log: L,
     sink: Arc<D>,
     stats: CollectStats,
 }
 
 impl<L: EventLog, D: DurableBatches> Ingest<L, D> {
-    /// Builds the ingest state over a log and a sink of durable batches.
-    pub fn new(config: CollectConfig, log: L, sink: Arc<D>, stats: CollectStats) -> Ingest<L, D> {
+    /// Builds the ingest state over a log and a sink of durable batches, applying `privacy`
+    /// before anything is logged.
+    pub fn new(
+        config: CollectConfig,
+        privacy: Arc<Privacy>,
+        log: L,
+        sink: Arc<D>,
+        stats: CollectStats,
+    ) -> Ingest<L, D> {
         let keys = config
             .effective_environments()
             .into_iter()
@@ -81,6 +90,7 @@ impl<L: EventLog, D: DurableBatches> Ingest<L, D> {
             keys,
             admission,
             rates,
+            privacy,
             log,
             sink,
             stats,
@@ -145,10 +155,15 @@ async fn accept<L: EventLog, D: DurableBatches>(
     let mut batch = Batch::parse(&decoded, ServerTime::now())?; // wire v1; a 400 names `at`
     let environment = resolve_key(ingest, batch.key.as_deref(), &query, headers)?; // 401, 429
     let stamps = server_stamps(ingest, environment, headers);
+    // The log keeps the body as it came (replay parses it again), not a re-encoding; with the
+    // view's header pseudonymised or trimmed (`[privacy]`), the body with that header.
+    let body = match ingest.privacy.apply(&mut batch.view) {
+        true => batch.body_with_header(&decoded)?,
+        false => decoded,
+    };
     batch.view.props.extend(stamps.clone());
     let received_at = batch.received_at;
-    // The log keeps the body as it came (replay parses it again), not a re-encoding.
-    let record = |_: &Batch| encode_body_record(received_at, &stamps, &decoded);
+    let record = |_: &Batch| encode_body_record(received_at, &stamps, &body);
     let (accepted, duplicates) = make_durable(ingest, batch, record).await?; // 202 after fsync
     Ok(Accepted {
         accepted,
@@ -296,6 +311,7 @@ async fn accept_cmcd<L: EventLog, D: DurableBatches>(
     }
     let stamps = server_stamps(ingest, environment, headers);
     for mut batch in batches {
+        ingest.privacy.apply(&mut batch.view);
         batch.view.props.extend(stamps.clone());
         make_durable(ingest, batch, encode_record).await?;
     }
@@ -355,5 +371,6 @@ fn server_stamps<L, D>(ingest: &Ingest<L, D>, environment: String, headers: &Hea
             Value::String(country.to_ascii_uppercase()),
         );
     }
+    ingest.privacy.apply_props(&mut stamps);
     stamps
 }

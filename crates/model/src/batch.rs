@@ -343,15 +343,7 @@ impl Batch {
     /// (given the same `received_at`); the write-ahead log stores this form for batches the
     /// server built (CMCD event mode).
     pub fn to_wire_json(&self) -> Value {
-        let mut view = Map::new();
-        view.insert("id".into(), Value::String(self.view.id.as_str().to_owned()));
-        if let Some(viewer) = &self.view.viewer_id {
-            view.insert("viewer_id".into(), Value::String(viewer.clone()));
-        }
-        if let Some(session) = &self.view.session_id {
-            view.insert("session_id".into(), Value::String(session.clone()));
-        }
-        view.insert("props".into(), Value::Object(self.view.props.clone()));
+        let view = self.view.to_wire_json();
         let events: Vec<Value> = self
             .events
             .iter()
@@ -362,6 +354,48 @@ impl Batch {
             body["sent_at"] = json!(sent.0);
         }
         body
+    }
+
+    /// `body`, the wire v1 body this batch was parsed from, with its `view` member replaced by
+    /// this batch's header and everything else (its events above all) kept as received: how a
+    /// batch whose header the server changed (`[privacy]`) is logged without encoding its
+    /// events again.
+    ///
+    /// # Errors
+    /// When `body` is not a JSON object.
+    pub fn body_with_header(&self, body: &[u8]) -> Result<Vec<u8>, BatchError> {
+        let members: Members<'_> = serde_json::from_slice(body)
+            .map_err(|e| reject("", format!("expected a JSON object: {e}")))?;
+        let header = self.view.to_wire_json().to_string();
+        let mut out = Vec::with_capacity(body.len() + header.len());
+        out.push(b'{');
+        for (i, (name, raw)) in members.0.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, name.as_ref()).expect("a string serializes");
+            out.push(b':');
+            let value = if name == "view" { &header } else { raw.get() };
+            out.extend_from_slice(value.as_bytes());
+        }
+        out.push(b'}');
+        Ok(out)
+    }
+}
+
+impl ViewHeader {
+    /// The header as the wire's `view` object.
+    pub fn to_wire_json(&self) -> Value {
+        let mut view = Map::new();
+        view.insert("id".into(), Value::String(self.id.as_str().to_owned()));
+        if let Some(viewer) = &self.viewer_id {
+            view.insert("viewer_id".into(), Value::String(viewer.clone()));
+        }
+        if let Some(session) = &self.session_id {
+            view.insert("session_id".into(), Value::String(session.clone()));
+        }
+        view.insert("props".into(), Value::Object(self.props.clone()));
+        Value::Object(view)
     }
 }
 

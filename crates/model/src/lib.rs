@@ -9,12 +9,14 @@
 
 mod batch;
 mod event;
+mod privacy;
 mod props;
 mod time;
 mod view;
 
 pub use batch::{Batch, BatchError, ViewHeader, WIRE_VERSION};
 pub use event::{Event, EventKind, Heartbeat, Rendition};
+pub use privacy::{is_pseudonym, Privacy, PrivacyConfig, PrivacyConfigError};
 pub use props::{dimension_text, SharedProps, ViewProps};
 pub use time::{ClientTime, ServerTime};
 pub use view::{

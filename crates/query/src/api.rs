@@ -1,7 +1,10 @@
 //! The query routes' shared state: what every handler reads from.
 use std::sync::Arc;
 
+use openqoe_model::{Privacy, ServerTime};
 use prometheus_client::registry::Registry;
+
+use crate::{ApiError, Selection};
 
 /// The view source the routes query, and the registry `/metrics` encodes.
 pub(crate) struct Api<S> {
@@ -9,4 +12,19 @@ pub(crate) struct Api<S> {
     pub(crate) source: Arc<S>,
     /// The process's own series, for `/metrics`.
     pub(crate) registry: Arc<Registry>,
+    /// How identifiers are stored: filters on pseudonymised dimensions are translated.
+    pub(crate) privacy: Arc<Privacy>,
+}
+
+impl<S> Api<S> {
+    /// A request's selection as of `now`, its filters in the form the values are stored.
+    pub(crate) fn selection(
+        &self,
+        pairs: &[(String, String)],
+        now: ServerTime,
+    ) -> Result<Selection, ApiError> {
+        let mut selection = Selection::from_query(pairs, now)?;
+        selection.store_filters(&self.privacy);
+        Ok(selection)
+    }
 }

@@ -109,7 +109,7 @@ pub(crate) async fn export<S: ViewSource>(
     Path(table): Path<String>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let selection = Selection::from_query(&pairs, ServerTime::now())?;
+    let selection = api.selection(&pairs, ServerTime::now())?;
     let format: Format = pairs
         .iter()
         .find(|(k, _)| k == "format")

@@ -1,6 +1,6 @@
 //! Query parameters shared by every endpoint: time range, filters, group-by, interval, limit.
 use openqoe_metrics::{Metric, MetricKind};
-use openqoe_model::{ServerTime, View};
+use openqoe_model::{Privacy, ServerTime, View};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -90,6 +90,15 @@ impl Selection {
             return Err(bad("from", "expected from before to"));
         }
         Ok(selection)
+    }
+
+    /// Puts the filters' values in the form they are stored: pseudonyms for the dimensions
+    /// `privacy` pseudonymises (a filter on `viewer_id:u-1` matches the viewer stored as its
+    /// pseudonym).
+    pub fn store_filters(&mut self, privacy: &Privacy) {
+        for (dimension, value) in &mut self.filters {
+            *value = privacy.stored_value(dimension, value);
+        }
     }
 
     /// Whether a view matches every filter.

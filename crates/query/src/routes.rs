@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use openqoe_metrics::{metric, Metric, ViewMetrics, METRICS};
-use openqoe_model::{ServerTime, View, ViewId};
+use openqoe_model::{Privacy, ServerTime, View, ViewId};
 use prometheus_client::registry::Registry;
 use serde_json::{json, Map, Value};
 
@@ -20,7 +20,11 @@ use crate::{Aggregate, ApiError, GroupKey, Grouping, Selection, ViewSource};
 type Pairs = Query<Vec<(String, String)>>;
 
 /// The query routes over a view source, with `/metrics` encoding `registry`.
-pub fn router<S: ViewSource>(source: Arc<S>, registry: Arc<Registry>) -> Router {
+pub fn router<S: ViewSource>(
+    source: Arc<S>,
+    registry: Arc<Registry>,
+    privacy: Arc<Privacy>,
+) -> Router {
     Router::new()
         .route("/metrics", get(prometheus::<S>))
         .route("/v1/metrics", get(catalogue))
@@ -33,7 +37,11 @@ pub fn router<S: ViewSource>(source: Arc<S>, registry: Arc<Registry>) -> Router 
         .route("/v1/views/{id}", get(view::<S>))
         .route("/v1/views/{id}/events", get(view_events::<S>))
         .route("/v1/export/{table}", get(crate::export::export::<S>))
-        .with_state(Arc::new(Api { source, registry }))
+        .with_state(Arc::new(Api {
+            source,
+            registry,
+            privacy,
+        }))
 }
 
 async fn prometheus<S: ViewSource>(State(api): State<Arc<Api<S>>>) -> impl IntoResponse {
@@ -126,7 +134,7 @@ async fn breakdown<S: ViewSource>(
     Query(pairs): Pairs,
 ) -> Result<Response, ApiError> {
     let metric = find_metric(&name)?;
-    let selection = Selection::from_query(&pairs, ServerTime::now())?;
+    let selection = api.selection(&pairs, ServerTime::now())?;
     off_the_runtime(move || Ok(breakdown_json(api.source.as_ref(), metric, &selection))).await
 }
 
@@ -169,9 +177,10 @@ async fn root_cause<S: ViewSource>(
     Query(pairs): Pairs,
 ) -> Result<Response, ApiError> {
     let metric = find_metric(&name)?;
-    let query = RootCauseQuery::from_query(metric, &pairs, ServerTime::now(), || {
+    let mut query = RootCauseQuery::from_query(metric, &pairs, ServerTime::now(), || {
         api.source.dimensions()
     })?;
+    query.selection.store_filters(&api.privacy);
     off_the_runtime(move || Ok(root_cause_json(api.source.as_ref(), metric, &query))).await
 }
 
@@ -203,7 +212,7 @@ async fn audience<S: ViewSource>(
     Query(pairs): Pairs,
 ) -> Result<Response, ApiError> {
     let now_ms = ServerTime::now();
-    let selection = Selection::from_query(&pairs, now_ms)?;
+    let selection = api.selection(&pairs, now_ms)?;
     off_the_runtime(move || Ok(audience_json(api.source.as_ref(), &selection, now_ms))).await
 }
 
@@ -258,7 +267,7 @@ async fn timeseries<S: ViewSource>(
     Query(pairs): Pairs,
 ) -> Result<Response, ApiError> {
     let metric = find_metric(&name)?;
-    let selection = Selection::from_query(&pairs, ServerTime::now())?;
+    let selection = api.selection(&pairs, ServerTime::now())?;
     selection.check_buckets()?;
     off_the_runtime(move || Ok(timeseries_json(api.source.as_ref(), metric, &selection))).await
 }
@@ -308,7 +317,7 @@ async fn view_list<S: ViewSource>(
     State(api): State<Arc<Api<S>>>,
     Query(pairs): Pairs,
 ) -> Result<Response, ApiError> {
-    let selection = Selection::from_query(&pairs, ServerTime::now())?;
+    let selection = api.selection(&pairs, ServerTime::now())?;
     off_the_runtime(move || Ok(view_list_json(api.source.as_ref(), &selection))).await
 }
 

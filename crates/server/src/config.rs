@@ -6,6 +6,7 @@ use openqoe_access::AccessConfig;
 use openqoe_alert::{ActionHook, Destination};
 use openqoe_collect::CollectConfig;
 use openqoe_detect::DetectConfig;
+use openqoe_model::PrivacyConfig;
 use openqoe_sessionize::SessionizeConfig;
 use openqoe_steer::SteerConfig;
 use openqoe_store::{Hold, StoreConfig};
@@ -44,6 +45,8 @@ pub struct Config {
     pub access: AccessConfig,
     /// `[http]`: connection caps and time limits.
     pub http: HttpConfig,
+    /// `[privacy]`: viewer ids and props pseudonymised or dropped before storage.
+    pub privacy: PrivacyConfig,
 }
 
 /// `[alerts]`: destinations, action webhooks, and the dashboard address put in notices.

@@ -15,6 +15,7 @@ mod http;
 mod live_metrics;
 mod persist;
 mod pipeline;
+mod privacy_secret;
 mod query_limit;
 mod read_back;
 mod sql_api;

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use openqoe_access::{Access, FirstStart};
 use openqoe_collect::{CollectConfig, CollectStats, DurableBatches, Ingest};
-use openqoe_model::ServerTime;
+use openqoe_model::{Privacy, ServerTime};
 use openqoe_wal::{EventLog, ReplayReport};
 use prometheus_client::registry::Registry;
 
@@ -83,6 +83,8 @@ pub fn build(
         Credentials::Tokens => Access::load(&config.access, data_dir)?,
         Credentials::Open => (Access::open(), FirstStart::TokensExist),
     };
+    let secret = crate::privacy_secret::load_or_make(data_dir)?;
+    let privacy = Arc::new(Privacy::new(&config.privacy, &secret)?);
     let telemetry = Telemetry::new();
     let on_wal_sync = telemetry.on_wal_sync();
     let Telemetry {
@@ -127,6 +129,7 @@ pub fn build(
     let health = crate::health::router(replayed.log.clone());
     let router = collector(
         config.collect.clone(),
+        Arc::clone(&privacy),
         replayed.log,
         Arc::clone(&pipeline),
         collect_stats,
@@ -135,6 +138,7 @@ pub fn build(
     .merge(api(
         Arc::clone(&pipeline),
         registry,
+        privacy,
         &alerting,
         steering.as_ref(),
         queries,
@@ -160,11 +164,12 @@ pub fn build(
 /// which then goes to `sink`.
 fn collector<L: EventLog, D: DurableBatches>(
     config: CollectConfig,
+    privacy: Arc<Privacy>,
     log: L,
     sink: Arc<D>,
     stats: CollectStats,
 ) -> axum::Router {
-    openqoe_collect::router(Arc::new(Ingest::new(config, log, sink, stats)))
+    openqoe_collect::router(Arc::new(Ingest::new(config, privacy, log, sink, stats)))
 }
 
 /// The API role: queries over the views (an `openqoe_query::ViewSource`) and SQL, at most
@@ -172,11 +177,12 @@ fn collector<L: EventLog, D: DurableBatches>(
 fn api(
     views: Arc<Pipeline>,
     registry: Registry,
+    privacy: Arc<Privacy>,
     alerting: &Arc<Alerting>,
     steering: Option<&Arc<Steering>>,
     queries: Arc<QueryLimit>,
 ) -> axum::Router {
-    openqoe_query::router(Arc::clone(&views), Arc::new(registry))
+    openqoe_query::router(Arc::clone(&views), Arc::new(registry), privacy)
         .merge(crate::sql_api::router(Arc::clone(&views)))
         .layer(axum::middleware::from_fn_with_state(
             queries,

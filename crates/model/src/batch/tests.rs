@@ -301,6 +301,26 @@ fn wire_json_roundtrips() {
     assert_eq!(again, Batch { key: None, ..batch });
 }
 
+#[test]
+fn a_changed_header_is_written_into_the_body_as_received() {
+    // Escaped names and a repeated member stay as they were; only `view` changes.
+    let body = br#"{"v":1,"key":"demo","view":{"id":"v1","viewer_id":"alice","props":{"cdn":"a"}},
+        "events":[{"seq":0,"ts":1000,"type":"player_init", "x" : [1, 2]}],"\u0061b":1,"v":1}"#;
+    let mut batch = Batch::parse(body, RECEIVED).unwrap();
+    batch.view.viewer_id = Some("h-pseudonym".into());
+    batch.view.props.insert("cdn".into(), json!("b"));
+    let rewritten = batch.body_with_header(body).unwrap();
+    let again = Batch::parse(&rewritten, RECEIVED).unwrap();
+    assert_eq!(again, batch);
+    let text = String::from_utf8(rewritten).unwrap();
+    assert!(!text.contains("alice"), "{text}");
+    assert!(
+        text.contains(r#"{"seq":0,"ts":1000,"type":"player_init", "x" : [1, 2]}"#),
+        "events as received: {text}"
+    );
+    assert!(batch.body_with_header(b"[1]").is_err());
+}
+
 proptest::proptest! {
     #[test]
     fn parse_never_panics(body in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
