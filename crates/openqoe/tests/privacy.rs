@@ -161,3 +161,125 @@ async fn identifiers_are_pseudonymised_or_dropped_before_anything_is_written() {
         );
     }
 }
+
+/// The `view_id`s in a Parquet file of the store.
+fn view_ids(path: &Path) -> Vec<String> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::Field;
+    let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut ids: Vec<String> = reader
+        .get_row_iter(None)
+        .unwrap()
+        .map(Result::unwrap)
+        .filter_map(|row| {
+            row.get_column_iter().find_map(|(name, field)| match field {
+                Field::Str(id) if name == "view_id" => Some(id.clone()),
+                _ => None,
+            })
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+#[tokio::test]
+async fn an_erased_viewer_is_gone_from_memory_files_and_every_later_replay() {
+    let dir = data_dir();
+    let config = dir.path().join("openqoe.toml");
+    std::fs::write(&config, "[store]\nsettle_minutes = 0\n").unwrap();
+    let data = dir.path().join("data");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let start = || TestServer::start_with(&data, &listen, &["--config", config.to_str().unwrap()]);
+    let server = start();
+    let client = server.client();
+    let settled = (now_ms() / HOUR_MS - 3) * HOUR_MS + HOUR_MS / 2;
+    let hour = settled / HOUR_MS * HOUR_MS;
+    // Carol: a view in a settled hour and a live one; Dave: a view in the same hour, to keep.
+    for body in [
+        view("carol-old", "carol", settled, true),
+        view("dave-old", "dave", settled + 60_000, true),
+        view("carol-live", "carol", now_ms() - 5_000, false),
+    ] {
+        let status = client
+            .post(format!("{}/v1/events", server.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 202);
+    }
+    // The restart writes the settled hour's files.
+    server.kill_9();
+    let server = start();
+    // A new client: the old one's connections were to the process killed.
+    let client = server.client();
+    let (views_file, events_file) = (
+        openqoe_store::hour_file(&data, "views", hour),
+        openqoe_store::hour_file(&data, "events", hour),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !views_file.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {}",
+            views_file.display()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(view_ids(&views_file), ["carol-old", "dave-old"]);
+
+    let erase = format!("{}/v1/viewers/carol", server.url);
+    let anonymous = reqwest::Client::new().delete(&erase).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401, "erasing needs a token");
+    let answer = client.delete(&erase).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let answer: Value = answer.json().await.unwrap();
+    assert_eq!(answer, json!({"views_erased": 2, "hours_rewritten": 1}));
+
+    only_dave(&client, &server.url, &views_file, &events_file).await;
+    // The log still holds Carol's batches (its live view kept it from being cut); a restart
+    // replays around them, and loads the hour files without them.
+    server.kill_9();
+    let server = start();
+    only_dave(&server.client(), &server.url, &views_file, &events_file).await;
+    // Erasing again finds nothing, and says so.
+    let again: Value = server
+        .client()
+        .delete(format!("{}/v1/viewers/carol", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again, json!({"views_erased": 0, "hours_rewritten": 0}));
+}
+
+/// Carol's views are gone everywhere a reader can look; Dave's is there.
+async fn only_dave(client: &reqwest::Client, url: &str, views_file: &Path, events_file: &Path) {
+    for (id, status) in [("carol-old", 404), ("carol-live", 404), ("dave-old", 200)] {
+        let got = client
+            .get(format!("{url}/v1/views/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(got.as_u16(), status, "{id}");
+    }
+    let list = get_json(
+        client,
+        &format!("{url}/v1/views?from=0&filter=viewer_id:carol"),
+    )
+    .await;
+    assert_eq!(list["views"], json!([]), "{list}");
+    let all = get_json(
+        client,
+        &format!("{url}/v1/metrics/video_startup_time_ms/breakdown?from=0"),
+    )
+    .await;
+    assert_eq!(all["rows"][0]["views"], json!(1), "only Dave's view: {all}");
+    assert_eq!(view_ids(views_file), ["dave-old"]);
+    assert_eq!(view_ids(events_file), ["dave-old"]);
+}

@@ -10,6 +10,7 @@ mod alerting;
 mod api_error;
 mod config;
 mod data_dir_lock;
+mod erasure;
 mod health;
 mod http;
 mod live_metrics;

@@ -35,6 +35,14 @@ impl LiveMetrics {
         }
     }
 
+    /// Forgets the metrics of views erased (a view of the same id may come again).
+    pub(crate) fn forget(&self, ids: &[ViewId]) {
+        let mut by_view = self.by_view.lock().expect("live metrics lock poisoned");
+        ids.iter().for_each(|id| {
+            by_view.remove(id);
+        });
+    }
+
     /// Forgets views that are no longer live, once they could outnumber the live ones.
     pub(crate) fn retain_live(&self, sessionizer: &Sessionizer) {
         let mut by_view = self.by_view.lock().expect("live metrics lock poisoned");

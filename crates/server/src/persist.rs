@@ -4,6 +4,7 @@
 //! write-ahead log segments whose batches the files hold removed; views, files and segments
 //! older than `retention_days` removed.
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::{Duration, UNIX_EPOCH};
 
 use openqoe_model::ServerTime;
@@ -18,6 +19,8 @@ use crate::pipeline::Pipeline;
 pub struct Persistence {
     config: StoreConfig,
     data_dir: PathBuf,
+    /// Held while hour files are written: the check and an erasure never write one at once.
+    writing: Mutex<()>,
 }
 
 const DAY_MS: i64 = 86_400_000;
@@ -28,7 +31,11 @@ const LOG_MARGIN_MS: i64 = 60_000;
 impl Persistence {
     /// Files and retention for `data_dir`.
     pub fn new(config: StoreConfig, data_dir: PathBuf) -> Persistence {
-        Persistence { config, data_dir }
+        Persistence {
+            config,
+            data_dir,
+            writing: Mutex::new(()),
+        }
     }
 
     /// How often [`Persistence::tick`] runs (`[store] check_seconds`, at least one second).
@@ -42,6 +49,7 @@ impl Persistence {
     /// The first file that could not be written, read back or removed; every other hour, the
     /// log cut and retention still run.
     pub fn tick(&self, pipeline: &Pipeline, now: ServerTime) -> anyhow::Result<()> {
+        let _writing = self.writing.lock().expect("hour writing lock poisoned");
         pipeline.retry_pending();
         let mut failure = None;
         if self.config.parquet {
@@ -64,6 +72,33 @@ impl Persistence {
             }
         }
         failure.map_or(Ok(()), Err)
+    }
+
+    /// Writes again, now, those of `hours` that have files (the others are written when due);
+    /// returns how many. For an erasure: the files must not keep erased views until the next
+    /// check.
+    ///
+    /// # Errors
+    /// The first hour that could not be written; the others are still written.
+    pub fn rewrite_hours(&self, pipeline: &Pipeline, hours: &[i64]) -> anyhow::Result<usize> {
+        let _writing = self.writing.lock().expect("hour writing lock poisoned");
+        let mut failure = None;
+        let mut written = 0;
+        for &hour in hours {
+            if !hour_file(&self.data_dir, "views", hour).exists() {
+                continue;
+            }
+            let Some(version) = pipeline.hour_version(hour) else {
+                continue;
+            };
+            match self.write_hour(pipeline, hour, version) {
+                Ok(()) => written += 1,
+                Err(e) => {
+                    failure.get_or_insert(e.context(format!("writing hour {hour}")));
+                }
+            }
+        }
+        failure.map_or(Ok(written), Err)
     }
 
     /// Writes hour `hour`'s files as of `version` and lets its events go from memory. The events

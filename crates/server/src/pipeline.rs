@@ -21,7 +21,10 @@ use crate::read_back::{read_view_events, ReadGroup};
 use crate::telemetry::ViewGauges;
 use crate::views::Views;
 
+pub use erase::Erased;
+
 mod counts;
+mod erase;
 mod hours;
 mod replay;
 mod source;

@@ -22,6 +22,7 @@ use prometheus_client::registry::Registry;
 use crate::alerting::Alerting;
 use crate::config::Config;
 use crate::data_dir_lock::DataDirLock;
+use crate::erasure::ErasureLog;
 use crate::http::{ConnectionStats, HttpConfig};
 use crate::persist::Persistence;
 use crate::pipeline::Pipeline;
@@ -101,7 +102,8 @@ pub fn build(
         data_dir,
     ));
     // Settled hours come from their files; the log then adds what they do not hold.
-    let (hours, views) = pipeline.load_hours()?;
+    let erasures = ErasureLog::load(data_dir)?;
+    let (hours, views) = pipeline.load_hours(&erasures)?;
     if hours > 0 {
         tracing::info!(hours, views, "hour files loaded");
     }
@@ -111,7 +113,12 @@ pub fn build(
     connections.register(&mut registry);
     let queries = Arc::new(QueryLimit::new(config.http.max_queries));
     queries.register(&mut registry);
-    let replayed = pipeline.replay(&data_dir.join("wal"), config.wal.clone(), on_wal_sync)?;
+    let replayed = pipeline.replay(
+        &data_dir.join("wal"),
+        config.wal.clone(),
+        on_wal_sync,
+        &erasures,
+    )?;
     pipeline.expire(ServerTime::now());
 
     let steering = Steering::new(
@@ -127,6 +134,13 @@ pub fn build(
         &mut registry,
     )?);
     let health = crate::health::router(replayed.log.clone());
+    let persistence = Arc::new(Persistence::new(config.store.clone(), data_dir.to_owned()));
+    let erasure = crate::erasure::router(
+        Arc::clone(&pipeline),
+        Arc::clone(&persistence),
+        Arc::clone(&privacy),
+        erasures,
+    );
     let router = collector(
         config.collect.clone(),
         Arc::clone(&privacy),
@@ -143,10 +157,11 @@ pub fn build(
         steering.as_ref(),
         queries,
     ))
+    .merge(erasure)
     .merge(Arc::clone(&access).router());
     Ok(Topology {
         router,
-        persistence: Arc::new(Persistence::new(config.store.clone(), data_dir.to_owned())),
+        persistence,
         pipeline,
         alerting,
         steering,

@@ -229,6 +229,15 @@ impl Sessionizer {
         view
     }
 
+    /// Forgets live view `id` (a viewer's data erased); returns whether it was live.
+    pub fn forget(&mut self, id: &ViewId) -> bool {
+        let live = self.live.contains_key(id);
+        if live {
+            self.take(id);
+        }
+        live
+    }
+
     /// Events of live views out of memory (in the log).
     pub fn released_events(&self) -> usize {
         self.released_events

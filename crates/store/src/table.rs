@@ -134,6 +134,31 @@ impl Partition {
         self.ids.len() - 1
     }
 
+    /// Removes row `row`, moving the last row into its place; returns the id of the view moved
+    /// (`None` when the removed row was the last).
+    fn swap_remove(&mut self, row: usize) -> Option<ViewId> {
+        let last = self.ids.len() - 1;
+        self.ids.swap_remove(row);
+        self.started_at.swap_remove(row);
+        for column in &mut self.dimensions {
+            if column.len() > last {
+                column.swap_remove(row);
+            } else if row < column.len() {
+                // The last row is absent past the column's end: so is the row it fills.
+                column[row] = ABSENT;
+            }
+        }
+        self.metrics.iter_mut().for_each(|column| {
+            column.swap_remove(row);
+        });
+        self.span = self.started_at.iter().fold(None, |span, &at| {
+            Some(span.map_or((at, at), |(low, high): (i64, i64)| {
+                (low.min(at), high.max(at))
+            }))
+        });
+        (row < last).then(|| self.ids[row].clone())
+    }
+
     fn widen_span(&mut self, at: i64) {
         self.span = Some(
             self.span
@@ -336,6 +361,20 @@ impl ViewTable {
             self.rows.remove(id);
         });
         ids
+    }
+
+    /// Removes view `id`'s row (a viewer's data erased); its hour's files are then behind.
+    /// Returns the row's hour, if it had one. Its dimensions' values stay in the dictionaries
+    /// (codes are positions) until the process restarts.
+    pub fn remove(&mut self, id: &ViewId) -> Option<i64> {
+        let at = self.rows.remove(id)?;
+        let held = self.columns.hours.get_mut(&at.hour).expect("row's hour");
+        held.version += 1;
+        let partition = Arc::make_mut(&mut held.partitions[at.partition]);
+        if let Some(moved) = partition.swap_remove(at.row) {
+            self.rows.get_mut(&moved).expect("a held row").row = at.row;
+        }
+        Some(at.hour)
     }
 
     /// Rows held.

@@ -449,6 +449,17 @@ impl ViewStore {
         ids.len()
     }
 
+    /// Forgets ended view `id` and its row (a viewer's data erased): its hour's files are then
+    /// behind, and written again without it. Returns the row's hour, or `None` when no such
+    /// view is stored (`Some(None)`: stored without a row, never started).
+    pub fn remove(&mut self, id: &ViewId) -> Option<Option<i64>> {
+        let stored = self.ended.remove(id)?;
+        if let Some(released) = stored.view.released {
+            self.released_events -= released.events;
+        }
+        Some(self.table.remove(id))
+    }
+
     /// Ended views in columns, for aggregate queries.
     pub fn table(&self) -> &ViewTable {
         &self.table

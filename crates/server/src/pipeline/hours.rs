@@ -14,6 +14,7 @@ use openqoe_store::{
 };
 
 use super::Pipeline;
+use crate::erasure::ErasureLog;
 use crate::read_back::ReadGroup;
 
 /// One hour of ended views as Arrow batches: the `views` rows (schema, batches) and the events.
@@ -105,6 +106,11 @@ impl Pipeline {
             .min()
     }
 
+    /// Hour `hour`'s version now (`None`: no ended view ever started in it).
+    pub fn hour_version(&self, hour: i64) -> Option<u64> {
+        self.views.read().store.hour_version(hour)
+    }
+
     /// Records that hour `hour`'s files hold its rows as of `version`, and lets its views'
     /// events go from memory if nothing changed since; returns how many events were let go.
     pub fn written(&self, hour: i64, version: u64) -> usize {
@@ -121,11 +127,12 @@ impl Pipeline {
     }
 
     /// Loads every hour the data directory has files for, oldest first (their events leave
-    /// memory again once measured); returns the hours and views loaded.
+    /// memory again once measured), less the views `erasures` erased (their hours are then
+    /// written again); returns the hours and views loaded.
     ///
     /// # Errors
     /// When an hour file cannot be read.
-    pub fn load_hours(&self) -> anyhow::Result<(usize, usize)> {
+    pub fn load_hours(&self, erasures: &ErasureLog) -> anyhow::Result<(usize, usize)> {
         let data_dir = &self.data_dir;
         let mut views = self.views.write();
         let mut hours = BTreeMap::new();
@@ -165,6 +172,14 @@ impl Pipeline {
                 tracing::warn!(file = %path.display(), duplicates, "views in an earlier hour file too: the earlier copy kept");
             }
         }
-        Ok((hours.len(), loaded))
+        drop(views);
+        let forgotten = self.forget_erased(erasures);
+        if forgotten > 0 {
+            tracing::warn!(
+                views = forgotten,
+                "erased views were still in hour files: those hours are written again"
+            );
+        }
+        Ok((hours.len(), loaded.saturating_sub(forgotten)))
     }
 }

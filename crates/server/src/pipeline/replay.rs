@@ -8,6 +8,7 @@ use openqoe_model::LoggedAt;
 use openqoe_wal::{ReplayReport, SegmentLog, SyncObserver, WalConfig};
 
 use super::Pipeline;
+use crate::erasure::ErasureLog;
 use crate::read_back::read_view_events;
 
 /// The log, open for appends, and what replaying it found.
@@ -22,8 +23,9 @@ pub struct Replayed {
 
 impl Pipeline {
     /// Opens the write-ahead log in `wal_dir` and applies its batches, as ingest did: the expiry
-    /// rules run on the log's own clock, and a batch whose view's events are out of memory (in
-    /// an hour file loaded before) gets them back first.
+    /// rules run on the log's own clock, a batch whose view's events are out of memory (in an
+    /// hour file loaded before) gets them back first, and the batches of erased views received
+    /// until their erasure are skipped.
     ///
     /// # Errors
     /// When the log cannot be opened.
@@ -32,12 +34,14 @@ impl Pipeline {
         wal_dir: &Path,
         config: WalConfig,
         on_sync: SyncObserver,
+        erasures: &ErasureLog,
     ) -> anyhow::Result<Replayed> {
         let data_dir = &self.data_dir;
         let mut unreadable_records = 0;
         let mut views = self.views.write();
         let (log, report) = SegmentLog::open(wal_dir, config, on_sync, |at, record| {
             match decode_record(record) {
+                Ok(batch) if erasures.erased(&batch.view.id, batch.received_at) => {}
                 Ok(mut batch) => {
                     batch.logged_at = LoggedAt::new(at.segment, at.offset);
                     if let Some(newest) = batch.events.iter().map(|e| e.at.0).max() {

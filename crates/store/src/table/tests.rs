@@ -216,3 +216,54 @@ fn partitions_select_by_hour_overlap() {
     assert_eq!(hours(1, 2 * PARTITION_MS), vec![0, PARTITION_MS]);
     assert_eq!(hours(5, 5), Vec::<i64>::new());
 }
+
+proptest::proptest! {
+    /// Rows written and removed in any order: every row left reads what was written to it, a
+    /// removed one is gone, and its hour is unwritten again.
+    #[test]
+    fn removed_rows_go_and_the_rows_left_read_as_written(
+        steps in proptest::collection::vec((0u8..40, proptest::bool::ANY, 0u8..3, proptest::option::of(0u8..4)), 1..200)
+    ) {
+        let mut table = ViewTable::new();
+        let mut model: HashMap<String, (i64, Option<String>, f64)> = HashMap::new();
+        for (step, (n, remove, hour, isp)) in steps.into_iter().enumerate() {
+            let name = format!("v{n}");
+            if remove {
+                let removed = table.remove(&id(&name));
+                proptest::prop_assert_eq!(removed.is_some(), model.remove(&name).is_some());
+                if let Some(hour) = removed {
+                    proptest::prop_assert!(!table.is_written(hour));
+                }
+                continue;
+            }
+            // A rewrite keeps its row's hour, so the model keeps the first start.
+            let started_at = model.get(&name).map_or(i64::from(hour) * PARTITION_MS + step as i64, |m| m.0);
+            let isp = isp.map(|i| format!("isp-{i}"));
+            let mut values = nan_metrics();
+            values[0] = step as f64;
+            table.write_row(id(&name), started_at, &[("isp".into(), isp.clone())], &values);
+            if let Some(hour) = table.hour_of(&id(&name)) {
+                table.mark_written(hour, table.version(hour).unwrap());
+            }
+            model.insert(name, (started_at, isp, step as f64));
+        }
+        proptest::prop_assert_eq!(table.len(), model.len());
+        let columns = table.columns();
+        let held: usize = columns.partitions(ServerTime(0), ServerTime(4 * PARTITION_MS)).map(|(_, p)| p.len()).sum();
+        proptest::prop_assert_eq!(held, model.len());
+        for (name, (started_at, isp, value)) in &model {
+            let (partition, row) = table.find(&id(name)).unwrap();
+            proptest::prop_assert_eq!(partition.ids()[row].as_str(), name.as_str());
+            proptest::prop_assert_eq!(partition.started_at()[row], *started_at);
+            proptest::prop_assert_eq!(partition.metric(0)[row], *value);
+            let (low, high) = partition.span().unwrap();
+            proptest::prop_assert!(low <= *started_at && *started_at <= high);
+            let code = columns
+                .find_dimension("isp")
+                .and_then(|i| partition.dimension(i).get(row).copied())
+                .unwrap_or(ABSENT);
+            let read = (code != ABSENT).then(|| columns.dictionary(columns.find_dimension("isp").unwrap()).value(code).unwrap().to_owned());
+            proptest::prop_assert_eq!(&read, isp);
+        }
+    }
+}
