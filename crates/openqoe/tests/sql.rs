@@ -103,6 +103,50 @@ async fn answers_read_only_sql_over_views_and_events() {
     }
 }
 
+/// `[sql] max_table_mib`: a range whose views and events take more than the tables may hold
+/// is refused with a reason naming the setting; a narrower one is answered.
+#[cfg(feature = "sql")]
+#[tokio::test]
+async fn a_range_too_large_for_the_tables_budget_is_refused_and_a_narrower_one_answered() {
+    let (_dir, server) = support::server_with("[sql]\nmax_table_mib = 1\n");
+    let client = server.client();
+    let now = support::now_ms();
+    // 40 views of 500 events (20,000 rows in `events`, a few MiB as Arrow) three hours ago, and
+    // one view of 3 events ten minutes ago. No `sent_at`: the device's times are taken as they are.
+    for view in 0..41 {
+        let (start, events) = if view < 40 {
+            (now - 3 * 3_600_000, 500)
+        } else {
+            (now - 600_000, 3)
+        };
+        let events: Vec<Value> = (0..events)
+            .map(|seq| {
+                json!({"seq": seq, "ts": start + seq as i64 * 1_000, "type": "heartbeat",
+                              "playhead_ms": seq * 1_000, "note": "x".repeat(40)})
+            })
+            .collect();
+        let batch =
+            json!({"v": 1, "key": "demo", "view": {"id": format!("big-{view}")}, "events": events});
+        let response = client
+            .post(format!("{}/v1/events", server.url))
+            .json(&batch)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+    }
+    let body = |from: i64| json!({"sql": "select count(*) as n from events", "from": from.to_string(), "to": (now + 3_600_000).to_string()});
+    let (status, answer) = sql(&client, &server.url, body(now - 4 * 3_600_000)).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("max_table_mib"),
+        "{answer}"
+    );
+    let (status, answer) = sql(&client, &server.url, body(now - 3_600_000)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["rows"][0]["n"], json!(3));
+}
+
 #[cfg(not(feature = "sql"))]
 #[tokio::test]
 async fn says_how_to_get_sql_when_built_without_it() {

@@ -13,6 +13,7 @@ use openqoe_store::{Hold, StoreConfig};
 use openqoe_wal::WalConfig;
 
 use crate::http::HttpConfig;
+use crate::sql_api::SqlConfig;
 use serde::Deserialize;
 
 /// The whole configuration file; every section is optional.
@@ -47,6 +48,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// `[privacy]`: viewer ids and props pseudonymised or dropped before storage.
     pub privacy: PrivacyConfig,
+    /// `[sql]`: what SQL queries may hold, together.
+    pub sql: SqlConfig,
 }
 
 /// `[alerts]`: destinations, action webhooks, and the dashboard address put in notices.

@@ -28,5 +28,6 @@ mod views;
 pub use api_error::ApiError;
 pub use config::{AlertsConfig, Config};
 pub use http::HttpConfig;
+pub use sql_api::SqlConfig;
 pub use topology::{build, Credentials, Topology};
 pub use views::ServerViews;

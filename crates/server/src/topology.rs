@@ -156,6 +156,7 @@ pub fn build(
         &alerting,
         steering.as_ref(),
         queries,
+        crate::sql_api::router(Arc::clone(&pipeline), &config.sql)?,
     ))
     .merge(erasure)
     .merge(Arc::clone(&access).router());
@@ -187,7 +188,7 @@ fn collector<L: EventLog, D: DurableBatches>(
     openqoe_collect::router(Arc::new(Ingest::new(config, privacy, log, sink, stats)))
 }
 
-/// The API role: queries over the views (an `openqoe_query::ViewSource`) and SQL, at most
+/// The API role: queries over the views (an `openqoe_query::ViewSource`) and `sql`, at most
 /// `queries` at once; `/metrics` from `registry`; alerts, steering, the dashboard and the web SDK.
 fn api(
     views: Arc<Pipeline>,
@@ -196,9 +197,10 @@ fn api(
     alerting: &Arc<Alerting>,
     steering: Option<&Arc<Steering>>,
     queries: Arc<QueryLimit>,
+    sql: axum::Router,
 ) -> axum::Router {
     openqoe_query::router(Arc::clone(&views), Arc::new(registry), privacy)
-        .merge(crate::sql_api::router(Arc::clone(&views)))
+        .merge(sql)
         .layer(axum::middleware::from_fn_with_state(
             queries,
             crate::query_limit::limit,

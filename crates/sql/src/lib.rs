@@ -17,11 +17,8 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use serde_json::{Map, Value};
-
-/// Memory one query's operators (sorts, joins, aggregations) may hold.
-const MEMORY_LIMIT_BYTES: usize = 1 << 30;
 
 /// A table the query may read.
 pub struct Table {
@@ -73,17 +70,52 @@ impl From<DataFusionError> for SqlError {
     }
 }
 
-/// Runs one read-only statement over `tables`.
-///
-/// # Errors
-/// [`SqlError::Query`] for a statement that is not a valid read-only query over these tables,
-/// [`SqlError::Timeout`] past `limits.timeout`.
-pub async fn run(tables: Vec<Table>, sql: &str, limits: Limits) -> Result<Answer, SqlError> {
+/// The SQL engine of a process: every query's operators (sorts, joins, aggregations) draw on
+/// one memory pool, so concurrent queries cannot together take more than it.
+pub struct Engine {
+    runtime: Arc<RuntimeEnv>,
+}
+
+impl Engine {
+    /// An engine whose queries' operators hold at most `memory_bytes` together; a query that
+    /// would need more fails ("resources exhausted") instead of taking the server.
+    ///
+    /// # Errors
+    /// When DataFusion cannot make the runtime.
+    pub fn new(memory_bytes: usize) -> Result<Engine, SqlError> {
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(memory_bytes, 1.0)
+            .build_arc()?;
+        Ok(Engine { runtime })
+    }
+
+    /// Runs one read-only statement over `tables`.
+    ///
+    /// # Errors
+    /// [`SqlError::Query`] for a statement that is not a valid read-only query over these
+    /// tables (or one that needs more memory than the pool has left), [`SqlError::Timeout`]
+    /// past `limits.timeout`.
+    pub async fn run(
+        &self,
+        tables: Vec<Table>,
+        sql: &str,
+        limits: Limits,
+    ) -> Result<Answer, SqlError> {
+        run(Arc::clone(&self.runtime), tables, sql, limits).await
+    }
+}
+
+async fn run(
+    runtime: Arc<RuntimeEnv>,
+    tables: Vec<Table>,
+    sql: &str,
+    limits: Limits,
+) -> Result<Answer, SqlError> {
     let started = Instant::now();
     let sql = sql.to_owned();
     // Queries run on their own threads: a heavy one never holds the caller's (ingest's)
     // workers, and the time limit holds even for operators that never yield.
-    let query = engine().spawn(execute(tables, sql, limits.max_rows));
+    let query = engine().spawn(execute(runtime, tables, sql, limits.max_rows));
     let abort = query.abort_handle();
     let (columns, batches) = match tokio::time::timeout(limits.timeout, query).await {
         Ok(Ok(result)) => result?,
@@ -119,15 +151,12 @@ fn engine() -> &'static tokio::runtime::Runtime {
 
 /// Plans `sql` read-only over `tables` and collects at most `max_rows + 1` rows.
 async fn execute(
+    runtime: Arc<RuntimeEnv>,
     tables: Vec<Table>,
     sql: String,
     max_rows: usize,
 ) -> Result<(Vec<String>, Vec<RecordBatch>), SqlError> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    // A bounded memory pool: a query that would need more fails instead of taking the server.
-    let runtime = RuntimeEnvBuilder::new()
-        .with_memory_limit(MEMORY_LIMIT_BYTES, 1.0)
-        .build_arc()?;
     let context = SessionContext::new_with_config_rt(
         SessionConfig::new().with_target_partitions(threads),
         runtime,
@@ -196,6 +225,29 @@ mod tests {
         }
     }
 
+    fn engine_for_tests() -> Engine {
+        Engine::new(1 << 30).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_query_past_the_shared_pool_fails_with_the_reason_and_the_next_one_runs() {
+        // 64 KiB for every query at once: a sort of a million rows cannot fit.
+        let engine = Engine::new(64 << 10).unwrap();
+        let sql = "select value from generate_series(1, 1000000) order by value desc";
+        match engine.run(vec![views()], sql, LIMITS).await {
+            Err(SqlError::Query(message)) => {
+                assert!(message.contains("Resources exhausted"), "{message}")
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        // What the failed query held went back to the pool.
+        let answer = engine
+            .run(vec![views()], "select count(*) as n from views", LIMITS)
+            .await
+            .unwrap();
+        assert_eq!(answer.rows[0]["n"], serde_json::json!(3));
+    }
+
     const LIMITS: Limits = Limits {
         max_rows: 100,
         timeout: Duration::from_secs(30),
@@ -203,7 +255,8 @@ mod tests {
 
     #[tokio::test]
     async fn answers_a_query_with_nulls_explicit() {
-        let answer = run(
+        let answer = engine_for_tests()
+            .run(
             vec![views()],
             "select cdn, avg(video_startup_time_ms) as avg_ms from views group by cdn order by cdn",
             LIMITS,
@@ -228,7 +281,7 @@ mod tests {
             ("selec 1", "selec"),
         ];
         for (sql, reason) in cases {
-            match run(vec![views()], sql, LIMITS).await {
+            match engine_for_tests().run(vec![views()], sql, LIMITS).await {
                 Err(SqlError::Query(message)) => {
                     assert!(message.contains(reason), "{sql}: {message}")
                 }
@@ -243,7 +296,8 @@ mod tests {
             max_rows: 2,
             ..LIMITS
         };
-        let answer = run(vec![views()], "select * from views", limits)
+        let answer = engine_for_tests()
+            .run(vec![views()], "select * from views", limits)
             .await
             .unwrap();
         assert_eq!(answer.rows.len(), 2);
@@ -258,7 +312,7 @@ mod tests {
         };
         // A cross join of a generated million rows cannot finish in a millisecond.
         let sql = "select count(*) from generate_series(1, 1000000) a, generate_series(1, 1000) b";
-        match run(vec![views()], sql, limits).await {
+        match engine_for_tests().run(vec![views()], sql, limits).await {
             Err(SqlError::Timeout(_)) => {}
             other => panic!("expected a timeout, got {other:?}"),
         }

@@ -237,6 +237,8 @@ pub struct ViewBatches {
     dimensions: Vec<String>,
     schema: Arc<Schema>,
     batches: Vec<RecordBatch>,
+    /// Memory the batches hold, bytes.
+    bytes: usize,
 }
 
 impl ViewBatches {
@@ -246,6 +248,7 @@ impl ViewBatches {
             schema: schema(&dimensions),
             dimensions,
             batches: Vec::new(),
+            bytes: 0,
         }
     }
 
@@ -263,9 +266,15 @@ impl ViewBatches {
         let rows = rows_in(partition, from, to);
         if !rows.is_empty() {
             let batch = partition_batch(&self.schema, &self.dimensions, table, partition, &rows)?;
+            self.bytes += batch.get_array_memory_size();
             self.batches.push(batch);
         }
         Ok(rows.len() as u64)
+    }
+
+    /// Memory the batches made so far hold, bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// The schema and the batches.
