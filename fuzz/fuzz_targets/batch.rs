@@ -6,8 +6,8 @@ use libfuzzer_sys::fuzz_target;
 use openqoe_model::{Batch, Privacy, PrivacyConfig, ServerTime};
 
 fuzz_target!(|body: &[u8]| {
-    match Batch::parse(body, ServerTime(1_764_028_800_000)) {
-        Ok(mut batch) => {
+    match Batch::parse_spanned(body, ServerTime(1_764_028_800_000)) {
+        Ok((mut batch, view_at)) => {
             let again = Batch::parse(
                 batch.to_wire_json().to_string().as_bytes(),
                 batch.received_at,
@@ -22,9 +22,7 @@ fuzz_target!(|body: &[u8]| {
             };
             let privacy = Privacy::new(&config, b"fuzz").expect("a valid policy");
             privacy.apply(&mut batch.view);
-            let rewritten = batch
-                .body_with_header(body)
-                .expect("a parsed body is a JSON object");
+            let rewritten = batch.body_with_header(body, &view_at);
             let again = Batch::parse(&rewritten, batch.received_at)
                 .expect("the body with its header pseudonymised parses");
             assert_eq!(again.view, batch.view);

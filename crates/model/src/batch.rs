@@ -92,8 +92,18 @@ fn shown(value: &Value) -> String {
 /// other member as a value (a later duplicate wins, as in a JSON map).
 struct TopLevel<'a> {
     root: Map<String, Value>,
+    /// The `view` member as raw text: where it is in the body is kept ([`ViewSpan`]).
+    view: Option<&'a RawValue>,
+    /// Whether `view` came more than once (the last is read, as in a JSON map).
+    view_repeated: bool,
     events: Option<EventsMember<'a>>,
 }
+
+/// Where a body's `view` member's value is, in bytes (`None`: the member came more than once):
+/// [`Batch::parse_spanned`] gives it, so that [`Batch::body_with_header`] writes a new header in
+/// its place without reading the body again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewSpan(Option<std::ops::Range<usize>>);
 
 /// The `events` member: its items as raw text, or what it is instead of an array.
 enum EventsMember<'a> {
@@ -115,11 +125,16 @@ impl<'de> serde::Deserialize<'de> for TopLevel<'de> {
             ) -> Result<Self::Value, M::Error> {
                 let mut top = TopLevel {
                     root: Map::new(),
+                    view: None,
+                    view_repeated: false,
                     events: None,
                 };
                 while let Some(name) = map.next_key::<String>()? {
                     if name == "events" {
                         top.events = Some(map.next_value()?);
+                    } else if name == "view" {
+                        top.view_repeated |= top.view.is_some();
+                        top.view = Some(map.next_value()?);
                     } else {
                         top.root.insert(name, map.next_value()?);
                     }
@@ -268,6 +283,17 @@ impl Batch {
     /// # Errors
     /// A [`BatchError`] naming the first offending field; nothing of the batch is usable then.
     pub fn parse(body: &[u8], received_at: ServerTime) -> Result<Batch, BatchError> {
+        Batch::parse_spanned(body, received_at).map(|(batch, _)| batch)
+    }
+
+    /// [`Batch::parse`], also saying where the body's `view` member is.
+    ///
+    /// # Errors
+    /// As [`Batch::parse`].
+    pub fn parse_spanned(
+        body: &[u8],
+        received_at: ServerTime,
+    ) -> Result<(Batch, ViewSpan), BatchError> {
         // The top level as raw JSON text per key: events stay text (kept as received), the
         // rest is read as values.
         // One copy of the body, which its events' texts are ranges of.
@@ -280,7 +306,12 @@ impl Batch {
                 ))
             }
         };
-        let TopLevel { root, events } = match serde_json::from_str::<TopLevel<'_>>(&text) {
+        let TopLevel {
+            root,
+            view,
+            view_repeated,
+            events,
+        } = match serde_json::from_str::<TopLevel<'_>>(&text) {
             Ok(top) => top,
             // Valid JSON of another kind, or not JSON at all.
             Err(e) => match serde_json::from_slice::<Value>(body) {
@@ -299,8 +330,13 @@ impl Batch {
             None | Some(Value::Null) => None,
             Some(v) => Some(ClientTime(epoch_ms(v, "sent_at")?)),
         };
-        let view = root.get("view").ok_or_else(|| reject("view", "missing"))?;
-        let view = parse_view_header(view)?;
+        let view = view.ok_or_else(|| reject("view", "missing"))?;
+        // A range of `text`, which is the body.
+        let start = view.get().as_ptr() as usize - text.as_ptr() as usize;
+        let span = ViewSpan((!view_repeated).then(|| start..start + view.get().len()));
+        let view: Value = serde_json::from_str(view.get())
+            .map_err(|e| reject("view", format!("expected an object: {e}")))?;
+        let view = parse_view_header(&view)?;
         // The skew of this device's clock against ours, from the moment the batch was sent.
         let offset_ms = sent_at.map_or(0, |sent| received_at.0 - sent.0);
 
@@ -328,7 +364,7 @@ impl Batch {
         for event in &mut events {
             event.at = ServerTime(event.at.0 - moved_back_ms);
         }
-        Ok(Batch {
+        let batch = Batch {
             key,
             sent_at,
             received_at,
@@ -336,7 +372,8 @@ impl Batch {
             events,
             moved_back_ms,
             logged_at: None,
-        })
+        };
+        Ok((batch, span))
     }
 
     /// Encodes the batch back to a wire v1 body that [`Batch::parse`] reads to the same batch
@@ -356,30 +393,21 @@ impl Batch {
         body
     }
 
-    /// `body`, the wire v1 body this batch was parsed from, with its `view` member replaced by
-    /// this batch's header and everything else (its events above all) kept as received: how a
-    /// batch whose header the server changed (`[privacy]`) is logged without encoding its
-    /// events again.
-    ///
-    /// # Errors
-    /// When `body` is not a JSON object.
-    pub fn body_with_header(&self, body: &[u8]) -> Result<Vec<u8>, BatchError> {
-        let members: Members<'_> = serde_json::from_slice(body)
-            .map_err(|e| reject("", format!("expected a JSON object: {e}")))?;
+    /// `body`, the wire v1 body this batch was parsed from (its `view` member at `span`), with
+    /// that member's value replaced by this batch's header and every other byte (its events
+    /// above all) as received: how a batch whose header the server changed (`[privacy]`) is
+    /// logged without encoding its events again, or reading the body again. A body that
+    /// repeated `view` is encoded anew instead: no copy of the member may stay.
+    pub fn body_with_header(&self, body: &[u8], span: &ViewSpan) -> Vec<u8> {
+        let Some(span) = &span.0 else {
+            return self.to_wire_json().to_string().into_bytes();
+        };
         let header = self.view.to_wire_json().to_string();
         let mut out = Vec::with_capacity(body.len() + header.len());
-        out.push(b'{');
-        for (i, (name, raw)) in members.0.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            serde_json::to_writer(&mut out, name.as_ref()).expect("a string serializes");
-            out.push(b':');
-            let value = if name == "view" { &header } else { raw.get() };
-            out.extend_from_slice(value.as_bytes());
-        }
-        out.push(b'}');
-        Ok(out)
+        out.extend_from_slice(&body[..span.start]);
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(&body[span.end..]);
+        out
     }
 }
 

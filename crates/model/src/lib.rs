@@ -14,7 +14,7 @@ mod props;
 mod time;
 mod view;
 
-pub use batch::{Batch, BatchError, ViewHeader, WIRE_VERSION};
+pub use batch::{Batch, BatchError, ViewHeader, ViewSpan, WIRE_VERSION};
 pub use event::{Event, EventKind, Heartbeat, Rendition};
 pub use privacy::{is_pseudonym, Privacy, PrivacyConfig, PrivacyConfigError};
 pub use props::{dimension_text, SharedProps, ViewProps};

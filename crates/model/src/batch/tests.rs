@@ -303,22 +303,35 @@ fn wire_json_roundtrips() {
 
 #[test]
 fn a_changed_header_is_written_into_the_body_as_received() {
-    // Escaped names and a repeated member stay as they were; only `view` changes.
-    let body = br#"{"v":1,"key":"demo","view":{"id":"v1","viewer_id":"alice","props":{"cdn":"a"}},
-        "events":[{"seq":0,"ts":1000,"type":"player_init", "x" : [1, 2]}],"\u0061b":1,"v":1}"#;
-    let mut batch = Batch::parse(body, RECEIVED).unwrap();
+    // Escaped names, spacing and the events' text stay as they were; only `view` changes.
+    let body =
+        br#"{"v":1,"key":"demo","view" : {"id":"v1","viewer_id":"alice","props":{"cdn":"a"}} ,
+        "events":[{"seq":0,"ts":1000,"type":"player_init", "x" : [1, 2]}],"\u0061b":1}"#;
+    let (mut batch, span) = Batch::parse_spanned(body, RECEIVED).unwrap();
     batch.view.viewer_id = Some("h-pseudonym".into());
     batch.view.props.insert("cdn".into(), json!("b"));
-    let rewritten = batch.body_with_header(body).unwrap();
-    let again = Batch::parse(&rewritten, RECEIVED).unwrap();
-    assert_eq!(again, batch);
+    let rewritten = batch.body_with_header(body, &span);
+    assert_eq!(Batch::parse(&rewritten, RECEIVED).unwrap(), batch);
     let text = String::from_utf8(rewritten).unwrap();
     assert!(!text.contains("alice"), "{text}");
     assert!(
         text.contains(r#"{"seq":0,"ts":1000,"type":"player_init", "x" : [1, 2]}"#),
         "events as received: {text}"
     );
-    assert!(batch.body_with_header(b"[1]").is_err());
+    assert!(text.contains(r#""\u0061b":1"#), "{text}");
+
+    // A repeated `view`: the last is read, and no copy of the first may stay.
+    let body = br#"{"v":1,"view":{"id":"v1","viewer_id":"alice"},"view":{"id":"v1","viewer_id":"bob"},"events":[]}"#;
+    let (mut batch, span) = Batch::parse_spanned(body, RECEIVED).unwrap();
+    assert_eq!(batch.view.viewer_id.as_deref(), Some("bob"));
+    batch.view.viewer_id = Some("h-pseudonym".into());
+    let rewritten = batch.body_with_header(body, &span);
+    let text = String::from_utf8(rewritten.clone()).unwrap();
+    assert!(!text.contains("alice") && !text.contains("bob"), "{text}");
+    assert_eq!(
+        Batch::parse(&rewritten, RECEIVED).unwrap(),
+        Batch { key: None, ..batch }
+    );
 }
 
 proptest::proptest! {
