@@ -28,9 +28,10 @@ pub enum IngestError {
     /// The content type or encoding is not one we read.
     #[error("unsupported {0}")]
     Unsupported(String),
-    /// As many views are live as the server holds; a new one waits until some end.
-    #[error("the server holds as many live views as it may; retry later")]
-    ViewsFull,
+    /// As many views are live as the server holds (or the named environment may hold); a new
+    /// one waits until some end.
+    #[error("{}; retry later", match .0 { Some(environment) => format!("environment {environment:?} holds as many live views as it may ([sessionize.max_live_views_by_environment])"), None => "the server holds as many live views as it may".to_owned() })]
+    ViewsFull(Option<String>),
     /// Too much is being ingested at once; the client should retry later.
     #[error("overloaded")]
     Overloaded,
@@ -57,7 +58,7 @@ impl IngestError {
             IngestError::BodyUnread => "body_unread",
             IngestError::Unsupported(_) => "unsupported",
             IngestError::Overloaded => "overloaded",
-            IngestError::ViewsFull => "live_views_full",
+            IngestError::ViewsFull(_) => "live_views_full",
             IngestError::RateLimited {
                 scope: RateScope::WriteKey,
                 ..
@@ -102,7 +103,7 @@ impl IntoResponse for IngestError {
                 Json(json!({"error": message})),
             )
                 .into_response(),
-            IngestError::ViewsFull => (
+            IngestError::ViewsFull(_) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 [(header::RETRY_AFTER, "30")],
                 Json(json!({"error": message})),

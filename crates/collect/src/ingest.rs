@@ -34,9 +34,13 @@ pub trait DurableBatches: Send + Sync + 'static {
 /// body naming thousands would make thousands of views from one request.
 const MAX_CMCD_VIEWS: usize = 100;
 
-/// A batch refused because it would start a view past the cap on live views.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ViewsFull;
+/// A batch refused because it would start a view past a cap on live views: the server's
+/// (`environment` is `None`) or its environment's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewsFull {
+    /// The environment whose cap it would pass, if it is an environment's.
+    pub environment: Option<String>,
+}
 
 /// The answer to an accepted batch: `202 {"accepted", "duplicates"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,8 +222,8 @@ async fn make_durable<L: EventLog, D: DurableBatches>(
     record: impl FnOnce(&Batch) -> Vec<u8>,
 ) -> Result<(usize, usize), IngestError> {
     // (view id, seq) already durable; 429 for a new view past the live views' cap
-    let duplicates =
-        (ingest.sink.remove_durable(&mut batch)).map_err(|_| IngestError::ViewsFull)?;
+    let duplicates = (ingest.sink.remove_durable(&mut batch))
+        .map_err(|full| IngestError::ViewsFull(full.environment))?;
     if batch.moved_back_ms > 0 {
         ingest.stats.moved_back.inc();
     }

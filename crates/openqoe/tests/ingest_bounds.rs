@@ -1,7 +1,8 @@
 //! Bounds on what a public write key can make the server hold, on the real binary: one client
 //! address's flood gets 429 with Retry-After while others go on; props past their bounds get
 //! 400 naming the prop; a batch dated days ahead is moved back, so its view can end; past the
-//! cap on live views a new view waits (429) while live ones go on.
+//! cap on live views a new view waits (429) while live ones go on, and past its environment's
+//! cap a new view of that environment waits while the others start theirs.
 mod support;
 
 use serde_json::{json, Value};
@@ -11,8 +12,10 @@ const CONFIG: &str = r#"
 [collect]
 client_address_header = "x-forwarded-for"
 rate_per_client = { per_second = 2, burst = 5 }
+environments = [{ name = "production", key = "demo" }, { name = "staging", key = "staging-key" }]
 [sessionize]
-max_live_views = 9
+max_live_views = 10
+max_live_views_by_environment = { staging = 1 }
 "#;
 
 fn batch(view: &str, ts: i64, sent_at: Option<i64>) -> Value {
@@ -39,6 +42,20 @@ async fn post_from(
 async fn floods_oversized_props_and_future_clocks_are_bounded() {
     let (_dir, server) = server_with(CONFIG);
     let (url, client) = (&server.url, server.client());
+
+    // Staging may hold one live view: a second waits, naming its environment's cap.
+    let mut staging = batch("staging-1", now_ms(), Some(now_ms()));
+    staging["key"] = json!("staging-key");
+    let ok = post_from(&client, url, "192.0.2.100", &staging).await;
+    assert_eq!(ok.status(), 202);
+    staging["view"]["id"] = json!("staging-2");
+    let waits = post_from(&client, url, "192.0.2.101", &staging).await;
+    assert_eq!(waits.status(), 429);
+    let reason: Value = waits.json().await.unwrap();
+    assert!(
+        reason["error"].as_str().unwrap().contains("\"staging\""),
+        "{reason}"
+    );
 
     // One address: its burst of 5, then 429 with Retry-After; another address is untouched.
     for i in 0..5 {
@@ -113,7 +130,8 @@ async fn floods_oversized_props_and_future_clocks_are_bounded() {
     );
     assert_eq!(at[1] - at[0], 900, "the gap between its events stays");
 
-    // Seven views are live (five of the flood, the neighbour, the one ahead): two more may start,
+    // Eight views are live (staging's, five of the flood, the neighbour, the one ahead): two more
+    // production views may start,
     // then a new view waits while the live ones still take their batches.
     for (i, view) in ["eighth", "ninth"].iter().enumerate() {
         let from = format!("192.0.2.{i}");
@@ -134,7 +152,7 @@ async fn floods_oversized_props_and_future_clocks_are_bounded() {
         "openqoe_ingest_rejects_total{reason=\"rate_limited_client\"} 1",
         "openqoe_ingest_rejects_total{reason=\"malformed\"} 1",
         "openqoe_ingest_batches_moved_back_total 1",
-        "openqoe_ingest_rejects_total{reason=\"live_views_full\"} 1",
+        "openqoe_ingest_rejects_total{reason=\"live_views_full\"} 2",
     ] {
         assert!(metrics.contains(line), "{line} in {metrics}");
     }

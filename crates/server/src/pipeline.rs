@@ -12,7 +12,7 @@ use openqoe_collect::{DurableBatches, ViewsFull};
 // as std's lock allows when the reader is on the CPU and the woken writer is not yet.
 use openqoe_metrics::ViewMetrics;
 use openqoe_model::{Batch, ServerTime, View, ViewId};
-use openqoe_sessionize::SessionizeConfig;
+use openqoe_sessionize::{LiveViewsCap, SessionizeConfig};
 use openqoe_store::{EventsAt, Hold};
 use parking_lot::RwLock;
 
@@ -217,8 +217,19 @@ impl DurableBatches for Pipeline {
         let views = self.views.read();
         let id = &batch.view.id;
         let live = views.sessionizer.view(id);
-        if live.is_none() && views.sessionizer.is_full() && views.store.get(id).is_none() {
-            return Err(ViewsFull);
+        if live.is_none() && views.store.get(id).is_none() {
+            if let Some(cap) = views.sessionizer.full_for(batch) {
+                let environment = match cap {
+                    LiveViewsCap::Server => None,
+                    LiveViewsCap::Environment => batch
+                        .view
+                        .props
+                        .get("environment")
+                        .and_then(|e| e.as_str())
+                        .map(str::to_owned),
+                };
+                return Err(ViewsFull { environment });
+            }
         }
         let before = batch.events.len();
         // SDKs send a batch's events in `seq` order: then none repeats another.

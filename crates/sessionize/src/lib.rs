@@ -12,7 +12,7 @@ mod sessionizer;
 
 pub use config::SessionizeConfig;
 pub use end_rules::{EndScan, StallStart};
-pub use sessionizer::{Applied, Sessionizer};
+pub use sessionizer::{Applied, LiveViewsCap, Sessionizer};
 
 #[cfg(test)]
 mod tests;

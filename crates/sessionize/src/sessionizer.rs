@@ -1,5 +1,6 @@
 //! The live-view table and the calls that move views through it.
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use openqoe_model::{
     Batch, EndReason, Event, LoggedAt, Merged, Seq, ServerTime, SharedProps, View, ViewEnd, ViewId,
@@ -28,11 +29,24 @@ pub struct Sessionizer {
     props: SharedProps,
     /// Events of live views out of memory (in the log).
     released_events: usize,
+    /// Live views by the environment they started in.
+    by_environment: HashMap<Arc<str>, usize>,
+}
+
+/// Which cap on live views a new view would pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveViewsCap {
+    /// The server's (`max_live_views`).
+    Server,
+    /// Its environment's (`max_live_views_by_environment`).
+    Environment,
 }
 
 #[derive(Debug)]
 struct LiveView {
     view: View,
+    /// The environment it started in, as counted in [`Sessionizer::by_environment`].
+    environment: Option<Arc<str>>,
     /// The end rules' reading of the view's events so far.
     scan: EndScan,
     /// The `stall_start` of a stall still open at the latest event, and when the server received
@@ -67,6 +81,7 @@ impl Sessionizer {
             live: HashMap::new(),
             props: SharedProps::default(),
             released_events: 0,
+            by_environment: HashMap::new(),
         }
     }
 
@@ -139,13 +154,19 @@ impl Sessionizer {
             });
         }
         let received_at = batch.received_at;
-        let live = self.live.entry(id.clone()).or_insert_with(|| {
-            Box::new(LiveView {
-                view: View::new(&batch.view, batch.received_at),
-                scan: EndScan::default(),
-                open_stall: None,
-            })
-        });
+        if !self.live.contains_key(&id) {
+            let environment = self.count_in(environment_of(&batch));
+            self.live.insert(
+                id.clone(),
+                Box::new(LiveView {
+                    view: View::new(&batch.view, batch.received_at),
+                    environment,
+                    scan: EndScan::default(),
+                    open_stall: None,
+                }),
+            );
+        }
+        let live = self.live.get_mut(&id).expect("inserted above");
         let timeout = self.config.stall_timeout_ms;
         let (merged, passed, end) = if live.view.released.is_some() {
             let (merged, passed) = live.view.pass(batch);
@@ -206,9 +227,17 @@ impl Sessionizer {
         }
         // A view that never carried an event has nothing to measure: drop it once idle.
         let idle_ms = self.config.idle_timeout_ms;
-        self.live.retain(|_, live| {
-            !(live.view.last_event().is_none() && now.since(live.view.last_received_at) >= idle_ms)
-        });
+        let empty: Vec<ViewId> = self
+            .live
+            .iter()
+            .filter(|(_, live)| {
+                live.view.last_event().is_none() && now.since(live.view.last_received_at) >= idle_ms
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &empty {
+            self.take(id);
+        }
     }
 
     /// The live view with this id.
@@ -224,9 +253,28 @@ impl Sessionizer {
     /// Removes live view `id`, which must be live; its events out of memory are no longer
     /// counted here.
     fn take(&mut self, id: &ViewId) -> View {
-        let view = self.live.remove(id).expect("live view present").view;
+        let live = self.live.remove(id).expect("live view present");
+        if let Some(environment) = &live.environment {
+            if let Some(count) = self.by_environment.get_mut(environment) {
+                *count -= 1;
+            }
+        }
+        let view = live.view;
         self.released_events -= view.released.map_or(0, |released| released.events);
         view
+    }
+
+    /// Counts a view starting in `environment`; returns the environment's shared name.
+    fn count_in(&mut self, environment: Option<&str>) -> Option<Arc<str>> {
+        let environment = environment?;
+        let known = self.by_environment.get_key_value(environment);
+        if let Some(name) = known.map(|(name, _)| Arc::clone(name)) {
+            *self.by_environment.get_mut(environment).expect("present") += 1;
+            return Some(name);
+        }
+        let name: Arc<str> = Arc::from(environment);
+        self.by_environment.insert(Arc::clone(&name), 1);
+        Some(name)
     }
 
     /// Forgets live view `id` (a viewer's data erased); returns whether it was live.
@@ -248,8 +296,20 @@ impl Sessionizer {
         self.live.len()
     }
 
-    /// Whether `max_live_views` are live, so that no other view may start.
-    pub fn is_full(&self) -> bool {
-        self.live.len() >= self.config.max_live_views
+    /// Which cap a new view of `batch` would pass (`None`: it may start): the server's
+    /// `max_live_views`, or its environment's.
+    pub fn full_for(&self, batch: &Batch) -> Option<LiveViewsCap> {
+        if self.live.len() >= self.config.max_live_views {
+            return Some(LiveViewsCap::Server);
+        }
+        let environment = environment_of(batch)?;
+        let cap = self.config.max_live_views_by_environment.get(environment)?;
+        let live = self.by_environment.get(environment).copied().unwrap_or(0);
+        (live >= *cap).then_some(LiveViewsCap::Environment)
     }
+}
+
+/// The environment a batch's view starts in: the server stamps it on every batch.
+fn environment_of(batch: &Batch) -> Option<&str> {
+    batch.view.props.get("environment")?.as_str()
 }

@@ -2,7 +2,7 @@
 use openqoe_model::{Batch, EndReason, Seq, ServerTime, View, ViewId};
 use serde_json::json;
 
-use crate::{SessionizeConfig, Sessionizer};
+use crate::{LiveViewsCap, SessionizeConfig, Sessionizer};
 
 const T0: i64 = 1_764_028_800_000;
 const MIN: i64 = 60_000;
@@ -493,4 +493,45 @@ fn a_logged_view_lets_its_events_go_and_asks_for_them_back_only_when_needed() {
     assert_eq!(view.last_event().map(|e| e.seq), Some(Seq(3)));
     assert!(view.events.is_empty());
     assert!(ended.is_empty());
+}
+
+#[test]
+fn an_environment_past_its_cap_waits_while_the_others_start_views() {
+    let in_environment = |view: &str, environment: &str, events: &[(u64, i64, &str)]| {
+        let mut batch = batch(view, 0, events);
+        batch
+            .view
+            .props
+            .insert("environment".into(), json!(environment));
+        batch
+    };
+    let config = SessionizeConfig {
+        max_live_views: 3,
+        max_live_views_by_environment: [("staging".to_owned(), 1)].into(),
+        ..SessionizeConfig::default()
+    };
+    let mut sessionizer = Sessionizer::new(config);
+    let mut ended = Vec::new();
+    let play = [(0, 0, "play_requested")];
+    let staging = in_environment("s1", "staging", &play);
+    assert_eq!(sessionizer.full_for(&staging), None);
+    sessionizer.apply(staging, &mut ended).unwrap();
+    assert_eq!(
+        sessionizer.full_for(&in_environment("s2", "staging", &play)),
+        Some(LiveViewsCap::Environment)
+    );
+    for view in ["p1", "p2"] {
+        let production = in_environment(view, "production", &play);
+        assert_eq!(sessionizer.full_for(&production), None, "{view}");
+        sessionizer.apply(production, &mut ended).unwrap();
+    }
+    assert_eq!(
+        sessionizer.full_for(&in_environment("p3", "production", &play)),
+        Some(LiveViewsCap::Server)
+    );
+    // The staging view ends: staging may start one again (and the server has room).
+    let end = in_environment("s1", "staging", &[(1, 1_000, "view_end")]);
+    sessionizer.apply(end, &mut ended).unwrap();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(sessionizer.full_for(&in_environment("s2", "staging", &play)), None);
 }
