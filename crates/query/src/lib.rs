@@ -12,6 +12,7 @@ mod aggregate;
 mod api;
 mod error;
 mod export;
+mod newest;
 mod params;
 mod routes;
 mod scan;

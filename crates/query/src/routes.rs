@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 
 use crate::aggregate::root_cause_input;
 use crate::api::Api;
+use crate::newest::{newest_views, NewestViews};
 use crate::params::RootCauseQuery;
 use crate::{Aggregate, ApiError, GroupKey, Grouping, Selection, ViewSource};
 
@@ -323,17 +324,22 @@ async fn view_list<S: ViewSource>(
 
 /// The newest matching views, as [`view_json`].
 fn view_list_json<S: ViewSource>(source: &S, selection: &Selection) -> Value {
-    // First the newest `limit` matching views, then the JSON (props, metrics, per-host requests)
-    // of those alone, not of every view in the range.
-    let mut newest: Vec<(ServerTime, ViewId)> = Vec::new();
-    source.visit_views(selection.from, selection.to, &mut |view, _| {
-        if selection.matches(view) {
-            newest.push((view.started_at().unwrap_or(ServerTime(0)), view.id.clone()));
-        }
-    });
-    // Newest first; the id breaks ties so the same views always list in the same order.
-    newest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-    newest.truncate(selection.limit);
+    // First the newest `limit` matching views, from copies of the columns (never a walk of
+    // every view under the views' lock), then the JSON (props, metrics, per-host requests) of
+    // those alone. Newest first; the id breaks ties so the same views always list in the same
+    // order.
+    let mut kept = NewestViews::default();
+    for columns in source.tables(selection.from, selection.to) {
+        newest_views(
+            &columns,
+            selection.from,
+            selection.to,
+            &selection.filters,
+            selection.limit,
+            &mut kept,
+        );
+    }
+    let newest = kept.into_sorted();
     // Their events too (a view list shows requests per host): read back for views whose
     // events are out of memory, once per hour file.
     let ids: Vec<ViewId> = newest.iter().map(|(_, id)| id.clone()).collect();

@@ -533,5 +533,8 @@ fn an_environment_past_its_cap_waits_while_the_others_start_views() {
     let end = in_environment("s1", "staging", &[(1, 1_000, "view_end")]);
     sessionizer.apply(end, &mut ended).unwrap();
     assert_eq!(ended.len(), 1);
-    assert_eq!(sessionizer.full_for(&in_environment("s2", "staging", &play)), None);
+    assert_eq!(
+        sessionizer.full_for(&in_environment("s2", "staging", &play)),
+        None
+    );
 }
