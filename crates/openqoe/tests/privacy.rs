@@ -11,7 +11,7 @@ use std::path::Path;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use support::{data_dir, free_port, get_json, now_ms, TestServer};
+use support::{get_json, now_ms, post_acknowledged, wait_for_file, Restartable};
 
 const HOUR_MS: i64 = 3_600_000;
 const ALICE: &str = "alice@example.com";
@@ -66,60 +66,38 @@ fn files_holding(dir: &Path, needles: &[&str]) -> Vec<String> {
 
 #[tokio::test]
 async fn identifiers_are_pseudonymised_or_dropped_before_anything_is_written() {
-    let dir = data_dir();
-    let config = dir.path().join("openqoe.toml");
-    std::fs::write(
-        &config,
+    let setup = Restartable::new(
         "[store]\nsettle_minutes = 0\n[privacy]\nhash_props = [\"user_email\"]\ndrop_props = [\"note\"]\n",
-    )
-    .unwrap();
-    let data = dir.path().join("data");
-    let listen = format!("127.0.0.1:{}", free_port());
-    let start = || TestServer::start_with(&data, &listen, &["--config", config.to_str().unwrap()]);
-    let server = start();
+    );
+    let data = &setup.data;
+    let server = setup.start();
     let client = server.client();
     // An ended view three hours ago (its hour settles and is written at the restart), and a
     // live one now.
     let settled = (now_ms() / HOUR_MS - 3) * HOUR_MS + HOUR_MS / 2;
-    for body in [
+    let bodies = [
         view("settled", ALICE, settled, true),
         view("live", BOB, now_ms() - 5_000, false),
-    ] {
-        let status = client
-            .post(format!("{}/v1/events", server.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(status, 202);
-    }
+    ];
+    post_acknowledged(&client, &server.url, &bodies).await;
     let raw = [ALICE, BOB, NOTE];
     assert_eq!(
-        files_holding(&data, &raw),
+        files_holding(data, &raw),
         Vec::<String>::new(),
         "in the log"
     );
 
     server.kill_9();
-    let server = start();
-    let views_file = openqoe_store::hour_file(&data, "views", settled / HOUR_MS * HOUR_MS);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !views_file.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no {}",
-            views_file.display()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let server = setup.start();
+    let views_file = openqoe_store::hour_file(data, "views", settled / HOUR_MS * HOUR_MS);
+    wait_for_file(&views_file).await;
     assert_eq!(
-        files_holding(&data, &raw),
+        files_holding(data, &raw),
         Vec::<String>::new(),
         "after the restart and the hour's files"
     );
 
-    let (alice, bob) = (pseudonym(&data, ALICE), pseudonym(&data, BOB));
+    let (alice, bob) = (pseudonym(data, ALICE), pseudonym(data, BOB));
     for (id, viewer) in [("settled", &alice), ("live", &bob)] {
         let view = get_json(&client, &format!("{}/v1/views/{id}", server.url)).await;
         assert_eq!(view["viewer_id"], json!(viewer), "{id}: {view}");
@@ -185,49 +163,29 @@ fn view_ids(path: &Path) -> Vec<String> {
 
 #[tokio::test]
 async fn an_erased_viewer_is_gone_from_memory_files_and_every_later_replay() {
-    let dir = data_dir();
-    let config = dir.path().join("openqoe.toml");
-    std::fs::write(&config, "[store]\nsettle_minutes = 0\n").unwrap();
-    let data = dir.path().join("data");
-    let listen = format!("127.0.0.1:{}", free_port());
-    let start = || TestServer::start_with(&data, &listen, &["--config", config.to_str().unwrap()]);
-    let server = start();
+    let setup = Restartable::new("[store]\nsettle_minutes = 0\n");
+    let data = &setup.data;
+    let server = setup.start();
     let client = server.client();
     let settled = (now_ms() / HOUR_MS - 3) * HOUR_MS + HOUR_MS / 2;
     let hour = settled / HOUR_MS * HOUR_MS;
     // Carol: a view in a settled hour and a live one; Dave: a view in the same hour, to keep.
-    for body in [
+    let bodies = [
         view("carol-old", "carol", settled, true),
         view("dave-old", "dave", settled + 60_000, true),
         view("carol-live", "carol", now_ms() - 5_000, false),
-    ] {
-        let status = client
-            .post(format!("{}/v1/events", server.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(status, 202);
-    }
+    ];
+    post_acknowledged(&client, &server.url, &bodies).await;
     // The restart writes the settled hour's files.
     server.kill_9();
-    let server = start();
+    let server = setup.start();
     // A new client: the old one's connections were to the process killed.
     let client = server.client();
     let (views_file, events_file) = (
-        openqoe_store::hour_file(&data, "views", hour),
-        openqoe_store::hour_file(&data, "events", hour),
+        openqoe_store::hour_file(data, "views", hour),
+        openqoe_store::hour_file(data, "events", hour),
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !views_file.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no {}",
-            views_file.display()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    wait_for_file(&views_file).await;
     assert_eq!(view_ids(&views_file), ["carol-old", "dave-old"]);
 
     let erase = format!("{}/v1/viewers/carol", server.url);
@@ -242,7 +200,7 @@ async fn an_erased_viewer_is_gone_from_memory_files_and_every_later_replay() {
     // The log still holds Carol's batches (its live view kept it from being cut); a restart
     // replays around them, and loads the hour files without them.
     server.kill_9();
-    let server = start();
+    let server = setup.start();
     only_dave(&server.client(), &server.url, &views_file, &events_file).await;
     // Erasing again finds nothing, and says so.
     let again: Value = server

@@ -8,38 +8,9 @@ use std::fs::File;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 use serde_json::json;
-use support::{data_dir, free_port, TestServer};
+use support::Restartable;
 
 const HOUR_MS: i64 = 3_600_000;
-
-/// A data directory and a configuration for a server started (and started again) on them.
-struct Setup {
-    _dir: tempfile::TempDir,
-    data: std::path::PathBuf,
-    config: std::path::PathBuf,
-    listen: String,
-}
-
-impl Setup {
-    /// A new data directory with `toml` as openqoe.toml, and a free port.
-    fn new(toml: &str) -> Setup {
-        let dir = data_dir();
-        let config = dir.path().join("openqoe.toml");
-        std::fs::write(&config, toml).unwrap();
-        Setup {
-            data: dir.path().join("data"),
-            listen: format!("127.0.0.1:{}", free_port()),
-            config,
-            _dir: dir,
-        }
-    }
-
-    /// Starts a server on the directory and port.
-    fn start(&self) -> TestServer {
-        let config = self.config.to_str().unwrap();
-        TestServer::start_with(&self.data, &self.listen, &["--config", config])
-    }
-}
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -79,7 +50,7 @@ fn text(row: &parquet::record::Row, column: &str) -> Option<String> {
 
 #[tokio::test]
 async fn settled_hours_become_parquet_and_old_views_go() {
-    let setup = Setup::new("[store]\nsettle_minutes = 0\nretention_days = 7\n");
+    let setup = Restartable::new("[store]\nsettle_minutes = 0\nretention_days = 7\n");
     let (server, data) = (setup.start(), &setup.data);
     let client = server.client();
     let now = now_ms();
@@ -183,7 +154,7 @@ async fn exported_events(client: &reqwest::Client, url: &str, start: i64) -> Str
 /// rewrites the hour with the old events and the new.
 #[tokio::test]
 async fn written_hours_let_events_go_and_read_them_back() {
-    let setup = Setup::new("[store]\nsettle_minutes = 0\ncheck_seconds = 1\n");
+    let setup = Restartable::new("[store]\nsettle_minutes = 0\ncheck_seconds = 1\n");
     let (server, data) = (setup.start(), &setup.data);
     let client = server.client();
     let url = &server.url;
@@ -268,8 +239,9 @@ fn segments(wal: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[tokio::test]
 async fn the_log_is_cut_where_the_hour_files_hold_its_batches() {
     // One segment per commit, so a segment holds one view's batch.
-    let setup =
-        Setup::new("[store]\nsettle_minutes = 0\ncheck_seconds = 1\n[wal]\nsegment_bytes = 1\n");
+    let setup = Restartable::new(
+        "[store]\nsettle_minutes = 0\ncheck_seconds = 1\n[wal]\nsegment_bytes = 1\n",
+    );
     let (server, data) = (setup.start(), &setup.data);
     let client = server.client();
     let url = &server.url;
@@ -327,7 +299,7 @@ async fn released(client: &reqwest::Client, url: &str, count: f64, deadline: std
 #[tokio::test]
 async fn ended_views_events_are_read_back_from_the_log_before_their_hour_is_written() {
     // keep_ended_seconds = 0, the default: the events leave at the next expiry tick.
-    let setup = Setup::new("[store]\ncheck_seconds = 1\n");
+    let setup = Restartable::new("[store]\ncheck_seconds = 1\n");
     let server = setup.start();
     let client = server.client();
     let url = &server.url;

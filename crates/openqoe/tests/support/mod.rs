@@ -186,3 +186,61 @@ pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value 
         .await
         .expect("a JSON answer")
 }
+
+/// A data directory and a configuration for a server started, and started again, on them (the
+/// same port each time).
+pub struct Restartable {
+    _dir: tempfile::TempDir,
+    /// The data directory.
+    pub data: PathBuf,
+    config: PathBuf,
+    listen: String,
+}
+
+impl Restartable {
+    /// A new data directory with `toml` as openqoe.toml, and a free port.
+    pub fn new(toml: &str) -> Restartable {
+        let dir = data_dir();
+        let config = dir.path().join("openqoe.toml");
+        std::fs::write(&config, toml).expect("config written");
+        Restartable {
+            data: dir.path().join("data"),
+            listen: format!("127.0.0.1:{}", free_port()),
+            config,
+            _dir: dir,
+        }
+    }
+
+    /// Starts a server on the directory and port.
+    pub fn start(&self) -> TestServer {
+        let config = self.config.to_str().expect("a UTF-8 path");
+        TestServer::start_with(&self.data, &self.listen, &["--config", config])
+    }
+}
+
+/// Posts each body to `/v1/events` and checks it is acknowledged.
+pub async fn post_acknowledged(client: &reqwest::Client, url: &str, bodies: &[serde_json::Value]) {
+    for body in bodies {
+        let status = client
+            .post(format!("{url}/v1/events"))
+            .json(body)
+            .send()
+            .await
+            .expect("the server answers")
+            .status();
+        assert_eq!(status, 202, "{body}");
+    }
+}
+
+/// Waits up to 30 s for `path` to exist (a file the server writes on its own clock).
+pub async fn wait_for_file(path: &Path) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {}",
+            path.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
