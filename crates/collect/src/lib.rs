@@ -2,8 +2,9 @@
 //! from request to durable acknowledgement.
 //!
 //! Owns body decoding (gzip, `text/plain`, size limits), write keys, admission control, privacy
-//! before storage (pseudonyms, dropped props) and (view id, seq) de-duplication. Does not own views: a durable batch is handed to a
-//! [`DurableBatches`] sink that the binary wires to the sessionizer.
+//! before storage (pseudonyms, dropped props) and (view id, seq) de-duplication. Does not own
+//! views: a durable batch is handed to a [`DurableBatches`] sink that the binary wires to the
+//! sessionizer.
 //! Key decision: a batch is acknowledged (`202`) only after the write-ahead log says it is
 //! durable; a failed append is answered `503` and the client retries, so an ack is a promise.
 #![warn(missing_docs)]
