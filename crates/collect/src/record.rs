@@ -4,11 +4,11 @@
 //! when `[privacy]` changed its view header, with that header written in place of the body's
 //! `view` member) after a small header: `0x02`, the receive time (i64, little-endian), the
 //! length (u32, LE) of a JSON object of the props the server stamped (environment, trusted
-//! country), that object, then the body. Replay parses the body as ingest did, at the same receive time, and applies the
-//! stamps again; events the view already had are dropped by `seq` when views merge, as they were
-//! live. Batches built by the server (CMCD event mode) are logged as the JSON envelope
-//! `{"received_at", "batch"}`, which is also how every record was written before the header
-//! existed, so old logs replay unchanged.
+//! country), that object, then the body. Replay parses the body as ingest did, at the same
+//! receive time, and applies the stamps again; events the view already had are dropped by `seq`
+//! when views merge, as they were live. Batches built by the server (CMCD event mode) are logged
+//! as the JSON envelope `{"received_at", "batch"}`, which is also how every record was written
+//! before the header existed, so old logs replay unchanged.
 use openqoe_model::{Batch, BatchError, Props, ServerTime};
 use serde_json::{json, Value};
 
