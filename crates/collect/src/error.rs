@@ -30,7 +30,7 @@ pub enum IngestError {
     Unsupported(String),
     /// As many views are live as the server holds (or the named environment may hold); a new
     /// one waits until some end.
-    #[error("{}; retry later", match .0 { Some(environment) => format!("environment {environment:?} holds as many live views as it may ([sessionize.max_live_views_by_environment])"), None => "the server holds as many live views as it may".to_owned() })]
+    #[error("{}; retry later", views_full(.0.as_deref()))]
     ViewsFull(Option<String>),
     /// Too much is being ingested at once; the client should retry later.
     #[error("overloaded")]
@@ -123,5 +123,16 @@ impl IntoResponse for IngestError {
             )
                 .into_response(),
         }
+    }
+}
+
+/// Whose cap on live views a refused batch would pass.
+fn views_full(environment: Option<&str>) -> String {
+    match environment {
+        Some(environment) => format!(
+            "environment {environment:?} holds as many live views as it may \
+             ([sessionize.max_live_views_by_environment])"
+        ),
+        None => "the server holds as many live views as it may".to_owned(),
     }
 }

@@ -156,7 +156,7 @@ async fn accept<L: EventLog, D: DurableBatches>(
     let (body, _permit) = admit(ingest, body)?; // 413, or 429 before any work
     let decoded = decode_body(headers, &body, BEACON_TYPES, limit)?; // gzip, text/plain, 413
     let _grown = admit_growth(ingest, body.len(), decoded.len())?; // 429 for what gzip hid
-    let (mut batch, view_at) = Batch::parse_spanned(&decoded, ServerTime::now())?; // wire v1; a 400 names `at`
+    let (mut batch, view_at) = Batch::parse_spanned(&decoded, ServerTime::now())?; // wire v1, 400
     let environment = resolve_key(ingest, batch.key.as_deref(), &query, headers)?; // 401, 429
     let stamps = server_stamps(ingest, environment, headers);
     // The log keeps the body as it came (replay parses it again), not a re-encoding; with the

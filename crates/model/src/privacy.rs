@@ -51,7 +51,10 @@ pub enum PrivacyConfigError {
     #[error("[privacy] prop {0:?} is in both hash_props and drop_props")]
     Both(String),
     /// The server's own dimension, which every view needs.
-    #[error("[privacy] prop \"environment\" is the server's own dimension; it cannot be hashed or dropped")]
+    #[error(
+        "[privacy] prop \"environment\" is the server's own dimension; it cannot be hashed or \
+         dropped"
+    )]
     Environment,
 }
 

@@ -64,7 +64,8 @@ impl ErasureLog {
                     erased.insert(id, at);
                 }
                 Err(_) if index + 1 == lines.len() && !text.ends_with('\n') => {
-                    tracing::warn!(file = %path.display(), "an erasure cut short (never acknowledged) ignored");
+                    let file = path.display();
+                    tracing::warn!(%file, "an erasure cut short (never acknowledged) ignored");
                 }
                 Err(e) => {
                     return Err(e)
@@ -156,7 +157,8 @@ async fn erase(
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the erasure failed")
         })??;
     // The viewer's id is not logged: the audit line says who erased how much.
-    tracing::info!(by = %by.name, views = answer.views, hours = answer.hours_rewritten, "a viewer's data erased");
+    let (views, hours) = (answer.views, answer.hours_rewritten);
+    tracing::info!(by = %by.name, views, hours, "a viewer's data erased");
     Ok(Json(json!({
         "views_erased": answer.views,
         "hours_rewritten": answer.hours_rewritten,
@@ -194,7 +196,11 @@ impl Erasure {
             Ok(written) => written,
             Err(e) => {
                 // Recorded: a later check (or start-up) writes them again without the views.
-                tracing::error!(error = format!("{e:#}"), "an erased viewer's hour files not yet written again; retried at the next check");
+                let error = format!("{e:#}");
+                tracing::error!(
+                    error,
+                    "erased views' hour files not written again yet; retried"
+                );
                 0
             }
         };
