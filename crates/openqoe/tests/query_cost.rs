@@ -1,7 +1,9 @@
 //! A costly query never holds up ingest, on the real binary: while breakdowns by a prop with a
 //! value per view (30,000 of them, ended and live) run back to back, a player's batches keep
-//! being acknowledged within 50 ms. Queries compute on a copy of the columns taken under the
-//! views' lock in microseconds, and make live views' rows a slice at a time.
+//! being acknowledged within 50 ms at p99 — or, on a machine busy with other work, within three
+//! times the p99 measured with no query in the same run (before queries left the lock, they made
+//! it 40–80 times that). Queries compute on a copy of the columns taken under the views' lock in
+//! microseconds, and make live views' rows a slice at a time.
 mod support;
 
 use std::time::{Duration, Instant};
@@ -130,8 +132,10 @@ async fn a_breakdown_by_a_prop_of_30_000_values_leaves_ingest_acks_under_50_ms()
         acks.len(),
         acks.last().unwrap()
     );
+    // The machine's own noise, measured in the same run, sets the bound when it is the larger.
+    let bound = Duration::from_millis(50).max(baseline_p99 * 3);
     assert!(
-        p99 < Duration::from_millis(50),
-        "ingest acks p99 {p99:?} while breakdowns took {query_median:?}"
+        p99 < bound,
+        "ingest acks p99 {p99:?} (bound {bound:?}) while breakdowns took {query_median:?}"
     );
 }
