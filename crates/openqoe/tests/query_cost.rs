@@ -70,7 +70,10 @@ async fn a_breakdown_by_a_prop_of_30_000_values_leaves_ingest_acks_under_50_ms()
         done.expect("a posting task");
     }
 
-    // The same player's acks with no query running: the baseline.
+    // The same player's acks with no query running: the baseline, once the passes that follow
+    // the load are over (the next expiry lets 20,000 ended views' events go in one hold of the
+    // views' lock: a tail of its own, issue 24's).
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let mut baseline = Vec::new();
     let mut seq = 0;
     for _ in 0..100 {
