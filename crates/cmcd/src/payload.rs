@@ -200,8 +200,17 @@ pub(crate) fn typed_value(
     match (spec.kind, bare) {
         (KeyKind::Integer, Some(BareItem::Integer(v))) => Ok(CmcdValue::Integer(i64::from(*v))),
         (KeyKind::Decimal, Some(BareItem::Decimal(v))) => Ok(CmcdValue::Decimal(f64::from(*v))),
+        // An integer is a decimal's value too, within a decimal's range (RFC 8941 §3.3.2: at
+        // most 12 integer digits), so that what is kept encodes again.
         (KeyKind::Decimal, Some(BareItem::Integer(v))) => {
-            Ok(CmcdValue::Decimal(i64::from(*v) as f64))
+            let v = i64::from(*v);
+            if v.unsigned_abs() < 1_000_000_000_000 {
+                Ok(CmcdValue::Decimal(v as f64))
+            } else {
+                Err(format!(
+                    "expected a decimal (at most 12 integer digits), got {v}"
+                ))
+            }
         }
         (KeyKind::Boolean, Some(BareItem::Boolean(v))) => Ok(CmcdValue::Boolean(*v)),
         (KeyKind::String(limit), Some(BareItem::String(v))) => {

@@ -145,6 +145,8 @@ fn applies_the_server_rules() {
         ("br=\"fast\",v=2", "br", "expected an inner list of integers, got a string"),
         ("sta=z,v=2", "sta", "expected one of s p k r a w e f q d, got z"),
         ("d=1.5", "d", "expected an integer, got a decimal"),
+        // Found by the fuzz target: kept, it could not be encoded again.
+        ("pr=77777777777777", "pr", "expected a decimal (at most 12 integer digits), got 77777777777777"),
         ("su=1", "su", "expected a boolean, got an integer"),
         ("xyz=1", "xyz", "unknown key"),
         ("cen=\"x\",sid=\"0123456789012345678901234567890123456789012345678901234567890123456789\"", "sid", "expected at most 64 characters, got 70"),
