@@ -26,6 +26,9 @@ const HOLD_MS = 7000;
 // and the SDK dates the request from its `play` event's queueing (within 2 ms here); dated from
 // the handler, a busy CI machine put it 67 ms late.
 const TOLERANCE = { startupMs: 20, stallMs: 150, watchMs: 250 };
+// An autoplay is dated from its load start (docs/sdk.md), which the browser queues once the player
+// has set the element's source: 11-18 ms after the app's load call here.
+const AUTOPLAY_TOLERANCE = { ...TOLERANCE, startupMs: 50 };
 // Media segments (not init segments, not playlists): what a mid-stream failure takes away.
 const SEGMENTS = String.raw`(seg_\d+\.ts|chunk-stream\d+-\d+\.m4s)$`;
 
@@ -271,14 +274,14 @@ async function played(player, scenario, timeoutMs) {
 }
 
 /** Issue 19's "done when": the view agrees with the page within the tolerances. */
-function agrees(truth, stallMs, view) {
+function agrees(truth, stallMs, view, tolerance = TOLERANCE) {
   const m = view.metrics;
   assert.equal(view.status, 'ended', 'the view ended');
-  assert.ok(Math.abs(m.video_startup_time_ms - truth.startupMs) <= TOLERANCE.startupMs, `startup ${m.video_startup_time_ms} ms vs ${truth.startupMs.toFixed(1)} ms`);
+  assert.ok(Math.abs(m.video_startup_time_ms - truth.startupMs) <= tolerance.startupMs, `startup ${m.video_startup_time_ms} ms vs ${truth.startupMs.toFixed(1)} ms`);
   assert.equal(m.rebuffer_count, truth.stalls.length, 'stall count');
-  assert.ok(Math.abs(m.rebuffer_duration_ms - stallMs) <= TOLERANCE.stallMs, `stall time ${m.rebuffer_duration_ms} ms vs ${stallMs.toFixed(1)} ms`);
+  assert.ok(Math.abs(m.rebuffer_duration_ms - stallMs) <= tolerance.stallMs, `stall time ${m.rebuffer_duration_ms} ms vs ${stallMs.toFixed(1)} ms`);
   assert.equal(m.rendition_change_count, truth.switches, 'rendition switches after the first frame');
-  assert.ok(Math.abs(m.watch_time_ms - truth.watchMs) <= TOLERANCE.watchMs, `watch time ${m.watch_time_ms} ms vs ${truth.watchMs.toFixed(1)} ms`);
+  assert.ok(Math.abs(m.watch_time_ms - truth.watchMs) <= tolerance.watchMs, `watch time ${m.watch_time_ms} ms vs ${truth.watchMs.toFixed(1)} ms`);
   assert.equal(m.playback_failure, truth.failed, 'playback failure');
 }
 
@@ -336,7 +339,7 @@ for (const player of Object.keys(PLAYERS)) {
 
 test('hls.js autoplay: startup runs from the app\'s load with autoplay set', { timeout: 90000 }, async () => {
   const { truth, stallMs, view } = await played('hlsjs', 'autoplay', 60000);
-  agrees(truth, stallMs, view);
+  agrees(truth, stallMs, view, AUTOPLAY_TOLERANCE);
 });
 
 test('hls.js monitored 50 ms after play(): the request the SDK saw on the page dates the view', { timeout: 90000 }, async () => {
