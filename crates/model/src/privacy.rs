@@ -118,12 +118,7 @@ impl Privacy {
         let mut mac = self.key.clone();
         mac.update(value.as_bytes());
         let digest = mac.finalize().into_bytes();
-        let mut text = String::with_capacity(PSEUDONYM_PREFIX.len() + 2 * PSEUDONYM_BYTES);
-        text.push_str(PSEUDONYM_PREFIX);
-        for byte in &digest[..PSEUDONYM_BYTES] {
-            text.push_str(&format!("{byte:02x}"));
-        }
-        text
+        PSEUDONYM_PREFIX.to_owned() + &hex::encode(&digest[..PSEUDONYM_BYTES])
     }
 
     /// Whether a dimension is stored as pseudonyms.
