@@ -319,13 +319,7 @@ async fn measure(args: &FreshnessArgs, server: Option<&StartedServer>) -> anyhow
             events: tally.events,
             events_per_second: tally.events as f64 / args.seconds,
             ack_ms: Quantiles::of(&mut tally.latencies_us),
-            failures: Failures {
-                refusals: tally.refusals,
-                transport_errors: tally.transport_errors,
-                short_accepts: tally.short_accepts,
-                duplicates: tally.duplicates,
-                first: tally.first_failure,
-            },
+            failures: tally.failures(),
         },
         probes: ProbeFigures {
             sent: outcomes.len() as u64,

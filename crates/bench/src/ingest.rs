@@ -395,13 +395,7 @@ async fn measure(args: &IngestArgs, server: Option<&StartedServer>) -> anyhow::R
         events_per_second: tally.events as f64 / args.seconds,
         batches_per_second: tally.batches as f64 / args.seconds,
         ack_ms: Quantiles::of(&mut tally.latencies_us),
-        failures: Failures {
-            refusals: tally.refusals,
-            transport_errors: tally.transport_errors,
-            short_accepts: tally.short_accepts,
-            duplicates: tally.duplicates,
-            first: tally.first_failure,
-        },
+        failures: tally.failures(),
         server: ServerFigures {
             pid,
             rss_bytes: memory.map(|m| m.0),

@@ -9,6 +9,7 @@ mod crash;
 mod freshness;
 mod ingest;
 mod query;
+mod soak;
 mod store;
 
 /// The benchmarks.
@@ -24,6 +25,8 @@ pub enum BenchCommand {
     Crash(crash::CrashArgs),
     /// Memory per ended view, events in memory or let go once their hour is written.
     Store(store::StoreArgs),
+    /// A long paced load (30 min at half the capacity): RSS beyond what ended views hold.
+    Soak(soak::SoakArgs),
 }
 
 /// Runs one benchmark.
@@ -34,5 +37,6 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Freshness(args) => freshness::run(args).await,
         BenchCommand::Crash(args) => crash::run(args).await,
         BenchCommand::Store(args) => store::run(args),
+        BenchCommand::Soak(args) => soak::run(args).await,
     }
 }

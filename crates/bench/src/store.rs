@@ -38,6 +38,11 @@ pub struct StoreArgs {
     /// server with `keep_ended_seconds` above 0 holds them.
     #[arg(long)]
     live: bool,
+    /// Views end (every batch sent) through the server's views with their batches in a log,
+    /// their events let go at their end as the server's expiry pass lets them go; their hour is
+    /// not written, so each keeps where its batches are in the log.
+    #[arg(long, conflicts_with_all = ["live", "keep_events"])]
+    ended_in_log: bool,
     /// Prints the report as one JSON object.
     #[arg(long)]
     json: bool,
@@ -70,7 +75,10 @@ pub fn run(args: StoreArgs) -> anyhow::Result<()> {
             args.view_batches > 1,
             "--live: expected at least 2 --view-batches"
         );
-        return live(&args, shape, &templates);
+        return served(&args, shape, &templates);
+    }
+    if args.ended_in_log {
+        return served(&args, shape, &templates);
     }
     let (before, _) = memory();
     let started = Instant::now();
@@ -135,14 +143,27 @@ pub fn run(args: StoreArgs) -> anyhow::Result<()> {
             took.as_secs_f64(),
             sessionizer.live_count()
         ),
-        resident(args.keep_events, (after, peak), per_view, "ended view"),
+        resident(
+            match args.keep_events {
+                true => "kept in memory",
+                false => "let go hour by hour",
+            },
+            (after, peak),
+            per_view,
+            "ended view",
+        ),
     ];
     print_report(args.json, report, (after, peak, per_view, took), &lines);
     Ok(())
 }
 
-/// `--live`: memory per live view, its batches applied as a server applies them.
-fn live(args: &StoreArgs, shape: ViewShape, templates: &[Vec<BodyTemplate>]) -> anyhow::Result<()> {
+/// `--live` and `--ended-in-log`: memory per live or ended view, its batches applied as a
+/// server applies them.
+fn served(
+    args: &StoreArgs,
+    shape: ViewShape,
+    templates: &[Vec<BodyTemplate>],
+) -> anyhow::Result<()> {
     let mut config = Config::default();
     config.store.keep_ended_seconds = if args.keep_events { 3_600 } else { 0 };
     let (before, _) = memory();
@@ -154,36 +175,50 @@ fn live(args: &StoreArgs, shape: ViewShape, templates: &[Vec<BodyTemplate>]) -> 
     for view in 0..args.views {
         let id = identity(1, 0, view as u64);
         let first_ts = start + view as u64;
-        // Every batch but the last, which would end the view.
-        let batches = &templates[view % templates.len()][..shape.view_batches - 1];
-        for (position, template) in batches.iter().enumerate() {
+        // Live: every batch but the last, which would end the view.
+        let sent = shape.view_batches - usize::from(args.live);
+        let mut received = ServerTime(0);
+        for (position, template) in templates[view % templates.len()][..sent].iter().enumerate() {
             let ts = first_ts + (position * args.batch_events) as u64;
             template.fill(&mut body, &id, ts);
-            let mut batch =
-                Batch::parse(&body, ServerTime((ts + args.batch_events as u64) as i64))?;
+            received = ServerTime((ts + args.batch_events as u64) as i64);
+            let mut batch = Batch::parse(&body, received)?;
             batch.logged_at = Some(LoggedAt { segment: 1, offset });
-            offset += body.len() as u32;
+            offset = offset.wrapping_add(body.len() as u32);
             views.apply(batch);
+        }
+        if args.ended_in_log {
+            views.expire(received);
         }
     }
     let took = started.elapsed();
     let (after, peak) = memory();
     anyhow::ensure!(views.held_back() == 0, "batches held back");
-    let per_view = after.saturating_sub(before) as f64 / views.live_count().max(1) as f64;
-    let events = args.batch_events * (shape.view_batches - 1);
+    let (held, kind) = match args.live {
+        true => (views.live_count(), "live view"),
+        false => (views.ended_count(), "ended view"),
+    };
+    let events_were = match (args.keep_events, args.live) {
+        (true, _) => "kept in memory",
+        (false, true) => "in the log only",
+        (false, false) => "let go at the view's end, read back from the log",
+    };
+    let per_view = after.saturating_sub(before) as f64 / held.max(1) as f64;
+    let events = args.batch_events * (shape.view_batches - usize::from(args.live));
     let report = json!({
         "live_views": views.live_count(),
+        "ended_views": views.ended_count(),
         "events_per_view": events,
         "events_kept": args.keep_events,
     });
     let lines = [
         format!(
-            "{} live views of {} events, applied in {:.1} s",
-            views.live_count(),
+            "{} {kind}s of {} events, applied in {:.1} s",
+            held,
             events,
             took.as_secs_f64()
         ),
-        resident(args.keep_events, (after, peak), per_view, "live view"),
+        resident(events_were, (after, peak), per_view, kind),
     ];
     print_report(args.json, report, (after, peak, per_view, took), &lines);
     Ok(())
@@ -209,12 +244,7 @@ fn print_report(
 }
 
 /// The memory line: where the events were, resident and peak bytes, and bytes per view.
-fn resident(kept: bool, (after, peak): (u64, u64), per_view: f64, view: &str) -> String {
-    let events = match (kept, view) {
-        (true, _) => "kept in memory",
-        (false, "live view") => "in the log only",
-        (false, _) => "let go hour by hour",
-    };
+fn resident(events: &str, (after, peak): (u64, u64), per_view: f64, view: &str) -> String {
     format!(
         "events {events}: {:.0} MiB resident (peak {:.0} MiB), {per_view:.0} bytes per {view}",
         after as f64 / 1_048_576.0,

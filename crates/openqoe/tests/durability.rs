@@ -182,3 +182,60 @@ fn a_flat_out_load_killed_loses_no_acknowledged_event() {
     );
     assert_eq!(report["lost_events"], 0, "{report}");
 }
+
+/// `openqoe bench soak` in small: its phases run against a real server, the pace holds, and the
+/// verdict's window is judged from samples with the server's memory and views.
+#[test]
+fn a_short_soak_reports_its_samples_and_a_verdict() {
+    let output = Command::new(binary())
+        .args([
+            "bench",
+            "soak",
+            "--minutes",
+            "0.3",
+            "--sample-seconds",
+            "4",
+            "--steady-after-seconds",
+            "5",
+            "--capacity-seconds",
+            "2",
+            "--calibration-views",
+            "200",
+            "--connections",
+            "4",
+            "--views-per-connection",
+            "5",
+            "--view-batches",
+            "10",
+            "--json",
+        ])
+        .env("OPENQOE_LOG", "warn")
+        .output()
+        .expect("bench soak runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "bench soak failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.trim()).expect("a JSON report");
+    let paced = report["paced_batches_per_second"].as_f64().unwrap();
+    let achieved = report["achieved_batches_per_second"].as_f64().unwrap();
+    assert!(
+        paced > 0.0 && (achieved - paced).abs() <= 0.2 * paced,
+        "paced at half the capacity and held: {report}"
+    );
+    let samples = report["samples"].as_array().unwrap();
+    assert_eq!(samples.len(), 5, "one sample every 4 s of 18: {report}");
+    assert!(
+        samples
+            .iter()
+            .all(|s| s["rss_bytes"].as_u64().unwrap() > 0 && s["live_views"].as_f64() >= Some(20.0)),
+        "every sample has the server's RSS and its live views: {report}"
+    );
+    let verdict = &report["verdict"];
+    assert!(
+        verdict["ended_views_gained"].as_f64().unwrap() > 0.0,
+        "views ended in the steady window: {report}"
+    );
+}

@@ -272,6 +272,17 @@ impl ServerViews {
         drop(let_go);
     }
 
+    /// Ends idle views and lets go of ended views' events as of `now`, as the server's expiry
+    /// pass does every second.
+    pub fn expire(&mut self, now: ServerTime) {
+        drop(self.0.expire(now));
+    }
+
+    /// How many views ended.
+    pub fn ended_count(&self) -> usize {
+        self.0.store.len()
+    }
+
     /// How many views are live.
     pub fn live_count(&self) -> usize {
         self.0.sessionizer.live_count()

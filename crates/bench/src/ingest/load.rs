@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::bodies::{identity, BodyTemplate, ViewShape, IDENTITY_WIDTH, PROPS_VARIANTS};
-use super::ClientKind;
+use super::{ClientKind, Failures};
 
 pub(crate) fn wall_ms() -> u64 {
     SystemTime::now()
@@ -111,6 +111,17 @@ impl Tally {
 
     pub(crate) fn fail(&mut self, failure: String) {
         self.first_failure.get_or_insert(failure);
+    }
+
+    /// What went wrong over the whole run.
+    pub(crate) fn failures(&self) -> Failures {
+        Failures {
+            refusals: self.refusals.clone(),
+            transport_errors: self.transport_errors,
+            short_accepts: self.short_accepts,
+            duplicates: self.duplicates,
+            first: self.first_failure.clone(),
+        }
     }
 }
 
