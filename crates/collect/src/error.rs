@@ -4,7 +4,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use openqoe_model::BatchError;
 
-use crate::rate::RateScope;
+use crate::rate::{RateLimited, RateScope};
 use serde_json::json;
 
 /// Why a beacon was not accepted.
@@ -46,6 +46,20 @@ pub enum IngestError {
     /// The write-ahead log could not make the batch durable; the client should retry.
     #[error("log unavailable: {0}")]
     LogUnavailable(String),
+}
+
+impl From<RateLimited> for IngestError {
+    fn from(
+        RateLimited {
+            scope,
+            retry_after_s,
+        }: RateLimited,
+    ) -> IngestError {
+        IngestError::RateLimited {
+            scope,
+            retry_after_s,
+        }
+    }
 }
 
 impl IngestError {

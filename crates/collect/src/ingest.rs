@@ -331,7 +331,7 @@ fn check_client_rate<L, D>(
     let peer = peer.map(|Extension(ConnectInfo(address))| address.ip());
     let header = ingest.config.client_address_header.as_deref();
     match client_of(peer, header, headers) {
-        Some(client) => ingest.rates.check_client(client),
+        Some(client) => Ok(ingest.rates.check_client(client)?),
         None => Ok(()),
     }
 }

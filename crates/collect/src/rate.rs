@@ -13,8 +13,6 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 
-use crate::IngestError;
-
 /// Checks between sweeps of idle keys.
 const SWEEP_EVERY: u64 = 10_000;
 
@@ -45,6 +43,15 @@ pub enum RateScope {
     ClientAddress,
 }
 
+/// A refusal: whose bucket was empty, and the seconds until a retry can succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimited {
+    /// Whose bucket was empty.
+    pub scope: RateScope,
+    /// Seconds until a retry can succeed.
+    pub retry_after_s: u64,
+}
+
 /// The buckets; shared by every ingest request.
 pub struct RateLimits {
     per_key: Option<DefaultKeyedRateLimiter<String>>,
@@ -65,8 +72,8 @@ impl RateLimits {
     /// Takes one request from the bucket of `client` (from [`client_of`]).
     ///
     /// # Errors
-    /// [`IngestError::RateLimited`] with the wait before a retry can succeed.
-    pub fn check_client(&self, client: IpAddr) -> Result<(), IngestError> {
+    /// [`RateLimited`] with the wait before a retry can succeed.
+    pub fn check_client(&self, client: IpAddr) -> Result<(), RateLimited> {
         self.sweep();
         let Some(limiter) = &self.per_client else {
             return Ok(());
@@ -82,8 +89,8 @@ impl RateLimits {
     /// Takes one request from write key `key`'s bucket.
     ///
     /// # Errors
-    /// [`IngestError::RateLimited`] with the wait before a retry can succeed.
-    pub fn check_key(&self, key: &str) -> Result<(), IngestError> {
+    /// [`RateLimited`] with the wait before a retry can succeed.
+    pub fn check_key(&self, key: &str) -> Result<(), RateLimited> {
         let Some(limiter) = &self.per_key else {
             return Ok(());
         };
@@ -106,8 +113,8 @@ impl RateLimits {
     }
 }
 
-fn limited(scope: RateScope, wait: Duration) -> IngestError {
-    IngestError::RateLimited {
+fn limited(scope: RateScope, wait: Duration) -> RateLimited {
+    RateLimited {
         scope,
         retry_after_s: wait.as_secs() + 1,
     }
@@ -189,7 +196,7 @@ mod tests {
             limits.check_client(a).unwrap();
         }
         match limits.check_client(a) {
-            Err(IngestError::RateLimited {
+            Err(RateLimited {
                 scope: RateScope::ClientAddress,
                 retry_after_s,
             }) => {

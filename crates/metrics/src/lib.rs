@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod catalogue;
+mod growth;
 mod minutes;
 mod p1203;
 mod quantile;
@@ -17,7 +18,7 @@ mod score;
 mod timeline;
 
 pub use catalogue::{metric, Metric, MetricKind, MetricValue, METRICS};
-pub use minutes::{regroup_minutes, view_minutes, MinuteCounts, ViewMinutes};
+pub use minutes::{regroup_minutes, MinuteCounts, ViewMinutes};
 pub use p1203::ViewP1203;
 pub use quantile::nearest_rank;
 pub use requests::{requests_by_host, HostRequests, Spread};
@@ -28,6 +29,7 @@ use std::ops::Bound;
 use openqoe_model::{ClientTime, Event, EventKind, Seq, ServerTime, View};
 use serde::Serialize;
 
+use crate::growth::room_for_one;
 use crate::minutes::SpanMinutes;
 use crate::timeline::{walk, Walker};
 
@@ -118,12 +120,16 @@ pub struct ViewMetrics {
     pub watching: bool,
 }
 
-/// Makes room in `vec`, a live view's, for one more: a quarter more, not twice as much, since a
-/// million live views each keep a few (a live view's memory is the budget).
-pub(crate) fn room_for_one<T>(vec: &mut Vec<T>) {
-    if vec.len() == vec.capacity() {
-        vec.reserve_exact((vec.len() / 4).max(1));
-    }
+/// Splits `view` over minutes of `minute_ms` (server clock, aligned to the epoch), in time order.
+///
+/// Intervals are placed by the server time at which they began and cut at minute boundaries;
+/// point events (attempt, first frame, failures, exit) go to the minute they happened in.
+pub fn view_minutes(view: &View, minute_ms: i64) -> ViewMinutes {
+    let mut measure = Measure::counting(minute_ms, None);
+    measure.advance(view);
+    measure
+        .minutes(view)
+        .map_or_else(ViewMinutes::new, |(_, minutes)| minutes)
 }
 
 /// Computes every per-view metric; total over any event order, never panics.

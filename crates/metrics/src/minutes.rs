@@ -3,8 +3,8 @@
 //! Σnumerator / Σdenominator over its views and minutes, never an average of ratios.
 use openqoe_model::{Event, EventKind, ServerTime, View};
 
+use crate::growth::room_for_one;
 use crate::timeline::{Bucket, Span, Walk};
-use crate::{room_for_one, Measure};
 
 /// What one view (or, summed, a cohort) did in one minute.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -55,7 +55,7 @@ impl MinuteCounts {
 /// One view's counts by minute (start, epoch ms), in time order.
 pub type ViewMinutes = Vec<(ServerTime, MinuteCounts)>;
 
-/// Regroups one view's counts from [`view_minutes`] into minutes of `minute_ms`, a multiple of
+/// Regroups one view's counts from [`crate::view_minutes`] into minutes of `minute_ms`, a multiple of
 /// theirs: what `view_minutes(view, minute_ms)` gives, without the view's events. `watching`
 /// counts the view once in a minute, so it is the most of the parts, not their sum.
 pub fn regroup_minutes(parts: &[(ServerTime, MinuteCounts)], minute_ms: i64) -> ViewMinutes {
@@ -75,19 +75,7 @@ pub fn regroup_minutes(parts: &[(ServerTime, MinuteCounts)], minute_ms: i64) -> 
     minutes
 }
 
-/// Splits `view` over minutes of `minute_ms` (server clock, aligned to the epoch), in time order.
-///
-/// Intervals are placed by the server time at which they began and cut at minute boundaries;
-/// point events (attempt, first frame, failures, exit) go to the minute they happened in.
-pub fn view_minutes(view: &View, minute_ms: i64) -> ViewMinutes {
-    let mut measure = Measure::counting(minute_ms, None);
-    measure.advance(view);
-    measure
-        .minutes(view)
-        .map_or_else(ViewMinutes::new, |(_, minutes)| minutes)
-}
-
-/// A view's counts by minute, gathered event by event as a [`Measure`] folds them in, keeping
+/// A view's counts by minute, gathered event by event as a [`crate::Measure`] folds them in, keeping
 /// (when `keep_ms` says) only the minutes from that long before its newest event.
 #[derive(Debug, Clone)]
 pub(crate) struct SpanMinutes {

@@ -1,7 +1,7 @@
 //! One walk over a view's events that puts every instant into exactly one bucket.
 use openqoe_model::{ClientTime, Event, EventKind, Rendition, ServerTime, View};
 
-use crate::room_for_one;
+use crate::growth::room_for_one;
 
 /// Where an instant of a view went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use crate::event::EventText;
-use crate::{ClientTime, Event, LoggedAt, Props, Seq, ServerTime, ViewId};
+use crate::{ClientTime, Event, Props, Seq, ServerTime, ViewId};
 
 /// The only wire version this server reads.
 pub const WIRE_VERSION: u64 = 1;
@@ -470,11 +470,32 @@ impl Event {
     }
 }
 
+/// Where a batch's record is in the write-ahead log (`openqoe_wal::LogPosition`, which this
+/// crate does not depend on): a view's events are read back from there until a file holds
+/// them. 8 bytes, since a view keeps one per batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoggedAt {
+    /// Segment number.
+    pub segment: u32,
+    /// Byte offset of the record in the segment.
+    pub offset: u32,
+}
+
+impl LoggedAt {
+    /// The place of a record at byte `offset` of segment `segment`; `None` past what 8 bytes
+    /// hold (a view with such a batch keeps its events in memory).
+    pub fn new(segment: u64, offset: u64) -> Option<LoggedAt> {
+        Some(LoggedAt {
+            segment: u32::try_from(segment).ok()?,
+            offset: u32::try_from(offset).ok()?,
+        })
+    }
+}
+
 mod kind;
-mod members;
+pub(crate) mod members;
 #[cfg(test)]
 mod tests;
 
 use kind::parse_kind;
-pub(crate) use members::Members;
-use members::{EventsMember, TopLevel};
+use members::{EventsMember, Members, TopLevel};

@@ -3,7 +3,11 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::{ClientTime, Seq, ServerTime};
+use crate::{ClientTime, ServerTime};
+
+/// Per-view sequence number, from 0, strictly increasing as the SDK emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Seq(pub u64);
 
 /// One event of a view, as received and validated.
 #[derive(Debug, Clone)]

@@ -13,13 +13,12 @@ mod privacy;
 mod props;
 mod time;
 mod view;
+mod view_id;
 
-pub use batch::{Batch, BatchError, ViewHeader, ViewSpan, WIRE_VERSION};
-pub use event::{Event, EventKind, Heartbeat, Rendition};
+pub use batch::{Batch, BatchError, LoggedAt, ViewHeader, ViewSpan, WIRE_VERSION};
+pub use event::{Event, EventKind, Heartbeat, Rendition, Seq};
 pub use privacy::{is_pseudonym, Privacy, PrivacyConfig, PrivacyConfigError};
-pub use props::{dimension_text, SharedProps, ViewProps};
+pub use props::{dimension_text, Props, SharedProps, ViewProps};
 pub use time::{ClientTime, ServerTime};
-pub use view::{
-    EndReason, LastEvent, LoggedAt, Merged, Props, Released, Seq, View, ViewEnd, ViewId,
-    ViewIdError,
-};
+pub use view::{EndReason, LastEvent, Merged, Released, View, ViewEnd};
+pub use view_id::{ViewId, ViewIdError};

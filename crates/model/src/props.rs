@@ -4,10 +4,12 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use crate::batch::Members;
-use crate::view::Props;
+use crate::batch::members::Members;
+
+/// Dimension values of a view (`cdn`, `country`, `custom_1`, …): strings, numbers or booleans.
+pub type Props = Map<String, Value>;
 
 /// Props a view holds at most: a name new to a view that has this many is dropped, so that
 /// batches with other names each cannot grow one view without end.

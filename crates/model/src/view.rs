@@ -1,69 +1,10 @@
 //! A view: all events of one play attempt, merged by `seq` whatever order batches arrive in.
 use std::collections::BTreeMap;
-use std::fmt;
 
-use serde_json::{Map, Value};
-
-use crate::{dimension_text, Batch, ClientTime, Event, ServerTime, ViewHeader, ViewProps};
-
-/// Per-view sequence number, from 0, strictly increasing as the SDK emits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Seq(pub u64);
-
-/// Dimension values of a view (`cdn`, `country`, `custom_1`, …): strings, numbers or booleans.
-pub type Props = Map<String, Value>;
-
-/// A view id: 1–64 characters of `[A-Za-z0-9_.-]` (DESIGN §4.1).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ViewId(String);
-
-/// Why a string is not a view id.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ViewIdError {
-    /// The id is empty or longer than 64 characters.
-    #[error("expected 1 to 64 characters, got {0}")]
-    Length(usize),
-    /// The id holds a character outside `[A-Za-z0-9_.-]`.
-    #[error("expected only A-Z a-z 0-9 _ . -, got {0:?}")]
-    Character(char),
-}
-
-impl ViewId {
-    /// Validates `id` as a view id.
-    ///
-    /// # Errors
-    /// [`ViewIdError`] when the length or a character is out of range.
-    pub fn new(id: &str) -> Result<ViewId, ViewIdError> {
-        if id.is_empty() || id.len() > 64 {
-            return Err(ViewIdError::Length(id.chars().count()));
-        }
-        if let Some(bad) = id
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
-        {
-            return Err(ViewIdError::Character(bad));
-        }
-        Ok(ViewId(id.to_owned()))
-    }
-
-    /// The id as sent.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-// Derived `Hash` and `Eq` are the inner string's, so a set of ids can be asked with a `&str`.
-impl std::borrow::Borrow<str> for ViewId {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ViewId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+use crate::{
+    dimension_text, Batch, ClientTime, Event, LoggedAt, Seq, ServerTime, ViewHeader, ViewId,
+    ViewProps,
+};
 
 /// Why a view ended (DESIGN §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,28 +39,6 @@ pub struct ViewEnd {
     pub at: ServerTime,
     /// The last event that belongs to the view; later events are kept but not measured.
     pub last_seq: Seq,
-}
-
-/// Where a batch's record is in the write-ahead log (`openqoe_wal::LogPosition`, which this
-/// crate does not depend on): a view's events are read back from there until a file holds
-/// them. 8 bytes, since a view keeps one per batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LoggedAt {
-    /// Segment number.
-    pub segment: u32,
-    /// Byte offset of the record in the segment.
-    pub offset: u32,
-}
-
-impl LoggedAt {
-    /// The place of a record at byte `offset` of segment `segment`; `None` past what 8 bytes
-    /// hold (a view with such a batch keeps its events in memory).
-    pub fn new(segment: u64, offset: u64) -> Option<LoggedAt> {
-        Some(LoggedAt {
-            segment: u32::try_from(segment).ok()?,
-            offset: u32::try_from(offset).ok()?,
-        })
-    }
 }
 
 /// What a merge did with a batch's events.

@@ -1,6 +1,6 @@
 //! Detection wired to delivery. Every second the alerting task judges the minutes that have
 //! sealed — ended at least the grace before the point the viewers sending now have reached
-//! (`Pipeline::event_clock`: so a replayed or accelerated stream is judged on its own clock, and
+//! (`ViewCounts::event_clock`: so a replayed or accelerated stream is judged on its own clock, and
 //! with no traffic for two minutes the wall clock takes over) — from the views that touch them,
 //! and sends each alert change to the rule's destinations and action. `GET /v1/alerts` lists alerts with their history and deliveries.
 use std::collections::{BTreeMap, HashMap};
@@ -21,8 +21,8 @@ use prometheus_client::registry::Registry;
 use serde_json::{json, Value};
 
 use crate::config::Config;
-use crate::pipeline::Pipeline;
 use crate::steering::Steering;
+use crate::view_counts::ViewCounts;
 
 const MINUTE_MS: i64 = 60_000;
 /// At start-up, at most this much history is replayed into the baselines.
@@ -164,16 +164,16 @@ impl Alerting {
     }
 
     /// Judges every minute sealed since the last tick and delivers what changed.
-    pub fn tick(&self, pipeline: &Pipeline, now: ServerTime) {
+    pub fn tick(&self, views: &dyn ViewCounts, now: ServerTime) {
         if !self.enabled {
             return;
         }
-        let clock = pipeline.event_clock(now).0;
+        let clock = views.event_clock(now).0;
         let sealed_to = (clock - self.grace_ms).div_euclid(MINUTE_MS) * MINUTE_MS;
         let mut judged = self.judged.lock().expect("alerting lock poisoned");
         let from = match judged.detector.last_minute() {
             Some(last) => last.0 + MINUTE_MS,
-            None => match pipeline.earliest_event() {
+            None => match views.earliest_event() {
                 Some(first) => {
                     (first.0.div_euclid(MINUTE_MS) * MINUTE_MS).max(sealed_to - LEARN_HISTORY_MS)
                 }
@@ -184,7 +184,7 @@ impl Alerting {
             return;
         }
         let dimensions = judged.detector.dimensions().to_vec();
-        let mut minutes = pipeline.minutes(ServerTime(from), ServerTime(sealed_to), &dimensions);
+        let mut minutes = views.minutes(ServerTime(from), ServerTime(sealed_to), &dimensions);
         let mut changes = Vec::new();
         for minute in (from..sealed_to).step_by(MINUTE_MS as usize) {
             let views = minutes.remove(&minute).unwrap_or_default();

@@ -23,6 +23,7 @@ mod sql_api;
 mod steering;
 mod telemetry;
 mod topology;
+mod view_counts;
 mod views;
 
 pub use api_error::ApiError;

@@ -178,17 +178,6 @@ impl Pipeline {
         }
     }
 
-    /// The oldest view start known.
-    pub fn earliest_event(&self) -> Option<ServerTime> {
-        let views = self.views.read();
-        let stored = views.store.iter().filter_map(|s| s.view.started_at());
-        let live = views
-            .sessionizer
-            .live_views()
-            .filter_map(|v| v.started_at());
-        stored.chain(live).min()
-    }
-
     /// Forgets the ended views of every hour that ended by `cutoff`; returns how many.
     pub fn drop_before(&self, cutoff: ServerTime) -> usize {
         let mut views = self.views.write();

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use axum::routing::post;
 use axum::Router;
+use openqoe_query::ViewSource;
 use serde::Deserialize;
 #[cfg(not(feature = "sql"))]
 use {
@@ -42,16 +43,13 @@ impl Default for SqlConfig {
     }
 }
 
-/// The SQL route over the pipeline's views.
+/// The SQL route over `views`.
 ///
 /// # Errors
 /// When the engine cannot be made.
 #[cfg(feature = "sql")]
-pub fn router(
-    pipeline: Arc<crate::pipeline::Pipeline>,
-    config: &SqlConfig,
-) -> anyhow::Result<Router> {
-    let sql = Arc::new(engine::Sql::new(pipeline, config)?);
+pub fn router(views: Arc<dyn ViewSource>, config: &SqlConfig) -> anyhow::Result<Router> {
+    let sql = Arc::new(engine::Sql::new(views, config)?);
     Ok(Router::new().route(
         "/v1/sql",
         post(move |body| engine::answer(Arc::clone(&sql), body)),
@@ -63,10 +61,7 @@ pub fn router(
 /// # Errors
 /// Never; as the engine's.
 #[cfg(not(feature = "sql"))]
-pub fn router(
-    _pipeline: Arc<crate::pipeline::Pipeline>,
-    _config: &SqlConfig,
-) -> anyhow::Result<Router> {
+pub fn router(_views: Arc<dyn ViewSource>, _config: &SqlConfig) -> anyhow::Result<Router> {
     Ok(Router::new().route("/v1/sql", post(no_engine)))
 }
 
@@ -99,19 +94,18 @@ mod engine {
 
     use super::SqlConfig;
     use crate::api_error::ApiError;
-    use crate::pipeline::Pipeline;
 
     /// The engine and the tables' budget, shared by every query.
     pub struct Sql {
-        pipeline: Arc<Pipeline>,
+        views: Arc<dyn ViewSource>,
         engine: Engine,
         budget: Arc<TableBudget>,
     }
 
     impl Sql {
-        pub fn new(pipeline: Arc<Pipeline>, config: &SqlConfig) -> anyhow::Result<Sql> {
+        pub fn new(views: Arc<dyn ViewSource>, config: &SqlConfig) -> anyhow::Result<Sql> {
             Ok(Sql {
-                pipeline,
+                views,
                 engine: Engine::new(config.memory_mib << 20)?,
                 budget: Arc::new(TableBudget {
                     limit: config.max_table_mib << 20,
@@ -270,9 +264,9 @@ mod engine {
         // and stop there at the limit.
         let deadline = Instant::now() + TIMEOUT;
         let mut share = TableShare::new(&sql.budget);
-        let pipeline = Arc::clone(&sql.pipeline);
+        let views = Arc::clone(&sql.views);
         let made = tokio::task::spawn_blocking(move || {
-            let tables = tables(&pipeline, from, to, deadline, &mut share);
+            let tables = tables(views.as_ref(), from, to, deadline, &mut share);
             (tables, share)
         })
         .await;
@@ -307,27 +301,27 @@ mod engine {
     /// time (the views are held only while an hour is copied), each hour's bytes taken from
     /// `share`; stops past `deadline`.
     fn tables(
-        pipeline: &Pipeline,
+        source: &dyn ViewSource,
         from: ServerTime,
         to: ServerTime,
         deadline: Instant,
         share: &mut TableShare,
     ) -> Result<Vec<Table>, NoTables> {
         let failed = |e: openqoe_store::WriteError| NoTables::Failed(e.to_string());
-        let dimensions = pipeline.ended(from, to).dimension_names().to_vec();
+        let dimensions = source.ended(from, to).dimension_names().to_vec();
         let mut views = ViewBatches::new(dimensions);
         let mut events_batches = Vec::new();
-        for hour in pipeline.hours(from, to) {
+        for hour in source.hours(from, to) {
             if Instant::now() >= deadline {
                 return Err(NoTables::Timeout);
             }
             let views_before = views.bytes();
-            openqoe_query::each_partition(pipeline, hour, |table, partition| {
+            openqoe_query::each_partition(source, hour, |table, partition| {
                 views.add_partition(table, partition, from, to).map(drop)
             })
             .map_err(failed)?;
             let mut bytes = views.bytes() - views_before;
-            let held = pipeline.hour_views(hour, from, to);
+            let held = source.hour_views(hour, from, to);
             let events: Vec<_> = held
                 .iter()
                 .flat_map(|view| view.events.values().map(move |event| (&view.id, event)))

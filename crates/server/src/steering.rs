@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::api_error::ApiError;
-use crate::pipeline::Pipeline;
+use crate::view_counts::ViewCounts;
 
 /// Health is summed over buckets this long (the window rounds out to them).
 pub(crate) const BUCKET_MS: i64 = 5_000;
@@ -114,7 +114,7 @@ impl Steering {
     }
 
     /// Judges every pathway's health over the window ending `now` and updates the decisions.
-    pub fn tick(&self, pipeline: &Pipeline, now: ServerTime) {
+    pub fn tick(&self, views: &dyn ViewCounts, now: ServerTime) {
         let config = self
             .policy
             .lock()
@@ -126,7 +126,7 @@ impl Steering {
         let mut dimensions = config.cohort_dimensions.clone();
         dimensions.push("cdn".into());
         let bucket_from = from.div_euclid(BUCKET_MS) * BUCKET_MS;
-        let views = pipeline.window(
+        let views = views.window(
             ServerTime(bucket_from),
             ServerTime(now.0 + 1),
             BUCKET_MS,

@@ -16,6 +16,7 @@ use std::time::Duration;
 use openqoe_access::{Access, FirstStart};
 use openqoe_collect::{CollectConfig, CollectStats, DurableBatches, Ingest};
 use openqoe_model::{Privacy, ServerTime};
+use openqoe_query::ViewSource;
 use openqoe_wal::{EventLog, ReplayReport};
 use prometheus_client::registry::Registry;
 
@@ -156,7 +157,7 @@ pub fn build(
         &alerting,
         steering.as_ref(),
         queries,
-        crate::sql_api::router(Arc::clone(&pipeline), &config.sql)?,
+        crate::sql_api::router(Arc::clone(&pipeline) as Arc<dyn ViewSource>, &config.sql)?,
     ))
     .merge(erasure)
     .merge(Arc::clone(&access).router());
@@ -245,14 +246,14 @@ impl Topology {
             let pipeline = Arc::clone(&pipeline);
             move || {
                 pipeline.expire(ServerTime::now());
-                alerting.tick(&pipeline, ServerTime::now());
+                alerting.tick(pipeline.as_ref(), ServerTime::now());
             }
         });
         let steering = self.steering.map(|steering| {
             every(
                 Duration::from_secs(steering.evaluate_seconds()),
                 move || {
-                    steering.tick(&pipeline, ServerTime::now());
+                    steering.tick(pipeline.as_ref(), ServerTime::now());
                 },
             )
         });

@@ -7,14 +7,12 @@ use openqoe_metrics::{regroup_minutes, view_minutes, MinuteCounts, ViewMinutes};
 use openqoe_model::{ServerTime, View};
 
 use super::Pipeline;
+use crate::view_counts::{MinuteViews, ViewCounts};
 
 /// With no batch for this long, the detection clock follows the wall clock.
 const IDLE_CLOCK_MS: i64 = 120_000;
 /// A view with a batch this recent (wall clock) is sending now and sets the detection clock.
 const SENDING_MS: i64 = 10_000;
-
-/// One minute's views for detection: each view's dimension values and counts in the minute.
-pub type MinuteViews = Vec<(Vec<Option<String>>, MinuteCounts)>;
 
 impl Pipeline {
     /// Calls `each` with every view, live or ended, with time in `[from, to)` (`from` a
@@ -64,13 +62,15 @@ impl Pipeline {
             each(&view, view_minutes(&view, bucket_ms));
         });
     }
+}
 
+impl ViewCounts for Pipeline {
     /// The clock detection judges by: how far the viewers sending now have got — the 5th
     /// percentile, over live views with a batch in the last ten seconds, of their newest event
     /// time (so a viewer whose batches lag holds minutes open, and a few stuck devices do not);
     /// the newest event time when no view is that recent; `now` once no batch has arrived for
     /// two minutes. Never ahead of `now`.
-    pub fn event_clock(&self, now: ServerTime) -> ServerTime {
+    fn event_clock(&self, now: ServerTime) -> ServerTime {
         let newest = self.newest_event_at.load(Ordering::Relaxed);
         let delivered = self.delivered_at.load(Ordering::Relaxed);
         if newest == 0 || now.0 - delivered > IDLE_CLOCK_MS {
@@ -94,8 +94,17 @@ impl Pipeline {
         ServerTime(clock.min(now.0))
     }
 
-    /// Every view's counts in each minute from `from` to `to` (minute starts, epoch ms).
-    pub fn minutes(
+    fn earliest_event(&self) -> Option<ServerTime> {
+        let views = self.views.read();
+        let stored = views.store.iter().filter_map(|s| s.view.started_at());
+        let live = views
+            .sessionizer
+            .live_views()
+            .filter_map(|v| v.started_at());
+        stored.chain(live).min()
+    }
+
+    fn minutes(
         &self,
         from: ServerTime,
         to: ServerTime,
@@ -117,9 +126,7 @@ impl Pipeline {
         minutes
     }
 
-    /// Each view's counts over `[from, to)` in `bucket_ms` buckets (a view counts if any bucket
-    /// starting in the range holds something of it), with its values of `dimensions`.
-    pub fn window(
+    fn window(
         &self,
         from: ServerTime,
         to: ServerTime,

@@ -1,6 +1,6 @@
 //! What queries read: views by time and id, their tables, dimensions and hours
 //! ([`ViewSource`]); views whose events are out of memory are read back, a group at a time.
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use openqoe_metrics::ViewMetrics;
@@ -10,7 +10,8 @@ use openqoe_store::{ViewColumns, ViewTable, PARTITION_MS};
 
 use super::Pipeline;
 
-/// How long a query holds the views' lock at most while it makes live views into rows.
+/// How long a query holds the views' lock at most while it makes live views into rows or copies
+/// views to visit.
 const LIVE_HOLD: Duration = Duration::from_millis(2);
 
 impl ViewSource for Pipeline {
@@ -20,13 +21,75 @@ impl ViewSource for Pipeline {
         to: ServerTime,
         visit: &mut dyn FnMut(&View, &ViewMetrics),
     ) {
-        let views = self.views.read();
+        // Hour by hour, copies of [`LIVE_HOLD`] of views at a time, visited with no lock held:
+        // a query's own work (grouping, sets of viewers) never holds up ingest. A view that
+        // ends meanwhile is visited once, as found when its copy is taken.
         let in_range = |view: &View| view.started_at().is_some_and(|t| t >= from && t < to);
-        for stored in views.store.iter().filter(|s| in_range(&s.view)) {
-            visit(&stored.view, &stored.metrics);
-        }
-        for view in views.sessionizer.live_views().filter(|v| in_range(v)) {
-            visit(view, &views.live_metrics(view, &self.live_metrics));
+        let hour_of = |view: &View| {
+            view.started_at()
+                .map(|t| t.0.div_euclid(PARTITION_MS) * PARTITION_MS)
+        };
+        let (stored_hours, mut live_by_hour) = {
+            let views = self.views.read();
+            let stored: Vec<i64> = views
+                .store
+                .table()
+                .columns()
+                .partitions(from, to)
+                .map(|(hour, _)| hour)
+                .collect();
+            let mut live: BTreeMap<i64, Vec<ViewId>> = BTreeMap::new();
+            for view in views.sessionizer.live_views().filter(|v| in_range(v)) {
+                if let Some(hour) = hour_of(view) {
+                    live.entry(hour).or_default().push(view.id.clone());
+                }
+            }
+            (stored, live)
+        };
+        let hours: BTreeSet<i64> = stored_hours
+            .into_iter()
+            .chain(live_by_hour.keys().copied())
+            .collect();
+        let mut copies = Vec::new();
+        for hour in hours {
+            let mut ids = live_by_hour.remove(&hour).unwrap_or_default();
+            {
+                let views = self.views.read();
+                let table = views.store.table().columns();
+                for (_, partition) in
+                    table.partitions(ServerTime(hour), ServerTime(hour + PARTITION_MS))
+                {
+                    ids.extend_from_slice(partition.ids());
+                }
+            }
+            ids.sort_unstable();
+            ids.dedup();
+            let mut pending = ids.as_slice();
+            while !pending.is_empty() {
+                {
+                    let views = self.views.read();
+                    let held = Instant::now();
+                    let mut done = 0;
+                    for id in pending {
+                        done += 1;
+                        if let Some(stored) = views.store.get(id) {
+                            copies.push((stored.view.clone(), stored.metrics.clone()));
+                        } else if let Some(view) = views.sessionizer.view(id) {
+                            let metrics = views.live_metrics(view, &self.live_metrics);
+                            copies.push((view.clone(), (*metrics).clone()));
+                        }
+                        if held.elapsed() >= LIVE_HOLD {
+                            break;
+                        }
+                    }
+                    pending = &pending[done..];
+                }
+                for (view, metrics) in copies.drain(..) {
+                    if in_range(&view) {
+                        visit(&view, &metrics);
+                    }
+                }
+            }
         }
     }
 

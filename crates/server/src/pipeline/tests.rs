@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use openqoe_model::{ServerTime, ViewId};
 use openqoe_query::ViewSource;
 
-use super::counts::MinuteViews;
 use crate::config::Config;
 use crate::topology::build;
+use crate::view_counts::{MinuteViews, ViewCounts};
 
 /// The events of view `n` (a few kinds, stalls and a switch; some views fail or end early),
 /// from `start` on the device clock, which here is the server's.
@@ -54,9 +54,10 @@ async fn post(client: &reqwest::Client, url: &str, n: u64, events: &[Value]) {
 }
 
 /// What detection and steering see of six ended views and two live ones, with
-/// `keep_ended_seconds` as given: minutes over their time, minutes from before what is kept of
-/// them (read back), a window; and the live views as looked up.
-async fn seen(keep_ended_seconds: u64) -> [Vec<String>; 4] {
+/// `keep_ended_seconds` as given, the views starting from `start`: minutes over their time,
+/// minutes from before what is kept of them (read back), a window; and the live views as looked
+/// up.
+async fn seen(keep_ended_seconds: u64, start: i64) -> [Vec<String>; 4] {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::default();
     config.store.keep_ended_seconds = keep_ended_seconds;
@@ -68,8 +69,6 @@ async fn seen(keep_ended_seconds: u64) -> [Vec<String>; 4] {
         topology.router,
     )));
     let client = reqwest::Client::new();
-    // Whole minutes, so that the windows asked below start on a bucket.
-    let start = (ServerTime::now().0 - 200_000).div_euclid(60_000) * 60_000;
     for n in 0..6u64 {
         let events = view_events(n, start + 3_000 * n as i64);
         // Two batches: two records in the log.
@@ -159,8 +158,11 @@ fn by_minute(minutes: BTreeMap<i64, MinuteViews>) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ended_views_count_the_same_with_their_events_let_go() {
-    let held = seen(3_600).await;
-    let let_go = seen(0).await;
+    // Whole minutes, so that the windows asked start on a bucket; the same for both runs, whose
+    // minutes are compared by their start.
+    let start = (ServerTime::now().0 - 200_000).div_euclid(60_000) * 60_000;
+    let held = seen(3_600, start).await;
+    let let_go = seen(0, start).await;
     assert!(held[0].len() >= 12, "{:?}", held[0]);
     assert_eq!(held[2].len(), 8, "every view in the window");
     assert_eq!(held[3].len(), 2, "{:?}", held[3]);
