@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use serde_json::json;
 
-use crate::ingest::load::{drive_connection, wall_ms, Plan, Tally};
+use crate::ingest::load::{drive_connection, wall_ms, Pace, Plan, Tally};
 use crate::ingest::server::StartedServer;
 use crate::ingest::{request_templates, resolve_target, ClientKind, LoadArgs};
 
@@ -87,7 +87,7 @@ async fn crash_and_check(
         from: started,
         // The load runs on past the kill: requests then fail, and none of them is acknowledged.
         until: kill_at + Duration::from_millis(500),
-        batches_per_second: None,
+        pace: Pace::FlatOut,
         ledger: true,
     });
     let connections: Vec<_> = (0..args.load.connections)

@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use self::probe::{run_probe, ProbeContext, ProbeOutcome, Seen};
 use crate::ingest::bodies::ViewShape;
-use crate::ingest::load::{drive_connection, wall_ms, Plan, Tally};
+use crate::ingest::load::{drive_connection, wall_ms, Pace, Plan, Tally};
 use crate::ingest::server::{snapshot, StartedServer};
 use crate::ingest::{
     grouped, request_templates, resolve_target, ClientKind, Failures, Quantiles, Target,
@@ -249,11 +249,8 @@ async fn measure(args: &FreshnessArgs, server: Option<&StartedServer>) -> anyhow
         url: format!("{target}/v1/events"),
         from,
         until,
-        batches_per_second: batches_per_second_per_connection(
-            args.rate,
-            args.batch_events,
-            args.connections,
-        ),
+        pace: batches_per_second_per_connection(args.rate, args.batch_events, args.connections)
+            .map_or(Pace::FlatOut, Pace::PerConnection),
         ledger: false,
     });
     let connections: Vec<_> = (0..args.connections)

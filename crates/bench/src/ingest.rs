@@ -22,7 +22,7 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use self::bodies::{props_variant, BodyTemplate, ViewShape, PROPS_VARIANTS};
-use self::load::{drive_connection, wall_ms, Plan, Tally};
+use self::load::{drive_connection, wall_ms, Pace, Plan, Tally};
 use self::server::{read_memory, snapshot, HistogramDelta, StartedServer};
 
 /// The load's shape, shared by `bench ingest` and `bench crash`.
@@ -338,7 +338,7 @@ async fn measure(args: &IngestArgs, server: Option<&StartedServer>) -> anyhow::R
         url: format!("{target}/v1/events"),
         from,
         until,
-        batches_per_second: None,
+        pace: Pace::FlatOut,
         ledger: false,
     });
     let connections: Vec<_> = (0..args.load.connections)

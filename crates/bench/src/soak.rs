@@ -11,7 +11,10 @@
 //!
 //! Phases: the calibration (`bench store` in child processes, before the server starts), the
 //! capacity (flat out for `--capacity-seconds`), then the paced load for `--minutes`, sampled
-//! every `--sample-seconds`. The capacity phase's views are left live (they time out after an
+//! every `--sample-seconds`. In the paced load each view sends a batch every period, and a
+//! connection's views join one at a time over the first view's life: from then on views of every
+//! age are live and they end one by one, as an audience's do, so what the live views hold stays
+//! level and the ended views grow steadily. The capacity phase's views are left live (they time out after an
 //! hour, past any soak), so they are a constant part of the population.
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +23,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use serde::Serialize;
 
-use crate::ingest::load::{drive_connection, wall_ms, Plan, Tally};
+use crate::ingest::load::{drive_connection, wall_ms, Pace, Plan, Tally};
 use crate::ingest::server::{read_cpu_seconds, read_memory, snapshot, StartedServer};
 use crate::ingest::{
     grouped, request_templates, resolve_target, ClientKind, Failures, LoadArgs, Quantiles, Target,
@@ -53,8 +56,8 @@ pub struct SoakArgs {
     /// Ended views `bench store` makes (then twice as many) to measure the bytes one costs.
     #[arg(long, default_value_t = 4_000)]
     calibration_views: usize,
-    /// Seconds of paced load before the steady window (default: one generation of views'
-    /// life, and a minute more).
+    /// Seconds of paced load before the steady window (default: one view's life, by when every
+    /// view has joined and the first have ended, and a minute more).
     #[arg(long)]
     steady_after_seconds: Option<f64>,
     /// Keep-alive connections.
@@ -219,7 +222,7 @@ async fn soak(
     let target = resolve_target(server, args.target.as_deref()).await?;
     let pid = server.and_then(|s| s.child.id()).or(args.server_pid);
     let templates = request_templates(&args.key, &target.authority, load.shape());
-    let plan = |from: Instant, seconds: f64, batches_per_second: Option<f64>| Plan {
+    let plan = |from: Instant, seconds: f64, pace: Pace| Plan {
         templates: templates.clone(),
         shape: load.shape(),
         views_per_connection: load.views_per_connection,
@@ -229,12 +232,16 @@ async fn soak(
         url: format!("{}/v1/events", target.base),
         from,
         until: from + Duration::from_secs_f64(seconds),
-        batches_per_second,
+        pace,
         ledger: false,
     };
 
     let warm = Instant::now() + Duration::from_secs(3);
-    let capacity = drive(plan(warm, args.capacity_seconds, None), load.connections).await?;
+    let capacity = drive(
+        plan(warm, args.capacity_seconds, Pace::FlatOut),
+        load.connections,
+    )
+    .await?;
     if capacity.failures().any() {
         bail!(
             "the capacity run failed: {}",
@@ -247,7 +254,11 @@ async fn soak(
     tokio::time::sleep(Duration::from_millis(2)).await;
     let seconds = args.minutes * 60.0;
     let start = Instant::now();
-    let soak_plan = Arc::new(plan(start, seconds, Some(paced / load.connections as f64)));
+    // Each view sends every `period`, so that each connection sends its share of the pace once
+    // all its views have joined (over the first view's life).
+    let period =
+        Duration::from_secs_f64(load.views_per_connection as f64 * load.connections as f64 / paced);
+    let soak_plan = Arc::new(plan(start, seconds, Pace::PerView { period }));
     let connections: Vec<_> = (0..load.connections)
         .map(|connection| tokio::spawn(drive_connection(Arc::clone(&soak_plan), connection)))
         .collect();
@@ -257,9 +268,9 @@ async fn soak(
         tally.merge(connection.await.context("a connection task panicked")?);
     }
 
-    // Steady once one generation of views has lived and ended, and a minute more.
-    let view_seconds =
-        (load.views_per_connection * load.view_batches) as f64 / (paced / load.connections as f64);
+    // Steady once every view has joined and the first have ended (one view's life), and a
+    // minute more.
+    let view_seconds = period.as_secs_f64() * load.view_batches as f64;
     let steady_from = args.steady_after_seconds.unwrap_or(view_seconds + 60.0);
     let verdict = judge(&samples, steady_from, calibration);
     Ok(Report {

@@ -1,5 +1,6 @@
 //! The connections: one task per keep-alive connection, one request in flight, counted.
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -31,10 +32,98 @@ pub(crate) struct Plan {
     /// Acknowledgements count between `from` and `until`.
     pub(crate) from: Instant,
     pub(crate) until: Instant,
-    /// Requests per second each connection sends at most ([`TokenBucket`]); `None`: flat out.
-    pub(crate) batches_per_second: Option<f64>,
+    /// How fast each connection sends.
+    pub(crate) pace: Pace,
     /// Whether to note every acknowledged batch ([`Tally::acked`]), warm-up included.
     pub(crate) ledger: bool,
+}
+
+/// How fast a connection sends.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Pace {
+    /// As fast as acknowledgements come.
+    FlatOut,
+    /// At most this many requests a second ([`TokenBucket`]), its views in turn.
+    PerConnection(f64),
+    /// Each view a batch every `period`; the connection's views join one at a time over one
+    /// view's life, so that views of every age are live and end one by one, as in an audience.
+    PerView {
+        /// Between two batches of a view.
+        period: Duration,
+    },
+}
+
+/// Which of a connection's views sends next, and when.
+enum Schedule {
+    /// In turn, as fast as `bucket` allows (no bucket: flat out).
+    Turns {
+        turn: usize,
+        views: usize,
+        bucket: Option<TokenBucket>,
+    },
+    /// Each view when it is due, earliest first.
+    Due {
+        queue: BinaryHeap<Reverse<(Instant, usize)>>,
+        period: Duration,
+    },
+}
+
+impl Schedule {
+    /// `views` views of `view_batches` batches each, from `start`; `phase` (0 to 1) puts
+    /// connections out of step.
+    fn new(pace: Pace, views: usize, view_batches: usize, phase: f64, start: Instant) -> Schedule {
+        match pace {
+            Pace::FlatOut => Schedule::Turns {
+                turn: 0,
+                views,
+                bucket: None,
+            },
+            Pace::PerConnection(per_second) => Schedule::Turns {
+                turn: 0,
+                views,
+                bucket: Some(TokenBucket::new(per_second, phase, start)),
+            },
+            Pace::PerView { period } => {
+                // View `k` joins at k / views of a view's life.
+                let life = period.mul_f64(view_batches as f64);
+                let queue = (0..views)
+                    .map(|k| {
+                        let joins = life.mul_f64((k as f64 + phase) / views as f64);
+                        Reverse((start + joins, k))
+                    })
+                    .collect();
+                Schedule::Due { queue, period }
+            }
+        }
+    }
+
+    /// The view to send now, or how long until one is due.
+    fn next(&mut self, now: Instant) -> Result<usize, Duration> {
+        match self {
+            Schedule::Turns {
+                turn,
+                views,
+                bucket,
+            } => {
+                if let Some(wait) = bucket.as_mut().and_then(|bucket| bucket.take(now)) {
+                    return Err(wait);
+                }
+                *turn += 1;
+                Ok((*turn - 1) % *views)
+            }
+            Schedule::Due { queue, period } => {
+                let Some(&Reverse((due, view))) = queue.peek() else {
+                    return Err(Duration::from_secs(1));
+                };
+                if due > now {
+                    return Err(due - now);
+                }
+                queue.pop();
+                queue.push(Reverse((due + *period, view)));
+                Ok(view)
+            }
+        }
+    }
 }
 
 /// Paces one connection: tokens (requests) accrue at `per_second` up to a burst of 100 ms worth,
@@ -305,19 +394,25 @@ pub(crate) async fn drive_connection(plan: Arc<Plan>, connection: usize) -> Tall
     let mut views: Vec<LiveView> = (0..plan.views_per_connection.max(1))
         .map(|_| new_view())
         .collect();
-    let (mut tally, mut request, mut turn) = (Tally::default(), Vec::new(), 0);
+    let (mut tally, mut request) = (Tally::default(), Vec::new());
     // Golden-ratio phases spread the connections' sends evenly over each interval.
     let phase = (connection as f64 * 0.618_034).fract();
-    let mut pace = plan
-        .batches_per_second
-        .map(|per_second| TokenBucket::new(per_second, phase, Instant::now()));
+    let mut schedule = Schedule::new(
+        plan.pace,
+        views.len(),
+        plan.shape.view_batches,
+        phase,
+        Instant::now(),
+    );
     while Instant::now() < plan.until {
-        if let Some(wait) = pace.as_mut().and_then(|bucket| bucket.take(Instant::now())) {
-            tokio::time::sleep(wait).await;
-            continue;
-        }
-        let view = &mut views[turn % plan.views_per_connection.max(1)];
-        turn += 1;
+        let view = match schedule.next(Instant::now()) {
+            Ok(view) => &mut views[view],
+            Err(wait) => {
+                let left = plan.until.saturating_duration_since(Instant::now());
+                tokio::time::sleep(wait.min(left)).await;
+                continue;
+            }
+        };
         let template = &plan.templates[view.variant][view.position];
         let first_ts = wall_ms().max(view.last_ts_ms + 1);
         template.fill(&mut request, &view.identity, first_ts);
@@ -444,6 +539,33 @@ mod tests {
             assert!(sends.abs_diff(want_sends) <= 1, "{name}: {sends} sends");
             assert_eq!(at_once, want_at_once, "{name}");
         }
+    }
+
+    #[test]
+    fn views_paced_each_join_over_one_life_then_send_every_period() {
+        // 4 views of 8 batches, a batch a second each: a life of 8 s, a view joining every 2 s.
+        let start = Instant::now();
+        let period = Duration::from_secs(1);
+        let mut schedule = Schedule::new(Pace::PerView { period }, 4, 8, 0.0, start);
+        let (mut now, mut sends) = (start, Vec::new());
+        while now < start + Duration::from_secs(12) {
+            match schedule.next(now) {
+                Ok(view) => sends.push((now.duration_since(start).as_secs(), view)),
+                Err(wait) => now += wait,
+            }
+        }
+        let first = |view| sends.iter().find(|(_, v)| *v == view).map(|(at, _)| *at);
+        assert_eq!(
+            (first(0), first(1), first(2), first(3)),
+            (Some(0), Some(2), Some(4), Some(6)),
+            "joined one at a time over the life"
+        );
+        let in_second = |second| sends.iter().filter(|(at, _)| *at == second).count();
+        assert_eq!(
+            (in_second(1), in_second(3), in_second(9), in_second(11)),
+            (1, 2, 4, 4),
+            "every view once a second once joined"
+        );
     }
 
     #[test]
