@@ -22,7 +22,7 @@ use serde::Serialize;
 use self::probe::{run_probe, ProbeContext, ProbeOutcome, Seen};
 use crate::ingest::bodies::ViewShape;
 use crate::ingest::load::{drive_connection, wall_ms, Pace, Plan, Tally};
-use crate::ingest::server::{snapshot, StartedServer};
+use crate::ingest::server::{run_report, snapshot, StartedServer};
 use crate::ingest::{
     grouped, request_templates, resolve_target, ClientKind, Failures, Quantiles, Target,
 };
@@ -189,20 +189,14 @@ pub async fn run(args: FreshnessArgs) -> anyhow::Result<()> {
     if !(args.probes_per_second > 0.0 && args.probe_timeout_seconds > 0.0) {
         bail!("--probes-per-second, --probe-timeout-seconds: expected more than 0");
     }
-    let server = match args.target {
-        Some(_) => None,
-        None => Some(StartedServer::start(None).await?),
-    };
-    let outcome = measure(&args, server.as_ref()).await;
-    if let Some(server) = server {
-        server.stop().await;
-    }
-    let report = outcome?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_table(&report);
-    }
+    let report = run_report(
+        args.target.as_deref(),
+        None,
+        args.json,
+        async |server| measure(&args, server).await,
+        print_table,
+    )
+    .await?;
     let not_shown = report.view_api.failures + report.breakdown.failures;
     if report.load.failures.any() || report.probes.failures > 0 || not_shown > 0 {
         bail!(

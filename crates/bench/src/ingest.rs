@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use self::bodies::{props_variant, BodyTemplate, ViewShape, PROPS_VARIANTS};
 use self::load::{drive_connection, wall_ms, Pace, Plan, Tally};
-use self::server::{read_memory, snapshot, HistogramDelta, StartedServer};
+use self::server::{read_memory, run_report, snapshot, HistogramDelta, StartedServer};
 
 /// The load's shape, shared by `bench ingest` and `bench crash`.
 #[derive(Args)]
@@ -218,20 +218,14 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     if !(args.seconds > 0.0 && args.warmup_seconds >= 0.0) {
         bail!("--seconds: expected more than 0; --warmup-seconds: expected 0 or more");
     }
-    let server = match args.target {
-        Some(_) => None,
-        None => Some(StartedServer::start(args.data_dir.clone()).await?),
-    };
-    let outcome = measure(&args, server.as_ref()).await;
-    if let Some(server) = server {
-        server.stop().await;
-    }
-    let report = outcome?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_table(&report);
-    }
+    let report = run_report(
+        args.target.as_deref(),
+        args.data_dir.clone(),
+        args.json,
+        async |server| measure(&args, server).await,
+        print_table,
+    )
+    .await?;
     if report.failures.any() {
         bail!(
             "THE RUN HAD FAILURES: refusals {:?}, transport errors {}, short accepts {}, duplicates {}; first: {}",

@@ -9,9 +9,9 @@
 //! views code on its own: no HTTP, no limits, no connections, no log). What remains is what the serving path — connections, rate
 //! limits, sessions, the log — kept, and it should stay within 10 % of the RSS.
 //!
-//! Phases: the calibration (`bench store` in child processes, before the server starts), the
-//! capacity (flat out for `--capacity-seconds`), then the paced load for `--minutes`, sampled
-//! every `--sample-seconds`. In the paced load each view sends a batch every period, and a
+//! Phases: the capacity (flat out for `--capacity-seconds`); the calibration (`bench store` in
+//! child processes, for views as long as the pace makes them, while the server idles); then the
+//! paced load for `--minutes`, sampled every `--sample-seconds`. In the paced load each view sends a batch every period, and a
 //! connection's views join one at a time over the first view's life: from then on views of every
 //! age are live and they end one by one, as an audience's do, so what the live views hold stays
 //! level and the ended views grow steadily. The capacity phase's views are left live (they time out after an
@@ -24,7 +24,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::ingest::load::{drive_connection, wall_ms, Pace, Plan, Tally};
-use crate::ingest::server::{read_cpu_seconds, read_memory, snapshot, StartedServer};
+use crate::ingest::server::{read_cpu_seconds, read_memory, run_report, snapshot, StartedServer};
 use crate::ingest::{
     grouped, request_templates, resolve_target, ClientKind, Failures, LoadArgs, Quantiles, Target,
 };
@@ -69,14 +69,18 @@ pub struct SoakArgs {
     /// Live views per connection.
     #[arg(long, default_value_t = 100)]
     views_per_connection: usize,
-    /// Batches per view: long views, so that few end and their by-design memory is small next
-    /// to what a leak would add.
-    #[arg(long, default_value_t = 1_000)]
-    view_batches: usize,
+    /// Batches per view in the paced load (default: as many as make a view live a quarter of
+    /// the soak at the pace, so that views end throughout and few enough end that what they
+    /// hold by design stays small next to what a leak would add).
+    #[arg(long)]
+    view_batches: Option<usize>,
     /// Prints the report as one JSON object.
     #[arg(long)]
     json: bool,
 }
+
+/// Batches per view in the capacity phase, unless `--view-batches` is given.
+const CAPACITY_VIEW_BATCHES: usize = 1_000;
 
 /// One look at the server during the paced load.
 #[derive(Serialize)]
@@ -134,11 +138,11 @@ struct Report {
 /// When an argument is out of range, the calibration or the server fails, and after the report
 /// when any request failed.
 pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
-    let load = LoadArgs {
+    let mut load = LoadArgs {
         connections: args.connections,
         batch_events: args.batch_events,
         views_per_connection: args.views_per_connection,
-        view_batches: args.view_batches,
+        view_batches: args.view_batches.unwrap_or(CAPACITY_VIEW_BATCHES),
     };
     load.check()?;
     if !(args.minutes > 0.0
@@ -149,21 +153,14 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
     {
         bail!("--minutes, --capacity-seconds, --sample-seconds: expected more than 0; --load-fraction: expected 0 to 1");
     }
-    let calibration = calibrate(&args).await?;
-    let server = match args.target {
-        Some(_) => None,
-        None => Some(StartedServer::start(None).await?),
-    };
-    let outcome = soak(&args, &load, calibration, server.as_ref()).await;
-    if let Some(server) = server {
-        server.stop().await;
-    }
-    let report = outcome?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_table(&report);
-    }
+    let report = run_report(
+        args.target.as_deref(),
+        None,
+        args.json,
+        async |server| soak(&args, &mut load, server).await,
+        print_table,
+    )
+    .await?;
     if report.failures.any() {
         bail!(
             "THE RUN HAD FAILURES: refusals {:?}, transport errors {}; first: {}",
@@ -178,25 +175,25 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
 /// Bytes one ended view of the soak's shape costs: `openqoe bench store` run in child processes
 /// for `--calibration-views` views and twice that, the difference in RSS over the difference in
 /// views, so that what a process holds whatever its views (code, tables, buffers) drops out.
-async fn calibrate(args: &SoakArgs) -> anyhow::Result<f64> {
+async fn calibrate(args: &SoakArgs, load: &LoadArgs) -> anyhow::Result<f64> {
     let views = args.calibration_views;
     let (one, two) = (
-        store_rss(args, views).await?,
-        store_rss(args, 2 * views).await?,
+        store_rss(load, views).await?,
+        store_rss(load, 2 * views).await?,
     );
     Ok((two - one) / views as f64)
 }
 
 /// RSS of `openqoe bench store` once it holds `views` ended views of the soak's shape.
-async fn store_rss(args: &SoakArgs, views: usize) -> anyhow::Result<f64> {
+async fn store_rss(load: &LoadArgs, views: usize) -> anyhow::Result<f64> {
     let exe = std::env::current_exe().context("locating this executable")?;
     let output = tokio::process::Command::new(exe)
         .args(["bench", "store", "--ended-in-log", "--json", "--views"])
         .arg(views.to_string())
         .arg("--batch-events")
-        .arg(args.batch_events.to_string())
+        .arg(load.batch_events.to_string())
         .arg("--view-batches")
-        .arg(args.view_batches.to_string())
+        .arg(load.view_batches.to_string())
         .output()
         .await
         .context("running `openqoe bench store`")?;
@@ -213,17 +210,16 @@ async fn store_rss(args: &SoakArgs, views: usize) -> anyhow::Result<f64> {
         .context("`openqoe bench store --json`: no rss_bytes")
 }
 
+/// The phases against the server: capacity, the paced view length, calibration, paced load.
 async fn soak(
     args: &SoakArgs,
-    load: &LoadArgs,
-    calibration: f64,
+    load: &mut LoadArgs,
     server: Option<&StartedServer>,
 ) -> anyhow::Result<Report> {
     let target = resolve_target(server, args.target.as_deref()).await?;
     let pid = server.and_then(|s| s.child.id()).or(args.server_pid);
-    let templates = request_templates(&args.key, &target.authority, load.shape());
-    let plan = |from: Instant, seconds: f64, pace: Pace| Plan {
-        templates: templates.clone(),
+    let plan = |load: &LoadArgs, from: Instant, seconds: f64, pace: Pace| Plan {
+        templates: request_templates(&args.key, &target.authority, load.shape()),
         shape: load.shape(),
         views_per_connection: load.views_per_connection,
         run: wall_ms(),
@@ -238,7 +234,7 @@ async fn soak(
 
     let warm = Instant::now() + Duration::from_secs(3);
     let capacity = drive(
-        plan(warm, args.capacity_seconds, Pace::FlatOut),
+        plan(load, warm, args.capacity_seconds, Pace::FlatOut),
         load.connections,
     )
     .await?;
@@ -250,15 +246,18 @@ async fn soak(
     }
     let capacity_batches_per_second = capacity.batches as f64 / args.capacity_seconds;
     let paced = capacity_batches_per_second * args.load_fraction;
-    // The run's views start one millisecond later at least, so the identities differ.
-    tokio::time::sleep(Duration::from_millis(2)).await;
     let seconds = args.minutes * 60.0;
-    let start = Instant::now();
     // Each view sends every `period`, so that each connection sends its share of the pace once
     // all its views have joined (over the first view's life).
     let period =
         Duration::from_secs_f64(load.views_per_connection as f64 * load.connections as f64 / paced);
-    let soak_plan = Arc::new(plan(start, seconds, Pace::PerView { period }));
+    load.view_batches = args
+        .view_batches
+        .unwrap_or_else(|| ((seconds / 4.0 / period.as_secs_f64()).round() as usize).max(2));
+    // While the server idles: what one ended view of the paced shape holds by design.
+    let calibration = calibrate(args, load).await?;
+    let start = Instant::now();
+    let soak_plan = Arc::new(plan(load, start, seconds, Pace::PerView { period }));
     let connections: Vec<_> = (0..load.connections)
         .map(|connection| tokio::spawn(drive_connection(Arc::clone(&soak_plan), connection)))
         .collect();

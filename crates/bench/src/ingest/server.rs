@@ -88,6 +88,32 @@ impl StartedServer {
     }
 }
 
+/// Runs `measure` with a server started here (stopped after, however `measure` ends) unless
+/// `target` names one, and prints its report as one JSON object (`json`) or as `table` does.
+pub(crate) async fn run_report<R: serde::Serialize>(
+    target: Option<&str>,
+    data_dir: Option<PathBuf>,
+    json: bool,
+    measure: impl AsyncFnOnce(Option<&StartedServer>) -> anyhow::Result<R>,
+    table: fn(&R),
+) -> anyhow::Result<R> {
+    let server = match target {
+        Some(_) => None,
+        None => Some(StartedServer::start(data_dir).await?),
+    };
+    let outcome = measure(server.as_ref()).await;
+    if let Some(server) = server {
+        server.stop().await;
+    }
+    let report = outcome?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        table(&report);
+    }
+    Ok(report)
+}
+
 /// A client whose every request sends `token` as `Authorization: Bearer` (none: no header).
 pub(crate) fn reader(token: Option<&str>) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
