@@ -6,16 +6,18 @@
 //! until its hour is written. So "RSS flat" is judged on what is left once that is taken out:
 //! the growth over the steady window less the ended views gained times the bytes one ended view
 //! of the same shape costs, measured apart by `openqoe bench store --ended-in-log` (the server's
-//! views code on its own: no HTTP, no limits, no connections, no log). What remains is what the serving path — connections, rate
-//! limits, sessions, the log — kept, and it should stay within 10 % of the RSS.
+//! views code on its own: no HTTP, no limits, no connections, no log). What remains is what the
+//! serving path — connections, rate limits, sessions, the log — kept, and it should stay within
+//! 10 % of the RSS.
 //!
 //! Phases: the capacity (flat out for `--capacity-seconds`); the calibration (`bench store` in
 //! child processes, for views as long as the pace makes them, while the server idles); then the
-//! paced load for `--minutes`, sampled every `--sample-seconds`. In the paced load each view sends a batch every period, and a
-//! connection's views join one at a time over the first view's life: from then on views of every
-//! age are live and they end one by one, as an audience's do, so what the live views hold stays
-//! level and the ended views grow steadily. The capacity phase's views are left live (they time out after an
-//! hour, past any soak), so they are a constant part of the population.
+//! paced load for `--minutes`, sampled every `--sample-seconds`. In the paced load each view
+//! sends a batch every period, and a connection's views join one at a time over the first view's
+//! life: from then on views of every age are live and they end one by one, as an audience's do,
+//! so what the live views hold stays level and the ended views grow steadily. The capacity
+//! phase's views are left live (they time out after an hour, past any soak), so they are a
+//! constant part of the population.
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
