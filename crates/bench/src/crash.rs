@@ -10,7 +10,8 @@ use anyhow::{bail, Context};
 use clap::Args;
 use serde_json::json;
 
-use crate::ingest::load::{drive_connection, wall_ms, Pace, Plan, Tally};
+use crate::ingest::load::{drive_connection, wall_ms, Plan, Tally};
+use crate::ingest::pace::Pace;
 use crate::ingest::server::StartedServer;
 use crate::ingest::{request_templates, resolve_target, ClientKind, LoadArgs};
 

@@ -21,7 +21,8 @@ use serde::Serialize;
 
 use self::probe::{run_probe, ProbeContext, ProbeOutcome, Seen};
 use crate::ingest::bodies::ViewShape;
-use crate::ingest::load::{drive_connection, wall_ms, Pace, Plan, Tally};
+use crate::ingest::load::{drive_connection, wall_ms, Plan, Tally};
+use crate::ingest::pace::Pace;
 use crate::ingest::server::{run_report, snapshot, StartedServer};
 use crate::ingest::{
     grouped, request_templates, resolve_target, ClientKind, Failures, Quantiles, Target,

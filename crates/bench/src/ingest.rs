@@ -10,6 +10,7 @@
 //! Event times are compressed (1 ms apart): one connection stands in for many viewers.
 pub(crate) mod bodies;
 pub(crate) mod load;
+pub(crate) mod pace;
 pub(crate) mod server;
 
 use std::collections::BTreeMap;
@@ -22,7 +23,8 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use self::bodies::{props_variant, BodyTemplate, ViewShape, PROPS_VARIANTS};
-use self::load::{drive_connection, wall_ms, Pace, Plan, Tally};
+use self::load::{drive_connection, wall_ms, Plan, Tally};
+use self::pace::Pace;
 use self::server::{read_memory, run_report, snapshot, HistogramDelta, StartedServer};
 
 /// The load's shape, shared by `bench ingest` and `bench crash`.

@@ -25,7 +25,8 @@ use anyhow::{bail, Context};
 use clap::Args;
 use serde::Serialize;
 
-use crate::ingest::load::{drive_connection, wall_ms, Pace, Plan, Tally};
+use crate::ingest::load::{drive_connection, wall_ms, Plan, Tally};
+use crate::ingest::pace::Pace;
 use crate::ingest::server::{read_cpu_seconds, read_memory, run_report, snapshot, StartedServer};
 use crate::ingest::{
     grouped, request_templates, resolve_target, ClientKind, Failures, LoadArgs, Quantiles, Target,
