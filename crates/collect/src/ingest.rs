@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Json, Router};
 use openqoe_model::{Batch, BatchError, LoggedAt, Privacy, Props, ServerTime};
-use openqoe_wal::EventLog;
+use openqoe_wal::{AppendError, EventLog, RecordKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -24,10 +24,21 @@ use crate::{CollectConfig, CollectStats, IngestError};
 /// Where durable batches go: the sessionizer, as the binary wires it.
 pub trait DurableBatches: Send + Sync + 'static {
     /// Removes events whose (view id, seq) is already durable; returns how many it removed, or
-    /// [`ViewsFull`] when the batch would start a view past the cap on live views.
-    fn remove_durable(&self, batch: &mut Batch) -> Result<usize, ViewsFull>;
+    /// [`ViewsFull`] when the batch would start a view past the cap on live views and
+    /// `new_views` is [`NewViews::Capped`].
+    fn remove_durable(&self, batch: &mut Batch, new_views: NewViews) -> Result<usize, ViewsFull>;
     /// Takes a batch that is now durable in the log.
     fn deliver(&self, batch: Batch);
+}
+
+/// Whether a batch may be refused for starting a view past a cap on live views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewViews {
+    /// Yes: a player's batch, not yet acknowledged (it is answered `429` and retried later).
+    Capped,
+    /// No: a batch a collector already acknowledged (relayed from an upstream log), which a
+    /// refusal would lose.
+    Uncapped,
 }
 
 /// Views one CMCD body may touch: a player reports its own session, a proxy batches a few; a
@@ -218,29 +229,87 @@ fn admit_growth<'a, L, D>(
 /// durable, hands the batch on; returns (accepted, duplicates).
 async fn make_durable<L: EventLog, D: DurableBatches>(
     ingest: &Ingest<L, D>,
-    mut batch: Batch,
+    batch: Batch,
     record: impl FnOnce(&Batch) -> Vec<u8>,
 ) -> Result<(usize, usize), IngestError> {
-    // (view id, seq) already durable; 429 for a new view past the live views' cap
-    let duplicates = (ingest.sink.remove_durable(&mut batch))
-        .map_err(|full| IngestError::ViewsFull(full.environment))?;
-    if batch.moved_back_ms > 0 {
-        ingest.stats.moved_back.inc();
+    let stage = Durable {
+        log: &ingest.log,
+        sink: &*ingest.sink,
+        stats: &ingest.stats,
+    };
+    match stage.make(batch, NewViews::Capped, record).await {
+        Ok(counts) => Ok(counts),
+        // 429 for a new view past the live views' cap
+        Err(NotDurable::ViewsFull(full)) => Err(IngestError::ViewsFull(full.environment)),
+        Err(NotDurable::Log(e)) => {
+            tracing::error!(error = %e, "log append failed; batch refused with 503");
+            Err(IngestError::LogUnavailable(e.to_string()))
+        }
     }
-    let accepted = batch.events.len();
-    if accepted > 0 || !batch.view.props.is_empty() {
-        let record = record(&batch);
-        let at = ingest.log.append(record).await.map_err(|e| {
-            tracing::error!(error = %e, "write-ahead log append failed; batch refused with 503");
-            IngestError::LogUnavailable(e.to_string())
-        })?; // durable: only now may we ack
-        batch.logged_at = LoggedAt::new(at.segment, at.offset);
-        ingest.sink.deliver(batch);
+}
+
+/// The last step of every accepted batch, from a player or relayed from an upstream log.
+pub(crate) struct Durable<'a, L, D> {
+    pub(crate) log: &'a L,
+    pub(crate) sink: &'a D,
+    pub(crate) stats: &'a CollectStats,
+}
+
+/// Why a batch was not made durable.
+pub(crate) enum NotDurable {
+    /// It would start a view past a cap on live views.
+    ViewsFull(ViewsFull),
+    /// The log did not take it.
+    Log(AppendError),
+}
+
+impl<L: EventLog, D: DurableBatches> Durable<'_, L, D> {
+    /// Drops what is already durable, appends the batch's `record` to the log and, once it is
+    /// durable, hands the batch on; returns (accepted, duplicates).
+    pub(crate) async fn make(
+        &self,
+        mut batch: Batch,
+        new_views: NewViews,
+        record: impl FnOnce(&Batch) -> Vec<u8>,
+    ) -> Result<(usize, usize), NotDurable> {
+        // (view id, seq) already durable
+        let duplicates =
+            (self.sink.remove_durable(&mut batch, new_views)).map_err(NotDurable::ViewsFull)?;
+        if batch.moved_back_ms > 0 {
+            self.stats.moved_back.inc();
+        }
+        let accepted = batch.events.len();
+        if accepted > 0 || !batch.view.props.is_empty() {
+            let record = record(&batch);
+            let at =
+                (self.log.append(record, record_key(&batch)).await).map_err(NotDurable::Log)?; // durable: only now may we ack
+            batch.logged_at = LoggedAt::new(at.segment, at.offset);
+            self.sink.deliver(batch);
+        }
+        self.stats.batches.inc();
+        self.stats.events.inc_by(accepted as u64);
+        self.stats.duplicates.inc_by(duplicates as u64);
+        Ok((accepted, duplicates))
     }
-    ingest.stats.batches.inc();
-    ingest.stats.events.inc_by(accepted as u64);
-    ingest.stats.duplicates.inc_by(duplicates as u64);
-    Ok((accepted, duplicates))
+}
+
+/// The batch's view, and an id that every retry of it shares: its environment, view, lowest
+/// and highest seq and event count (a retry repeats them; another batch of the view differs).
+fn record_key(batch: &Batch) -> RecordKey {
+    let view = batch.view.id.as_str();
+    let seqs = batch.events.iter().map(|e| e.seq.0);
+    let repeat_id = seqs.clone().min().zip(seqs.max()).map(|(lowest, highest)| {
+        let environment = batch.view.props.get("environment").and_then(|e| e.as_str());
+        format!(
+            "{}/{view}/{lowest}-{highest}/{}",
+            environment.unwrap_or_default(),
+            batch.events.len()
+        )
+    });
+    RecordKey {
+        view: view.to_owned(),
+        repeat_id,
+    }
 }
 
 async fn post_cmcd<L: EventLog, D: DurableBatches>(

@@ -5,8 +5,10 @@
 //! before storage (pseudonyms, dropped props) and (view id, seq) de-duplication. Does not own
 //! views: a durable batch is handed to a [`DurableBatches`] sink that the binary wires to the
 //! sessionizer.
-//! Key decision: a batch is acknowledged (`202`) only after the write-ahead log says it is
-//! durable; a failed append is answered `503` and the client retries, so an ack is a promise.
+//! Key decision: a batch is acknowledged (`202`) only after the log (the write-ahead log, or
+//! JetStream on a collector that runs apart) says it is durable; a failed append is answered
+//! `503` and the client retries, so an ack is a promise. A process that runs the sessionizer
+//! apart takes the collectors' batches from JetStream through [`relay`].
 #![warn(missing_docs)]
 
 mod config;
@@ -15,11 +17,13 @@ mod error;
 mod ingest;
 mod rate;
 mod record;
+mod relay;
 mod stats;
 
 pub use config::{CollectConfig, Environment};
 pub use error::IngestError;
-pub use ingest::{router, Accepted, DurableBatches, Ingest, ViewsFull};
+pub use ingest::{router, Accepted, DurableBatches, Ingest, NewViews, ViewsFull};
 pub use rate::{client_of, RateLimit, RateScope};
 pub use record::{decode_record, encode_body_record, encode_record, RecordError};
+pub use relay::{relay, RelayError, Relayed};
 pub use stats::CollectStats;

@@ -20,7 +20,7 @@ use openqoe_sim::{Incident, SimConfig};
 use openqoe_steer::PathwayConfig;
 
 use openqoe_access::FirstStart;
-use openqoe_server::{Config, Credentials};
+use openqoe_server::{Config, Credentials, Role};
 
 /// mimalloc: ingest allocates and frees per event at high rates, where glibc's malloc showed as a
 /// fifth of the server's time (`openqoe bench ingest` under perf).
@@ -79,6 +79,10 @@ struct ServeArgs {
     /// Directory of the write-ahead log and store.
     #[arg(long, env = "OPENQOE_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Roles to run: `all` (the default), or apart over the JetStream of `[log]`: `collector`
+    /// (ingest into JetStream) or `sessionizer` (its partitions, views, API and dashboard).
+    #[arg(long, env = "OPENQOE_ROLE", default_value = "all")]
+    role: Role,
 }
 
 #[derive(Args)]
@@ -238,15 +242,26 @@ async fn start(
             "retention: views, their events and files are deleted {days} days after they start ([store] retention_days)"
         ),
     }
-    let topology = openqoe_server::build(&config, &data_dir, credentials)?;
+    let jetstream = match &config.log {
+        Some(log) => {
+            // The largest record a collector writes: a whole batch and what the server adds.
+            let jetstream = openqoe_jetstream::connect(log, config.collect.max_batch_bytes).await?;
+            tracing::info!(nats = %log.nats, stream = %log.stream, partitions = log.partitions, role = ?args.role, "log on JetStream");
+            Some(jetstream)
+        }
+        None => None,
+    };
+    let topology = openqoe_server::build(&config, &data_dir, credentials, args.role, jetstream)?;
     tell_credentials(&topology.first_start);
-    tracing::info!(
-        data_dir = %data_dir.display(),
-        records = topology.replay.records,
-        truncated_tail_bytes = topology.replay.truncated_tail_bytes,
-        unreadable = topology.unreadable_records,
-        "write-ahead log replayed"
-    );
+    if args.role != Role::Collector {
+        tracing::info!(
+            data_dir = %data_dir.display(),
+            records = topology.replay.records,
+            truncated_tail_bytes = topology.replay.truncated_tail_bytes,
+            unreadable = topology.unreadable_records,
+            "write-ahead log replayed"
+        );
+    }
     let url = format!("http://{address}/");
     Ok(Server {
         listener,

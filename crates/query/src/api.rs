@@ -2,16 +2,13 @@
 use std::sync::Arc;
 
 use openqoe_model::{Privacy, ServerTime};
-use prometheus_client::registry::Registry;
 
 use crate::{ApiError, Selection};
 
-/// The view source the routes query, and the registry `/metrics` encodes.
+/// The view source the routes query, and how it stores identifiers.
 pub(crate) struct Api<S> {
     /// Where views come from.
     pub(crate) source: Arc<S>,
-    /// The process's own series, for `/metrics`.
-    pub(crate) registry: Arc<Registry>,
     /// How identifiers are stored: filters on pseudonymised dimensions are translated.
     pub(crate) privacy: Arc<Privacy>,
 }

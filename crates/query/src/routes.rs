@@ -1,4 +1,4 @@
-//! The HTTP surface: `/v1/...`, `/metrics`.
+//! The HTTP surface: `/v1/...`.
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -9,7 +9,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use openqoe_metrics::{metric, Metric, ViewMetrics, METRICS};
 use openqoe_model::{Privacy, ServerTime, View, ViewId};
-use prometheus_client::registry::Registry;
 use serde_json::{json, Map, Value};
 
 use crate::aggregate::root_cause_input;
@@ -20,14 +19,9 @@ use crate::{Aggregate, ApiError, GroupKey, Grouping, Selection, ViewSource};
 
 type Pairs = Query<Vec<(String, String)>>;
 
-/// The query routes over a view source, with `/metrics` encoding `registry`.
-pub fn router<S: ViewSource>(
-    source: Arc<S>,
-    registry: Arc<Registry>,
-    privacy: Arc<Privacy>,
-) -> Router {
+/// The query routes over a view source.
+pub fn router<S: ViewSource>(source: Arc<S>, privacy: Arc<Privacy>) -> Router {
     Router::new()
-        .route("/metrics", get(prometheus::<S>))
         .route("/v1/metrics", get(catalogue))
         .route("/v1/dimensions", get(dimensions::<S>))
         .route("/v1/metrics/{metric}/breakdown", get(breakdown::<S>))
@@ -38,24 +32,7 @@ pub fn router<S: ViewSource>(
         .route("/v1/views/{id}", get(view::<S>))
         .route("/v1/views/{id}/events", get(view_events::<S>))
         .route("/v1/export/{table}", get(crate::export::export::<S>))
-        .with_state(Arc::new(Api {
-            source,
-            registry,
-            privacy,
-        }))
-}
-
-async fn prometheus<S: ViewSource>(State(api): State<Arc<Api<S>>>) -> impl IntoResponse {
-    let mut text = String::new();
-    prometheus_client::encoding::text::encode(&mut text, &api.registry)
-        .expect("writing to a String cannot fail");
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        text,
-    )
+        .with_state(Arc::new(Api { source, privacy }))
 }
 
 async fn catalogue() -> Json<Value> {

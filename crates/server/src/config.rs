@@ -6,6 +6,7 @@ use openqoe_access::AccessConfig;
 use openqoe_alert::{ActionHook, Destination};
 use openqoe_collect::CollectConfig;
 use openqoe_detect::DetectConfig;
+use openqoe_jetstream::LogConfig;
 use openqoe_model::PrivacyConfig;
 use openqoe_sessionize::SessionizeConfig;
 use openqoe_steer::SteerConfig;
@@ -34,6 +35,9 @@ pub struct Config {
     pub sessionize: SessionizeConfig,
     /// `[wal]`: write-ahead log segments and group commit.
     pub wal: WalConfig,
+    /// `[log]`: the NATS JetStream stream between collectors and sessionizers, when they run
+    /// apart (`serve --role`); absent, the process is one, over its write-ahead log.
+    pub log: Option<LogConfig>,
     /// `[store]`: Parquet files in the data directory, and retention.
     pub store: StoreConfig,
     /// `[detect]`: monitored dimensions and alert rules.
@@ -72,7 +76,13 @@ impl Config {
         };
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+        let config: Config =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        if let Some(log) = &config.log {
+            log.check()
+                .map_err(|reason| anyhow::anyhow!("{}: {reason}", path.display()))?;
+        }
+        Ok(config)
     }
 
     /// What an ended view keeps in memory: its events for `[store] keep_ended_seconds` (none by

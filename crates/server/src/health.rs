@@ -1,6 +1,7 @@
 //! Probes. `/healthz` answers whether this server can take beacons: `200 {"status": "ok"}`,
-//! or `503 {"status": "unavailable", "reason"}` while the write-ahead log cannot make a batch
-//! durable (it recovers by itself once the cause is gone). `/livez` only says the process
+//! or `503 {"status": "unavailable", "reason"}` while its log (the write-ahead log, or the
+//! connection to JetStream) cannot make a batch durable (it recovers by itself once the cause is
+//! gone). `/livez` only says the process
 //! answers, for a supervisor that restarts it: a restart would not help a full disk. With
 //! `probes_listen`, these and `/metrics` are also served, without credentials, on a second
 //! address ([`probes_only`]).
@@ -10,31 +11,51 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use openqoe_jetstream::JetStream;
 use openqoe_wal::SegmentLog;
 use serde_json::json;
 
-/// `/healthz` and `/livez` over `log`.
-pub fn router(log: SegmentLog) -> Router {
+/// A log whose state decides whether beacons can be made durable.
+#[derive(Clone)]
+pub(crate) enum Durability {
+    /// This process's write-ahead log.
+    Wal(SegmentLog),
+    /// The JetStream stream a collector publishes to.
+    JetStream(JetStream),
+}
+
+impl Durability {
+    fn unavailable(&self) -> Option<String> {
+        match self {
+            Durability::Wal(log) => log
+                .unavailable()
+                .map(|r| format!("the write-ahead log cannot make beacons durable: {r}")),
+            Durability::JetStream(stream) => stream
+                .unavailable()
+                .map(|r| format!("JetStream cannot take beacons: {r}")),
+        }
+    }
+}
+
+/// `/healthz` (ready while every log in `logs` is) and `/livez`.
+pub(crate) fn router(logs: Vec<Durability>) -> Router {
     Router::new()
         .route(
             "/healthz",
             get(move || {
-                let log = log.clone();
-                async move { ready(&log) }
+                let logs = logs.clone();
+                async move { ready(&logs) }
             }),
         )
         .route("/livez", get(|| async { Json(json!({"status": "ok"})) }))
 }
 
-fn ready(log: &SegmentLog) -> Response {
-    match log.unavailable() {
+fn ready(logs: &[Durability]) -> Response {
+    match logs.iter().find_map(Durability::unavailable) {
         None => Json(json!({"status": "ok"})).into_response(),
         Some(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({
-                "status": "unavailable",
-                "reason": format!("the write-ahead log cannot make beacons durable: {reason}"),
-            })),
+            Json(json!({"status": "unavailable", "reason": reason})),
         )
             .into_response(),
     }

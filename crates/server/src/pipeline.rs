@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use openqoe_collect::{DurableBatches, ViewsFull};
+use openqoe_collect::{DurableBatches, NewViews, ViewsFull};
 // Fair: a writer waiting (ingest) is not starved by a query taking read holds one after another,
 // as std's lock allows when the reader is on the CPU and the woken writer is not yet.
 use openqoe_metrics::ViewMetrics;
@@ -202,11 +202,11 @@ impl Pipeline {
 }
 
 impl DurableBatches for Pipeline {
-    fn remove_durable(&self, batch: &mut Batch) -> Result<usize, ViewsFull> {
+    fn remove_durable(&self, batch: &mut Batch, new_views: NewViews) -> Result<usize, ViewsFull> {
         let views = self.views.read();
         let id = &batch.view.id;
         let live = views.sessionizer.view(id);
-        if live.is_none() && views.store.get(id).is_none() {
+        if new_views == NewViews::Capped && live.is_none() && views.store.get(id).is_none() {
             if let Some(cap) = views.sessionizer.full_for(batch) {
                 let environment = match cap {
                     LiveViewsCap::Server => None,

@@ -1,6 +1,11 @@
 //! The process's own series in `/metrics`: ingest, the write-ahead log's group commit, and the
 //! views held. Registered once here; each stage gets the handles it updates.
+use std::sync::Arc;
 use std::time::Duration;
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
 
 use openqoe_collect::CollectStats;
 use openqoe_wal::SyncObserver;
@@ -129,4 +134,28 @@ impl ViewGauges {
                 .inc_by(overflowed - counted);
         }
     }
+}
+
+/// `/metrics`: `registry` in the OpenMetrics text format.
+pub(crate) fn router(registry: Registry) -> axum::Router {
+    let registry = Arc::new(registry);
+    axum::Router::new().route(
+        "/metrics",
+        get(move || {
+            let registry = Arc::clone(&registry);
+            async move {
+                let mut text = String::new();
+                prometheus_client::encoding::text::encode(&mut text, &registry)
+                    .expect("writing to a String cannot fail");
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    text,
+                )
+                    .into_response()
+            }
+        }),
+    )
 }

@@ -6,24 +6,29 @@
 //! run apart over other engines: the **collector** (HTTP ingest into an [`EventLog`], handing
 //! durable batches to a [`DurableBatches`] sink), the **sessionizer** (the [`Pipeline`]: log →
 //! views → store, with the expiry, detection, steering and file ticks) and the **API** (queries
-//! over a `ViewSource`, dashboard, alerts, steering endpoints). Every route stands behind
-//! [`Access`]: public for players, a token's role for the rest.
+//! over a `ViewSource`, dashboard, alerts, steering endpoints). With `[log]`, the collector's log
+//! is NATS JetStream and the sessionizer takes its partitions from there into its own log
+//! ([`Role`] says which roles a process runs). Every route stands behind [`Access`]: public for
+//! players, a token's role for the rest.
 use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::bail;
 use openqoe_access::{Access, FirstStart};
 use openqoe_collect::{CollectConfig, CollectStats, DurableBatches, Ingest};
+use openqoe_jetstream::{Forwarded, JetStream, RelayStats};
 use openqoe_model::{Privacy, ServerTime};
 use openqoe_query::ViewSource;
 use openqoe_wal::{EventLog, ReplayReport};
-use prometheus_client::registry::Registry;
 
 use crate::alerting::Alerting;
 use crate::config::Config;
 use crate::data_dir_lock::DataDirLock;
 use crate::erasure::ErasureLog;
+use crate::health::Durability;
 use crate::http::{ConnectionStats, HttpConfig};
 use crate::persist::Persistence;
 use crate::pipeline::Pipeline;
@@ -33,16 +38,10 @@ use crate::telemetry::Telemetry;
 
 /// The running server's parts, before it accepts connections.
 pub struct Topology {
-    /// The HTTP surface: ingest, query API, `/metrics`, dashboard.
+    /// The HTTP surface: ingest, query API, `/metrics`, dashboard (what its roles serve).
     pub router: axum::Router,
-    /// The view state (for the expiry tick, and tests).
-    pub(crate) pipeline: Arc<Pipeline>,
-    /// Detection and delivery (for the alerting tick).
-    alerting: Arc<Alerting>,
-    /// The store's files and retention (for its tick).
-    persistence: Arc<Persistence>,
-    /// The content-steering server, when `[steer]` names pathways (for its tick).
-    steering: Option<Arc<Steering>>,
+    /// The sessionizer's parts, unless the process is only a collector.
+    pub(crate) sessionizer: Option<SessionizerParts>,
     /// Credentials, checked in front of every route (also those merged into `router` later).
     access: Arc<Access>,
     /// This process's hold on the data directory.
@@ -53,10 +52,25 @@ pub struct Topology {
     connections: ConnectionStats,
     /// What the start did about credentials (an admin token made on the first start).
     pub first_start: FirstStart,
-    /// What replaying the log found at start-up.
+    /// What replaying the log found at start-up (nothing on a collector, which keeps no log).
     pub replay: ReplayReport,
     /// Log records that could not be read back as batches.
     pub unreadable_records: u64,
+}
+
+/// What the sessionizer role runs besides its routes.
+pub(crate) struct SessionizerParts {
+    /// The view state (for the expiry tick, and tests).
+    pub(crate) pipeline: Arc<Pipeline>,
+    /// Detection and delivery (for the alerting tick).
+    alerting: Arc<Alerting>,
+    /// The store's files and retention (for its tick).
+    persistence: Arc<Persistence>,
+    /// The content-steering server, when `[steer]` names pathways (for its tick).
+    steering: Option<Arc<Steering>>,
+    /// Taking this process's partitions from JetStream into its log and views, when `[log]`
+    /// names one (started when the server starts).
+    relay: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 /// Whether the server asks for credentials.
@@ -68,17 +82,49 @@ pub enum Credentials {
     Open,
 }
 
-/// Takes the data directory, loads the store's hour files and replays the log in it into fresh
-/// views, then builds the three roles over them, behind `credentials`.
+/// Which roles this process runs (`serve --role`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// All of them in one process (the default). With `[log]`, batches still go through
+    /// JetStream: ingest publishes, and this process takes every partition back.
+    All,
+    /// Ingest only: players' batches into JetStream, acknowledged once it stored them.
+    Collector,
+    /// The sessionizer and the API over its views: its partitions of JetStream into its own
+    /// log, views, store, detection and steering; no ingest route.
+    Sessionizer,
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(role: &str) -> Result<Role, String> {
+        match role {
+            "all" => Ok(Role::All),
+            "collector" => Ok(Role::Collector),
+            "sessionizer" => Ok(Role::Sessionizer),
+            other => Err(format!("{other:?}: expected all, collector or sessionizer")),
+        }
+    }
+}
+
+/// Takes the data directory, then builds the roles `role` names behind `credentials`: the
+/// collector over `jetstream` when given (else over the write-ahead log), the sessionizer over
+/// the store's hour files and the log replayed into fresh views.
 ///
 /// # Errors
-/// When another server holds `data_dir`, the files or the log cannot be read, or a section of
-/// the configuration is invalid.
+/// When another server holds `data_dir`, the files or the log cannot be read, a section of the
+/// configuration is invalid, or `role` runs apart without `jetstream`.
 pub fn build(
     config: &Config,
     data_dir: &Path,
     credentials: Credentials,
+    role: Role,
+    jetstream: Option<JetStream>,
 ) -> anyhow::Result<Topology> {
+    if role != Role::All && jetstream.is_none() {
+        bail!("--role {role:?}: the roles run apart over JetStream; expected a [log] section naming a NATS server");
+    }
     // First: nothing in the directory may be touched while another server holds it.
     let lock = DataDirLock::acquire(data_dir)?;
     let (access, first_start) = match credentials {
@@ -95,6 +141,41 @@ pub fn build(
         views: view_gauges,
         ..
     } = telemetry;
+    let access = Arc::new(access);
+    access.register(&mut registry);
+    let connections = ConnectionStats::default();
+    connections.register(&mut registry);
+    if let Some(jetstream) = &jetstream {
+        jetstream.register(&mut registry);
+    }
+    let built = |router: axum::Router, sessionizer, replay, unreadable_records| Topology {
+        router: router.merge(Arc::clone(&access).router()),
+        sessionizer,
+        access: Arc::clone(&access),
+        _lock: lock,
+        http: config.http.clone(),
+        connections: connections.clone(),
+        first_start,
+        replay,
+        unreadable_records,
+    };
+
+    if role == Role::Collector {
+        let jetstream = jetstream.expect("checked above");
+        let sink = Arc::new(Forwarded);
+        let router = collector(
+            config.collect.clone(),
+            privacy,
+            jetstream.clone(),
+            sink,
+            collect_stats,
+        )
+        .merge(crate::health::router(vec![Durability::JetStream(
+            jetstream,
+        )]))
+        .merge(crate::telemetry::router(registry));
+        return Ok(built(router, None, ReplayReport::default(), 0));
+    }
 
     let pipeline = Arc::new(Pipeline::new(
         config.sessionize.clone(),
@@ -108,10 +189,6 @@ pub fn build(
     if hours > 0 {
         tracing::info!(hours, views, "hour files loaded");
     }
-    let access = Arc::new(access);
-    access.register(&mut registry);
-    let connections = ConnectionStats::default();
-    connections.register(&mut registry);
     let queries = Arc::new(QueryLimit::new(config.http.max_queries));
     queries.register(&mut registry);
     let replayed = pipeline.replay(
@@ -134,7 +211,7 @@ pub fn build(
         steering.clone(),
         &mut registry,
     )?);
-    let health = crate::health::router(replayed.log.clone());
+    let mut logs = vec![Durability::Wal(replayed.log.clone())];
     let persistence = Arc::new(Persistence::new(config.store.clone(), data_dir.to_owned()));
     let erasure = crate::erasure::router(
         Arc::clone(&pipeline),
@@ -142,39 +219,72 @@ pub fn build(
         Arc::clone(&privacy),
         erasures,
     );
-    let router = collector(
-        config.collect.clone(),
-        Arc::clone(&privacy),
-        replayed.log,
-        Arc::clone(&pipeline),
-        collect_stats,
-    )
-    .merge(health)
-    .merge(api(
-        Arc::clone(&pipeline),
-        registry,
-        privacy,
-        &alerting,
-        steering.as_ref(),
-        queries,
-        crate::sql_api::router(Arc::clone(&pipeline) as Arc<dyn ViewSource>, &config.sql)?,
-    ))
-    .merge(erasure)
-    .merge(Arc::clone(&access).router());
-    Ok(Topology {
-        router,
-        persistence,
+    // Ingest: into this process's log, or into JetStream, from which the relay takes this
+    // process's partitions into its log.
+    let (ingest, relay) = match (jetstream, &config.log) {
+        (Some(jetstream), Some(log)) => {
+            let relay_stats = RelayStats::default();
+            relay_stats.register(&mut registry);
+            let relay: Pin<Box<dyn Future<Output = ()> + Send>> =
+                Box::pin(openqoe_jetstream::relay_partitions(
+                    jetstream.clone(),
+                    log.owned(),
+                    Duration::from_secs(log.ack_wait_seconds),
+                    Arc::new(replayed.log),
+                    Arc::clone(&pipeline),
+                    collect_stats.clone(),
+                    relay_stats,
+                ));
+            logs.push(Durability::JetStream(jetstream.clone()));
+            let ingest = match role {
+                Role::All => collector(
+                    config.collect.clone(),
+                    Arc::clone(&privacy),
+                    jetstream,
+                    Arc::new(Forwarded),
+                    collect_stats,
+                ),
+                _ => axum::Router::new(),
+            };
+            (ingest, Some(relay))
+        }
+        (Some(_), None) => bail!("JetStream given without a [log] section"),
+        (None, _) => {
+            let ingest = collector(
+                config.collect.clone(),
+                Arc::clone(&privacy),
+                replayed.log,
+                Arc::clone(&pipeline),
+                collect_stats,
+            );
+            (ingest, None)
+        }
+    };
+    let router = ingest
+        .merge(crate::health::router(logs))
+        .merge(crate::telemetry::router(registry))
+        .merge(api(
+            Arc::clone(&pipeline),
+            privacy,
+            &alerting,
+            steering.as_ref(),
+            queries,
+            crate::sql_api::router(Arc::clone(&pipeline) as Arc<dyn ViewSource>, &config.sql)?,
+        ))
+        .merge(erasure);
+    let sessionizer = SessionizerParts {
         pipeline,
         alerting,
+        persistence,
         steering,
-        access,
-        _lock: lock,
-        http: config.http.clone(),
-        connections,
-        first_start,
-        replay: replayed.report,
-        unreadable_records: replayed.unreadable_records,
-    })
+        relay,
+    };
+    Ok(built(
+        router,
+        Some(sessionizer),
+        replayed.report,
+        replayed.unreadable_records,
+    ))
 }
 
 /// The collector role: `POST /v1/events` (and CMCD), acknowledged once `log` holds a batch,
@@ -190,17 +300,16 @@ fn collector<L: EventLog, D: DurableBatches>(
 }
 
 /// The API role: queries over the views (an `openqoe_query::ViewSource`) and `sql`, at most
-/// `queries` at once; `/metrics` from `registry`; alerts, steering, the dashboard and the web SDK.
+/// `queries` at once; alerts, steering, the dashboard and the web SDK.
 fn api(
     views: Arc<Pipeline>,
-    registry: Registry,
     privacy: Arc<Privacy>,
     alerting: &Arc<Alerting>,
     steering: Option<&Arc<Steering>>,
     queries: Arc<QueryLimit>,
     sql: axum::Router,
 ) -> axum::Router {
-    openqoe_query::router(Arc::clone(&views), Arc::new(registry), privacy)
+    openqoe_query::router(Arc::clone(&views), privacy)
         .merge(sql)
         .layer(axum::middleware::from_fn_with_state(
             queries,
@@ -229,6 +338,34 @@ impl Topology {
         probes: Option<tokio::net::TcpListener>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let ticks = self.sessionizer.map(SessionizerParts::start);
+        let probes = probes.map(|probes| {
+            let router = self
+                .router
+                .clone()
+                .layer(axum::middleware::from_fn(crate::health::probes_only));
+            let (http, stats) = (self.http.clone(), self.connections.clone());
+            tokio::spawn(async move {
+                crate::http::serve(probes, router, &http, stats, std::future::pending()).await
+            })
+        });
+        let router = self.router.layer(axum::middleware::from_fn_with_state(
+            self.access,
+            openqoe_access::guard,
+        ));
+        crate::http::serve(listener, router, &self.http, self.connections, shutdown).await?;
+        if let Some(probes) = probes {
+            probes.abort();
+        }
+        ticks.into_iter().flatten().for_each(|tick| tick.abort());
+        Ok(())
+    }
+}
+
+impl SessionizerParts {
+    /// Starts the relay from JetStream and the ticks: expiry and detection every second, the
+    /// store's files, and steering's evaluation.
+    fn start(self) -> Vec<tokio::task::JoinHandle<()>> {
         let (pipeline, alerting) = (self.pipeline, self.alerting);
         let persistence = self.persistence;
         let files = every(persistence.check_interval(), {
@@ -257,30 +394,11 @@ impl Topology {
                 },
             )
         });
-        let probes = probes.map(|probes| {
-            let router = self
-                .router
-                .clone()
-                .layer(axum::middleware::from_fn(crate::health::probes_only));
-            let (http, stats) = (self.http.clone(), self.connections.clone());
-            tokio::spawn(async move {
-                crate::http::serve(probes, router, &http, stats, std::future::pending()).await
-            })
-        });
-        let router = self.router.layer(axum::middleware::from_fn_with_state(
-            self.access,
-            openqoe_access::guard,
-        ));
-        crate::http::serve(listener, router, &self.http, self.connections, shutdown).await?;
-        if let Some(probes) = probes {
-            probes.abort();
-        }
-        expiry.abort();
-        files.abort();
-        if let Some(steering) = steering {
-            steering.abort();
-        }
-        Ok(())
+        let relay = self.relay.map(tokio::spawn);
+        [Some(files), Some(expiry), steering, relay]
+            .into_iter()
+            .flatten()
+            .collect()
     }
 }
 

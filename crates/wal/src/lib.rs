@@ -50,9 +50,11 @@ pub struct LogPosition {
     pub offset: u64,
 }
 
-/// An append-only log whose appends resolve once durable.
+/// An append-only log whose appends resolve once durable: this crate's [`SegmentLog`], or a
+/// stream on a log server (NATS JetStream, `openqoe-jetstream`).
 pub trait EventLog: Send + Sync + 'static {
-    /// Appends one record and resolves once it is durable (written and fsync'd).
+    /// Appends one record and resolves once it is durable (written and fsync'd, or confirmed by
+    /// the log's server).
     ///
     /// # Errors
     /// [`AppendError`] when the record could not be made durable; it must not be acknowledged.
@@ -62,7 +64,20 @@ pub trait EventLog: Send + Sync + 'static {
     fn append(
         &self,
         record: Vec<u8>,
+        key: RecordKey,
     ) -> impl Future<Output = Result<LogPosition, AppendError>> + Send;
+}
+
+/// What a partitioned, de-duplicating log (JetStream) needs to know of a record. A
+/// [`SegmentLog`] keeps every record in one sequence and ignores it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordKey {
+    /// The record's view: a partitioned log keeps each view's records in one partition.
+    pub view: String,
+    /// The same for every retry of one batch and for no other batch (its environment, view and
+    /// sequence numbers), so that the log can drop a repeated append; `None` when nothing
+    /// identifies the record and a repeat is harmless.
+    pub repeat_id: Option<String>,
 }
 
 /// Why an append was not made durable.
@@ -80,6 +95,10 @@ pub enum AppendError {
     /// The writer thread is gone.
     #[error("write-ahead log closed")]
     Closed,
+    /// The log's server did not confirm the record: no connection, no answer in time, or a
+    /// refusal.
+    #[error("log server did not confirm the record: {0}")]
+    Unconfirmed(String),
 }
 
 /// Why the log could not be opened.

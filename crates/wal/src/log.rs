@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::segment::{frame, read_segment, MAX_RECORD_BYTES};
-use crate::{AppendError, EventLog, LogPosition, WalConfig, WalError};
+use crate::{AppendError, EventLog, LogPosition, RecordKey, WalConfig, WalError};
 
 /// Called after each group commit with its fsync duration, record count and bytes (for `/metrics`).
 pub type SyncObserver = Box<dyn Fn(Duration, usize, usize) + Send + Sync>;
@@ -209,7 +209,7 @@ impl SegmentLog {
 }
 
 impl EventLog for SegmentLog {
-    async fn append(&self, record: Vec<u8>) -> Result<LogPosition, AppendError> {
+    async fn append(&self, record: Vec<u8>, _key: RecordKey) -> Result<LogPosition, AppendError> {
         if record.is_empty() || record.len() > MAX_RECORD_BYTES {
             return Err(AppendError::RecordSize(record.len()));
         }

@@ -2,7 +2,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::{EventLog, SegmentLog, WalConfig};
+use crate::{EventLog, RecordKey, SegmentLog, WalConfig};
 
 fn open(dir: &std::path::Path, config: WalConfig) -> (SegmentLog, Vec<Vec<u8>>, Arc<AtomicUsize>) {
     let syncs = Arc::new(AtomicUsize::new(0));
@@ -30,7 +30,7 @@ async fn concurrent_appends_replay_in_order_and_share_syncs() {
             let log = log.clone();
             tokio::spawn(async move {
                 for i in 0..50 {
-                    log.append(format!("{task}:{i}").into_bytes())
+                    log.append(format!("{task}:{i}").into_bytes(), RecordKey::default())
                         .await
                         .unwrap();
                 }
@@ -62,7 +62,9 @@ async fn concurrent_appends_replay_in_order_and_share_syncs() {
 async fn a_torn_tail_is_cut_and_appends_continue() {
     let dir = tempfile::tempdir().unwrap();
     let (log, _, _) = open(dir.path(), WalConfig::default());
-    log.append(b"kept".to_vec()).await.unwrap();
+    log.append(b"kept".to_vec(), RecordKey::default())
+        .await
+        .unwrap();
     drop(log);
     let segment = std::fs::read_dir(dir.path())
         .unwrap()
@@ -84,7 +86,9 @@ async fn a_torn_tail_is_cut_and_appends_continue() {
     )
     .unwrap();
     assert_eq!((report.records, report.truncated_tail_bytes), (1, 6));
-    log.append(b"after".to_vec()).await.unwrap();
+    log.append(b"after".to_vec(), RecordKey::default())
+        .await
+        .unwrap();
     drop(log);
     drop(syncs);
     let (_, replayed_again, _) = open(dir.path(), WalConfig::default());
@@ -101,7 +105,7 @@ async fn rotates_segments_and_replays_across_them() {
     };
     let (log, _, _) = open(dir.path(), config.clone());
     for i in 0..20u8 {
-        log.append(vec![i; 30]).await.unwrap();
+        log.append(vec![i; 30], RecordKey::default()).await.unwrap();
     }
     drop(log);
     let segments = std::fs::read_dir(dir.path()).unwrap().count();
@@ -114,7 +118,7 @@ async fn rotates_segments_and_replays_across_them() {
 async fn refuses_empty_records() {
     let dir = tempfile::tempdir().unwrap();
     let (log, _, _) = open(dir.path(), WalConfig::default());
-    assert!(log.append(Vec::new()).await.is_err());
+    assert!(log.append(Vec::new(), RecordKey::default()).await.is_err());
 }
 
 #[tokio::test]
@@ -126,9 +130,12 @@ async fn retention_removes_old_closed_segments_never_the_newest() {
     };
     let (log, _, _) = open(dir.path(), small.clone());
     for i in 0..20 {
-        log.append(format!("record {i:04} with some padding").into_bytes())
-            .await
-            .unwrap();
+        log.append(
+            format!("record {i:04} with some padding").into_bytes(),
+            RecordKey::default(),
+        )
+        .await
+        .unwrap();
     }
     drop(log);
     let segments = || std::fs::read_dir(dir.path()).unwrap().count();
@@ -147,7 +154,9 @@ async fn retention_removes_old_closed_segments_never_the_newest() {
     // The log still opens and appends after its old segments are gone.
     let (log, replayed, _) = open(dir.path(), small);
     assert!(replayed.len() <= 2, "{}", replayed.len());
-    log.append(b"after".to_vec()).await.unwrap();
+    log.append(b"after".to_vec(), RecordKey::default())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -160,7 +169,11 @@ async fn records_read_back_at_their_positions_across_segments() {
     let (log, _, _) = open(dir.path(), config.clone());
     let mut positions = Vec::new();
     for i in 0..12u8 {
-        positions.push(log.append(vec![i; 30 + usize::from(i)]).await.unwrap());
+        positions.push(
+            log.append(vec![i; 30 + usize::from(i)], RecordKey::default())
+                .await
+                .unwrap(),
+        );
     }
     assert!(positions.iter().any(|p| p.segment != positions[0].segment));
     // The order asked is the order given back, whatever the segments.
@@ -215,18 +228,24 @@ async fn a_failed_segment_is_left_and_appends_recover_once_the_cause_is_gone() {
         ..WalConfig::default()
     };
     let (log, _, _) = open(&dir, config.clone());
-    log.append(b"before".to_vec()).await.unwrap();
+    log.append(b"before".to_vec(), RecordKey::default())
+        .await
+        .unwrap();
     assert_eq!(log.unavailable(), None);
 
     // The directory is gone (as a full disk or no file descriptors would make it unwritable).
     std::fs::rename(&dir, &aside).unwrap();
-    assert!(log.append(b"refused".to_vec()).await.is_err());
+    assert!(log
+        .append(b"refused".to_vec(), RecordKey::default())
+        .await
+        .is_err());
     let reason = log
         .unavailable()
         .expect("the log says why it takes no writes");
     assert!(reason.contains("No such file"), "{reason}");
     assert!(matches!(
-        log.append(b"still refused".to_vec()).await,
+        log.append(b"still refused".to_vec(), RecordKey::default())
+            .await,
         Err(crate::AppendError::Poisoned(_))
     ));
 
@@ -237,7 +256,9 @@ async fn a_failed_segment_is_left_and_appends_recover_once_the_cause_is_gone() {
         assert!(std::time::Instant::now() < deadline, "the log recovers");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    log.append(b"after".to_vec()).await.unwrap();
+    log.append(b"after".to_vec(), RecordKey::default())
+        .await
+        .unwrap();
     drop(log);
     let (_, replayed, _) = open(&dir, config);
     assert_eq!(

@@ -213,8 +213,14 @@ impl Restartable {
 
     /// Starts a server on the directory and port.
     pub fn start(&self) -> TestServer {
+        self.start_with(&[])
+    }
+
+    /// Starts a server on the directory and port with extra arguments (such as `--role`).
+    pub fn start_with(&self, extra: &[&str]) -> TestServer {
         let config = self.config.to_str().expect("a UTF-8 path");
-        TestServer::start_with(&self.data, &self.listen, &["--config", config])
+        let args: Vec<&str> = ["--config", config].iter().chain(extra).copied().collect();
+        TestServer::start_with(&self.data, &self.listen, &args)
     }
 }
 

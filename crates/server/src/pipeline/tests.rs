@@ -61,7 +61,14 @@ async fn seen(keep_ended_seconds: u64, start: i64) -> [Vec<String>; 4] {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::default();
     config.store.keep_ended_seconds = keep_ended_seconds;
-    let topology = build(&config, dir.path(), crate::topology::Credentials::Open).unwrap();
+    let topology = build(
+        &config,
+        dir.path(),
+        crate::topology::Credentials::Open,
+        crate::topology::Role::All,
+        None,
+    )
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(std::future::IntoFuture::into_future(axum::serve(
@@ -89,7 +96,7 @@ async fn seen(keep_ended_seconds: u64, start: i64) -> [Vec<String>; 4] {
             post(&client, &url, n, part).await;
         }
     }
-    let pipeline = &topology.pipeline;
+    let pipeline = &topology.sessionizer.as_ref().expect("all roles").pipeline;
     let live_ids = [ViewId::new("v6").unwrap(), ViewId::new("v7").unwrap()];
     {
         let views = pipeline.views.read();
