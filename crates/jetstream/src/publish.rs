@@ -144,6 +144,12 @@ impl JetStream {
 
 impl EventLog for JetStream {
     async fn append(&self, record: Vec<u8>, key: RecordKey) -> Result<LogPosition, AppendError> {
+        // While disconnected the client would queue the publish and wait out its ack timeout:
+        // refuse at once, so players retry later instead of holding a request for seconds.
+        if let Some(reason) = self.unavailable() {
+            self.stats.unconfirmed.inc();
+            return Err(AppendError::Unconfirmed(reason));
+        }
         let partition = partition_of(&key.view, self.partitions);
         let mut message = PublishMessage::build().payload(record.into());
         if let Some(id) = key.repeat_id {

@@ -16,27 +16,43 @@ use support::{free_port, now_ms, Restartable, TestServer};
 struct Nats {
     child: Child,
     port: u16,
+    config: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Nats {
+    /// With `max_payload` above a whole batch record ([collect] max_batch_bytes is 1 MiB): the
+    /// setting docs/scale-out.md asks of a production server too.
     fn start() -> Nats {
+        Nats::start_taking("2MB")
+    }
+
+    /// With messages of at most `max_payload`.
+    fn start_taking(max_payload: &str) -> Nats {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
-        // max_payload above a whole batch record ([collect] max_batch_bytes is 1 MiB): the
-        // setting docs/scale-out.md asks of a production server too.
         let config = dir.path().join("nats.conf");
         std::fs::write(
             &config,
             format!(
-                "listen: 127.0.0.1:{port}\nmax_payload: 2MB\njetstream {{ store_dir: \"{}\" }}\n",
+                "listen: 127.0.0.1:{port}\nmax_payload: {max_payload}\njetstream {{ store_dir: \"{}\" }}\n",
                 dir.path().join("js").display()
             ),
         )
         .expect("nats config written");
+        let child = Nats::spawn(&config, port);
+        Nats {
+            child,
+            port,
+            config,
+            _dir: dir,
+        }
+    }
+
+    fn spawn(config: &std::path::Path, port: u16) -> Child {
         let child = Command::new("nats-server")
             .arg("-c")
-            .arg(&config)
+            .arg(config)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -46,11 +62,18 @@ impl Nats {
             assert!(Instant::now() < deadline, "nats-server did not listen");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Nats {
-            child,
-            port,
-            _dir: dir,
-        }
+        child
+    }
+
+    /// Stops the server, as an outage would.
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port and store.
+    fn restart(&mut self) {
+        self.child = Nats::spawn(&self.config, self.port);
     }
 }
 
@@ -328,5 +351,125 @@ async fn collectors_and_a_sessionizer_over_jetstream_count_every_acknowledged_ev
     );
     println!(
         "jetstream: {acked_events} acknowledged events of {views} views through 2 collectors (one killed), {retried} batches retried through the other, the sessionizer killed mid-run: every event once; retries stored once by JetStream ({repeated}); the whole stream delivered again ({again} events) dropped as repeats; views equal to the embedded server's"
+    );
+}
+
+/// Runs `openqoe serve` with `args` to its exit; what it printed on stderr.
+fn refused_start(args: &[&str]) -> String {
+    let output = Command::new(support::binary())
+        .arg("serve")
+        .args(args)
+        .env("OPENQOE_LOG", "warn")
+        .output()
+        .expect("the openqoe binary runs");
+    assert!(!output.status.success(), "serve {args:?} started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// `/healthz`'s status and reason.
+async fn health(server: &TestServer) -> (u16, String) {
+    let answer = reqwest::get(format!("{}/healthz", server.url))
+        .await
+        .expect("the server answers");
+    let status = answer.status().as_u16();
+    let body: Value = answer.json().await.expect("JSON");
+    (
+        status,
+        body["reason"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_collector_refuses_what_cannot_work_and_rides_out_a_nats_outage() {
+    // Roles apart need [log]; a server that takes smaller messages than a batch is refused
+    // with the setting to change.
+    let dir = support::data_dir();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let refusal = refused_start(&[
+        "--role",
+        "collector",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data,
+    ]);
+    assert!(refusal.contains("expected a [log] section"), "{refusal}");
+    let small = Nats::start_taking("64KB");
+    let config = dir.path().join("small.toml");
+    std::fs::write(
+        &config,
+        format!("[log]\nnats = \"nats://127.0.0.1:{}\"\n", small.port),
+    )
+    .unwrap();
+    let args = [
+        "--role",
+        "collector",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data,
+        "--config",
+    ];
+    let refusal = refused_start(&[&args[..], &[config.to_str().unwrap()]].concat());
+    assert!(refusal.contains("max_payload"), "{refusal}");
+
+    // An outage: batches are refused with 503 and /healthz says why; once NATS is back, both
+    // recover with no restart of the collector, and what was acknowledged is in the stream.
+    let mut nats = Nats::start();
+    let collector = Restartable::new(&format!(
+        "[log]\nnats = \"nats://127.0.0.1:{}\"\n",
+        nats.port
+    ))
+    .start_with(&["--role", "collector"]);
+    let client = reqwest::Client::new();
+    let batch = |n: u64| {
+        json!({"v": 1, "key": "demo", "view": {"id": format!("outage-{n}")},
+               "events": [{"seq": 0, "ts": now_ms(), "type": "play_requested"}]})
+    };
+    assert!(acknowledged(&client, &collector.url, &batch(0)).await);
+    assert_eq!(health(&collector).await.0, 200);
+    nats.stop();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = client
+            .post(format!("{}/v1/events", collector.url))
+            .json(&batch(1))
+            .send()
+            .await
+            .expect("the collector answers")
+            .status()
+            .as_u16();
+        let (health_status, reason) = health(&collector).await;
+        if status == 503 && health_status == 503 {
+            assert!(reason.contains("JetStream"), "{reason}");
+            break;
+        }
+        assert_ne!(status, 202, "a batch acknowledged while NATS is down");
+        assert!(
+            Instant::now() < deadline,
+            "no 503 during the outage ({status}, {health_status})"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    nats.restart();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(acknowledged(&client, &collector.url, &batch(2)).await
+        && health(&collector).await.0 == 200)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the collector did not recover after NATS came back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let stored = support::metrics_text(&collector.client(), &collector.url).await;
+    assert!(
+        counter(&stored, "openqoe_jetstream_records_unconfirmed_total") > 0.0,
+        "{stored}"
+    );
+    assert!(
+        counter(&stored, "openqoe_jetstream_records_stored_total") >= 2.0,
+        "{stored}"
     );
 }
