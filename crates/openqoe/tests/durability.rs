@@ -79,13 +79,20 @@ async fn every_acknowledged_event_survives_kill_9() {
             .json()
             .await
             .unwrap_or_else(|e| panic!("view {view} lost: {e}"));
-        let stored: BTreeSet<u64> = events["events"]
+        // A list, not a set: an event stored twice must show.
+        let stored: Vec<u64> = events["events"]
             .as_array()
             .unwrap()
             .iter()
             .map(|e| e["seq"].as_u64().unwrap())
             .collect();
-        let lost: Vec<_> = seqs.difference(&stored).collect();
+        let unique: BTreeSet<u64> = stored.iter().copied().collect();
+        assert_eq!(
+            unique.len(),
+            stored.len(),
+            "view {view}: a seq stored twice after kill -9: {stored:?}"
+        );
+        let lost: Vec<_> = seqs.difference(&unique).collect();
         assert!(
             lost.is_empty(),
             "view {view}: acknowledged seqs lost after kill -9: {lost:?}"
