@@ -17,6 +17,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::decode::{decode_body, BEACON_TYPES, CMCD_TYPES};
+use crate::quiet::Quiet;
 use crate::rate::{client_of, RateLimits};
 use crate::record::{encode_body_record, encode_record};
 use crate::{CollectConfig, CollectStats, IngestError};
@@ -81,6 +82,8 @@ pub struct Ingest<L, D> {
     log: L,
     sink: Arc<D>,
     stats: CollectStats,
+    /// Which refused appends get an error line.
+    append_errors: Quiet,
 }
 
 impl<L: EventLog, D: DurableBatches> Ingest<L, D> {
@@ -109,6 +112,7 @@ impl<L: EventLog, D: DurableBatches> Ingest<L, D> {
             log,
             sink,
             stats,
+            append_errors: Quiet::default(),
         }
     }
 }
@@ -242,7 +246,9 @@ async fn make_durable<L: EventLog, D: DurableBatches>(
         // 429 for a new view past the live views' cap
         Err(NotDurable::ViewsFull(full)) => Err(IngestError::ViewsFull(full.environment)),
         Err(NotDurable::Log(e)) => {
-            tracing::error!(error = %e, "log append failed; batch refused with 503");
+            if let Some(unlogged) = ingest.append_errors.line_at(ServerTime::now().0) {
+                tracing::error!(error = %e, unlogged, "log append failed; batch refused with 503 (unlogged: refusals since the last such line)");
+            }
             Err(IngestError::LogUnavailable(e.to_string()))
         }
     }

@@ -15,6 +15,7 @@ mod config;
 mod decode;
 mod error;
 mod ingest;
+mod quiet;
 mod rate;
 mod record;
 mod relay;
