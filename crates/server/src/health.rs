@@ -30,9 +30,11 @@ impl Durability {
             Durability::Wal(log) => log
                 .unavailable()
                 .map(|r| format!("the write-ahead log cannot make beacons durable: {r}")),
-            Durability::JetStream(stream) => stream
-                .unavailable()
-                .map(|r| format!("JetStream cannot take beacons: {r}")),
+            Durability::JetStream(stream) => stream.unavailable().map(|r| {
+                format!(
+                    "JetStream, the log between collectors and sessionizers, is out of reach: {r}"
+                )
+            }),
         }
     }
 }
