@@ -386,15 +386,6 @@ async fn a_collector_refuses_what_cannot_work_and_rides_out_a_nats_outage() {
     let dir = support::data_dir();
     let data = dir.path().join("data");
     let data = data.to_str().unwrap();
-    let refusal = refused_start(&[
-        "--role",
-        "collector",
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        data,
-    ]);
-    assert!(refusal.contains("expected a [log] section"), "{refusal}");
     let small = Nats::start_taking("64KB");
     let config = dir.path().join("small.toml");
     std::fs::write(
@@ -402,6 +393,7 @@ async fn a_collector_refuses_what_cannot_work_and_rides_out_a_nats_outage() {
         format!("[log]\nnats = \"nats://127.0.0.1:{}\"\n", small.port),
     )
     .unwrap();
+    let config = config.to_str().unwrap();
     let args = [
         "--role",
         "collector",
@@ -410,8 +402,11 @@ async fn a_collector_refuses_what_cannot_work_and_rides_out_a_nats_outage() {
         "--data-dir",
         data,
         "--config",
+        config,
     ];
-    let refusal = refused_start(&[&args[..], &[config.to_str().unwrap()]].concat());
+    let refusal = refused_start(&args[..6]);
+    assert!(refusal.contains("expected a [log] section"), "{refusal}");
+    let refusal = refused_start(&args);
     assert!(refusal.contains("max_payload"), "{refusal}");
 
     // An outage: batches are refused with 503 and /healthz says why; once NATS is back, both
