@@ -299,22 +299,14 @@ impl<L: EventLog, D: DurableBatches> Durable<'_, L, D> {
     }
 }
 
-/// The batch's view, and an id that every retry of it shares: its environment, view, lowest
-/// and highest seq and event count (a retry repeats them; another batch of the view differs).
-fn record_key(batch: &Batch) -> RecordKey {
-    let view = batch.view.id.as_str();
+/// What a partitioned, de-duplicating log needs of `batch`, borrowed: nothing is allocated.
+fn record_key(batch: &Batch) -> RecordKey<'_> {
     let seqs = batch.events.iter().map(|e| e.seq.0);
-    let repeat_id = seqs.clone().min().zip(seqs.max()).map(|(lowest, highest)| {
-        let environment = batch.view.props.get("environment").and_then(|e| e.as_str());
-        format!(
-            "{}/{view}/{lowest}-{highest}/{}",
-            environment.unwrap_or_default(),
-            batch.events.len()
-        )
-    });
     RecordKey {
-        view: view.to_owned(),
-        repeat_id,
+        view: batch.view.id.as_str(),
+        environment: batch.view.props.get("environment").and_then(|e| e.as_str()),
+        seqs: seqs.clone().min().zip(seqs.max()),
+        events: batch.events.len(),
     }
 }
 

@@ -26,5 +26,5 @@ pub use error::IngestError;
 pub use ingest::{router, Accepted, DurableBatches, Ingest, NewViews, ViewsFull};
 pub use rate::{client_of, RateLimit, RateScope};
 pub use record::{decode_record, encode_body_record, encode_record, RecordError};
-pub use relay::{relay, RelayError, Relayed};
+pub use relay::{relay, RelayError};
 pub use stats::CollectStats;

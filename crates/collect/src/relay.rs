@@ -6,15 +6,6 @@ use openqoe_wal::{AppendError, EventLog};
 use crate::ingest::{Durable, NotDurable};
 use crate::{decode_record, CollectStats, DurableBatches, NewViews, RecordError};
 
-/// A relayed record applied: its events new here, and those this process already had.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Relayed {
-    /// Events new to this process, now durable in its log.
-    pub accepted: usize,
-    /// Events it already had (a redelivery, or a player's retry through another collector).
-    pub duplicates: usize,
-}
-
 /// Why a relayed record was not applied.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
@@ -27,7 +18,8 @@ pub enum RelayError {
 }
 
 /// Makes `record` (as a collector wrote it to the upstream log) durable in `log`, then hands its
-/// batch to `sink`; counts it in `stats` as ingest does. Never refused for the live views' cap:
+/// batch to `sink`; counts it (events new here, and those already had) in `stats` as ingest
+/// does. Never refused for the live views' cap:
 /// the batch was acknowledged to its player already, and refusing it would lose it.
 ///
 /// # Errors
@@ -37,14 +29,11 @@ pub async fn relay<L: EventLog, D: DurableBatches>(
     sink: &D,
     stats: &CollectStats,
     record: Vec<u8>,
-) -> Result<Relayed, RelayError> {
+) -> Result<(), RelayError> {
     let batch = decode_record(&record)?;
     let stage = Durable { log, sink, stats };
     match stage.make(batch, NewViews::Uncapped, |_| record).await {
-        Ok((accepted, duplicates)) => Ok(Relayed {
-            accepted,
-            duplicates,
-        }),
+        Ok(_counted) => Ok(()),
         Err(NotDurable::Log(e)) => Err(RelayError::Log(e)),
         Err(NotDurable::ViewsFull(_)) => unreachable!("uncapped: never refused for views"),
     }

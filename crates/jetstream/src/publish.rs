@@ -18,8 +18,8 @@ use crate::{partition_of, subject_of, LogConfig};
 pub struct JetStream {
     pub(crate) client: async_nats::Client,
     pub(crate) context: Context,
-    pub(crate) stream: String,
-    partitions: u16,
+    /// `[log]`: the stream's name, its partitions, and this process's share of them.
+    pub(crate) config: LogConfig,
     stats: PublishStats,
 }
 
@@ -107,8 +107,7 @@ pub async fn connect(
     Ok(JetStream {
         client,
         context,
-        stream: config.stream.clone(),
-        partitions: config.partitions,
+        config: config.clone(),
         stats: PublishStats::default(),
     })
 }
@@ -143,16 +142,20 @@ impl JetStream {
 }
 
 impl EventLog for JetStream {
-    async fn append(&self, record: Vec<u8>, key: RecordKey) -> Result<LogPosition, AppendError> {
+    async fn append(
+        &self,
+        record: Vec<u8>,
+        key: RecordKey<'_>,
+    ) -> Result<LogPosition, AppendError> {
         // While disconnected the client would queue the publish and wait out its ack timeout:
         // refuse at once, so players retry later instead of holding a request for seconds.
         if let Some(reason) = self.unavailable() {
             self.stats.unconfirmed.inc();
             return Err(AppendError::Unconfirmed(reason));
         }
-        let partition = partition_of(&key.view, self.partitions);
+        let partition = partition_of(key.view, self.config.partitions);
         let mut message = PublishMessage::build().payload(record.into());
-        if let Some(id) = key.repeat_id {
+        if let Some(id) = repeat_id(&key) {
             message = message.message_id(id);
         }
         let unconfirmed = |e: &dyn std::fmt::Display| {
@@ -175,6 +178,18 @@ impl EventLog for JetStream {
             offset: ack.sequence,
         })
     }
+}
+
+/// `Nats-Msg-Id`: the same for every retry of a batch and for no other batch of its view — its
+/// environment, view, lowest and highest seq and event count. None for a batch of props alone
+/// (nothing identifies it, and a repeat is harmless).
+fn repeat_id(key: &RecordKey<'_>) -> Option<String> {
+    let (lowest, highest) = key.seqs?;
+    let environment = key.environment.unwrap_or_default();
+    Some(format!(
+        "{environment}/{}/{lowest}-{highest}/{}",
+        key.view, key.events
+    ))
 }
 
 /// The sink of a collector whose sessionizers run apart: nothing stays here, the workers take

@@ -42,21 +42,21 @@ impl RelayStats {
     }
 }
 
-/// Takes `partitions` from the stream, one durable consumer `openqoe-p<partition>` each, for
+/// Takes this process's partitions (`[log] own_partitions`) from the stream, one durable
+/// consumer `openqoe-p<partition>` each, for
 /// ever: each batch is made durable in `log` and handed to `sink` (counted in `stats` like
 /// ingest), and only then acked to JetStream, which delivers again what is not acked within
-/// `ack_wait`. A consumer that fails is made again after a
+/// `[log] ack_wait_seconds`. A consumer that fails is made again after a
 /// second; one that exists keeps its place, so a restarted worker resumes where it acked.
 pub async fn relay_partitions<L: EventLog, D: DurableBatches>(
     jetstream: JetStream,
-    partitions: Vec<u16>,
-    ack_wait: Duration,
     log: Arc<L>,
     sink: Arc<D>,
     ingest_stats: CollectStats,
     relay_stats: RelayStats,
 ) {
-    let workers = partitions.into_iter().map(|partition| {
+    let ack_wait = Duration::from_secs(jetstream.config.ack_wait_seconds);
+    let workers = jetstream.config.owned().into_iter().map(|partition| {
         let (jetstream, log, sink) = (jetstream.clone(), Arc::clone(&log), Arc::clone(&sink));
         let (ingest_stats, relay_stats) = (ingest_stats.clone(), relay_stats.clone());
         tokio::spawn(async move {
@@ -90,8 +90,9 @@ async fn take_partition<L: EventLog, D: DurableBatches>(
     ingest_stats: &CollectStats,
     relay_stats: &RelayStats,
 ) -> Result<(), String> {
-    let stream = (jetstream.context.get_stream(&jetstream.stream).await)
-        .map_err(|e| format!("stream {}: {e}", jetstream.stream))?;
+    let name = &jetstream.config.stream;
+    let stream =
+        (jetstream.context.get_stream(name).await).map_err(|e| format!("stream {name}: {e}"))?;
     let name = format!("openqoe-p{partition}");
     let consumer: PullConsumer = stream
         .get_or_create_consumer(
@@ -130,7 +131,7 @@ async fn relay_one<L: EventLog, D: DurableBatches>(
     relay_stats: &RelayStats,
 ) {
     let answer = match relay(log, sink, ingest_stats, message.payload.to_vec()).await {
-        Ok(_) => AckKind::Ack,
+        Ok(()) => AckKind::Ack,
         Err(RelayError::Record(e)) => {
             relay_stats.refused.inc();
             tracing::error!(subject = %message.subject, error = %e, "record from JetStream is no batch; ended");

@@ -221,15 +221,13 @@ pub fn build(
     );
     // Ingest: into this process's log, or into JetStream, from which the relay takes this
     // process's partitions into its log.
-    let (ingest, relay) = match (jetstream, &config.log) {
-        (Some(jetstream), Some(log)) => {
+    let (ingest, relay) = match jetstream {
+        Some(jetstream) => {
             let relay_stats = RelayStats::default();
             relay_stats.register(&mut registry);
             let relay: Pin<Box<dyn Future<Output = ()> + Send>> =
                 Box::pin(openqoe_jetstream::relay_partitions(
                     jetstream.clone(),
-                    log.owned(),
-                    Duration::from_secs(log.ack_wait_seconds),
                     Arc::new(replayed.log),
                     Arc::clone(&pipeline),
                     collect_stats.clone(),
@@ -248,8 +246,7 @@ pub fn build(
             };
             (ingest, Some(relay))
         }
-        (Some(_), None) => bail!("JetStream given without a [log] section"),
-        (None, _) => {
+        None => {
             let ingest = collector(
                 config.collect.clone(),
                 Arc::clone(&privacy),

@@ -64,20 +64,23 @@ pub trait EventLog: Send + Sync + 'static {
     fn append(
         &self,
         record: Vec<u8>,
-        key: RecordKey,
+        key: RecordKey<'_>,
     ) -> impl Future<Output = Result<LogPosition, AppendError>> + Send;
 }
 
-/// What a partitioned, de-duplicating log (JetStream) needs to know of a record. A
-/// [`SegmentLog`] keeps every record in one sequence and ignores it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RecordKey {
+/// What a partitioned, de-duplicating log (JetStream) needs to know of a record, borrowed from
+/// its batch: a [`SegmentLog`] keeps every record in one sequence and ignores it, so the ingest
+/// path builds nothing for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordKey<'a> {
     /// The record's view: a partitioned log keeps each view's records in one partition.
-    pub view: String,
-    /// The same for every retry of one batch and for no other batch (its environment, view and
-    /// sequence numbers), so that the log can drop a repeated append; `None` when nothing
-    /// identifies the record and a repeat is harmless.
-    pub repeat_id: Option<String>,
+    pub view: &'a str,
+    /// The view's environment, when the server stamped one.
+    pub environment: Option<&'a str>,
+    /// The lowest and highest `seq` of the batch's events (none: a batch of props alone).
+    pub seqs: Option<(u64, u64)>,
+    /// How many events the batch has.
+    pub events: usize,
 }
 
 /// Why an append was not made durable.

@@ -209,7 +209,11 @@ impl SegmentLog {
 }
 
 impl EventLog for SegmentLog {
-    async fn append(&self, record: Vec<u8>, _key: RecordKey) -> Result<LogPosition, AppendError> {
+    async fn append(
+        &self,
+        record: Vec<u8>,
+        _key: RecordKey<'_>,
+    ) -> Result<LogPosition, AppendError> {
         if record.is_empty() || record.len() > MAX_RECORD_BYTES {
             return Err(AppendError::RecordSize(record.len()));
         }
