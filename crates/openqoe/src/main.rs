@@ -80,7 +80,8 @@ struct ServeArgs {
     #[arg(long, env = "OPENQOE_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// Roles to run: `all` (the default), or apart over the JetStream of `[log]`: `collector`
-    /// (ingest into JetStream) or `sessionizer` (its partitions, views, API and dashboard).
+    /// (ingest into JetStream) or `sessionizer` (its partitions, views, API and dashboard); or
+    /// `api` (breakdowns and timeseries from the ClickHouse of `[store] clickhouse`).
     #[arg(long, env = "OPENQOE_ROLE", default_value = "all")]
     role: Role,
 }
@@ -243,17 +244,33 @@ async fn start(
         ),
     }
     let jetstream = match &config.log {
-        Some(log) => {
+        // An API node reads ClickHouse only.
+        Some(log) if args.role != Role::Api => {
             // The largest record a collector writes: a whole batch and what the server adds.
             let jetstream = openqoe_jetstream::connect(log, config.collect.max_batch_bytes).await?;
             tracing::info!(nats = %log.nats, stream = %log.stream, partitions = log.partitions, role = ?args.role, "log on JetStream");
             Some(jetstream)
         }
+        _ => None,
+    };
+    let clickhouse = match &config.store.clickhouse {
+        Some(url) => {
+            let clickhouse = openqoe_clickhouse::ClickHouse::new(url)?;
+            openqoe_clickhouse::prepare(&clickhouse)
+                .await
+                .context("making ClickHouse's views table ([store] clickhouse)")?;
+            tracing::info!(table = openqoe_clickhouse::VIEWS_TABLE, role = ?args.role, "views in ClickHouse");
+            Some(clickhouse)
+        }
         None => None,
     };
-    let topology = openqoe_server::build(&config, &data_dir, credentials, args.role, jetstream)?;
+    let engines = openqoe_server::Engines {
+        jetstream,
+        clickhouse,
+    };
+    let topology = openqoe_server::build(&config, &data_dir, credentials, args.role, engines)?;
     tell_credentials(&topology.first_start);
-    if args.role != Role::Collector {
+    if matches!(args.role, Role::All | Role::Sessionizer) {
         tracing::info!(
             data_dir = %data_dir.display(),
             records = topology.replay.records,

@@ -11,6 +11,9 @@ use crate::ViewSource;
 /// switch to a [`Sketch`] (a 10 M-view breakdown cannot afford to sort its values).
 pub const EXACT_VIEWS: usize = 20_000;
 
+/// The percentiles every distribution answer carries: p50, p90, p95 and p99.
+pub const PERCENTILES: [f64; 4] = [0.50, 0.90, 0.95, 0.99];
+
 /// The values of a distribution metric in one group.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Distribution {
@@ -18,6 +21,9 @@ pub struct Distribution {
     exact: Vec<f64>,
     /// Every value, once there were more.
     sketch: Option<Box<Sketch>>,
+    /// The [`PERCENTILES`], exact, when a store that aggregates where the views are computed
+    /// them (no values are here then).
+    computed: Option<[Option<f64>; 4]>,
     count: u64,
     sum: f64,
 }
@@ -31,9 +37,21 @@ impl Distribution {
         }
     }
 
+    /// A group aggregated elsewhere: `count` values summing to `sum`, with their exact
+    /// [`PERCENTILES`] by nearest rank. It cannot take more values.
+    pub fn computed(count: u64, sum: f64, percentiles: [Option<f64>; 4]) -> Distribution {
+        Distribution {
+            computed: Some(percentiles),
+            count,
+            sum,
+            ..Distribution::default()
+        }
+    }
+
     /// Adds one finite value.
     #[inline]
     pub fn add(&mut self, value: f64) {
+        debug_assert!(self.computed.is_none(), "adding to a computed distribution");
         self.count += 1;
         self.sum += value;
         match &mut self.sketch {
@@ -55,6 +73,10 @@ impl Distribution {
 
     /// Adds every value of `other`.
     pub fn merge(&mut self, mut other: Distribution) {
+        debug_assert!(
+            self.computed.is_none() && other.computed.is_none(),
+            "merging a computed distribution"
+        );
         self.count += other.count;
         self.sum += other.sum;
         if self.sketch.is_none()
@@ -188,7 +210,10 @@ impl Aggregate {
         let fields = match self {
             Aggregate::Distribution(mut values) => {
                 let mean = (values.count > 0).then(|| values.sum / values.count as f64);
-                let p = values.quantiles(&[0.50, 0.90, 0.95, 0.99]);
+                let p = match values.computed {
+                    Some(p) => p.to_vec(),
+                    None => values.quantiles(&PERCENTILES),
+                };
                 json!({
                     "views": values.count,
                     "p50": p[0],

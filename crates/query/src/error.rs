@@ -16,6 +16,9 @@ pub enum ApiError {
     /// No view has this id.
     #[error("no view {0:?}")]
     NoView(String),
+    /// The view store that aggregates (ClickHouse) did not answer; the message says why.
+    #[error("the view store did not answer: {0}")]
+    StoreUnavailable(String),
     /// The query stopped before it answered (a bug: it is logged).
     #[error("the query failed; the server's log has why")]
     Failed,
@@ -26,6 +29,7 @@ impl IntoResponse for ApiError {
         let status = match self {
             ApiError::BadParameter(_) => StatusCode::BAD_REQUEST,
             ApiError::UnknownMetric(_) | ApiError::NoView(_) => StatusCode::NOT_FOUND,
+            ApiError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Failed => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (status, Json(json!({"error": self.to_string()}))).into_response()

@@ -18,12 +18,14 @@ mod routes;
 mod scan;
 mod sketch;
 
-pub use aggregate::{Aggregate, Distribution, EXACT_VIEWS};
+pub use aggregate::{Aggregate, Distribution, EXACT_VIEWS, PERCENTILES};
 pub use error::ApiError;
 pub use params::{parse_interval_ms, parse_time, Selection};
-pub use routes::router;
+pub use routes::{aggregate_router, router};
 pub use scan::{aggregate, GroupKey, Grouping};
 pub use sketch::Sketch;
+
+use std::collections::BTreeMap;
 
 use openqoe_metrics::ViewMetrics;
 use openqoe_model::{ServerTime, View, ViewId};
@@ -63,6 +65,40 @@ pub trait ViewSource: Send + Sync + 'static {
     /// The views, live or ended, with their events, that started in the hour starting at `hour`
     /// and within `[from, to)`.
     fn hour_views(&self, hour: i64, from: ServerTime, to: ServerTime) -> Vec<View>;
+}
+
+/// Where breakdowns, timeseries and dimension names come from: this process's own views (every
+/// [`ViewSource`] scans copies of its tables), or a view store that aggregates where the views
+/// are (ClickHouse), which can fail to answer.
+pub trait Aggregates: Send + Sync + 'static {
+    /// One metric per group (and bucket) of the views `grouping` selects.
+    ///
+    /// # Errors
+    /// [`ApiError::StoreUnavailable`] when the store did not answer.
+    fn aggregate(&self, grouping: &Grouping<'_>)
+        -> Result<BTreeMap<GroupKey, Aggregate>, ApiError>;
+    /// Names of the dimensions views have carried, sorted.
+    ///
+    /// # Errors
+    /// [`ApiError::StoreUnavailable`] when the store did not answer.
+    fn dimension_names(&self) -> Result<Vec<String>, ApiError>;
+}
+
+impl<S: ViewSource> Aggregates for S {
+    fn aggregate(
+        &self,
+        grouping: &Grouping<'_>,
+    ) -> Result<BTreeMap<GroupKey, Aggregate>, ApiError> {
+        let mut groups = BTreeMap::new();
+        for columns in self.tables(grouping.from, grouping.to) {
+            scan::aggregate(&columns, grouping, &mut groups);
+        }
+        Ok(groups)
+    }
+
+    fn dimension_names(&self) -> Result<Vec<String>, ApiError> {
+        Ok(self.dimensions())
+    }
 }
 
 /// Calls `each` with every stored partition of hour `hour` (epoch ms of its start), from a

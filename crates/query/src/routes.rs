@@ -15,23 +15,32 @@ use crate::aggregate::root_cause_input;
 use crate::api::Api;
 use crate::newest::{newest_views, NewestViews};
 use crate::params::RootCauseQuery;
-use crate::{Aggregate, ApiError, GroupKey, Grouping, Selection, ViewSource};
+use crate::{Aggregate, Aggregates, ApiError, GroupKey, Grouping, Selection, ViewSource};
 
 type Pairs = Query<Vec<(String, String)>>;
 
 /// The query routes over a view source.
 pub fn router<S: ViewSource>(source: Arc<S>, privacy: Arc<Privacy>) -> Router {
+    aggregate_router(Arc::clone(&source), Arc::clone(&privacy)).merge(
+        Router::new()
+            .route("/v1/metrics/{metric}/rca", get(root_cause::<S>))
+            .route("/v1/audience", get(audience::<S>))
+            .route("/v1/views", get(view_list::<S>))
+            .route("/v1/views/{id}", get(view::<S>))
+            .route("/v1/views/{id}/events", get(view_events::<S>))
+            .route("/v1/export/{table}", get(crate::export::export::<S>))
+            .with_state(Arc::new(Api { source, privacy })),
+    )
+}
+
+/// The routes that aggregate (the catalogue, dimensions, breakdowns and timeseries), over any
+/// [`Aggregates`]: what an API node reading ClickHouse serves.
+pub fn aggregate_router<A: Aggregates>(source: Arc<A>, privacy: Arc<Privacy>) -> Router {
     Router::new()
         .route("/v1/metrics", get(catalogue))
-        .route("/v1/dimensions", get(dimensions::<S>))
-        .route("/v1/metrics/{metric}/breakdown", get(breakdown::<S>))
-        .route("/v1/metrics/{metric}/timeseries", get(timeseries::<S>))
-        .route("/v1/metrics/{metric}/rca", get(root_cause::<S>))
-        .route("/v1/audience", get(audience::<S>))
-        .route("/v1/views", get(view_list::<S>))
-        .route("/v1/views/{id}", get(view::<S>))
-        .route("/v1/views/{id}/events", get(view_events::<S>))
-        .route("/v1/export/{table}", get(crate::export::export::<S>))
+        .route("/v1/dimensions", get(dimensions::<A>))
+        .route("/v1/metrics/{metric}/breakdown", get(breakdown::<A>))
+        .route("/v1/metrics/{metric}/timeseries", get(timeseries::<A>))
         .with_state(Arc::new(Api { source, privacy }))
 }
 
@@ -39,8 +48,8 @@ async fn catalogue() -> Json<Value> {
     Json(json!({ "metrics": METRICS }))
 }
 
-async fn dimensions<S: ViewSource>(State(api): State<Arc<Api<S>>>) -> Json<Value> {
-    Json(json!({ "dimensions": api.source.dimensions() }))
+async fn dimensions<A: Aggregates>(State(api): State<Arc<Api<A>>>) -> Result<Response, ApiError> {
+    off_the_runtime(move || Ok(json!({ "dimensions": api.source.dimension_names()? }))).await
 }
 
 /// Runs a query's work on the blocking pool and serializes its answer there: both may take
@@ -76,26 +85,21 @@ fn group_json(group_by: &[String], key: &[Option<String>]) -> Value {
     Value::Object(map)
 }
 
-/// One metric over the selected views of every table the source holds, by group (and bucket).
-fn aggregate_views<S: ViewSource>(
-    source: &S,
+/// One metric over the selected views, by group (and bucket).
+fn aggregate_views<A: Aggregates>(
+    source: &A,
     metric: &'static Metric,
     selection: &Selection,
     interval_ms: Option<i64>,
-) -> BTreeMap<GroupKey, Aggregate> {
-    let grouping = Grouping {
+) -> Result<BTreeMap<GroupKey, Aggregate>, ApiError> {
+    source.aggregate(&Grouping {
         metric,
         from: selection.from,
         to: selection.to,
         filters: &selection.filters,
         group_by: &selection.group_by,
         interval_ms,
-    };
-    let mut groups = BTreeMap::new();
-    for columns in source.tables(selection.from, selection.to) {
-        crate::aggregate(&columns, &grouping, &mut groups);
-    }
-    groups
+    })
 }
 
 fn metric_header(metric: &Metric) -> Map<String, Value> {
@@ -106,23 +110,23 @@ fn metric_header(metric: &Metric) -> Map<String, Value> {
     header
 }
 
-async fn breakdown<S: ViewSource>(
-    State(api): State<Arc<Api<S>>>,
+async fn breakdown<A: Aggregates>(
+    State(api): State<Arc<Api<A>>>,
     Path(name): Path<String>,
     Query(pairs): Pairs,
 ) -> Result<Response, ApiError> {
     let metric = find_metric(&name)?;
     let selection = api.selection(&pairs, ServerTime::now())?;
-    off_the_runtime(move || Ok(breakdown_json(api.source.as_ref(), metric, &selection))).await
+    off_the_runtime(move || breakdown_json(api.source.as_ref(), metric, &selection)).await
 }
 
 /// A breakdown's answer: one row per group, most views first.
-fn breakdown_json<S: ViewSource>(
-    source: &S,
+fn breakdown_json<A: Aggregates>(
+    source: &A,
     metric: &'static Metric,
     selection: &Selection,
-) -> Value {
-    let mut groups = aggregate_views(source, metric, selection, None);
+) -> Result<Value, ApiError> {
+    let mut groups = aggregate_views(source, metric, selection, None)?;
     if selection.group_by.is_empty() && groups.is_empty() {
         groups.insert((selection.from.0, Vec::new()), Aggregate::new(metric.kind));
     }
@@ -142,7 +146,7 @@ fn breakdown_json<S: ViewSource>(
         "rows".into(),
         Value::Array(rows.into_iter().map(|(_, row)| row).collect()),
     );
-    Value::Object(body)
+    Ok(Value::Object(body))
 }
 
 /// Root cause of a ratio's excess in the window against a baseline (docs/rca.md): `from`/`to` the
@@ -239,24 +243,24 @@ fn audience_json<S: ViewSource>(source: &S, selection: &Selection, now_ms: Serve
     json!({"watching_now_window_ms": WATCHING_NOW_MS, "rows": rows})
 }
 
-async fn timeseries<S: ViewSource>(
-    State(api): State<Arc<Api<S>>>,
+async fn timeseries<A: Aggregates>(
+    State(api): State<Arc<Api<A>>>,
     Path(name): Path<String>,
     Query(pairs): Pairs,
 ) -> Result<Response, ApiError> {
     let metric = find_metric(&name)?;
     let selection = api.selection(&pairs, ServerTime::now())?;
     selection.check_buckets()?;
-    off_the_runtime(move || Ok(timeseries_json(api.source.as_ref(), metric, &selection))).await
+    off_the_runtime(move || timeseries_json(api.source.as_ref(), metric, &selection)).await
 }
 
 /// A timeseries' answer: one point per bucket and group.
-fn timeseries_json<S: ViewSource>(
-    source: &S,
+fn timeseries_json<A: Aggregates>(
+    source: &A,
     metric: &'static Metric,
     selection: &Selection,
-) -> Value {
-    let buckets = aggregate_views(source, metric, selection, Some(selection.interval_ms));
+) -> Result<Value, ApiError> {
+    let buckets = aggregate_views(source, metric, selection, Some(selection.interval_ms))?;
     let points: Vec<Value> = buckets
         .into_iter()
         .map(|((t, key), aggregate)| {
@@ -270,7 +274,7 @@ fn timeseries_json<S: ViewSource>(
     let mut body = metric_header(metric);
     body.insert("interval_ms".into(), json!(selection.interval_ms));
     body.insert("points".into(), Value::Array(points));
-    Value::Object(body)
+    Ok(Value::Object(body))
 }
 
 /// The API form of a view: identity, status, times, props, every per-view metric, and its media

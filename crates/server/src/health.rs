@@ -21,7 +21,7 @@ pub(crate) enum Durability {
     /// This process's write-ahead log.
     Wal(SegmentLog),
     /// The JetStream stream a collector publishes to.
-    JetStream(JetStream),
+    JetStream(Box<JetStream>),
 }
 
 impl Durability {

@@ -3,8 +3,8 @@
 //! content steering, SQL and the process's own telemetry; it does not own the command line,
 //! benchmarks or evaluations (`crates/openqoe`, `crates/bench`). Its one key decision: the
 //! three roles — collector, sessionizer, API — meet only at traits (`EventLog`,
-//! `DurableBatches`, `ViewSource`), so that they can run apart over other engines (collectors
-//! and sessionizers over NATS JetStream today, `serve --role`).
+//! `DurableBatches`, `ViewSource`, `Aggregates`), so that they can run apart over other engines
+//! (collectors and sessionizers over NATS JetStream, API nodes over ClickHouse: `serve --role`).
 #![warn(missing_docs)]
 
 mod alerting;
@@ -25,11 +25,12 @@ mod steering;
 mod telemetry;
 mod topology;
 mod view_counts;
+mod view_rows;
 mod views;
 
 pub use api_error::ApiError;
 pub use config::{AlertsConfig, Config};
 pub use http::HttpConfig;
 pub use sql_api::SqlConfig;
-pub use topology::{build, Credentials, Role, Topology};
+pub use topology::{build, Credentials, Engines, Role, Topology};
 pub use views::ServerViews;

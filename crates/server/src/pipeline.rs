@@ -27,6 +27,7 @@ mod counts;
 mod erase;
 mod hours;
 mod replay;
+mod rows;
 mod source;
 
 /// The shared view state plus the gauges that describe it.

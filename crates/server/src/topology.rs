@@ -8,8 +8,9 @@
 //! views → store, with the expiry, detection, steering and file ticks) and the **API** (queries
 //! over a `ViewSource`, dashboard, alerts, steering endpoints). With `[log]`, the collector's log
 //! is NATS JetStream and the sessionizer takes its partitions from there into its own log
-//! ([`Role`] says which roles a process runs). Every route stands behind [`Access`]: public for
-//! players, a token's role for the rest.
+//! ([`Role`] says which roles a process runs). With `[store] clickhouse`, the sessionizer also
+//! writes its views' rows to ClickHouse, and API nodes answer breakdowns and timeseries from
+//! there. Every route stands behind [`Access`]: public for players, a token's role for the rest.
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 use openqoe_access::{Access, FirstStart};
+use openqoe_clickhouse::{ClickHouse, StoredViews, ViewRows};
 use openqoe_collect::{CollectConfig, CollectStats, DurableBatches, Ingest};
 use openqoe_jetstream::{Forwarded, JetStream, RelayStats};
 use openqoe_model::{Privacy, ServerTime};
@@ -71,6 +73,19 @@ pub(crate) struct SessionizerParts {
     /// Taking this process's partitions from JetStream into its log and views, when `[log]`
     /// names one (started when the server starts).
     relay: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// Writing changed views' rows to ClickHouse, when `[store] clickhouse` names it (started
+    /// when the server starts).
+    view_rows: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+/// The engines a process's roles run apart over, connected before it is built.
+#[derive(Default)]
+pub struct Engines {
+    /// The log between collectors and sessionizers (`[log]`).
+    pub jetstream: Option<JetStream>,
+    /// The view store sessionizers write and API nodes read (`[store] clickhouse`), its table
+    /// made.
+    pub clickhouse: Option<ClickHouse>,
 }
 
 /// Whether the server asks for credentials.
@@ -93,6 +108,8 @@ pub enum Role {
     /// The sessionizer and the API over its views: its partitions of JetStream into its own
     /// log, views, store, detection and steering; no ingest route.
     Sessionizer,
+    /// Breakdowns and timeseries over every sessionizer's views, from ClickHouse.
+    Api,
 }
 
 impl std::str::FromStr for Role {
@@ -103,27 +120,37 @@ impl std::str::FromStr for Role {
             "all" => Ok(Role::All),
             "collector" => Ok(Role::Collector),
             "sessionizer" => Ok(Role::Sessionizer),
-            other => Err(format!("{other:?}: expected all, collector or sessionizer")),
+            "api" => Ok(Role::Api),
+            other => Err(format!(
+                "{other:?}: expected all, collector, sessionizer or api"
+            )),
         }
     }
 }
 
 /// Takes the data directory, then builds the roles `role` names behind `credentials`: the
-/// collector over `jetstream` when given (else over the write-ahead log), the sessionizer over
-/// the store's hour files and the log replayed into fresh views.
+/// collector over JetStream when `engines` has it (else over the write-ahead log), the
+/// sessionizer over the store's hour files and the log replayed into fresh views (writing their
+/// rows to ClickHouse when `engines` has it), the API node over ClickHouse.
 ///
 /// # Errors
 /// When another server holds `data_dir`, the files or the log cannot be read, a section of the
-/// configuration is invalid, or `role` runs apart without `jetstream`.
+/// configuration is invalid, or `role` lacks the engine it runs over.
 pub fn build(
     config: &Config,
     data_dir: &Path,
     credentials: Credentials,
     role: Role,
-    jetstream: Option<JetStream>,
+    engines: Engines,
 ) -> anyhow::Result<Topology> {
-    if role != Role::All && jetstream.is_none() {
-        bail!("--role {role:?}: the roles run apart over JetStream; expected a [log] section naming a NATS server");
+    let Engines {
+        jetstream,
+        clickhouse,
+    } = engines;
+    match role {
+        Role::Collector | Role::Sessionizer if jetstream.is_none() => bail!("--role {role:?}: collectors and sessionizers run apart over JetStream; expected a [log] section naming a NATS server"),
+        Role::Api if clickhouse.is_none() => bail!("--role api: API nodes read views from ClickHouse; expected [store] clickhouse naming its HTTP address"),
+        _ => {}
     }
     // First: nothing in the directory may be touched while another server holds it.
     let lock = DataDirLock::acquire(data_dir)?;
@@ -171,9 +198,23 @@ pub fn build(
             collect_stats,
         )
         .merge(crate::health::router(vec![Durability::JetStream(
-            jetstream,
+            Box::new(jetstream),
         )]))
         .merge(crate::telemetry::router(registry));
+        return Ok(built(router, None, ReplayReport::default(), 0));
+    }
+    if role == Role::Api {
+        let clickhouse = clickhouse.expect("checked above");
+        let queries = Arc::new(QueryLimit::new(config.http.max_queries));
+        queries.register(&mut registry);
+        let views = StoredViews::new(clickhouse, tokio::runtime::Handle::current());
+        let router = openqoe_query::aggregate_router(Arc::new(views), privacy)
+            .layer(axum::middleware::from_fn_with_state(
+                queries,
+                crate::query_limit::limit,
+            ))
+            .merge(crate::health::router(Vec::new()))
+            .merge(crate::telemetry::router(registry));
         return Ok(built(router, None, ReplayReport::default(), 0));
     }
 
@@ -191,6 +232,16 @@ pub fn build(
     }
     let queries = Arc::new(QueryLimit::new(config.http.max_queries));
     queries.register(&mut registry);
+    // Before the replay: the views it makes are written too.
+    let view_rows = clickhouse.map(|clickhouse| {
+        pipeline.track_changes();
+        let rows = ViewRows::new(clickhouse);
+        rows.register(&mut registry);
+        let writing: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(
+            crate::view_rows::write_changed_rows(Arc::clone(&pipeline), rows),
+        );
+        writing
+    });
     let replayed = pipeline.replay(
         &data_dir.join("wal"),
         config.wal.clone(),
@@ -233,7 +284,7 @@ pub fn build(
                     collect_stats.clone(),
                     relay_stats,
                 ));
-            logs.push(Durability::JetStream(jetstream.clone()));
+            logs.push(Durability::JetStream(Box::new(jetstream.clone())));
             let ingest = match role {
                 Role::All => collector(
                     config.collect.clone(),
@@ -275,6 +326,7 @@ pub fn build(
         persistence,
         steering,
         relay,
+        view_rows,
     };
     Ok(built(
         router,
@@ -392,7 +444,8 @@ impl SessionizerParts {
             )
         });
         let relay = self.relay.map(tokio::spawn);
-        [Some(files), Some(expiry), steering, relay]
+        let view_rows = self.view_rows.map(tokio::spawn);
+        [Some(files), Some(expiry), steering, relay, view_rows]
             .into_iter()
             .flatten()
             .collect()

@@ -1,7 +1,7 @@
 //! Every view the process knows, live in the sessionizer and ended in the store, and the one
 //! owner of "a view whose events are out of memory": a batch for such a view gets them back
 //! (from its hour file or the write-ahead log) before it is applied ([`Views::try_apply`]).
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use openqoe_metrics::{Measure, ViewMetrics};
@@ -39,6 +39,9 @@ pub(crate) struct Views {
     /// Late batches of views whose events could not be read back from their hour file: applied
     /// once they can be (the log keeps them meanwhile: see `Pipeline::log_needed_since`).
     pub(crate) pending: Vec<Batch>,
+    /// Views that took a batch or ended since their rows were last taken, while rows are
+    /// written elsewhere (ClickHouse); `None` when they are not.
+    pub(crate) changed: Option<HashSet<ViewId>>,
 }
 
 /// What a durable batch needs before it is applied ([`Views::route`]).
@@ -61,6 +64,16 @@ impl Views {
             dimensions: BTreeSet::new(),
             expired_at: ServerTime(0),
             pending: Vec::new(),
+            changed: None,
+        }
+    }
+
+    /// Notes view `id` changed, when rows are written elsewhere.
+    fn note_changed(&mut self, id: &ViewId) {
+        if let Some(changed) = &mut self.changed {
+            if !changed.contains(id) {
+                changed.insert(id.clone());
+            }
         }
     }
 
@@ -121,6 +134,7 @@ impl Views {
     /// events go: they are returned, to be freed outside the lock.
     fn apply(&mut self, batch: Batch) -> Option<ReleasedEvents> {
         self.note_dimensions(batch.view.props.keys());
+        self.note_changed(&batch.view.id);
         let batch = *self.store.merge_late(batch).err()?;
         let id = batch.view.id.clone();
         let mut ended = Vec::new();
@@ -158,6 +172,7 @@ impl Views {
     /// Stores views that ended, with their measures.
     fn end(&mut self, ended: Vec<View>) {
         for view in ended {
+            self.note_changed(&view.id);
             match self.measures.remove(&view.id) {
                 Some(mut measure) => {
                     measure.advance(&view);

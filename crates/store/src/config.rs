@@ -25,6 +25,10 @@ pub struct StoreConfig {
     /// back from the log when asked for. Detection and steering read counts kept meanwhile, not
     /// events, so 0 costs them nothing.
     pub keep_ended_seconds: u64,
+    /// A ClickHouse server's HTTP address (`http://127.0.0.1:8123`, with `?database=…`, `user=`
+    /// and `password=` as ClickHouse reads them): sessionizers write every view's row there as
+    /// it changes, and `serve --role api` answers breakdowns and timeseries from it.
+    pub clickhouse: Option<String>,
 }
 
 impl Default for StoreConfig {
@@ -35,6 +39,7 @@ impl Default for StoreConfig {
             retention_days: 396,
             check_seconds: 60,
             keep_ended_seconds: 0,
+            clickhouse: None,
         }
     }
 }

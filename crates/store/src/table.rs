@@ -277,6 +277,30 @@ fn column_value(value: Option<MetricValue>) -> f64 {
     }
 }
 
+/// A view's row dimensions: its viewer and session ids (`None` when absent), then its props as
+/// text. Every store of rows (this table, ClickHouse) groups and filters on these.
+pub fn row_dimensions(view: &View) -> Vec<(String, Option<String>)> {
+    IDENTITY_DIMENSIONS
+        .iter()
+        .map(|d| (d.to_string(), view.dimension(d)))
+        .chain(
+            view.props
+                .texts()
+                .into_iter()
+                .map(|(name, value)| (name, Some(value))),
+        )
+        .collect()
+}
+
+/// A view's row metric values, one per catalogue metric in order: NaN outside the metric's
+/// population, a rate's event as 1.0 (happened) or 0.0.
+pub fn row_metrics(metrics: &ViewMetrics) -> Vec<f64> {
+    METRICS
+        .iter()
+        .map(|m| column_value(metrics.value(m.name)))
+        .collect()
+}
+
 impl ViewTable {
     /// An empty table.
     pub fn new() -> ViewTable {
@@ -424,19 +448,12 @@ impl ViewTable {
     /// back to the hour and start its row had (a late lower-`seq` event can have moved the
     /// view's first event out of the hour; its row stays).
     pub fn upsert_at(&mut self, view: &View, metrics: &ViewMetrics, started_at: i64) {
-        let mut values = Vec::with_capacity(METRICS.len());
-        values.extend(METRICS.iter().map(|m| column_value(metrics.value(m.name))));
-        let dimensions: Vec<(String, Option<String>)> = IDENTITY_DIMENSIONS
-            .iter()
-            .map(|d| (d.to_string(), view.dimension(d)))
-            .chain(
-                view.props
-                    .texts()
-                    .into_iter()
-                    .map(|(name, value)| (name, Some(value))),
-            )
-            .collect();
-        self.write_row(view.id.clone(), started_at, &dimensions, &values);
+        self.write_row(
+            view.id.clone(),
+            started_at,
+            &row_dimensions(view),
+            &row_metrics(metrics),
+        );
     }
 
     /// Writes (or rewrites) one row from its parts: `(dimension, value)` pairs and one value per

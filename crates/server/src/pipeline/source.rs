@@ -12,7 +12,7 @@ use super::Pipeline;
 
 /// How long a query holds the views' lock at most while it makes live views into rows or copies
 /// views to visit.
-const LIVE_HOLD: Duration = Duration::from_millis(2);
+pub(super) const LIVE_HOLD: Duration = Duration::from_millis(2);
 
 impl ViewSource for Pipeline {
     fn visit_views(

@@ -66,7 +66,7 @@ async fn seen(keep_ended_seconds: u64, start: i64) -> [Vec<String>; 4] {
         dir.path(),
         crate::topology::Credentials::Open,
         crate::topology::Role::All,
-        None,
+        crate::topology::Engines::default(),
     )
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,0 +1,48 @@
+//! Keeps the views table in ClickHouse current: every second, the rows of the views that took a
+//! batch or ended meanwhile, in one insert. A write ClickHouse does not take is made again at
+//! the next second from the views as they are then (rows replace by version, so a row written
+//! twice counts once); the process's own log stays the truth they are made from.
+use std::sync::Arc;
+use std::time::Duration;
+
+use openqoe_clickhouse::{Versions, ViewRows};
+use openqoe_model::ServerTime;
+
+use crate::pipeline::Pipeline;
+
+/// How often changed views are written.
+const WRITE_PERIOD: Duration = Duration::from_secs(1);
+
+/// Writes changed views' rows with `rows` every [`WRITE_PERIOD`], for ever; logs when writes
+/// start failing and when they work again, not every failed second.
+pub(crate) async fn write_changed_rows(pipeline: Arc<Pipeline>, rows: ViewRows) {
+    let versions = Versions::default();
+    let mut interval = tokio::time::interval(WRITE_PERIOD);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        interval.tick().await;
+        let version = versions.next(ServerTime::now().0);
+        let taking = Arc::clone(&pipeline);
+        let Ok((ids, made)) =
+            tokio::task::spawn_blocking(move || taking.changed_rows(version)).await
+        else {
+            continue;
+        };
+        match rows.write(&made).await {
+            Ok(()) => {
+                if failing {
+                    tracing::info!(rows = made.len(), "ClickHouse takes view rows again");
+                    failing = false;
+                }
+            }
+            Err(e) => {
+                if !failing {
+                    tracing::error!(error = %e, views = ids.len(), "view rows not written to ClickHouse; retried every second from the views as they are then");
+                    failing = true;
+                }
+                pipeline.changed_again(ids);
+            }
+        }
+    }
+}
