@@ -34,6 +34,42 @@ pub fn views_columns() -> String {
     )
 }
 
+/// The views table's partitions (days of view start, `YYYYMMDD`) that hold rows.
+pub fn views_partitions() -> String {
+    format!(
+        "SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() \
+         AND table = '{VIEWS_TABLE}' AND active"
+    )
+}
+
+/// The partitions of `partitions` whose day ended by `cutoff_ms` (epoch ms): every view in
+/// them started before the cutoff. Names that are not a `YYYYMMDD` day are left alone.
+pub fn expired_partitions(partitions: &[String], cutoff_ms: i64) -> Vec<String> {
+    partitions
+        .iter()
+        .filter(|name| day_start_ms(name).is_some_and(|start| start + DAY_MS <= cutoff_ms))
+        .cloned()
+        .collect()
+}
+
+/// `ALTER TABLE … DROP PARTITION` for day `partition` (from [`expired_partitions`]).
+pub fn drop_partition(partition: &str) -> String {
+    format!("ALTER TABLE {VIEWS_TABLE} DROP PARTITION {partition}")
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// The start (epoch ms, UTC) of day `YYYYMMDD`.
+fn day_start_ms(name: &str) -> Option<i64> {
+    if name.len() != 8 || !name.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (year, month, day) = (&name[..4], &name[4..6], &name[6..]);
+    let month = time::Month::try_from(month.parse::<u8>().ok()?).ok()?;
+    let date = time::Date::from_calendar_date(year.parse().ok()?, month, day.parse().ok()?).ok()?;
+    Some(date.midnight().assume_utc().unix_timestamp() * 1_000)
+}
+
 /// `ALTER TABLE … ADD COLUMN` for each catalogue metric the table lacks: a table made by an
 /// earlier release gains the metrics added since (its older rows read NULL there).
 pub fn add_missing_metrics(columns: &[String]) -> Vec<String> {
@@ -61,6 +97,27 @@ mod tests {
         }
         assert!(create.contains("ReplacingMergeTree(version)"));
         assert!(create.contains("ORDER BY view_id"));
+    }
+
+    #[test]
+    fn days_go_once_they_ended_by_the_cutoff() {
+        let partitions: Vec<String> = ["20261205", "20261206", "20261207", "all", "2026120"]
+            .map(str::to_owned)
+            .to_vec();
+        // 2026-12-07T00:00Z: the 6th ended then; the 7th has not.
+        let cutoff = 1_796_601_600_000;
+        assert_eq!(
+            expired_partitions(&partitions, cutoff),
+            vec!["20261205".to_owned(), "20261206".to_owned()]
+        );
+        assert_eq!(
+            expired_partitions(&partitions, cutoff - 1),
+            vec!["20261205".to_owned()]
+        );
+        assert_eq!(
+            drop_partition("20261205"),
+            "ALTER TABLE openqoe_views DROP PARTITION 20261205"
+        );
     }
 
     #[test]

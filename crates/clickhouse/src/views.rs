@@ -9,7 +9,10 @@ use tokio::runtime::Handle;
 
 use crate::client::{ClickHouse, ClickHouseError};
 use crate::rows::ViewRow;
-use crate::schema::{add_missing_metrics, create_views_table, views_columns, VIEWS_TABLE};
+use crate::schema::{
+    add_missing_metrics, create_views_table, drop_partition, expired_partitions, views_columns,
+    views_partitions, VIEWS_TABLE,
+};
 use crate::select::{grouping_sql, read_groups};
 
 /// Makes the views table if it is missing and adds the catalogue metrics it lacks.
@@ -85,6 +88,29 @@ impl ViewRows {
                 Err(e)
             }
         }
+    }
+}
+
+impl ViewRows {
+    /// Drops the days of views that all started before `cutoff_ms` (epoch ms), as retention
+    /// asks; returns how many days went. A day is dropped whole, once it ended by the cutoff:
+    /// ClickHouse keeps views up to a day longer than the embedded store, which drops by hour.
+    ///
+    /// # Errors
+    /// When ClickHouse is unreachable or refuses a statement.
+    pub async fn drop_days_before(&self, cutoff_ms: i64) -> Result<usize, ClickHouseError> {
+        let partitions: Vec<String> = self
+            .clickhouse
+            .select(&views_partitions())
+            .await?
+            .into_iter()
+            .filter_map(|row| row.get("partition")?.as_str().map(str::to_owned))
+            .collect();
+        let expired = expired_partitions(&partitions, cutoff_ms);
+        for partition in &expired {
+            self.clickhouse.execute(&drop_partition(partition)).await?;
+        }
+        Ok(expired.len())
     }
 }
 

@@ -336,6 +336,18 @@ async fn an_api_node_over_clickhouse_answers_as_the_embedded_server() {
         metrics.contains("openqoe_clickhouse_view_row_writes_failed_total"),
         "the failed writes are counted"
     );
+    // Retention drops whole days, once they ended by the cutoff: here every day so far.
+    let rows = openqoe_clickhouse::ViewRows::new(
+        openqoe_clickhouse::ClickHouse::new(&clickhouse.url()).expect("a ClickHouse address"),
+    );
+    assert_eq!(
+        rows.drop_days_before(now_ms() + 2 * 86_400_000)
+            .await
+            .unwrap(),
+        1
+    );
+    let (_, none) = answer(&api, &queries(from, to)[1]).await;
+    assert_eq!(none["rows"][0]["views"], 0, "{none}");
     println!(
         "clickhouse: 81 views (8 live) written to ClickHouse 18.16; an API node's breakdowns and timeseries equal the embedded server's (a late batch and an outage included)"
     );

@@ -1,7 +1,9 @@
 //! Keeps the views table in ClickHouse current: every second, the rows of the views that took a
 //! batch or ended meanwhile, in one insert. A write ClickHouse does not take is made again at
 //! the next second from the views as they are then (rows replace by version, so a row written
-//! twice counts once); the process's own log stays the truth they are made from.
+//! twice counts once); the process's own log stays the truth they are made from. Retention
+//! drops the days of views older than `[store] retention_days`, checked as often as the store's
+//! own retention (`check_seconds`).
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,16 +14,39 @@ use crate::pipeline::Pipeline;
 
 /// How often changed views are written.
 const WRITE_PERIOD: Duration = Duration::from_secs(1);
-
-/// Writes changed views' rows with `rows` every [`WRITE_PERIOD`], for ever; logs when writes
+/// Writes changed views' rows with `rows` every [`WRITE_PERIOD`], for ever, and drops the days
+/// of views older than `retention_days` (0: none) every `retention_period`; logs when writes
 /// start failing and when they work again, not every failed second.
-pub(crate) async fn write_changed_rows(pipeline: Arc<Pipeline>, rows: ViewRows) {
+pub(crate) async fn write_changed_rows(
+    pipeline: Arc<Pipeline>,
+    rows: ViewRows,
+    retention_days: u64,
+    retention_period: Duration,
+) {
     let versions = Versions::default();
     let mut interval = tokio::time::interval(WRITE_PERIOD);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
+    let mut retention_due = tokio::time::Instant::now();
     loop {
         interval.tick().await;
+        if retention_days > 0 && tokio::time::Instant::now() >= retention_due {
+            retention_due += retention_period;
+            let days = i64::try_from(retention_days).unwrap_or(i64::MAX / 86_400_000);
+            let cutoff = ServerTime::now()
+                .0
+                .saturating_sub(days.saturating_mul(86_400_000));
+            match rows.drop_days_before(cutoff).await {
+                Ok(0) => {}
+                Ok(dropped) => tracing::info!(
+                    days = dropped,
+                    "ClickHouse: days of views past retention dropped"
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, "ClickHouse: days past retention not dropped; tried again at the next check")
+                }
+            }
+        }
         let version = versions.next(ServerTime::now().0);
         let taking = Arc::clone(&pipeline);
         let Ok((ids, made)) =
