@@ -33,7 +33,7 @@ pub enum BenchCommand {
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Ingest(args) => ingest::run(args).await,
-        BenchCommand::Query(args) => query::run(args),
+        BenchCommand::Query(args) => query::run(args).await,
         BenchCommand::Freshness(args) => freshness::run(args).await,
         BenchCommand::Crash(args) => crash::run(args).await,
         BenchCommand::Store(args) => store::run(args),

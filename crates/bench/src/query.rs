@@ -14,6 +14,8 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
+mod clickhouse;
+
 /// `openqoe bench query` flags.
 #[derive(Args)]
 pub struct QueryArgs {
@@ -42,6 +44,11 @@ pub struct QueryArgs {
     /// Events per view in that file.
     #[arg(long, default_value_t = 30)]
     events_per_view: u64,
+    /// Also load the views into the ClickHouse at this HTTP address and time the breakdown and
+    /// timeseries as an API node runs them there. Its views table is dropped and filled anew:
+    /// point it at a scratch database (`http://host:8123/?database=bench`).
+    #[arg(long, value_name = "URL")]
+    clickhouse: Option<String>,
 }
 
 /// Writes to `path` an hour events file as the store writes one (rows by view id, 64 Ki rows
@@ -356,6 +363,11 @@ fn query_json(table: &ViewTable, grouping: &Grouping<'_>) -> Vec<Value> {
         grouping,
         &mut groups,
     );
+    rows_json(groups)
+}
+
+/// The API's JSON rows of `groups` (serialized, as the API would, and returned).
+fn rows_json(groups: BTreeMap<GroupKey, Aggregate>) -> Vec<Value> {
     let rows: Vec<Value> = groups
         .into_iter()
         .map(|((t, key), aggregate)| {
@@ -393,7 +405,7 @@ pub(crate) fn memory() -> (u64, u64) {
 }
 
 /// Runs the query benchmark and prints its figures.
-pub fn run(args: QueryArgs) -> anyhow::Result<()> {
+pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.views > 0, "--views: expected at least 1");
     anyhow::ensure!(args.hours > 0, "--hours: expected at least 1");
     let (rss_before, _) = memory();
@@ -504,20 +516,54 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         "bytes": events_bytes,
     });
     let timings: Vec<Timing> = timings.into_iter().chain([read_back]).collect();
+    // The same views in ClickHouse, queried as an API node queries them.
+    let clickhouse = match &args.clickhouse {
+        Some(url) => {
+            let client = openqoe_clickhouse::ClickHouse::new(url)?;
+            let (rows, loaded_in) = clickhouse::load(&client, &table, from, to).await?;
+            let views =
+                openqoe_clickhouse::StoredViews::new(client, tokio::runtime::Handle::current());
+            let queried = [
+                time_query(
+                    "ClickHouse breakdown: video startup by cdn × country, 24 h",
+                    args.repeat,
+                    || clickhouse::query_json(&views, &breakdown),
+                ),
+                time_query(
+                    "ClickHouse timeseries: rebuffer % by minute, tv, 24 h",
+                    args.repeat,
+                    || clickhouse::query_json(&views, &timeseries),
+                ),
+            ];
+            let equal: Vec<(usize, usize)> = queried
+                .iter()
+                .zip(&timings)
+                .map(|(theirs, ours)| clickhouse::exact_groups_equal(&ours.answer, &theirs.answer))
+                .collect();
+            Some((rows, loaded_in, queried, equal))
+        }
+        None => None,
+    };
+    let timing_json = |t: &Timing| {
+        json!({
+            "query": t.name,
+            "rows": t.answer.len(),
+            "answer": t.answer,
+            "cold_ms": t.cold.as_secs_f64() * 1e3,
+            "warm_best_ms": t.best.as_secs_f64() * 1e3,
+            "warm_median_ms": t.median.as_secs_f64() * 1e3,
+        })
+    };
     if args.json {
-        let queries: Vec<Value> = timings
-            .iter()
-            .map(|t| {
-                json!({
-                    "query": t.name,
-                    "rows": t.answer.len(),
-                    "answer": t.answer,
-                    "cold_ms": t.cold.as_secs_f64() * 1e3,
-                    "warm_best_ms": t.best.as_secs_f64() * 1e3,
-                    "warm_median_ms": t.median.as_secs_f64() * 1e3,
-                })
+        let queries: Vec<Value> = timings.iter().map(timing_json).collect();
+        let clickhouse = clickhouse.as_ref().map(|(rows, loaded_in, queried, equal)| {
+            json!({
+                "rows": rows,
+                "load_s": loaded_in.as_secs_f64(),
+                "queries": queried.iter().map(timing_json).collect::<Vec<_>>(),
+                "exact_groups_equal": equal.iter().map(|(e, of)| json!({"equal": e, "of": of})).collect::<Vec<_>>(),
             })
-            .collect();
+        });
         println!(
             "{}",
             json!({
@@ -534,6 +580,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
                 "parquet": parquet,
                 "events_hour": events_hour,
                 "queries": queries,
+                "clickhouse": clickhouse,
             })
         );
         return Ok(());
@@ -565,7 +612,8 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         "{:<58} {:>6} {:>10} {:>10} {:>10}",
         "query", "rows", "cold ms", "warm best", "warm p50"
     );
-    for t in &timings {
+    let clickhouse_timings = clickhouse.iter().flat_map(|(_, _, queried, _)| queried);
+    for t in timings.iter().chain(clickhouse_timings) {
         println!(
             "{:<58} {:>6} {:>10.2} {:>10.2} {:>10.2}",
             t.name,
@@ -573,6 +621,16 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
             t.cold.as_secs_f64() * 1e3,
             t.best.as_secs_f64() * 1e3,
             t.median.as_secs_f64() * 1e3
+        );
+    }
+    if let Some((rows, loaded_in, _, equal)) = &clickhouse {
+        println!(
+            "ClickHouse: {rows} rows loaded in {:.1} s; groups whose embedded percentiles are exact and equal in ClickHouse: breakdown {} of {}, timeseries {} of {}",
+            loaded_in.as_secs_f64(),
+            equal[0].0,
+            equal[0].1,
+            equal[1].0,
+            equal[1].1
         );
     }
     Ok(())

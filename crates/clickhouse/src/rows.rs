@@ -17,21 +17,43 @@ impl ViewRow {
     /// embedded row has), written at `version`. Absent dimensions and values outside a metric's
     /// population are left out (NULL).
     pub fn new(view: &View, metrics: &ViewMetrics, started_at: i64, version: u64) -> ViewRow {
-        let (names, values): (Vec<Value>, Vec<Value>) = row_dimensions(view)
-            .into_iter()
-            .filter_map(|(name, value)| Some((Value::from(name), Value::from(value?))))
+        let dimensions = row_dimensions(view);
+        ViewRow::from_parts(
+            view.id.as_str(),
+            started_at,
+            version,
+            !view.is_ended(),
+            dimensions
+                .iter()
+                .filter_map(|(name, value)| Some((name.as_str(), value.as_deref()?))),
+            METRICS.iter().map(|m| m.name).zip(row_metrics(metrics)),
+        )
+    }
+
+    /// A row from its parts: `(dimension, value)` pairs and `(metric, value)` pairs (NaN outside
+    /// the metric's population; catalogue metrics left out are NULL).
+    pub fn from_parts<'a>(
+        view_id: &str,
+        started_at: i64,
+        version: u64,
+        live: bool,
+        dimensions: impl Iterator<Item = (&'a str, &'a str)>,
+        metrics: impl Iterator<Item = (&'static str, f64)>,
+    ) -> ViewRow {
+        let (names, values): (Vec<Value>, Vec<Value>) = dimensions
+            .map(|(name, value)| (Value::from(name), Value::from(value)))
             .unzip();
         let mut row = Map::new();
-        row.insert("view_id".into(), view.id.as_str().into());
+        row.insert("view_id".into(), view_id.into());
         row.insert("version".into(), version.into());
         row.insert("started_at".into(), started_at.into());
-        row.insert("live".into(), u8::from(!view.is_ended()).into());
+        row.insert("live".into(), u8::from(live).into());
         row.insert("dimension_names".into(), Value::Array(names));
         row.insert("dimension_values".into(), Value::Array(values));
-        for (metric, value) in METRICS.iter().zip(row_metrics(metrics)) {
+        for (metric, value) in metrics {
             // NaN (outside the population) and the infinite are NULL.
             let value = serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number);
-            row.insert(metric.name.into(), value);
+            row.insert(metric.into(), value);
         }
         let mut line = serde_json::to_vec(&row).expect("a JSON map serializes");
         line.push(b'\n');
