@@ -1,4 +1,4 @@
-//! ClickHouse over its HTTP interface: statements, `JSONEachRow` inserts and selects. ClickHouse's
+//! ClickHouse over its HTTP interface: statements, `RowBinary` inserts, `JSONEachRow` selects. ClickHouse's
 //! own refusal text is passed on word for word: it names the column or the setting at fault.
 use std::time::Duration;
 
@@ -76,14 +76,19 @@ impl ClickHouse {
         Ok(())
     }
 
-    /// Inserts `rows`, one JSON object per line, into `table`. ClickHouse takes one insert
-    /// whole or not at all (up to its `max_insert_block_size` rows, far above what one flush
-    /// sends).
+    /// Inserts `rows`, in `RowBinary` with `columns` (comma-separated) in their order, into
+    /// `table`. ClickHouse takes one insert whole or not at all (up to its
+    /// `max_insert_block_size` rows, far above what one write sends).
     ///
     /// # Errors
     /// When ClickHouse is unreachable or refuses a row.
-    pub async fn insert(&self, table: &str, rows: Vec<u8>) -> Result<(), ClickHouseError> {
-        let statement = format!("INSERT INTO {table} FORMAT JSONEachRow");
+    pub async fn insert(
+        &self,
+        table: &str,
+        columns: &str,
+        rows: Vec<u8>,
+    ) -> Result<(), ClickHouseError> {
+        let statement = format!("INSERT INTO {table} ({columns}) FORMAT RowBinary");
         self.post(Some(&statement), rows).await?;
         Ok(())
     }

@@ -7,8 +7,9 @@
 //! replacing an earlier row, read with `FINAL`; live views are written too (provisional rows,
 //! `live = 1`), so an API node reads ClickHouse alone; filters, groups and percentiles are
 //! computed in ClickHouse, percentiles by nearest rank over the sorted values, as the embedded
-//! mode does while exact; ClickHouse is spoken to over HTTP with `JSONEachRow`, SQL that runs on
-//! ClickHouse 18.16 as well as on current releases.
+//! mode does while exact; ClickHouse is spoken to over HTTP, rows sent in `RowBinary` (a metric's
+//! bits, not its decimal text) and answers read as `JSONEachRow`, in SQL that runs on ClickHouse
+//! 18.16 as well as on current releases.
 #![warn(missing_docs)]
 
 mod client;
@@ -18,7 +19,7 @@ mod select;
 mod views;
 
 pub use client::{ClickHouse, ClickHouseError};
-pub use rows::{Versions, ViewRow};
+pub use rows::{row_columns, Versions, ViewRow};
 pub use schema::{create_views_table, VIEWS_TABLE};
 pub use select::{grouping_sql, read_groups};
 pub use views::{prepare, StoredViews, ViewRows};

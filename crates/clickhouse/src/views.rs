@@ -8,7 +8,7 @@ use prometheus_client::registry::Registry;
 use tokio::runtime::Handle;
 
 use crate::client::{ClickHouse, ClickHouseError};
-use crate::rows::ViewRow;
+use crate::rows::{row_columns, ViewRow};
 use crate::schema::{
     add_missing_metrics, create_views_table, drop_partition, expired_partitions, views_columns,
     views_partitions, VIEWS_TABLE,
@@ -75,10 +75,14 @@ impl ViewRows {
         }
         let body: Vec<u8> = rows
             .iter()
-            .flat_map(|row| row.as_json_line())
+            .flat_map(|row| row.as_row_binary())
             .copied()
             .collect();
-        match self.clickhouse.insert(VIEWS_TABLE, body).await {
+        match self
+            .clickhouse
+            .insert(VIEWS_TABLE, &row_columns(), body)
+            .await
+        {
             Ok(()) => {
                 self.written.inc_by(rows.len() as u64);
                 Ok(())
