@@ -149,16 +149,20 @@ struct Job {
     keep_alive: bool,
 }
 
+/// The client every delivery goes through: HTTP or HTTPS (rustls, the Mozilla roots).
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .user_agent(concat!("openqoe/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("fixed client settings build")
+}
+
 impl Notifier {
     /// Starts the delivery tasks (must be called inside a tokio runtime).
     pub fn start(destinations: Vec<Destination>, policy: RetryPolicy) -> Notifier {
-        let client = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("openqoe/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("an HTTP client without TLS always builds");
         let shared = Arc::new(Shared {
-            client,
+            client: http_client(),
             policy,
             log: DeliveryLog::new(LOG_CAPACITY),
         });
@@ -514,6 +518,25 @@ impl DeliveryLog {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    /// Slack, PagerDuty and most webhooks are https: the client speaks TLS to them (the first
+    /// byte it sends is a TLS handshake record, 0x16), not plain HTTP or an "unsupported scheme".
+    #[tokio::test]
+    async fn https_destinations_get_a_tls_handshake() {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://{}/hook", listener.local_addr().unwrap());
+        let request = tokio::spawn(async move { http_client().post(url).send().await });
+        let accepted = tokio::time::timeout(Duration::from_secs(10), listener.accept()).await;
+        let Ok(Ok((mut socket, _))) = accepted else {
+            panic!("no connection to the https destination: {:?}", request.await);
+        };
+        let mut first = [0u8; 1];
+        socket.read_exact(&mut first).await.unwrap();
+        assert_eq!(first[0], 0x16, "a TLS ClientHello");
+        drop(socket);
+        assert!(request.await.unwrap().is_err(), "no TLS server answered");
+    }
 
     #[test]
     fn classifies_answers() {
