@@ -529,7 +529,10 @@ mod tests {
         let request = tokio::spawn(async move { http_client().post(url).send().await });
         let accepted = tokio::time::timeout(Duration::from_secs(10), listener.accept()).await;
         let Ok(Ok((mut socket, _))) = accepted else {
-            panic!("no connection to the https destination: {:?}", request.await);
+            panic!(
+                "no connection to the https destination: {:?}",
+                request.await
+            );
         };
         let mut first = [0u8; 1];
         socket.read_exact(&mut first).await.unwrap();

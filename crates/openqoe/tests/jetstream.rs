@@ -84,34 +84,6 @@ impl Drop for Nats {
     }
 }
 
-/// View `n`'s events from `start`: startup, a rendition, stalls, maybe a fatal error, the end.
-fn view_events(n: u64, start: i64) -> Vec<Value> {
-    let mut events = vec![
-        json!({"seq": 0, "ts": start, "type": "play_requested"}),
-        json!({"seq": 1, "ts": start + 300 + 10 * n as i64, "type": "rendition_change",
-               "bitrate_bps": 1_000_000 + 50_000 * n, "width": 1280, "height": 720}),
-        json!({"seq": 2, "ts": start + 900 + 7 * n as i64, "type": "first_frame"}),
-    ];
-    let mut ts = start + 900;
-    for seq in 3..12 {
-        ts += 2_000 + 90 * n as i64;
-        let kind = match (seq + n) % 4 {
-            0 => "stall_start",
-            1 => "stall_end",
-            _ => "heartbeat",
-        };
-        events.push(json!({"seq": seq, "ts": ts, "type": kind}));
-    }
-    if n % 5 == 2 {
-        events
-            .push(json!({"seq": 12, "ts": ts + 500, "type": "error", "fatal": true, "code": "E1"}));
-    }
-    // Numbered without a gap, as an SDK numbers them.
-    let end = events.len();
-    events.push(json!({"seq": end, "ts": ts + 1_000, "type": "view_end"}));
-    events
-}
-
 /// Posts `body`; whether it was acknowledged (a killed collector does not answer).
 async fn acknowledged(client: &reqwest::Client, url: &str, body: &Value) -> bool {
     match client
@@ -193,7 +165,7 @@ async fn collectors_and_a_sessionizer_over_jetstream_count_every_acknowledged_ev
     let mut batches = Vec::new();
     for part in 0..3 {
         for n in 0..views {
-            let events = view_events(n, start + 1_000 * n as i64);
+            let events = support::view_events(n, start + 1_000 * n as i64, true);
             let chunk: Vec<Value> = events
                 .chunks(5)
                 .nth(part)

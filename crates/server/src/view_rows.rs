@@ -14,6 +14,8 @@ use crate::pipeline::Pipeline;
 
 /// How often changed views are written.
 const WRITE_PERIOD: Duration = Duration::from_secs(1);
+/// Most rows in one insert (and made at once).
+const ROWS_PER_WRITE: usize = 50_000;
 /// Writes changed views' rows with `rows` every [`WRITE_PERIOD`], for ever, and drops the days
 /// of views older than `retention_days` (0: none) every `retention_period`; logs when writes
 /// start failing and when they work again, not every failed second.
@@ -47,26 +49,48 @@ pub(crate) async fn write_changed_rows(
                 }
             }
         }
-        let version = versions.next(ServerTime::now().0);
         let taking = Arc::clone(&pipeline);
-        let Ok((ids, made)) =
-            tokio::task::spawn_blocking(move || taking.changed_rows(version)).await
-        else {
+        let Ok(ids) = tokio::task::spawn_blocking(move || taking.take_changed()).await else {
             continue;
         };
-        match rows.write(&made).await {
-            Ok(()) => {
-                if failing {
-                    tracing::info!(rows = made.len(), "ClickHouse takes view rows again");
-                    failing = false;
+        // A share at a time: after a restart's replay every view changed at once.
+        let mut shares = ids.chunks(ROWS_PER_WRITE);
+        while let Some(share) = shares.next() {
+            let version = versions.next(ServerTime::now().0);
+            let (making, share_ids) = (Arc::clone(&pipeline), share.to_vec());
+            let Ok(made) =
+                tokio::task::spawn_blocking(move || making.rows_of(&share_ids, version)).await
+            else {
+                pipeline.changed_again(
+                    share
+                        .iter()
+                        .chain(shares.by_ref().flatten())
+                        .cloned()
+                        .collect(),
+                );
+                break;
+            };
+            match rows.write(&made).await {
+                Ok(()) => {
+                    if failing {
+                        tracing::info!(rows = made.len(), "ClickHouse takes view rows again");
+                        failing = false;
+                    }
                 }
-            }
-            Err(e) => {
-                if !failing {
-                    tracing::error!(error = %e, views = ids.len(), "view rows not written to ClickHouse; retried every second from the views as they are then");
-                    failing = true;
+                Err(e) => {
+                    if !failing {
+                        tracing::error!(error = %e, views = ids.len(), "view rows not written to ClickHouse; retried every second from the views as they are then");
+                        failing = true;
+                    }
+                    pipeline.changed_again(
+                        share
+                            .iter()
+                            .chain(shares.by_ref().flatten())
+                            .cloned()
+                            .collect(),
+                    );
+                    break;
                 }
-                pipeline.changed_again(ids);
             }
         }
     }

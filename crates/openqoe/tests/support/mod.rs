@@ -7,6 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use serde_json::{json, Value};
+
 /// A running `openqoe serve`; killed when dropped.
 pub struct TestServer {
     child: Child,
@@ -249,4 +251,34 @@ pub async fn wait_for_file(path: &Path) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// View `n`'s events from `start`: startup, a rendition, stalls, maybe a fatal error, and the
+/// end unless the view stays live.
+pub fn view_events(n: u64, start: i64, ends: bool) -> Vec<Value> {
+    let mut events = vec![
+        json!({"seq": 0, "ts": start, "type": "play_requested"}),
+        json!({"seq": 1, "ts": start + 300 + 10 * n as i64, "type": "rendition_change",
+               "bitrate_bps": 1_000_000 + 50_000 * n, "width": 1280, "height": 720}),
+        json!({"seq": 2, "ts": start + 900 + 7 * n as i64, "type": "first_frame"}),
+    ];
+    let mut ts = start + 900;
+    for seq in 3..12 {
+        ts += 2_000 + 90 * n as i64;
+        let kind = match (seq + n) % 4 {
+            0 => "stall_start",
+            1 => "stall_end",
+            _ => "heartbeat",
+        };
+        events.push(json!({"seq": seq, "ts": ts, "type": kind}));
+    }
+    if n % 5 == 2 {
+        events
+            .push(json!({"seq": 12, "ts": ts + 500, "type": "error", "fatal": true, "code": "E1"}));
+    }
+    if ends {
+        let end = events.len();
+        events.push(json!({"seq": end, "ts": ts + 1_000, "type": "view_end"}));
+    }
+    events
 }

@@ -9,10 +9,32 @@ use openqoe_query::ViewSource;
 use openqoe_store::{ViewColumns, ViewTable, PARTITION_MS};
 
 use super::Pipeline;
+use crate::views::Views;
 
 /// How long a query holds the views' lock at most while it makes live views into rows or copies
 /// views to visit.
-pub(super) const LIVE_HOLD: Duration = Duration::from_millis(2);
+const LIVE_HOLD: Duration = Duration::from_millis(2);
+
+impl Pipeline {
+    /// Calls `each` with the views and every id of `ids`, holding the views' read lock for
+    /// [`LIVE_HOLD`] of work at a time, so ingest waits that long at most.
+    pub(super) fn in_short_holds(&self, ids: &[ViewId], mut each: impl FnMut(&Views, &ViewId)) {
+        let mut pending = ids;
+        while !pending.is_empty() {
+            let views = self.views.read();
+            let held = Instant::now();
+            let mut done = 0;
+            for id in pending {
+                done += 1;
+                each(&views, id);
+                if held.elapsed() >= LIVE_HOLD {
+                    break;
+                }
+            }
+            pending = &pending[done..];
+        }
+    }
+}
 
 impl ViewSource for Pipeline {
     fn visit_views(
@@ -136,22 +158,11 @@ impl ViewSource for Pipeline {
         // work per hold of the lock, so ingest waits that long at most. A view that ends
         // meanwhile is in neither table until the next query.
         let mut live = ViewTable::new();
-        let mut pending = live_ids.as_slice();
-        while !pending.is_empty() {
-            let views = self.views.read();
-            let held = Instant::now();
-            let mut done = 0;
-            for id in pending {
-                if let Some(view) = views.sessionizer.view(id) {
-                    live.upsert(view, &views.live_metrics(view, &self.live_metrics));
-                }
-                done += 1;
-                if held.elapsed() >= LIVE_HOLD {
-                    break;
-                }
+        self.in_short_holds(&live_ids, |views, id| {
+            if let Some(view) = views.sessionizer.view(id) {
+                live.upsert(view, &views.live_metrics(view, &self.live_metrics));
             }
-            pending = &pending[done..];
-        }
+        });
         vec![ended, live.into_columns()]
     }
 
