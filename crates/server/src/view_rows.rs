@@ -58,37 +58,32 @@ pub(crate) async fn write_changed_rows(
         while let Some(share) = shares.next() {
             let version = versions.next(ServerTime::now().0);
             let (making, share_ids) = (Arc::clone(&pipeline), share.to_vec());
-            let Ok(made) =
-                tokio::task::spawn_blocking(move || making.rows_of(&share_ids, version)).await
-            else {
-                pipeline.changed_again(
-                    share
-                        .iter()
-                        .chain(shares.by_ref().flatten())
-                        .cloned()
-                        .collect(),
-                );
-                break;
+            let written = match tokio::task::spawn_blocking(move || {
+                making.rows_of(&share_ids, version)
+            })
+            .await
+            {
+                Ok(made) => rows
+                    .write(&made)
+                    .await
+                    .map(|()| made.len())
+                    .map_err(|e| e.to_string()),
+                Err(stopped) => Err(stopped.to_string()),
             };
-            match rows.write(&made).await {
-                Ok(()) => {
+            match written {
+                Ok(count) => {
                     if failing {
-                        tracing::info!(rows = made.len(), "ClickHouse takes view rows again");
+                        tracing::info!(rows = count, "ClickHouse takes view rows again");
                         failing = false;
                     }
                 }
-                Err(e) => {
+                Err(error) => {
                     if !failing {
-                        tracing::error!(error = %e, views = ids.len(), "view rows not written to ClickHouse; retried every second from the views as they are then");
+                        tracing::error!(%error, views = ids.len(), "view rows not written to ClickHouse; retried every second from the views as they are then");
                         failing = true;
                     }
-                    pipeline.changed_again(
-                        share
-                            .iter()
-                            .chain(shares.by_ref().flatten())
-                            .cloned()
-                            .collect(),
-                    );
+                    let unwritten = share.iter().chain(shares.by_ref().flatten());
+                    pipeline.changed_again(unwritten.cloned().collect());
                     break;
                 }
             }
