@@ -209,6 +209,26 @@ async fn until_equal(embedded: &TestServer, api: &TestServer, from: i64, to: i64
     }
 }
 
+/// Waits until `server`'s `/healthz` answers `status` (ClickHouse is looked at every 2 s).
+async fn until_health(server: &TestServer, status: u16) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (got, body) = answer(server, "/healthz").await;
+        if got == status {
+            if status == 503 {
+                let reason = body["reason"].as_str().unwrap_or_default();
+                assert!(reason.contains("ClickHouse"), "{body}");
+            }
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/healthz never {status}: {got} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_api_node_over_clickhouse_answers_as_the_embedded_server() {
     let mut clickhouse = tokio::task::spawn_blocking(ClickHouseServer::start)
@@ -282,8 +302,11 @@ async fn an_api_node_over_clickhouse_answers_as_the_embedded_server() {
         "views without a country are a group of their own: {groups}"
     );
 
-    // ClickHouse goes away: the API node says so; the writer goes on acknowledging beacons.
+    // ClickHouse goes away: the API node says so, in its answers and its /healthz; the writer
+    // goes on acknowledging beacons.
+    assert_eq!(answer(&api, "/healthz").await.0, 200);
     tokio::task::block_in_place(|| clickhouse.stop());
+    until_health(&api, 503).await;
     let (status, refusal) = answer(&api, &queries(from, to)[0]).await;
     assert_eq!(status, 503, "{refusal}");
     assert!(
@@ -298,6 +321,7 @@ async fn an_api_node_over_clickhouse_answers_as_the_embedded_server() {
     // Back, it is given the views that changed meanwhile.
     tokio::task::block_in_place(|| clickhouse.restart());
     clickhouse.stop_merges().await;
+    until_health(&api, 200).await;
     until_equal(&writer, &api, from, to).await;
     let (_, all) = answer(&api, &queries(from, to)[1]).await;
     assert_eq!(all["rows"][0]["views"], 81, "{all}");

@@ -207,13 +207,15 @@ pub fn build(
         let clickhouse = clickhouse.expect("checked above");
         let queries = Arc::new(QueryLimit::new(config.http.max_queries));
         queries.register(&mut registry);
+        let reach = crate::health::ViewStoreReach::default();
+        tokio::spawn(reach.clone().watch(clickhouse.clone()));
         let views = StoredViews::new(clickhouse, tokio::runtime::Handle::current());
         let router = openqoe_query::aggregate_router(Arc::new(views), privacy)
             .layer(axum::middleware::from_fn_with_state(
                 queries,
                 crate::query_limit::limit,
             ))
-            .merge(crate::health::router(Vec::new()))
+            .merge(crate::health::router(vec![Durability::ViewStore(reach)]))
             .merge(crate::telemetry::router(registry));
         return Ok(built(router, None, ReplayReport::default(), 0));
     }
