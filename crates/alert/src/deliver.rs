@@ -1,15 +1,16 @@
-//! Delivery: one ordered queue per destination, retries with backoff, and the log of attempts.
+//! Delivery: one ordered queue per destination and retries with backoff; each attempt goes to
+//! the log of attempts (`delivery_log`).
 use crate::alertmanager::{alertmanager_body, alerts_url};
 use crate::config::{ActionHook, Destination, DestinationKind};
-use crate::notice::{truncate, Notice, NoticeStatus};
+use crate::delivery_log::{DeliveryLog, DeliveryRecord, Outcome, Purpose, LOG_CAPACITY};
+use crate::notice::{truncate, Notice};
 use crate::pagerduty::pagerduty_event;
 use crate::slack::slack_body;
 use crate::webhook::{signature_headers, webhook_body};
 use openqoe_model::ServerTime;
 use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
-use serde::Serialize;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::runtime::Handle;
@@ -20,8 +21,6 @@ use tracing::warn;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Notices waiting per destination; beyond it new ones are refused and logged, not held in memory.
 const QUEUE_CAPACITY: usize = 1024;
-/// Delivery records kept over all alerts; the oldest go first.
-const LOG_CAPACITY: usize = 10_000;
 /// Bytes of a refusal's body kept in the log: enough for Slack's or PagerDuty's reason.
 const MAX_REFUSAL_BYTES: usize = 200;
 
@@ -44,51 +43,6 @@ impl Default for RetryPolicy {
             max_attempts: 8,
         }
     }
-}
-
-/// Why a delivery was made.
-#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Purpose {
-    /// A notice to a destination a rule routes to.
-    Notify,
-    /// A call of a rule's action hook.
-    Action,
-}
-
-/// What came of one delivery attempt.
-#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// The destination accepted the notice (2xx).
-    Delivered,
-    /// The attempt failed in a way worth retrying; another attempt follows.
-    Retrying,
-    /// Given up: attempts exhausted, a refusal not worth retrying (4xx), or never attempted.
-    Failed,
-}
-
-/// What happened to one delivery attempt (kept for the alert's log, shown in the API).
-#[derive(Serialize, Clone, Debug)]
-pub struct DeliveryRecord {
-    /// The alert the notice belongs to.
-    pub alert_id: String,
-    /// The destination's name, or the action hook's name.
-    pub destination: String,
-    /// Whether this was a notice or an action.
-    pub purpose: Purpose,
-    /// The lifecycle state the notice carried.
-    pub status: NoticeStatus,
-    /// Attempt number from 1; 0 when the delivery was refused before any attempt.
-    pub attempt: u32,
-    /// When the attempt ended, in epoch milliseconds.
-    pub at_ms: i64,
-    /// The destination's answer, if one came.
-    pub http_status: Option<u16>,
-    /// Why the attempt failed, if it did.
-    pub error: Option<String>,
-    /// What came of the attempt.
-    pub outcome: Outcome,
 }
 
 /// Why a delivery attempt failed.
@@ -482,38 +436,6 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// The most recent delivery records of all alerts, bounded.
-struct DeliveryLog {
-    records: Mutex<VecDeque<DeliveryRecord>>,
-    capacity: usize,
-}
-
-impl DeliveryLog {
-    fn new(capacity: usize) -> DeliveryLog {
-        DeliveryLog {
-            records: Mutex::new(VecDeque::new()),
-            capacity,
-        }
-    }
-
-    fn push(&self, record: DeliveryRecord) {
-        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
-        if records.len() >= self.capacity {
-            records.pop_front();
-        }
-        records.push_back(record);
-    }
-
-    fn for_alert(&self, alert_id: &str) -> Vec<DeliveryRecord> {
-        let records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
-        records
-            .iter()
-            .filter(|record| record.alert_id == alert_id)
-            .cloned()
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -597,30 +519,5 @@ mod tests {
             backoff(&policy, 1, Some(Duration::from_secs(3600))),
             policy.max_delay
         );
-    }
-
-    #[test]
-    fn log_keeps_the_newest_records() {
-        let log = DeliveryLog::new(2);
-        for attempt in 1..=3 {
-            log.push(DeliveryRecord {
-                alert_id: "a-1".into(),
-                destination: "ops".into(),
-                purpose: Purpose::Notify,
-                status: NoticeStatus::Firing,
-                attempt,
-                at_ms: 0,
-                http_status: Some(503),
-                error: None,
-                outcome: Outcome::Retrying,
-            });
-        }
-        let attempts: Vec<u32> = log
-            .for_alert("a-1")
-            .iter()
-            .map(|record| record.attempt)
-            .collect();
-        assert_eq!(attempts, [2, 3]);
-        assert!(log.for_alert("a-2").is_empty());
     }
 }

@@ -10,12 +10,14 @@
 mod alertmanager;
 mod config;
 mod deliver;
+mod delivery_log;
 mod notice;
 mod pagerduty;
 mod slack;
 mod webhook;
 
 pub use config::{ActionHook, Destination, DestinationKind};
-pub use deliver::{DeliveryRecord, Notifier, Outcome, Purpose, RetryPolicy};
+pub use deliver::{Notifier, RetryPolicy};
+pub use delivery_log::{DeliveryRecord, Outcome, Purpose};
 pub use notice::{Notice, NoticeCause, NoticeStatus, Severity};
 pub use webhook::{signature, SIGNATURE_HEADER, TIMESTAMP_HEADER};
