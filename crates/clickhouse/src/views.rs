@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use openqoe_query::{Aggregate, Aggregates, ApiError, GroupKey, Grouping};
+use openqoe_store::IDENTITY_DIMENSIONS;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 use tokio::runtime::Handle;
@@ -13,7 +14,7 @@ use crate::schema::{
     add_missing_metrics, create_views_table, drop_partition, expired_partitions, views_columns,
     views_partitions, VIEWS_TABLE,
 };
-use crate::select::{grouping_sql, read_groups};
+use crate::select::{grouping_sql, literal, read_groups};
 
 /// Makes the views table if it is missing and adds the catalogue metrics it lacks.
 ///
@@ -145,9 +146,6 @@ impl StoredViews {
     }
 }
 
-/// Dimensions a row carries besides its view's props (the embedded mode does not list them).
-const IDENTITY_DIMENSIONS: &str = "('viewer_id', 'session_id')";
-
 impl Aggregates for StoredViews {
     fn aggregate(
         &self,
@@ -161,9 +159,12 @@ impl Aggregates for StoredViews {
     }
 
     fn dimension_names(&self) -> Result<Vec<String>, ApiError> {
+        // A row's viewer and session ids are dimensions the embedded mode does not list.
+        let identity: Vec<String> = IDENTITY_DIMENSIONS.iter().map(|d| literal(d)).collect();
         let rows = self.select(&format!(
             "SELECT DISTINCT arrayJoin(dimension_names) AS name FROM {VIEWS_TABLE} \
-             WHERE name NOT IN {IDENTITY_DIMENSIONS} ORDER BY name"
+             WHERE name NOT IN ({}) ORDER BY name",
+            identity.join(", ")
         ))?;
         Ok(rows
             .into_iter()

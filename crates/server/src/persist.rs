@@ -23,7 +23,6 @@ pub struct Persistence {
     writing: Mutex<()>,
 }
 
-const DAY_MS: i64 = 86_400_000;
 /// How much older than the oldest batch still needed a segment must be to go: a segment's time
 /// is the file system's, a batch's the server clock's at receipt.
 const LOG_MARGIN_MS: i64 = 60_000;
@@ -55,7 +54,8 @@ impl Persistence {
         if self.config.parquet {
             let settled = ServerTime(now.0 - self.config.settle_minutes as i64 * 60_000);
             for (hour, version) in pipeline.unwritten_hours(settled) {
-                if self.config.retention_days > 0 && hour + PARTITION_MS <= self.cutoff(now).0 {
+                let cutoff = self.config.retention_cutoff(now);
+                if cutoff.is_some_and(|cutoff| hour + PARTITION_MS <= cutoff.0) {
                     continue;
                 }
                 if let Err(e) = self.write_hour(pipeline, hour, version) {
@@ -66,8 +66,8 @@ impl Persistence {
                 failure.get_or_insert(e);
             }
         }
-        if self.config.retention_days > 0 {
-            if let Err(e) = self.apply_retention(pipeline, now) {
+        if let Some(cutoff) = self.config.retention_cutoff(now) {
+            if let Err(e) = self.apply_retention(pipeline, cutoff) {
                 failure.get_or_insert(e);
             }
         }
@@ -140,12 +140,7 @@ impl Persistence {
         Ok(())
     }
 
-    fn cutoff(&self, now: ServerTime) -> ServerTime {
-        ServerTime(now.0 - self.config.retention_days as i64 * DAY_MS)
-    }
-
-    fn apply_retention(&self, pipeline: &Pipeline, now: ServerTime) -> anyhow::Result<()> {
-        let cutoff = self.cutoff(now);
+    fn apply_retention(&self, pipeline: &Pipeline, cutoff: ServerTime) -> anyhow::Result<()> {
         let views = pipeline.drop_before(cutoff);
         let mut files = 0;
         for table in ["views", "events"] {

@@ -239,13 +239,9 @@ pub fn build(
         pipeline.track_changes();
         let rows = ViewRows::new(clickhouse);
         rows.register(&mut registry);
-        let writing: Pin<Box<dyn Future<Output = ()> + Send>> =
-            Box::pin(crate::view_rows::write_changed_rows(
-                Arc::clone(&pipeline),
-                rows,
-                config.store.retention_days,
-                Duration::from_secs(config.store.check_seconds.max(1)),
-            ));
+        let writing: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(
+            crate::view_rows::write_changed_rows(Arc::clone(&pipeline), rows, config.store.clone()),
+        );
         writing
     });
     let replayed = pipeline.replay(

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use openqoe_clickhouse::{Versions, ViewRows};
 use openqoe_model::ServerTime;
+use openqoe_store::StoreConfig;
 
 use crate::pipeline::Pipeline;
 
@@ -16,15 +17,16 @@ use crate::pipeline::Pipeline;
 const WRITE_PERIOD: Duration = Duration::from_secs(1);
 /// Most rows in one insert (and made at once).
 const ROWS_PER_WRITE: usize = 50_000;
+
 /// Writes changed views' rows with `rows` every [`WRITE_PERIOD`], for ever, and drops the days
-/// of views older than `retention_days` (0: none) every `retention_period`; logs when writes
-/// start failing and when they work again, not every failed second.
+/// of views past `store`'s retention every `check_seconds`; logs when writes start failing and
+/// when they work again, not every failed second.
 pub(crate) async fn write_changed_rows(
     pipeline: Arc<Pipeline>,
     rows: ViewRows,
-    retention_days: u64,
-    retention_period: Duration,
+    store: StoreConfig,
 ) {
+    let retention_period = Duration::from_secs(store.check_seconds.max(1));
     let versions = Versions::default();
     let mut interval = tokio::time::interval(WRITE_PERIOD);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -32,13 +34,10 @@ pub(crate) async fn write_changed_rows(
     let mut retention_due = tokio::time::Instant::now();
     loop {
         interval.tick().await;
-        if retention_days > 0 && tokio::time::Instant::now() >= retention_due {
+        let cutoff = store.retention_cutoff(ServerTime::now());
+        if let Some(cutoff) = cutoff.filter(|_| tokio::time::Instant::now() >= retention_due) {
             retention_due += retention_period;
-            let days = i64::try_from(retention_days).unwrap_or(i64::MAX / 86_400_000);
-            let cutoff = ServerTime::now()
-                .0
-                .saturating_sub(days.saturating_mul(86_400_000));
-            match rows.drop_days_before(cutoff).await {
+            match rows.drop_days_before(cutoff.0).await {
                 Ok(0) => {}
                 Ok(dropped) => tracing::info!(
                     days = dropped,

@@ -1,6 +1,7 @@
 //! `[store]` section of openqoe.toml: Parquet files in the data directory, and retention.
 use std::path::{Path, PathBuf};
 
+use openqoe_model::ServerTime;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -41,6 +42,15 @@ impl Default for StoreConfig {
             keep_ended_seconds: 0,
             clickhouse: None,
         }
+    }
+}
+
+impl StoreConfig {
+    /// Views that started before this, as of `now`, are past retention (`retention_days`
+    /// before `now`); `None` when everything is kept.
+    pub fn retention_cutoff(&self, now: ServerTime) -> Option<ServerTime> {
+        let days = i64::try_from(self.retention_days).unwrap_or(i64::MAX);
+        (days > 0).then(|| ServerTime(now.0.saturating_sub(days.saturating_mul(86_400_000))))
     }
 }
 

@@ -27,7 +27,8 @@ pub use files::{
 pub use readback::{events_by_view, read_event_rows, read_hour_views, ReadError};
 pub use table::{
     row_dimensions, row_metrics, Dictionary, Partition, ViewColumns, ViewTable, ABSENT,
-    MAX_DIMENSIONS, MAX_DIMENSION_VALUES, OVERFLOW_VALUE, PARTITION_MS, PARTITION_ROWS,
+    IDENTITY_DIMENSIONS, MAX_DIMENSIONS, MAX_DIMENSION_VALUES, OVERFLOW_VALUE, PARTITION_MS,
+    PARTITION_ROWS,
 };
 pub use view_store::{EventsAt, Hold, ReleasedEvents, StoredView, ViewStore};
 pub use views_file::{with_view_state, write_views, ViewBatches, ViewsWriter, STATE_COLUMNS};

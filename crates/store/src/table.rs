@@ -266,7 +266,7 @@ pub struct ViewTable {
 }
 
 /// Dimensions a view has besides its props.
-const IDENTITY_DIMENSIONS: [&str; 2] = ["viewer_id", "session_id"];
+pub const IDENTITY_DIMENSIONS: [&str; 2] = ["viewer_id", "session_id"];
 
 /// A view's metric as a column value.
 fn column_value(value: Option<MetricValue>) -> f64 {

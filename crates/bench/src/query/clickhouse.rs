@@ -34,13 +34,14 @@ pub(super) async fn load(
     let rows = ViewRows::new(clickhouse.clone());
     let columns = table.columns();
     let names = columns.dimension_names();
-    let metrics: Vec<(usize, &'static str)> = METRICS
+    let loaded: Vec<usize> = METRICS
         .iter()
         .enumerate()
         .filter(|(_, m)| LOADED_METRICS.contains(&m.name))
-        .map(|(index, m)| (index, m.name))
+        .map(|(index, _)| index)
         .collect();
     let (mut batch, mut written) = (Vec::with_capacity(ROWS_PER_INSERT), 0);
+    let mut values = vec![f64::NAN; METRICS.len()];
     for (_, partition) in columns.partitions(from, to) {
         for row in 0..partition.len() {
             let dimensions = (0..names.len()).filter_map(|index| {
@@ -54,16 +55,16 @@ pub(super) async fn load(
                     .flatten()?;
                 Some((names[index].as_str(), value))
             });
-            let values = metrics
-                .iter()
-                .map(|(index, name)| (*name, partition.metric(*index)[row]));
+            for &index in &loaded {
+                values[index] = partition.metric(index)[row];
+            }
             batch.push(ViewRow::from_parts(
                 partition.ids()[row].as_str(),
                 partition.started_at()[row],
                 1,
                 false,
                 dimensions,
-                values,
+                &values,
             ));
             if batch.len() == ROWS_PER_INSERT {
                 rows.write(&batch).await?;
